@@ -1,0 +1,1 @@
+"""The TenantBackup API: pydantic models are the single source of the CRD schema."""

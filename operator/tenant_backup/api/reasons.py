@@ -1,0 +1,55 @@
+"""The reason vocabulary shared by the runner's result, status, conditions and Events."""
+
+from enum import StrEnum
+
+
+class Reason(StrEnum):
+    """Why a backup (or one attempt of it) is where it is."""
+
+    # Progress.
+    CREATED = "Created"
+    JOB_CREATED = "JobCreated"
+    RETRY_SCHEDULED = "RetryScheduled"
+    SUCCEEDED = "Succeeded"
+    # Permanent failures: retrying cannot help.
+    VALIDATION_FAILED = "ValidationFailed"
+    TENANT_NOT_FOUND = "TenantNotFound"
+    SECRET_MISSING = "SecretMissing"
+    AUTH_FAILED = "AuthFailed"
+    PERMISSION_DENIED = "PermissionDenied"
+    VERSION_MISMATCH = "VersionMismatch"
+    EMPTY_DUMP = "EmptyDump"
+    VERIFICATION_FAILED = "VerificationFailed"
+    DEADLINE_EXCEEDED = "DeadlineExceeded"
+    # Transient failures: the next attempt may succeed.
+    DATABASE_UNAVAILABLE = "DatabaseUnavailable"
+    LOCK_TIMEOUT = "LockTimeout"
+    DUMP_FAILED = "DumpFailed"
+    DUMP_INTERRUPTED = "DumpInterrupted"
+    DESTINATION_UNAVAILABLE = "DestinationUnavailable"
+    UPLOAD_FAILED = "UploadFailed"
+    OOM_KILLED = "OOMKilled"
+    EVICTED = "Evicted"
+    POD_FAILED = "PodFailed"
+    RESULT_MISSING = "ResultMissing"
+    JOB_DELETED = "JobDeleted"
+
+
+PERMANENT: frozenset[Reason] = frozenset(
+    {
+        Reason.VALIDATION_FAILED,
+        Reason.TENANT_NOT_FOUND,
+        Reason.SECRET_MISSING,
+        Reason.AUTH_FAILED,
+        Reason.PERMISSION_DENIED,
+        Reason.VERSION_MISMATCH,
+        Reason.EMPTY_DUMP,
+        Reason.VERIFICATION_FAILED,
+        Reason.DEADLINE_EXCEEDED,
+    }
+)
+
+
+def is_retryable(reason: Reason) -> bool:
+    """Whether another attempt could end differently."""
+    return reason not in PERMANENT

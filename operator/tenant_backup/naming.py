@@ -1,0 +1,57 @@
+"""Names in one place: tenant slugs and schemas, API identity, Job names and labels."""
+
+import hashlib
+import re
+
+GROUP = "tenantbackup.dev"
+VERSION = "v1alpha1"
+KIND = "TenantBackup"
+PLURAL = "tenantbackups"
+SINGULAR = "tenantbackup"
+SHORT_NAMES = ("tb",)
+
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9_]*$"
+SLUG_MAX_LENGTH = 56  # "tenant_" + 56 = 63 bytes, PostgreSQL's identifier limit.
+SCHEMA_PREFIX = "tenant_"
+_SLUG_RE = re.compile(SLUG_PATTERN)
+
+JOB_NAME_MAX_LENGTH = 63  # Job names become the job-name label of their pods.
+
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGER = "tenant-backup-operator"
+LABEL_BACKUP = f"{GROUP}/backup"
+LABEL_BACKUP_UID = f"{GROUP}/backup-uid"
+LABEL_TENANT = f"{GROUP}/tenant"
+LABEL_ATTEMPT = f"{GROUP}/attempt"
+
+
+class InvalidSlugError(ValueError):
+    """A tenant slug that cannot name a schema safely."""
+
+
+def validate_slug(slug: str) -> str:
+    """Return `slug` if it is a valid tenant slug, else raise InvalidSlugError."""
+    if not slug or len(slug) > SLUG_MAX_LENGTH or not _SLUG_RE.fullmatch(slug):
+        raise InvalidSlugError(
+            f"tenant slug {slug!r} must match {SLUG_PATTERN} and be at most "
+            f"{SLUG_MAX_LENGTH} characters"
+        )
+    return slug
+
+
+def schema_name(slug: str) -> str:
+    """The PostgreSQL schema that holds a tenant's data."""
+    return SCHEMA_PREFIX + validate_slug(slug)
+
+
+def job_name(backup_name: str, attempt: int) -> str:
+    """Deterministic Job name for one attempt, within the 63-character limit.
+
+    Long backup names are cut and given a short hash so distinct backups stay distinct.
+    """
+    suffix = f"-{attempt}"
+    if len(backup_name) + len(suffix) <= JOB_NAME_MAX_LENGTH:
+        return backup_name + suffix
+    digest = hashlib.sha256(backup_name.encode()).hexdigest()[:8]
+    keep = JOB_NAME_MAX_LENGTH - len(suffix) - len(digest) - 1
+    return f"{backup_name[:keep].rstrip('-.')}-{digest}{suffix}"

@@ -1,0 +1,6 @@
+"""Shared pytest wiring: real components are started by the fixture plugins below."""
+
+pytest_plugins = [
+    "tests.support.cluster_fixtures",
+    "tests.support.postgres_fixtures",
+]
