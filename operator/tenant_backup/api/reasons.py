@@ -14,7 +14,7 @@ class Reason(StrEnum):
     # Permanent failures: retrying cannot help.
     VALIDATION_FAILED = "ValidationFailed"
     TENANT_NOT_FOUND = "TenantNotFound"
-    SECRET_MISSING = "SecretMissing"
+    SECRET_MISSING = "SecretMissing"  # noqa: S105 (a reason, not a secret)
     AUTH_FAILED = "AuthFailed"
     PERMISSION_DENIED = "PermissionDenied"
     VERSION_MISMATCH = "VersionMismatch"

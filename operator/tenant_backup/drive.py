@@ -1,0 +1,111 @@
+"""One reconciliation of one TenantBackup: read what exists, decide (pure), act.
+
+Re-entrant by construction: the Job is created under a deterministic name before the status
+that mentions it, and the status is written only if nobody changed the object meanwhile.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from tenant_backup import db, naming
+from tenant_backup.api.resource import TenantBackup
+from tenant_backup.builders import build_job
+from tenant_backup.kube import Body, Kube
+from tenant_backup.observe import ObservedJob, observe_job
+from tenant_backup.reconcile import (
+    Event,
+    Preflight,
+    PreflightFailure,
+    needs_preflight,
+    reconcile,
+)
+from tenant_backup.settings import Settings
+
+EventSink = Callable[[Body, Event], None]
+CONFLICT_RETRY_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one pass did: the phase it left and when to look again (None: on events only)."""
+
+    phase: str | None
+    requeue_after: float | None
+
+
+def utc_now() -> datetime:
+    """The reconcile clock: UTC, whole seconds, like Kubernetes timestamps."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def drive(
+    kube: Kube, settings: Settings, namespace: str, name: str, post_event: EventSink
+) -> Outcome:
+    """Reconcile one TenantBackup once."""
+    body = kube.get_backup(namespace, name)
+    if body is None:
+        return Outcome(None, None)
+    backup = TenantBackup.from_body(body)
+    phase = backup.status.phase
+    if backup.metadata.deletion_timestamp is not None or (phase and phase.terminal):
+        return Outcome(phase, None)
+    jobs = observe_jobs(kube, backup)
+    preflight = run_preflight(kube, settings, backup) if needs_preflight(backup, jobs) else None
+    plan = reconcile(backup, jobs, utc_now(), preflight)
+    if plan.create_attempt is not None:
+        created = kube.create_job(build_job(backup, plan.create_attempt, settings))
+        owner = [ref["uid"] for ref in created["metadata"].get("ownerReferences", [])]
+        if owner != [backup.metadata.uid]:
+            # A Job of a deleted namesake is still there: wait for garbage collection.
+            return Outcome(phase, CONFLICT_RETRY_SECONDS)
+    written = kube.write_status(
+        namespace,
+        name,
+        backup.metadata.resource_version or "",
+        plan.status.model_dump(mode="json", by_alias=True),
+    )
+    if not written:
+        return Outcome(phase, CONFLICT_RETRY_SECONDS)
+    for event in plan.events:
+        post_event(body, event)
+    return Outcome(plan.status.phase, plan.requeue_after)
+
+
+def observe_jobs(kube: Kube, backup: TenantBackup) -> list[ObservedJob]:
+    """Our Jobs, with pods read only for finished attempts not recorded yet."""
+    recorded = {record.attempt for record in backup.status.attempt_history}
+    observed = []
+    for job in kube.list_jobs(backup.metadata.namespace, backup.metadata.uid):
+        shallow = observe_job(job, [])
+        if shallow is None:
+            continue
+        if shallow.finish is not None and shallow.attempt not in recorded:
+            pods = kube.list_job_pods(backup.metadata.namespace, shallow.name)
+            shallow = observe_job(job, pods) or shallow
+        observed.append(shallow)
+    return observed
+
+
+def run_preflight(kube: Kube, settings: Settings, backup: TenantBackup) -> Preflight:
+    """The Secret exists and holds what the Job needs, and the tenant schema exists."""
+    namespace = backup.metadata.namespace
+    secret_name = backup.spec.database.secret_ref.name
+    secret = kube.read_secret(namespace, secret_name)
+    if secret is None:
+        return Preflight(
+            PreflightFailure.SECRET_MISSING,
+            f"Secret {secret_name} not found in namespace {namespace}",
+        )
+    missing = db.missing_secret_keys(secret)
+    if missing:
+        return Preflight(
+            PreflightFailure.SECRET_MISSING,
+            f"Secret {secret_name} lacks the keys: {', '.join(missing)}",
+        )
+    return db.check_tenant(
+        secret,
+        naming.schema_name(backup.spec.tenant),
+        backup.spec.database.ssl_mode.value,
+        settings.preflight_timeout_seconds,
+    )

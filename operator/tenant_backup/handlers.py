@@ -1,0 +1,81 @@
+"""Kopf registrations only: every trigger runs the same `drive` for the TenantBackup."""
+
+import os
+import threading
+from collections import defaultdict
+from typing import Any, cast
+
+import kopf
+from kubernetes import client, config
+
+from tenant_backup import naming
+from tenant_backup.drive import drive
+from tenant_backup.kube import Body, Kube
+from tenant_backup.reconcile import Event
+from tenant_backup.settings import Settings
+
+SETTINGS = Settings.from_env()
+COMPONENT = "tenant-backup-operator"
+_locks: defaultdict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
+_kube: list[Kube] = []
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    """Our own annotation prefix and finalizer, Event identity, and the Job watch filter."""
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=naming.GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=naming.GROUP, key="last-handled-configuration", v1=False
+    )
+    settings.persistence.finalizer = f"{naming.GROUP}/finalizer"
+    settings.posting.reporting_component = COMPONENT
+    settings.posting.reporting_instance = os.environ.get("HOSTNAME", COMPONENT)
+    settings.watching.label_selectors["batch", "jobs"] = (
+        f"{naming.LABEL_MANAGED_BY}={naming.MANAGER}"
+    )
+    config.load_config()  # type: ignore[no-untyped-call]  # in-cluster, else kubeconfig
+    _kube.append(Kube(client.ApiClient()))
+
+
+def _post(body: Body, event: Event) -> None:
+    # kopf.event reads only apiVersion, kind and metadata: a raw API dict serves.
+    kopf.event(cast(kopf.Body, body), type=event.type, reason=event.reason, message=event.message)
+
+
+def _drive(namespace: str | None, name: str) -> None:
+    if namespace is None:
+        raise kopf.PermanentError("TenantBackups and their Jobs are namespaced")
+    with _locks[namespace, name]:
+        drive(_kube[0], SETTINGS, namespace, name, _post)
+
+
+def _unfinished(status: kopf.Status, **_: Any) -> bool:
+    return status.get("phase") not in ("Succeeded", "Failed")
+
+
+@kopf.on.resume(naming.GROUP, naming.VERSION, naming.PLURAL, id="resume")
+@kopf.on.create(naming.GROUP, naming.VERSION, naming.PLURAL, id="create")
+def on_backup(namespace: str | None, name: str, **_: Any) -> None:
+    """A new TenantBackup, or one found at start-up."""
+    _drive(namespace, name)
+
+
+@kopf.timer(
+    naming.GROUP,
+    naming.VERSION,
+    naming.PLURAL,
+    id="resync",
+    interval=SETTINGS.resync_seconds,
+    when=_unfinished,
+)
+def resync(namespace: str | None, name: str, **_: Any) -> None:
+    """Safety net and backoff clock: re-derive unfinished backups periodically."""
+    _drive(namespace, name)
+
+
+@kopf.on.event("batch", "v1", "jobs", labels={naming.LABEL_MANAGED_BY: naming.MANAGER})
+def on_job(namespace: str | None, labels: kopf.Labels, **_: Any) -> None:
+    """A Job of ours changed: its TenantBackup may have moved on."""
+    backup = labels.get(naming.LABEL_BACKUP)
+    if backup:
+        _drive(namespace, backup)

@@ -1,0 +1,50 @@
+"""The API: the committed CRD is what the models generate; slugs are strict."""
+
+from pathlib import Path
+
+import pytest
+
+from tenant_backup import naming
+from tenant_backup.api.crd import render_yaml
+from tenant_backup.api.spec import TenantBackupSpec
+
+CRD_FILE = Path(__file__).parents[2] / "crds" / "tenantbackups.tenantbackup.dev.yaml"
+
+
+def test_committed_crd_matches_the_models() -> None:
+    assert CRD_FILE.read_text() == render_yaml(), "crds/ drifted from the models: run make crds"
+
+
+@pytest.mark.parametrize(
+    "slug", ["Acme", "a'b", "a;b", "$(id)", "a b", "a*", "a?", "a.b", "..", "_acme", "a" * 57, ""]
+)
+def test_bad_slugs_are_rejected_by_runner_and_model(slug: str) -> None:
+    with pytest.raises(naming.InvalidSlugError):
+        naming.schema_name(slug)
+    with pytest.raises(ValueError, match="tenant"):
+        TenantBackupSpec.model_validate(
+            {
+                "tenant": slug,
+                "database": {"secretRef": {"name": "s"}},
+                "destination": {"pvc": {"claimName": "c"}},
+            }
+        )
+
+
+@pytest.mark.parametrize("slug", ["acme", "acme_eu", "0day", "a" * 56])
+def test_good_slugs_name_their_schema(slug: str) -> None:
+    assert naming.schema_name(slug) == f"tenant_{slug}"
+    assert len(naming.schema_name(slug).encode()) <= 63
+
+
+def test_model_defaults_match_what_the_api_server_fills_in() -> None:
+    spec = TenantBackupSpec.model_validate(
+        {
+            "tenant": "acme",
+            "database": {"secretRef": {"name": "s"}},
+            "destination": {"pvc": {"claimName": "c"}},
+        }
+    )
+    assert spec.retry.max_attempts == 3
+    assert spec.dump.compression.value == "zstd"
+    assert spec.timeouts.active_deadline_seconds == 3600
