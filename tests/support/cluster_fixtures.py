@@ -1,0 +1,80 @@
+"""Pytest fixtures over `tests.support.cluster`: a real control plane per session.
+
+Set TBO_KUBECONFIG to reuse a running cluster (e.g. one from `cluster.py up`)
+instead of starting one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import string
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kubernetes.client import ApiClient, CoreV1Api, V1Namespace, V1ObjectMeta
+from kubernetes.client.exceptions import ApiException
+
+from tests.support.cluster import Cluster, KubectlRunner
+from tests.support.waiting import wait_for
+
+_ALPHABET = string.ascii_lowercase + string.digits
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """The session's control plane (started here, or reused from TBO_KUBECONFIG)."""
+    reuse = os.environ.get("TBO_KUBECONFIG")
+    if reuse:
+        yield Cluster.from_kubeconfig(Path(reuse))
+        return
+    started = Cluster.start(tmp_path_factory.mktemp("cluster"))
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+@pytest.fixture(scope="session")
+def kube_api(cluster: Cluster) -> Iterator[ApiClient]:
+    """An admin `kubernetes.client.ApiClient` for the session."""
+    client = cluster.api_client()
+    with client:
+        yield client
+
+
+def namespace_name(test_name: str) -> str:
+    """`t-<short test name>-<random>`, a valid DNS label of at most 63 characters."""
+    short = re.sub(r"^test_?", "", test_name.lower())
+    short = re.sub(r"[^a-z0-9]+", "-", short).strip("-")[:50].rstrip("-") or "x"
+    suffix = "".join(secrets.choice(_ALPHABET) for _ in range(6))
+    return f"t-{short}-{suffix}"
+
+
+@pytest.fixture
+def namespace(request: pytest.FixtureRequest, kube_api: ApiClient) -> Iterator[str]:
+    """A fresh namespace (with its `default` ServiceAccount); deleted after, not awaited."""
+    core = CoreV1Api(kube_api)
+    name = namespace_name(request.node.name)
+    core.create_namespace(V1Namespace(metadata=V1ObjectMeta(name=name)))
+    wait_for(
+        lambda: (
+            core.list_namespaced_service_account(name, field_selector="metadata.name=default").items
+        ),
+        timeout=30,
+        message=f"ServiceAccount {name}/default to be created",
+    )
+    yield name
+    try:
+        core.delete_namespace(name)
+    except ApiException as error:
+        if error.status != 404:
+            raise
+
+
+@pytest.fixture
+def kubectl(cluster: Cluster) -> KubectlRunner:
+    """`kubectl(*args, input=None, check=True, timeout=60.0) -> CompletedProcess[str]`, as admin."""
+    return cluster.kubectl
