@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.support.cluster_fixtures",
     "tests.support.postgres_fixtures",
+    "tests.support.operator_fixtures",
 ]

@@ -55,8 +55,8 @@ def _convert(node: JsonSchema, defs: dict[str, JsonSchema], keep_defaults: bool)
 
 
 def _default_empty_objects(properties: JsonSchema, required: set[str]) -> None:
-    """Give optional objects whose fields all have defaults `default: {}`, so the API server
-    fills in their fields' defaults even when the object is left out."""
+    """Default optional objects that need no input to their fields' defaults, so a left-out
+    object still gets them (spelled out: CEL rules check the default itself)."""
     for name, child in properties.items():
         if (
             name not in required
@@ -64,7 +64,11 @@ def _default_empty_objects(properties: JsonSchema, required: set[str]) -> None:
             and "default" not in child
             and not child.get("required")
         ):
-            child["default"] = {}
+            child["default"] = {
+                key: grandchild["default"]
+                for key, grandchild in child.get("properties", {}).items()
+                if "default" in grandchild
+            }
 
 
 def _resolve(node: JsonSchema, defs: dict[str, JsonSchema]) -> JsonSchema:

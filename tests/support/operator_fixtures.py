@@ -1,0 +1,56 @@
+"""Fixtures for the operator's own tests: the CRD installed, and operator processes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.cluster import Cluster, KubectlRunner
+from tests.support.operator_process import OperatorProcess
+
+CRD_FILE = Path(__file__).resolve().parents[2] / "crds" / "tenantbackups.tenantbackup.dev.yaml"
+
+StartOperator = Callable[..., OperatorProcess]
+
+
+@pytest.fixture(scope="session")
+def crd(cluster: Cluster) -> str:
+    """The generated CRD, applied and Established; returns its name."""
+    cluster.kubectl("apply", "--server-side", "-f", str(CRD_FILE))
+    name = "tenantbackups.tenantbackup.dev"
+    cluster.kubectl("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
+    return name
+
+
+@pytest.fixture
+def apply(kubectl: KubectlRunner, namespace: str, crd: str) -> Callable[..., Any]:
+    """`apply(manifest, check=True)`: kubectl apply a dict into the test namespace."""
+
+    def _apply(manifest: dict[str, Any], check: bool = True) -> Any:
+        return kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(manifest), check=check)
+
+    return _apply
+
+
+@pytest.fixture
+def start_operator(
+    cluster: Cluster, namespace: str, crd: str, tmp_path: Path
+) -> Iterator[StartOperator]:
+    """`start_operator(**settings)`: an operator process serving the test namespace."""
+    started: list[OperatorProcess] = []
+
+    def _start(**settings: str) -> OperatorProcess:
+        env = {f"TENANT_BACKUP_{key.upper()}": value for key, value in settings.items()}
+        process = OperatorProcess(
+            cluster.kubeconfig, [namespace], tmp_path / f"operator-{len(started)}.log", env
+        )
+        started.append(process.start())
+        return process
+
+    yield _start
+    for process in started:
+        process.stop()

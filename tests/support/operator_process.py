@@ -1,0 +1,70 @@
+"""The operator as a real process (the way its Deployment runs it), startable and killable."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+KOPF = Path(sys.executable).parent / "kopf"
+
+
+class OperatorProcess:
+    """`kopf run -m tenant_backup.handlers` scoped to namespaces, logging to a file."""
+
+    def __init__(
+        self,
+        kubeconfig: Path,
+        namespaces: list[str],
+        log_file: Path,
+        settings: Mapping[str, str] | None = None,
+    ) -> None:
+        self.kubeconfig = kubeconfig
+        self.namespaces = namespaces
+        self.log_file = log_file
+        self.settings = dict(settings or {})
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> OperatorProcess:
+        """Start (or start again after a kill); logs are appended."""
+        env = {
+            **os.environ,
+            "KUBECONFIG": str(self.kubeconfig),
+            "TENANT_BACKUP_RESYNC_SECONDS": "1",
+            "PYTHONSAFEPATH": "1",
+            **self.settings,
+        }
+        argv = [str(KOPF), "run", "--standalone", "--verbose", "-m", "tenant_backup.handlers"]
+        argv += [f"--namespace={namespace}" for namespace in self.namespaces]
+        with self.log_file.open("ab") as log:
+            self._proc = subprocess.Popen(
+                argv, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT
+            )
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up, no chance to finish anything (the crash case)."""
+        if self._proc is not None:
+            self._proc.send_signal(signal.SIGKILL)
+            self._proc.wait(timeout=10)
+            self._proc = None
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL after a grace period."""
+        if self._proc is None:
+            return
+        self._proc.terminate()
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait(timeout=10)
+        self._proc = None
+
+    def logs(self) -> str:
+        """Everything the operator printed so far."""
+        return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""

@@ -1,0 +1,66 @@
+"""Runs a Job pod's dump container for real on this host, the part of a kubelet KWOK lacks.
+
+The container's argv, environment from the Secret (secretKeyRef) and volume mount are taken
+from the pod the operator's Job created; the real runner runs them against the real
+PostgreSQL, and its termination message is handed to KWOK, which ends the pod with it. So
+the operator -> Job -> runner -> status contract is exercised end to end, minus the image.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from tests.support.cluster import KubectlRunner
+
+RUNNER = Path(sys.executable).parent / "tenant-backup"
+ANNOTATION = "kwok.tenantbackup.dev"
+
+
+def container_env(container: Mapping[str, Any], secret: Mapping[str, str]) -> dict[str, str]:
+    """Resolve `env` the way the kubelet does, from literal values and one Secret."""
+    env: dict[str, str] = {}
+    for variable in container.get("env", []):
+        if "value" in variable:
+            env[variable["name"]] = variable["value"]
+            continue
+        ref = variable["valueFrom"]["secretKeyRef"]
+        if ref["key"] in secret:
+            env[variable["name"]] = secret[ref["key"]]
+        elif not ref.get("optional"):
+            raise KeyError(f"Secret key {ref['key']} missing: the kubelet would not start this")
+    return env
+
+
+def run_dump_container(
+    pod: Mapping[str, Any], secret: Mapping[str, str], volume_root: Path, work_dir: Path
+) -> tuple[int, str]:
+    """Run the pod's container with mounts mapped under `volume_root`; (exit code, message)."""
+    container = pod["spec"]["containers"][0]
+    argv = [str(RUNNER), *container["command"][1:]]
+    for mount in container.get("volumeMounts", []):
+        argv = [arg.replace(f"={mount['mountPath']}/", f"={volume_root}/") for arg in argv]
+    result_file = work_dir / f"{pod['metadata']['name']}.termination-log"
+    argv.append(f"--result-file={result_file}")
+    env = {"PATH": "/usr/bin:/bin", **container_env(container, secret)}
+    completed = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+    message = result_file.read_text() if result_file.exists() else completed.stdout
+    return completed.returncode, message
+
+
+def end_pod(
+    kubectl: KubectlRunner,
+    namespace: str,
+    pod_name: str,
+    exit_code: int,
+    message: str = "",
+    reason: str | None = None,
+) -> None:
+    """Have KWOK terminate the pod's container with this exit code and message."""
+    annotations = [f"{ANNOTATION}/message={message}", f"{ANNOTATION}/exit-code={exit_code}"]
+    if reason:
+        annotations.append(f"{ANNOTATION}/reason={reason}")
+    kubectl("annotate", "--overwrite", "-n", namespace, "pod", pod_name, *annotations)
