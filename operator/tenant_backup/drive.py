@@ -59,6 +59,8 @@ def drive(
         if owner != [backup.metadata.uid]:
             # A Job of a deleted namesake is still there: wait for garbage collection.
             return Outcome(phase, CONFLICT_RETRY_SECONDS)
+    if plan.status == backup.status:
+        return Outcome(phase, plan.requeue_after)
     written = kube.write_status(
         namespace,
         name,

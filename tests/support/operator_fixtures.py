@@ -54,3 +54,4 @@ def start_operator(
     yield _start
     for process in started:
         process.stop()
+        print(f"--- {process.log_file.name} (tail)\n{process.logs()[-6000:]}")  # shown on failure

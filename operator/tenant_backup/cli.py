@@ -1,0 +1,37 @@
+"""`tenant-backup`: the command the operator's Jobs run; one subcommand per job kind."""
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from tenant_backup.runner import main as dump_runner
+from tenant_backup.runner import options as dump_options
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every subcommand."""
+    parser = argparse.ArgumentParser(prog="tenant-backup", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    dump = commands.add_parser(
+        "dump",
+        help="dump one tenant schema to a verified file",
+        description="Dump schema tenant_<slug> with pg_dump into a verified file. The connection "
+        "comes only from libpq variables (PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, ...). "
+        "Prints one JSON result line on stdout; logs go to stderr.",
+    )
+    dump_options.add_arguments(dump)
+    dump.set_defaults(handler=dump_runner.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse `argv`, log to stderr, and run the chosen subcommand; its exit status."""
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
+    )
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    return handler(args)

@@ -1,0 +1,189 @@
+"""The `dump` subcommand: validate, pre-flight, dump, verify, commit, report one result."""
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from tenant_backup import naming
+from tenant_backup.api.reasons import Reason, is_retryable
+from tenant_backup.result import DumpResult, ResultArtifact
+from tenant_backup.runner import database
+from tenant_backup.runner.classify import redact
+from tenant_backup.runner.dump import run_pg_dump
+from tenant_backup.runner.errors import DumpError
+from tenant_backup.runner.interrupt import Interrupts
+from tenant_backup.runner.options import Compression, DumpOptions, from_args, result_file
+from tenant_backup.runner.pgdump import choose_pg_dump, parse_version, pg_dump_argv, sibling_tool
+from tenant_backup.runner.stream import artifact_writer
+from tenant_backup.runner.verify import verify
+
+log = logging.getLogger(__name__)
+
+MAX_LISTED_TABLES = 10
+
+
+@dataclass
+class _Facts:
+    """Versions learned along the way, reported on failure too."""
+
+    server_version: str | None = None
+    pg_dump_version: str | None = None
+
+
+class _RedactFilter(logging.Filter):
+    """Removes secrets from log records before any handler formats them."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self._secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage(), self._secrets)
+        record.args = None
+        return True
+
+
+def _pg_dump_version(pg_dump: str) -> tuple[int, str]:
+    try:
+        completed = subprocess.run(
+            [pg_dump, "--version"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        return parse_version(completed.stdout)
+    except (OSError, subprocess.SubprocessError, ValueError) as exc:
+        raise DumpError(Reason.DUMP_FAILED, f"cannot run {pg_dump} --version: {exc}") from exc
+
+
+def _check_dumpable(facts: database.ServerFacts, schema: str, pg_dump_major: int) -> None:
+    if facts.major > pg_dump_major:
+        raise DumpError(
+            Reason.VERSION_MISMATCH,
+            f"server is PostgreSQL {facts.version} but pg_dump is {pg_dump_major}: "
+            f"a pg_dump of major {facts.major} or newer is needed",
+        )
+    if not facts.schema_exists:
+        raise DumpError(Reason.TENANT_NOT_FOUND, f"schema {schema} does not exist")
+    if not facts.schema_usable:
+        raise DumpError(Reason.PERMISSION_DENIED, f"no USAGE privilege on schema {schema}")
+    if facts.unreadable:
+        names = ", ".join(facts.unreadable[:MAX_LISTED_TABLES])
+        more = len(facts.unreadable) - MAX_LISTED_TABLES
+        raise DumpError(
+            Reason.PERMISSION_DENIED,
+            f"no SELECT privilege in {schema} on {names}"
+            + (f" and {more} more" if more > 0 else ""),
+        )
+
+
+def dump(opts: DumpOptions, facts: _Facts, interrupts: Interrupts) -> ResultArtifact:
+    """One dump run; raises DumpError on any failure, leaving nothing at the output path."""
+    try:
+        schema = naming.schema_name(opts.tenant)
+    except naming.InvalidSlugError as exc:
+        raise DumpError(Reason.VALIDATION_FAILED, str(exc)) from exc
+    log.info("pre-flight for schema %s", schema)
+    server = database.inspect(schema)
+    facts.server_version = server.version
+    interrupts.check()
+    pg_dump = choose_pg_dump(server.major, opts.pg_bin_dir)
+    pg_dump_major, facts.pg_dump_version = _pg_dump_version(pg_dump)
+    log.info("server %s, %s %s", server.version, pg_dump, facts.pg_dump_version)
+    _check_dumpable(server, schema, pg_dump_major)
+
+    argv = pg_dump_argv(
+        pg_dump,
+        schema,
+        opts.format,
+        opts.compression,
+        opts.compression_level,
+        opts.lock_wait_timeout_seconds,
+    )
+    zstd_level = opts.compression_level if opts.compression is Compression.ZSTD else None
+    with artifact_writer(opts.output, zstd_level) as writer:
+        run_pg_dump(argv, writer, interrupts)
+        if writer.input_size == 0:
+            raise DumpError(Reason.EMPTY_DUMP, "pg_dump succeeded but wrote nothing")
+        writer.finish()
+        verify(
+            writer.temp_path,
+            opts.format,
+            opts.compression,
+            opts.verify,
+            schema,
+            sibling_tool(pg_dump, "pg_restore"),
+            interrupts,
+        )
+        interrupts.check()  # the last point a signal fails the run; after it, we finish
+        writer.commit()
+    log.info("wrote %s: %d bytes, sha256 %s", opts.output, writer.size, writer.sha256)
+    return ResultArtifact(
+        url=opts.artifact_url,
+        size_bytes=writer.size,
+        sha256=writer.sha256,
+        format=opts.format,
+        compression=opts.compression,
+    )
+
+
+def _emit(result: DumpResult, path: Path | None) -> None:
+    line = result.to_message()
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+    if path is not None:
+        try:
+            path.write_text(line)
+        except OSError as exc:
+            log.warning("cannot write result to %s: %s", path, exc)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of `tenant-backup dump`: 0 on success, non-zero otherwise."""
+    secrets = [os.environ.get("PGPASSWORD", "")]
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_RedactFilter(secrets))
+    interrupts = Interrupts()
+    facts = _Facts()
+    result: DumpResult
+    with interrupts.installed():
+        try:
+            artifact = dump(from_args(args), facts, interrupts)
+            result = DumpResult(
+                ok=True,
+                reason=Reason.SUCCEEDED,
+                message=f"dumped tenant {args.tenant}",
+                artifact=artifact,
+                server_version=facts.server_version,
+                pg_dump_version=facts.pg_dump_version,
+            )
+        except DumpError as exc:
+            log.error("dump failed (%s): %s", exc.reason, exc.message)
+            result = DumpResult(
+                ok=False,
+                reason=exc.reason,
+                retryable=is_retryable(exc.reason),
+                message=redact(exc.message, secrets),
+                server_version=facts.server_version,
+                pg_dump_version=facts.pg_dump_version,
+            )
+        except Exception as exc:  # a bug: still report a result rather than crash silently
+            log.exception("unexpected error")
+            result = DumpResult(
+                ok=False,
+                reason=Reason.DUMP_FAILED,
+                retryable=True,
+                message=redact(f"internal error: {type(exc).__name__}: {exc}", secrets),
+            )
+        _emit(result, result_file(args))
+    if result.ok:
+        return 0
+    if result.reason is Reason.DUMP_INTERRUPTED and interrupts.signum is not None:
+        return 128 + interrupts.signum
+    return 1

@@ -1,0 +1,41 @@
+"""Termination signals kill the runner's children and fail the run at the next check."""
+
+import os
+import signal
+import subprocess
+
+import pytest
+
+from tenant_backup.api.reasons import Reason
+from tenant_backup.runner.errors import DumpError
+from tenant_backup.runner.interrupt import Interrupts
+
+
+def test_leaving_the_block_kills_the_whole_process_group() -> None:
+    interrupts = Interrupts()
+    with interrupts.child(["sh", "-c", "sleep 60 & wait"], stdout=subprocess.PIPE) as proc:
+        pass
+    assert proc.returncode == -signal.SIGKILL
+    with pytest.raises(ProcessLookupError):
+        os.killpg(proc.pid, 0)  # no member of its group is left
+
+
+def test_sigterm_kills_children_and_check_raises() -> None:
+    interrupts = Interrupts()
+    with interrupts.installed(), interrupts.child(["sleep", "60"]) as proc:
+        interrupts.check()
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert proc.wait(timeout=10) == -signal.SIGKILL
+        with pytest.raises(DumpError) as caught:
+            interrupts.check()
+    assert caught.value.reason is Reason.DUMP_INTERRUPTED
+    assert "SIGTERM" in caught.value.message
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_a_child_started_after_the_signal_is_killed_at_once() -> None:
+    interrupts = Interrupts()
+    with interrupts.installed():
+        os.kill(os.getpid(), signal.SIGINT)
+        with interrupts.child(["sleep", "60"]) as proc:
+            assert proc.wait(timeout=10) == -signal.SIGKILL
