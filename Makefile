@@ -43,4 +43,4 @@ cluster-down: install ## Stop the local control plane
 	$(BIN)/python tests/support/cluster.py down
 
 run: install ## Run the operator against $$KUBECONFIG (all namespaces)
-	$(BIN)/kopf run --standalone --all-namespaces -m tenant_backup.handlers
+	$(BIN)/tenant-backup operator --all-namespaces

@@ -5,6 +5,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
+from tenant_backup import operator_command
 from tenant_backup.runner import main as dump_runner
 from tenant_backup.runner import options as dump_options
 
@@ -23,15 +24,23 @@ def build_parser() -> argparse.ArgumentParser:
         "Prints one JSON result line on stdout; logs go to stderr.",
     )
     dump_options.add_arguments(dump)
-    dump.set_defaults(handler=dump_runner.run)
+    dump.set_defaults(handler=dump_runner.run, log_to_stderr=True)
+    run_operator = commands.add_parser(
+        "operator",
+        help="run the operator",
+        description="Reconcile TenantBackups: one Job per attempt, status from their results.",
+    )
+    operator_command.add_arguments(run_operator)
+    run_operator.set_defaults(handler=operator_command.run, log_to_stderr=False)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse `argv`, log to stderr, and run the chosen subcommand; its exit status."""
-    logging.basicConfig(
-        stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
-    )
+    """Parse `argv` and run the chosen subcommand; its exit status."""
     args = build_parser().parse_args(argv)
+    if args.log_to_stderr:
+        logging.basicConfig(
+            stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
+        )
     handler: Handler = args.handler
     return handler(args)

@@ -9,12 +9,15 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from tests.support.cluster import free_port
+
 REPO = Path(__file__).resolve().parents[2]
-KOPF = Path(sys.executable).parent / "kopf"
+CLI = Path(sys.executable).parent / "tenant-backup"
 
 
 class OperatorProcess:
-    """`kopf run -m tenant_backup.handlers` scoped to namespaces, logging to a file."""
+    """`tenant-backup operator` scoped to namespaces, with a health endpoint on a free port,
+    logging to a file."""
 
     def __init__(
         self,
@@ -28,6 +31,7 @@ class OperatorProcess:
         self.log_file = log_file
         self.settings = dict(settings or {})
         self._proc: subprocess.Popen[bytes] | None = None
+        self.health_url = f"http://127.0.0.1:{free_port()}/healthz"
 
     def start(self) -> OperatorProcess:
         """Start (or start again after a kill); logs are appended."""
@@ -38,7 +42,7 @@ class OperatorProcess:
             "PYTHONSAFEPATH": "1",
             **self.settings,
         }
-        argv = [str(KOPF), "run", "--standalone", "--verbose", "-m", "tenant_backup.handlers"]
+        argv = [str(CLI), "operator", "--verbose", f"--liveness={self.health_url}"]
         argv += [f"--namespace={namespace}" for namespace in self.namespaces]
         with self.log_file.open("ab") as log:
             self._proc = subprocess.Popen(

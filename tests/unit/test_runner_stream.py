@@ -63,7 +63,8 @@ def test_failure_inside_the_block_leaves_nothing(tmp_path: Path) -> None:
     assert _partials(tmp_path) == []
 
 
-def test_missing_directory_is_a_destination_problem(tmp_path: Path) -> None:
-    with pytest.raises(DumpError) as caught, artifact_writer(tmp_path / "no" / "out", None):
+def test_unwritable_directory_is_a_destination_problem(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    with pytest.raises(DumpError) as caught, artifact_writer(tmp_path / "file" / "out", None):
         pass
     assert caught.value.reason is Reason.DESTINATION_UNAVAILABLE

@@ -1,0 +1,45 @@
+"""`tenant-backup operator`: run the Kopf operator (what the Deployment's container runs)."""
+
+import argparse
+
+import kopf
+
+DEFAULT_LIVENESS = "http://0.0.0.0:8080/healthz"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Scope, health endpoint and logging of the operator."""
+    scope = parser.add_mutually_exclusive_group(required=True)
+    scope.add_argument(
+        "--namespace",
+        action="append",
+        default=[],
+        help="serve this namespace (repeatable; glob patterns allowed)",
+    )
+    scope.add_argument("--all-namespaces", action="store_true", help="serve every namespace")
+    parser.add_argument(
+        "--liveness",
+        default=DEFAULT_LIVENESS,
+        help=f"health endpoint URL, or '' for none (default {DEFAULT_LIVENESS})",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=[f.name.lower() for f in kopf.LogFormat],
+        default="plain",
+        help="log line format; json for log collectors",
+    )
+    parser.add_argument("--verbose", action="store_true", help="debug logging")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Register the handlers and run until signalled; exit status 0."""
+    import tenant_backup.handlers  # noqa: F401  (registers the handlers)
+
+    kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat[args.log_format.upper()])
+    kopf.run(
+        standalone=True,
+        clusterwide=args.all_namespaces,
+        namespaces=args.namespace,
+        liveness_endpoint=args.liveness or None,
+    )
+    return 0
