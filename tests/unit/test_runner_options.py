@@ -6,10 +6,11 @@ from pathlib import Path
 import pytest
 
 from tenant_backup.api.reasons import Reason
+from tenant_backup.api.spec import Compression, DumpFormat
 from tenant_backup.cli import build_parser
 from tenant_backup.runner import options
 from tenant_backup.runner.errors import DumpError
-from tenant_backup.runner.options import Compression, Format, VerifyMode, from_args
+from tenant_backup.runner.options import VerifyMode, from_args
 
 
 def _parse(*args: str) -> argparse.Namespace:
@@ -18,7 +19,7 @@ def _parse(*args: str) -> argparse.Namespace:
 
 def test_defaults() -> None:
     opts = from_args(_parse())
-    assert opts.format is Format.CUSTOM
+    assert opts.format is DumpFormat.CUSTOM
     assert opts.compression is Compression.ZSTD
     assert opts.compression_level == 1
     assert opts.verify is VerifyMode.TOC
@@ -40,7 +41,7 @@ def test_explicit_options() -> None:
         )
     )
     assert (opts.format, opts.compression, opts.compression_level) == (
-        Format.PLAIN,
+        DumpFormat.PLAIN,
         Compression.GZIP,
         9,
     )

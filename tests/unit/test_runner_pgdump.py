@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tenant_backup.runner.options import Compression, Format
+from tenant_backup.api.spec import Compression, DumpFormat
 from tenant_backup.runner.pgdump import (
     choose_pg_dump,
     exact_pattern,
@@ -28,7 +28,7 @@ def test_exact_pattern_quotes_the_whole_name(schema: str, pattern: str) -> None:
 
 
 def test_argv_selects_exactly_one_schema_without_row_security() -> None:
-    argv = pg_dump_argv("/x/pg_dump", "tenant_acme", Format.CUSTOM, Compression.ZSTD, 1, 30)
+    argv = pg_dump_argv("/x/pg_dump", "tenant_acme", DumpFormat.CUSTOM, Compression.ZSTD, 1, 30)
     assert argv == [
         "/x/pg_dump",
         "--format=custom",
@@ -46,15 +46,15 @@ def test_argv_selects_exactly_one_schema_without_row_security() -> None:
 @pytest.mark.parametrize(
     ("fmt", "compression", "level", "z"),
     [
-        (Format.CUSTOM, Compression.ZSTD, 9, "-Z0"),  # the runner compresses, not pg_dump
-        (Format.CUSTOM, Compression.GZIP, 6, "-Z6"),
-        (Format.PLAIN, Compression.GZIP, 1, "-Z1"),
-        (Format.PLAIN, Compression.NONE, None, "-Z0"),
-        (Format.CUSTOM, Compression.NONE, None, "-Z0"),
+        (DumpFormat.CUSTOM, Compression.ZSTD, 9, "-Z0"),  # the runner compresses, not pg_dump
+        (DumpFormat.CUSTOM, Compression.GZIP, 6, "-Z6"),
+        (DumpFormat.PLAIN, Compression.GZIP, 1, "-Z1"),
+        (DumpFormat.PLAIN, Compression.NONE, None, "-Z0"),
+        (DumpFormat.CUSTOM, Compression.NONE, None, "-Z0"),
     ],
 )
 def test_only_gzip_is_pg_dumps_own_compression(
-    fmt: Format, compression: Compression, level: int | None, z: str
+    fmt: DumpFormat, compression: Compression, level: int | None, z: str
 ) -> None:
     argv = pg_dump_argv("pg_dump", "tenant_a", fmt, compression, level, 5)
     assert argv[-1] == z

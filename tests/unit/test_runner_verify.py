@@ -7,8 +7,8 @@ import pytest
 import zstandard
 
 from tenant_backup.api.reasons import Reason
+from tenant_backup.api.spec import Compression, DumpFormat
 from tenant_backup.runner.errors import DumpError
-from tenant_backup.runner.options import Compression, Format
 from tenant_backup.runner.verify import outer_codec, plain_problems, read_artifact, toc_lists_schema
 
 TOC = """;
@@ -27,15 +27,15 @@ PLAIN = (
 @pytest.mark.parametrize(
     ("fmt", "compression", "codec"),
     [
-        (Format.CUSTOM, Compression.ZSTD, Compression.ZSTD),
-        (Format.PLAIN, Compression.ZSTD, Compression.ZSTD),
-        (Format.PLAIN, Compression.GZIP, Compression.GZIP),
-        (Format.CUSTOM, Compression.GZIP, Compression.NONE),  # compressed inside the archive
-        (Format.CUSTOM, Compression.NONE, Compression.NONE),
-        (Format.PLAIN, Compression.NONE, Compression.NONE),
+        (DumpFormat.CUSTOM, Compression.ZSTD, Compression.ZSTD),
+        (DumpFormat.PLAIN, Compression.ZSTD, Compression.ZSTD),
+        (DumpFormat.PLAIN, Compression.GZIP, Compression.GZIP),
+        (DumpFormat.CUSTOM, Compression.GZIP, Compression.NONE),  # compressed inside the archive
+        (DumpFormat.CUSTOM, Compression.NONE, Compression.NONE),
+        (DumpFormat.PLAIN, Compression.NONE, Compression.NONE),
     ],
 )
-def test_outer_codec(fmt: Format, compression: Compression, codec: Compression) -> None:
+def test_outer_codec(fmt: DumpFormat, compression: Compression, codec: Compression) -> None:
     assert outer_codec(fmt, compression) is codec
 
 

@@ -10,13 +10,14 @@ from pathlib import Path
 
 from tenant_backup import naming
 from tenant_backup.api.reasons import Reason, is_retryable
+from tenant_backup.api.spec import Compression
 from tenant_backup.result import DumpResult, ResultArtifact
 from tenant_backup.runner import database
 from tenant_backup.runner.classify import redact
 from tenant_backup.runner.dump import run_pg_dump
 from tenant_backup.runner.errors import DumpError
 from tenant_backup.runner.interrupt import Interrupts
-from tenant_backup.runner.options import Compression, DumpOptions, from_args, result_file
+from tenant_backup.runner.options import DumpOptions, from_args, result_file
 from tenant_backup.runner.pgdump import choose_pg_dump, parse_version, pg_dump_argv, sibling_tool
 from tenant_backup.runner.stream import artifact_writer
 from tenant_backup.runner.verify import verify

@@ -6,24 +6,10 @@ from enum import StrEnum
 from pathlib import Path
 
 from tenant_backup.api.reasons import Reason
+from tenant_backup.api.spec import Compression, DumpFormat
 from tenant_backup.runner.errors import DumpError
 
 TERMINATION_LOG = Path("/dev/termination-log")
-
-
-class Format(StrEnum):
-    """pg_dump's output format."""
-
-    CUSTOM = "custom"
-    PLAIN = "plain"
-
-
-class Compression(StrEnum):
-    """Who compresses: the runner (zstd), pg_dump itself (gzip), or nobody."""
-
-    ZSTD = "zstd"
-    GZIP = "gzip"
-    NONE = "none"
 
 
 class VerifyMode(StrEnum):
@@ -50,7 +36,7 @@ class DumpOptions:
     tenant: str
     output: Path
     artifact_url: str
-    format: Format
+    format: DumpFormat
     compression: Compression
     compression_level: int | None
     lock_wait_timeout_seconds: int
@@ -64,7 +50,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", required=True, type=Path, help="final path of the artifact")
     parser.add_argument("--artifact-url", help="URL recorded in the result (default: file URL)")
     parser.add_argument(
-        "--format", type=Format, choices=list(Format), default=Format.CUSTOM, help="pg_dump format"
+        "--format",
+        type=DumpFormat,
+        choices=list(DumpFormat),
+        default=DumpFormat.CUSTOM,
+        help="pg_dump format",
     )
     parser.add_argument(
         "--compression",

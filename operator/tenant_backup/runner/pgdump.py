@@ -4,7 +4,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from tenant_backup.runner.options import Compression, Format
+from tenant_backup.api.spec import Compression, DumpFormat
 
 VERSIONED_ROOT = Path("/usr/lib/postgresql")  # Debian layout: <root>/<major>/bin/pg_dump
 _VERSION_RE = re.compile(r"\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?")
@@ -44,7 +44,7 @@ def exact_pattern(schema: str) -> str:
 def pg_dump_argv(
     pg_dump: str,
     schema: str,
-    fmt: Format,
+    fmt: DumpFormat,
     compression: Compression,
     level: int | None,
     lock_wait_timeout_seconds: int,

@@ -18,9 +18,10 @@ from typing import IO
 import zstandard
 
 from tenant_backup.api.reasons import Reason
+from tenant_backup.api.spec import Compression, DumpFormat
 from tenant_backup.runner.errors import DumpError
 from tenant_backup.runner.interrupt import Interrupts
-from tenant_backup.runner.options import Compression, Format, VerifyMode
+from tenant_backup.runner.options import VerifyMode
 from tenant_backup.runner.stream import CHUNK_SIZE
 
 log = logging.getLogger(__name__)
@@ -30,9 +31,11 @@ TAIL_BYTES = 4096  # the trailer is followed only by a few short lines
 _TOC_SCHEMA_RE = re.compile(r"^\d+; \d+ \d+ SCHEMA - (\S+) ", re.MULTILINE)
 
 
-def outer_codec(fmt: Format, compression: Compression) -> Compression:
+def outer_codec(fmt: DumpFormat, compression: Compression) -> Compression:
     """The compression wrapped around the whole file (custom+gzip compresses inside)."""
-    if compression is Compression.ZSTD or (fmt is Format.PLAIN and compression is Compression.GZIP):
+    if compression is Compression.ZSTD or (
+        fmt is DumpFormat.PLAIN and compression is Compression.GZIP
+    ):
         return compression
     return Compression.NONE
 
@@ -114,7 +117,7 @@ def _pg_restore(
 
 def verify(
     path: Path,
-    fmt: Format,
+    fmt: DumpFormat,
     compression: Compression,
     mode: VerifyMode,
     schema: str,
@@ -123,7 +126,7 @@ def verify(
 ) -> None:
     """Raise VerificationFailed unless the artifact at `path` reads back as a dump of `schema`."""
     codec = outer_codec(fmt, compression)
-    if fmt is Format.PLAIN:
+    if fmt is DumpFormat.PLAIN:
         problems = plain_problems(_checked(read_artifact(path, codec), interrupts), schema)
         if problems:
             raise DumpError(Reason.VERIFICATION_FAILED, "; ".join(problems))
