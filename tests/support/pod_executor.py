@@ -38,7 +38,8 @@ def container_env(container: Mapping[str, Any], secret: Mapping[str, str]) -> di
 def run_dump_container(
     pod: Mapping[str, Any], secret: Mapping[str, str], volume_root: Path, work_dir: Path
 ) -> tuple[int, str]:
-    """Run the pod's container with mounts mapped under `volume_root`; (exit code, message)."""
+    """Run the pod's container with mounts mapped under `volume_root`; (exit code, message).
+    The container's output is kept in `work_dir/<pod name>.log`."""
     container = pod["spec"]["containers"][0]
     argv = [str(RUNNER), *container["command"][1:]]
     for mount in container.get("volumeMounts", []):
@@ -47,6 +48,8 @@ def run_dump_container(
     argv.append(f"--result-file={result_file}")
     env = {"PATH": "/usr/bin:/bin", **container_env(container, secret)}
     completed = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+    log = work_dir / f"{pod['metadata']['name']}.log"
+    log.write_text(completed.stdout + completed.stderr)  # what `kubectl logs` would show
     message = result_file.read_text() if result_file.exists() else completed.stdout
     return completed.returncode, message
 
