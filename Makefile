@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CRD := crds/tenantbackups.tenantbackup.dev.yaml
 
-.PHONY: help install controlplane crds lint unit test cluster-up cluster-down run
+.PHONY: help install controlplane minio bench chart-tools chart-lint crds lint unit test cluster-up cluster-down run
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -22,6 +22,17 @@ install: $(BIN)/tenant-backup ## Create .venv with the operator and its dev tool
 controlplane: ## Build (once) the test control plane from upstream Go modules
 	tools/controlplane/build.sh
 
+minio: ## Build (once) the MinIO server the S3 tests run
+	tools/minio/build.sh
+
+chart-tools: ## Build (once) helm and kubeconform from the Go module proxy
+	tools/chart-tools/build.sh
+
+# kubeconform -strict over `helm template` runs in tests/integration/test_chart.py: it needs
+# the test API server's OpenAPI document for offline schemas of the built-in kinds.
+chart-lint: chart-tools ## helm lint --strict of charts/tenant-backup-operator
+	"$$(tools/chart-tools/build.sh)/helm" lint --strict charts/tenant-backup-operator
+
 crds: install ## Regenerate crds/ from the pydantic models
 	$(BIN)/python -m tenant_backup.api.crd > $(CRD)
 
@@ -33,8 +44,11 @@ lint: install ## ruff and mypy --strict
 unit: install ## Unit tests only (no cluster, no database)
 	$(BIN)/pytest tests/unit
 
-test: install controlplane lint ## Everything: lint, unit, and integration on a real API server and PostgreSQL
+test: install controlplane minio chart-lint lint ## Everything: lint, unit, and integration on a real API server and PostgreSQL
 	$(BIN)/pytest
+
+bench: install minio ## Runner vs bare pg_dump on a small and a 1 GiB tenant (file and S3); prints figures
+	PYTHONPATH=.:operator $(BIN)/python tools/bench/bench.py
 
 cluster-up: install controlplane ## Start the local control plane in the background; prints KUBECONFIG
 	$(BIN)/python tests/support/cluster.py up

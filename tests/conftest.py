@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.support.cluster_fixtures",
     "tests.support.postgres_fixtures",
     "tests.support.operator_fixtures",
+    "tests.support.s3_fixtures",
 ]

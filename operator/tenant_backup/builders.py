@@ -4,7 +4,7 @@ from typing import Any
 
 from tenant_backup import naming
 from tenant_backup.api.resource import TenantBackup
-from tenant_backup.artifacts import plan_destination
+from tenant_backup.artifacts import DestinationPlan, plan_destination
 from tenant_backup.settings import Settings
 
 CONTAINER_NAME = "dump"
@@ -28,18 +28,19 @@ def labels(backup: TenantBackup) -> dict[str, str]:
     }
 
 
-def dump_command(backup: TenantBackup, output_path: str, url: str) -> list[str]:
+def dump_command(backup: TenantBackup, destination: DestinationPlan) -> list[str]:
     """The runner's argv: only non-secret, validated values."""
     dump = backup.spec.dump
     command = [
         "tenant-backup",
         "dump",
         f"--tenant={backup.spec.tenant}",
-        f"--output={output_path}",
-        f"--artifact-url={url}",
+        *destination.args,
+        f"--artifact-url={destination.url}",
         f"--format={dump.format.value}",
         f"--compression={dump.compression.value}",
         f"--lock-wait-timeout-seconds={backup.spec.timeouts.lock_wait_timeout_seconds}",
+        f"--verify={backup.spec.verify.value}",
     ]
     if dump.compression_level is not None:
         command.append(f"--compression-level={dump.compression_level}")
@@ -73,8 +74,8 @@ def build_job(backup: TenantBackup, attempt: int, settings: Settings) -> dict[st
         "name": CONTAINER_NAME,
         "image": settings.image,
         "imagePullPolicy": settings.image_pull_policy,
-        "command": dump_command(backup, destination.output_path, destination.url),
-        "env": dump_env(backup),
+        "command": dump_command(backup, destination),
+        "env": dump_env(backup) + destination.env,
         "volumeMounts": destination.volume_mounts,
         "terminationMessagePolicy": "FallbackToLogsOnError",
         "resources": {

@@ -5,7 +5,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from tenant_backup import operator_command
+from tenant_backup import history_command, link_command, operator_command
 from tenant_backup.runner import main as dump_runner
 from tenant_backup.runner import options as dump_options
 
@@ -32,6 +32,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     operator_command.add_arguments(run_operator)
     run_operator.set_defaults(handler=operator_command.run, log_to_stderr=False)
+    history = commands.add_parser(
+        "history",
+        help="list a tenant's recent backups",
+        description=history_command.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    history_command.add_arguments(history)
+    history.set_defaults(handler=history_command.run, log_to_stderr=False)
+    link = commands.add_parser(
+        "link",
+        help="print a fresh download link of a Succeeded S3 backup",
+        description=link_command.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    link_command.add_arguments(link)
+    link.set_defaults(handler=link_command.run, log_to_stderr=False)
     return parser
 
 

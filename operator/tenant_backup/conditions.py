@@ -17,14 +17,16 @@ def conditions_for(
     now: datetime,
     generation: int,
 ) -> list[Condition]:
-    """`Complete`/`Failed` like a batch Job's, and `Ready` summarising both."""
+    """`Complete`/`Failed` like a batch Job's, and `Ready` summarising both; conditions of
+    other types are kept as they are."""
     wanted: list[tuple[ConditionType, Status]] = [
         (ConditionType.COMPLETE, "True" if phase is Phase.SUCCEEDED else "False"),
         (ConditionType.FAILED, "True" if phase is Phase.FAILED else "False"),
         (ConditionType.READY, "True" if phase is Phase.SUCCEEDED else "False"),
     ]
     before = {condition.type: condition for condition in previous}
-    result = []
+    owned = {kind for kind, _ in wanted}
+    result = [condition for condition in previous if condition.type not in owned]
     for kind, status in wanted:
         old = before.get(kind)
         changed = old is None or old.status != status
@@ -38,4 +40,67 @@ def conditions_for(
                 observed_generation=generation,
             )
         )
-    return result
+    return _ordered(result)
+
+
+def with_condition(
+    previous: Sequence[Condition],
+    kind: ConditionType,
+    status: Status,
+    reason: str,
+    message: str,
+    now: datetime,
+    generation: int,
+) -> list[Condition]:
+    """`previous` with condition `kind` set, its transition time kept if `status` is unchanged."""
+    old = next((condition for condition in previous if condition.type is kind), None)
+    condition = Condition(
+        type=kind,
+        status=status,
+        reason=reason,
+        message=message,
+        last_transition_time=now
+        if old is None or old.status != status
+        else old.last_transition_time,
+        observed_generation=generation,
+    )
+    return _ordered([*(c for c in previous if c.type is not kind), condition])
+
+
+def _ordered(conditions: list[Condition]) -> list[Condition]:
+    """In the order of ConditionType, so equal sets compare equal."""
+    order = list(ConditionType)
+    return sorted(conditions, key=lambda condition: order.index(condition.type))
+
+
+_VERIFIED = {
+    "toc": ("TocVerified", "read back before success: the archive's table of contents"),
+    "full": ("FullyVerified", "read back before success: the whole archive"),
+}
+
+
+def with_verified(
+    previous: Sequence[Condition],
+    verification: str | None,
+    failed_verification: bool,
+    now: datetime,
+    generation: int,
+) -> list[Condition]:
+    """`Verified`: True with how the artifact was read back, False when reading it back failed,
+    absent before either."""
+    if failed_verification:
+        return with_condition(
+            previous,
+            ConditionType.VERIFIED,
+            "False",
+            "VerificationFailed",
+            "the artifact did not read back",
+            now,
+            generation,
+        )
+    if verification not in _VERIFIED:
+        return list(previous)
+    reason, message = _VERIFIED[verification]
+    return with_condition(
+        previous, ConditionType.VERIFIED, "True", reason, message, now, generation
+    )

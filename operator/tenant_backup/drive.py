@@ -2,6 +2,7 @@
 
 Re-entrant by construction: the Job is created under a deterministic name before the status
 that mentions it, and the status is written only if nobody changed the object meanwhile.
+Then the follow-ups the written status owes (history, notifications) are settled.
 """
 
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from datetime import UTC, datetime
 
 from tenant_backup import db, naming
 from tenant_backup.api.resource import TenantBackup
+from tenant_backup.artifacts import destination_secret_problem
 from tenant_backup.builders import build_job
 from tenant_backup.kube import Body, Kube
 from tenant_backup.observe import ObservedJob, observe_job
@@ -21,6 +23,7 @@ from tenant_backup.reconcile import (
     reconcile,
 )
 from tenant_backup.settings import Settings
+from tenant_backup.settle import settle
 
 EventSink = Callable[[Body, Event], None]
 CONFLICT_RETRY_SECONDS = 1.0
@@ -42,14 +45,25 @@ def utc_now() -> datetime:
 def drive(
     kube: Kube, settings: Settings, namespace: str, name: str, post_event: EventSink
 ) -> Outcome:
-    """Reconcile one TenantBackup once."""
+    """Reconcile one TenantBackup once, then settle its follow-ups."""
     body = kube.get_backup(namespace, name)
     if body is None:
         return Outcome(None, None)
     backup = TenantBackup.from_body(body)
+    if backup.metadata.deletion_timestamp is not None:
+        return Outcome(backup.status.phase, None)
+    outcome, latest = advance(kube, settings, body, backup, post_event)
+    settle(kube, settings, latest, post_event, utc_now)
+    return outcome
+
+
+def advance(
+    kube: Kube, settings: Settings, body: Body, backup: TenantBackup, post_event: EventSink
+) -> tuple[Outcome, TenantBackup]:
+    """Move the backup on by its Jobs; what was done, and the backup as last written."""
     phase = backup.status.phase
-    if backup.metadata.deletion_timestamp is not None or (phase and phase.terminal):
-        return Outcome(phase, None)
+    if phase and phase.terminal:
+        return Outcome(phase, None), backup
     jobs = observe_jobs(kube, backup)
     preflight = run_preflight(kube, settings, backup) if needs_preflight(backup, jobs) else None
     plan = reconcile(backup, jobs, utc_now(), preflight)
@@ -58,20 +72,22 @@ def drive(
         owner = [ref["uid"] for ref in created["metadata"].get("ownerReferences", [])]
         if owner != [backup.metadata.uid]:
             # A Job of a deleted namesake is still there: wait for garbage collection.
-            return Outcome(phase, CONFLICT_RETRY_SECONDS)
+            return Outcome(phase, CONFLICT_RETRY_SECONDS), backup
     if plan.status == backup.status:
-        return Outcome(phase, plan.requeue_after)
+        return Outcome(phase, plan.requeue_after), backup
     written = kube.write_status(
-        namespace,
-        name,
+        backup.metadata.namespace,
+        backup.metadata.name,
         backup.metadata.resource_version or "",
         plan.status.model_dump(mode="json", by_alias=True),
     )
     if not written:
-        return Outcome(phase, CONFLICT_RETRY_SECONDS)
+        return Outcome(phase, CONFLICT_RETRY_SECONDS), backup
     for event in plan.events:
         post_event(body, event)
-    return Outcome(plan.status.phase, plan.requeue_after)
+    return Outcome(plan.status.phase, plan.requeue_after), backup.model_copy(
+        update={"status": plan.status}
+    )
 
 
 def observe_jobs(kube: Kube, backup: TenantBackup) -> list[ObservedJob]:
@@ -105,6 +121,9 @@ def run_preflight(kube: Kube, settings: Settings, backup: TenantBackup) -> Prefl
             PreflightFailure.SECRET_MISSING,
             f"Secret {secret_name} lacks the keys: {', '.join(missing)}",
         )
+    problem = destination_secret_problem(backup, lambda name: kube.read_secret(namespace, name))
+    if problem is not None:
+        return Preflight(PreflightFailure.SECRET_MISSING, problem)
     return db.check_tenant(
         secret,
         naming.schema_name(backup.spec.tenant),

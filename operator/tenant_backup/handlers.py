@@ -8,7 +8,8 @@ from typing import Any, cast
 import kopf
 from kubernetes import client, config
 
-from tenant_backup import naming
+from tenant_backup import followups, naming
+from tenant_backup.api.resource import TenantBackup
 from tenant_backup.drive import drive
 from tenant_backup.kube import Body, Kube
 from tenant_backup.reconcile import Event
@@ -49,8 +50,9 @@ def _drive(namespace: str | None, name: str) -> None:
         drive(_kube[0], SETTINGS, namespace, name, _post)
 
 
-def _unfinished(status: kopf.Status, **_: Any) -> bool:
-    return status.get("phase") not in ("Succeeded", "Failed")
+def _resync_wanted(body: kopf.Body, **_: Any) -> bool:
+    """Unfinished, or owing history or notifications (e.g. the history database was down)."""
+    return followups.needs_resync(TenantBackup.from_body(body), SETTINGS.history_enabled)
 
 
 @kopf.on.resume(naming.GROUP, naming.VERSION, naming.PLURAL, id="resume")
@@ -66,10 +68,10 @@ def on_backup(namespace: str | None, name: str, **_: Any) -> None:
     naming.PLURAL,
     id="resync",
     interval=SETTINGS.resync_seconds,
-    when=_unfinished,
+    when=_resync_wanted,
 )
 def resync(namespace: str | None, name: str, **_: Any) -> None:
-    """Safety net and backoff clock: re-derive unfinished backups periodically."""
+    """Safety net, backoff clock and follow-up retries: re-derive backups periodically."""
     _drive(namespace, name)
 
 

@@ -29,11 +29,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="log line format; json for log collectors",
     )
     parser.add_argument("--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=0,
+        help="serve Prometheus metrics at http://0.0.0.0:PORT/metrics (default 0: off)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Register the handlers and run until signalled; exit status 0."""
     import tenant_backup.handlers  # noqa: F401  (registers the handlers)
+
+    if args.metrics_port:
+        from tenant_backup import metrics_handlers
+
+        metrics_handlers.serve(args.metrics_port)
 
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat[args.log_format.upper()])
     kopf.run(

@@ -19,7 +19,7 @@ from tenant_backup.api.status import (
     Source,
     TenantBackupStatus,
 )
-from tenant_backup.conditions import conditions_for
+from tenant_backup.conditions import conditions_for, with_verified
 from tenant_backup.naming import job_name
 from tenant_backup.observe import JobFinish, ObservedJob
 from tenant_backup.result import DumpResult
@@ -145,9 +145,15 @@ def reconcile(
         artifact=artifact,
         source=source,
         attempt_history=history[-MAX_ATTEMPT_HISTORY:],
-        conditions=conditions_for(
-            phase, reason, message, old.conditions, now, backup.metadata.generation
+        conditions=with_verified(
+            conditions_for(phase, reason, message, old.conditions, now, backup.metadata.generation),
+            artifact.verification if artifact else None,
+            phase is Phase.FAILED and reason == Reason.VERIFICATION_FAILED,
+            now,
+            backup.metadata.generation,
         ),
+        history=old.history,
+        notifications=old.notifications,
     )
     return Plan(
         status=status,
@@ -203,6 +209,9 @@ def _record_finished(
                 sha256=found.sha256,
                 format=found.format,
                 compression=found.compression,
+                verification=found.verification,
+                download_url=found.download_url,
+                download_url_expires_at=found.download_url_expires_at,
             )
         if result is not None and (result.server_version or result.pg_dump_version):
             source = Source(

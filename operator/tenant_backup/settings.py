@@ -3,9 +3,10 @@
 import os
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 ENV_PREFIX = "TENANT_BACKUP_"
+SQL_NAME = r"^[a-z_][a-z0-9_]{0,62}$"
 
 
 class Settings(BaseModel):
@@ -27,6 +28,27 @@ class Settings(BaseModel):
     cpu_request: str = "250m"
     memory_request: str = "128Mi"
     memory_limit: str = "512Mi"
+    history_dsn: SecretStr | None = None
+    """libpq connection string of the history database (from a Secret); unset: no history."""
+    history_schema: str = Field(default="tenant_backup_history", pattern=SQL_NAME)
+    """Schema of the history tables, created by the operator; not a tenant's."""
+    history_table: str = Field(default="backups", pattern=SQL_NAME)
+    """One row per TenantBackup: its outcome."""
+    history_attempts_table: str = Field(default="backup_attempts", pattern=SQL_NAME)
+    """One row per attempt."""
+    history_timeout_seconds: int = Field(default=5, ge=1)
+    """Connect timeout of history writes; a write that fails is retried on the next resync."""
+    notify_attempts: int = Field(default=3, ge=1, le=10)
+    """Tries of each notification before it is given up."""
+    notify_backoff_seconds: float = Field(default=2.0, ge=0)
+    """Wait after the first failed try; doubles after each further one."""
+    smtp_timeout_seconds: int = Field(default=30, ge=1)
+    """Timeout of each SMTP operation."""
+
+    @property
+    def history_enabled(self) -> bool:
+        """Whether backups are recorded in a history database."""
+        return self.history_dsn is not None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":

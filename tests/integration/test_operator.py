@@ -120,7 +120,13 @@ def test_success_reports_a_verified_artifact(
     assert artifact["sha256"] == hashlib.sha256(on_disk.read_bytes()).hexdigest()
     assert status["source"]["serverVersion"].startswith("15.")
     conditions = {c["type"]: c["status"] for c in status["conditions"]}
-    assert conditions == {"Complete": "True", "Failed": "False", "Ready": "True"}
+    assert conditions == {
+        "Complete": "True",
+        "Failed": "False",
+        "Ready": "True",
+        "Verified": "True",
+    }
+    assert artifact["verification"] == "toc"
     assert status["completionTime"] >= status["startTime"]
     assert jobs(kubectl, namespace) == ["nightly-1"]
     wait_for(lambda: "Succeeded" in event_reasons(kubectl, namespace), 30, "no Succeeded event")

@@ -11,6 +11,7 @@ import pytest
 
 from tests.support.cluster import Cluster, KubectlRunner
 from tests.support.operator_process import OperatorProcess
+from tests.support.operator_rbac import install_identity
 
 CRD_FILE = Path(__file__).resolve().parents[2] / "crds" / "tenantbackups.tenantbackup.dev.yaml"
 
@@ -36,17 +37,24 @@ def apply(kubectl: KubectlRunner, namespace: str, crd: str) -> Callable[..., Any
     return _apply
 
 
+@pytest.fixture(scope="session")
+def operator_kubeconfig(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A kubeconfig of the operator's own ServiceAccount, with the RBAC of `manifests/`."""
+    return install_identity(cluster, tmp_path_factory.mktemp("operator") / "kubeconfig")
+
+
 @pytest.fixture
 def start_operator(
-    cluster: Cluster, namespace: str, crd: str, tmp_path: Path
+    operator_kubeconfig: Path, namespace: str, crd: str, tmp_path: Path
 ) -> Iterator[StartOperator]:
-    """`start_operator(**settings)`: an operator process serving the test namespace."""
+    """`start_operator(**settings)`: an operator process serving the test namespace, as the
+    ServiceAccount of `manifests/` (so every test also proves the RBAC suffices)."""
     started: list[OperatorProcess] = []
 
     def _start(**settings: str) -> OperatorProcess:
         env = {f"TENANT_BACKUP_{key.upper()}": value for key, value in settings.items()}
         process = OperatorProcess(
-            cluster.kubeconfig, [namespace], tmp_path / f"operator-{len(started)}.log", env
+            operator_kubeconfig, [namespace], tmp_path / f"operator-{len(started)}.log", env
         )
         started.append(process.start())
         return process

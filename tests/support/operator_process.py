@@ -25,7 +25,10 @@ class OperatorProcess:
         namespaces: list[str],
         log_file: Path,
         settings: Mapping[str, str] | None = None,
+        args: list[str] | None = None,
     ) -> None:
+        """`args`, if given, replace the default `operator` arguments (after the program)."""
+        self.args = args
         self.kubeconfig = kubeconfig
         self.namespaces = namespaces
         self.log_file = log_file
@@ -44,6 +47,8 @@ class OperatorProcess:
         }
         argv = [str(CLI), "operator", "--verbose", f"--liveness={self.health_url}"]
         argv += [f"--namespace={namespace}" for namespace in self.namespaces]
+        if self.args is not None:
+            argv = [str(CLI), *self.args]
         with self.log_file.open("ab") as log:
             self._proc = subprocess.Popen(
                 argv, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT

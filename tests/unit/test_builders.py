@@ -66,6 +66,7 @@ def test_argv_holds_no_secret_and_exact_options() -> None:
         "--format=plain",
         "--compression=gzip",
         "--lock-wait-timeout-seconds=60",
+        "--verify=toc",
         "--compression-level=4",
     ]
 
@@ -126,7 +127,7 @@ def test_artifact_name_is_stable_across_attempts_and_distinct_per_backup() -> No
     one = plan_destination(backup())
     assert plan_destination(backup()) == one
     other = backup(tenant="globex")
-    assert plan_destination(other).output_path != one.output_path
+    assert plan_destination(other).args != one.args
 
 
 @pytest.mark.parametrize(("name", "attempt"), [("a" * 63, 1), ("b" * 60, 10), ("short", 3)])

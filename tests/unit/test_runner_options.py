@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 
 from tenant_backup.api.reasons import Reason
-from tenant_backup.api.spec import Compression, DumpFormat
+from tenant_backup.api.spec import Compression, DumpFormat, Verification
 from tenant_backup.cli import build_parser
 from tenant_backup.runner import options
 from tenant_backup.runner.errors import DumpError
-from tenant_backup.runner.options import VerifyMode, from_args
+from tenant_backup.runner.options import from_args
 
 
 def _parse(*args: str) -> argparse.Namespace:
@@ -22,7 +22,7 @@ def test_defaults() -> None:
     assert opts.format is DumpFormat.CUSTOM
     assert opts.compression is Compression.ZSTD
     assert opts.compression_level == 1
-    assert opts.verify is VerifyMode.TOC
+    assert opts.verify is Verification.TOC
     assert opts.lock_wait_timeout_seconds == 30
     assert opts.artifact_url == "file:///b/a.dump"
     assert opts.pg_bin_dir is None
@@ -45,7 +45,7 @@ def test_explicit_options() -> None:
         Compression.GZIP,
         9,
     )
-    assert opts.verify is VerifyMode.FULL
+    assert opts.verify is Verification.FULL
     assert opts.artifact_url == "s3://b/k"
     assert opts.lock_wait_timeout_seconds == 5
     assert opts.pg_bin_dir == Path("/opt/pg/bin")

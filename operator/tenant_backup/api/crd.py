@@ -1,5 +1,6 @@
 """Generate the TenantBackup CustomResourceDefinition from the pydantic models."""
 
+import copy
 from typing import Any
 
 import yaml
@@ -50,7 +51,7 @@ def _convert(node: JsonSchema, defs: dict[str, JsonSchema], keep_defaults: bool)
         elif key == "items":
             out[key] = _convert(value, defs, keep_defaults)
         else:
-            out[key] = value
+            out[key] = copy.deepcopy(value)  # shared lists would become YAML anchors
     return out
 
 
@@ -65,7 +66,7 @@ def _default_empty_objects(properties: JsonSchema, required: set[str]) -> None:
             and not child.get("required")
         ):
             child["default"] = {
-                key: grandchild["default"]
+                key: copy.deepcopy(grandchild["default"])
                 for key, grandchild in child.get("properties", {}).items()
                 if "default" in grandchild
             }

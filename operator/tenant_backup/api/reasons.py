@@ -53,3 +53,14 @@ PERMANENT: frozenset[Reason] = frozenset(
 def is_retryable(reason: Reason) -> bool:
     """Whether another attempt could end differently."""
     return reason not in PERMANENT
+
+
+class FollowUpReason(StrEnum):
+    """Reasons of the history and notification conditions and Events."""
+
+    RECORDED = "HistoryRecorded"
+    HISTORY_UNAVAILABLE = "HistoryUnavailable"
+    SENDING = "Sending"
+    NOTIFIED = "Notified"
+    NOTIFICATION_FAILED = "NotificationFailed"
+    NOTIFICATION_INTERRUPTED = "NotificationInterrupted"

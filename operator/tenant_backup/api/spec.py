@@ -12,6 +12,9 @@ DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?
 # Relative path segments that cannot start with a dot: no "..", no "/", no hidden names.
 RELATIVE_PATH = r"^([A-Za-z0-9_-][A-Za-z0-9._-]*)(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$"
 
+EMAIL_ADDRESS = r"^[^@\s<>]+@[^@\s<>]+$"
+HTTP_URL = r"^https?://\S+$"
+
 ResourceName = Annotated[str, Field(min_length=1, max_length=253, pattern=DNS_SUBDOMAIN)]
 
 
@@ -53,20 +56,93 @@ class PvcDestination(ApiModel):
     root."""
 
 
+# An S3 key prefix: empty, or relative segments each ending in "/" (no "..", no leading dot).
+KEY_PREFIX = r"^([A-Za-z0-9_-][A-Za-z0-9._-]*/)*$"
+# Bucket names as S3 allows them (3-63 lower-case letters, digits, dots, hyphens).
+BUCKET_NAME = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+MAX_DOWNLOAD_LINK_SECONDS = 604800  # SigV4 presigned URLs live at most 7 days
+
+
+class KeyReference(ApiModel):
+    """One key of a Secret or ConfigMap in the TenantBackup's namespace."""
+
+    name: ResourceName
+    key: Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[-._a-zA-Z0-9]+$")] = (
+        "ca.crt"
+    )
+    """The key holding the PEM bundle."""
+
+
+class ChecksumCalculation(StrEnum):
+    """When the S3 client adds request checksums."""
+
+    WHEN_REQUIRED = "when_required"
+    WHEN_SUPPORTED = "when_supported"
+
+
+class DownloadLink(ApiModel):
+    """Opt-in presigned GET URL written to `status.artifact.downloadUrl`: anyone who can read
+    the status can download the artifact until it expires."""
+
+    expires_in_seconds: Annotated[int, Field(ge=1, le=MAX_DOWNLOAD_LINK_SECONDS)] = 3600
+    """Lifetime of the link, at most 604800 (7 days, the SigV4 limit)."""
+
+
+class S3Destination(ApiModel):
+    """An S3-compatible bucket; the object key is `<keyPrefix><tenant>/<file>`."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "!(has(self.caSecretRef) && has(self.caConfigMapRef))",
+                "set at most one of caSecretRef and caConfigMapRef",
+            )
+        )
+    )
+
+    bucket: Annotated[str, Field(pattern=BUCKET_NAME)]
+    """Bucket name."""
+    key_prefix: Annotated[str, Field(max_length=512, pattern=KEY_PREFIX)] = ""
+    """Prepended to `<tenant>/<file>`: empty, or segments each ending in `/`."""
+    region: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9-]+$")] = (
+        "us-east-1"
+    )
+    """Bucket region (what requests are signed for)."""
+    endpoint: Annotated[str, Field(max_length=2048, pattern=HTTP_URL)] | None = None
+    """Endpoint URL of an S3-compatible service; default: AWS S3 of `region`."""
+    force_path_style: bool = False
+    """`https://endpoint/bucket/key` instead of `https://bucket.endpoint/key` (most
+    S3-compatible services need this)."""
+    credentials_secret_ref: SecretReference
+    """Secret with keys `accessKeyId` and `secretAccessKey`, and optionally `sessionToken`;
+    they reach the dump Job only as environment variables from the Secret."""
+    ca_secret_ref: KeyReference | None = None
+    """Secret key holding the PEM CA bundle to trust for the endpoint's TLS."""
+    ca_config_map_ref: KeyReference | None = None
+    """ConfigMap key holding the PEM CA bundle to trust for the endpoint's TLS."""
+    checksum_calculation: ChecksumCalculation = ChecksumCalculation.WHEN_REQUIRED
+    """`when_required` (works with every S3-compatible service) or `when_supported` (adds
+    CRC32 checksums where the API allows). Parts always carry Content-MD5."""
+    download_link: DownloadLink | None = None
+    """Opt in to a presigned download URL in status after success."""
+
+
 class Destination(ApiModel):
     """Where the artifact goes: exactly one of the destinations below."""
 
     model_config = ConfigDict(
         json_schema_extra=validations(
             cel(
-                "[has(self.pvc)].filter(d, d).size() == 1",
-                "exactly one destination must be set: pvc",
+                "[has(self.pvc), has(self.s3)].filter(d, d).size() == 1",
+                "exactly one destination must be set: pvc or s3",
             )
         )
     )
 
     pvc: PvcDestination | None = None
     """Write the artifact to a PersistentVolumeClaim."""
+    s3: S3Destination | None = None
+    """Upload the artifact to an S3-compatible bucket."""
 
 
 class DumpFormat(StrEnum):
@@ -137,10 +213,72 @@ class Timeouts(ApiModel):
     """How long pg_dump waits for its table locks before giving up (retryable)."""
 
 
+class Verification(StrEnum):
+    """How much of the artifact is read back before success."""
+
+    TOC = "toc"
+    FULL = "full"
+
+
 class DeletionPolicy(StrEnum):
     """What happens to the artifact when the TenantBackup is deleted."""
 
     RETAIN = "Retain"
+
+
+class NotifyOn(StrEnum):
+    """Outcomes that can be notified."""
+
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+
+class SmtpTls(StrEnum):
+    """How the SMTP connection is secured."""
+
+    STARTTLS = "starttls"
+    TLS = "tls"
+    NONE = "none"
+
+
+class EmailNotification(ApiModel):
+    """An email through an SMTP relay."""
+
+    to: Annotated[
+        list[Annotated[str, Field(max_length=254, pattern=EMAIL_ADDRESS)]],
+        Field(min_length=1, max_length=20),
+    ]
+    """Recipients."""
+    smtp_secret_ref: SecretReference
+    """Secret with keys `host` and `from`, and optionally `port` (default by `tls`: 587, 465
+    or 25), `username` and `password`."""
+    tls: SmtpTls = SmtpTls.STARTTLS
+    """`starttls` (upgrade a plain connection), `tls` (TLS from the start) or `none`; the
+    server certificate is verified for the first two."""
+
+
+class WebhookNotification(ApiModel):
+    """A signed JSON POST."""
+
+    url: Annotated[str, Field(max_length=2048, pattern=HTTP_URL)]
+    """Receiver URL, http or https."""
+    secret_ref: SecretReference
+    """Secret with key `hmacKey`: the body is signed with HMAC-SHA256, sent as header
+    `X-TenantBackup-Signature: sha256=<hex>`."""
+    timeout_seconds: Annotated[int, Field(ge=1, le=60)] = 10
+    """Timeout of each delivery attempt."""
+
+
+class Notifications(ApiModel):
+    """Who hears about the final outcome, and how; each channel is sent at most once."""
+
+    on: Annotated[
+        list[NotifyOn],
+        Field(min_length=1, max_length=2, json_schema_extra={"x-kubernetes-list-type": "set"}),
+    ] = Field(default=[NotifyOn.SUCCEEDED, NotifyOn.FAILED])
+    """Outcomes to notify; default both."""
+    email: EmailNotification | None = None
+    webhook: WebhookNotification | None = None
 
 
 class TenantBackupSpec(ApiModel):
@@ -163,5 +301,10 @@ class TenantBackupSpec(ApiModel):
     dump: DumpOptions = Field(default_factory=DumpOptions)
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     timeouts: Timeouts = Field(default_factory=Timeouts)
+    verify: Verification = Verification.TOC
+    """`toc`: pg_restore lists the archive (plain: the SQL is scanned); `full`: pg_restore also
+    reads every data block. Reported in the `Verified` condition."""
     deletion_policy: DeletionPolicy = DeletionPolicy.RETAIN
     """`Retain` keeps the artifact when the TenantBackup is deleted."""
+    notifications: Notifications = Field(default_factory=Notifications)
+    """Email and webhook notifications of the outcome; none unless a channel is set."""

@@ -32,6 +32,9 @@ class ConditionType(StrEnum):
     COMPLETE = "Complete"
     FAILED = "Failed"
     READY = "Ready"
+    VERIFIED = "Verified"
+    HISTORY_RECORDED = "HistoryRecorded"
+    NOTIFIED = "Notified"
 
 
 class Condition(ApiModel):
@@ -56,6 +59,12 @@ class Artifact(ApiModel):
     sha256: str
     format: str
     compression: str
+    verification: str | None = None
+    """How the artifact was read back before success: `toc` or `full`."""
+    download_url: Annotated[str, Field(max_length=8192)] | None = None
+    """Opt-in presigned download URL (`spec.destination.s3.downloadLink`): a bearer
+    credential until `downloadUrlExpiresAt`; `tenant-backup link` makes fresh ones."""
+    download_url_expires_at: datetime | None = None
 
 
 class Source(ApiModel):
@@ -85,6 +94,40 @@ class AttemptRecord(ApiModel):
     completion_time: datetime
 
 
+class HistoryMark(ApiModel):
+    """The backup's state as last written to the history database."""
+
+    phase: Phase
+    attempts: int
+    finished_attempts: int
+
+
+class Channel(StrEnum):
+    """A notification channel."""
+
+    EMAIL = "Email"
+    WEBHOOK = "Webhook"
+
+
+class DeliveryState(StrEnum):
+    """Where one notification is; `Sending` is written before sending (at-most-once)."""
+
+    SENDING = "Sending"
+    SENT = "Sent"
+    FAILED = "Failed"
+    INTERRUPTED = "Interrupted"
+    """The operator stopped while sending: it may or may not have arrived; not re-sent."""
+
+
+class Delivery(ApiModel):
+    """One channel's notification of the outcome."""
+
+    channel: Channel
+    state: DeliveryState
+    message: Text = ""
+    time: datetime
+
+
 class TenantBackupStatus(ApiModel):
     """Observed state, written only by the operator."""
 
@@ -110,3 +153,9 @@ class TenantBackupStatus(ApiModel):
     )
     """The finished attempts, oldest first."""
     conditions: list[Condition] = Field(default_factory=list)
+    history: HistoryMark | None = None
+    """What the history database holds of this backup, when history is enabled."""
+    notifications: Annotated[list[Delivery], Field(max_length=len(Channel))] = Field(
+        default_factory=list
+    )
+    """The outcome's notifications, one per channel."""

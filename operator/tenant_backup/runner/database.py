@@ -3,12 +3,16 @@
 The connection comes only from libpq's environment (PGHOST, PGUSER, PGPASSWORD, ...).
 """
 
+import logging
 from dataclasses import dataclass
 
 import psycopg
+from psycopg.rows import TupleRow
 
 from tenant_backup.runner.classify import classify_db_error
 from tenant_backup.runner.errors import DumpError
+
+log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_SECONDS = 10
 
@@ -19,6 +23,16 @@ FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'S')
   AND NOT has_table_privilege(c.oid, 'SELECT')
 ORDER BY c.relname
+"""
+# Tables with their TOAST and indexes: an upper bound of the data a dump carries, used to size
+# upload parts (a dump holds no index data, and compression shrinks it further). Sizing takes
+# each table's ACCESS SHARE lock: behind a DDL lock it gives up soon (pg_dump then waits, within
+# --lock-wait-timeout) and the estimate is 0, i.e. the smallest parts, which grow as needed.
+SIZE_LOCK_TIMEOUT = "1s"
+_SIZE = """
+SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %s AND c.relkind = 'r'
 """
 
 
@@ -31,6 +45,8 @@ class ServerFacts:
     schema_exists: bool
     schema_usable: bool
     unreadable: tuple[str, ...]
+    schema_bytes: int
+    """On-disk size of the schema's tables (0 if it does not exist)."""
 
     @property
     def major(self) -> int:
@@ -57,14 +73,28 @@ def inspect(schema: str) -> ServerFacts:
             unreadable = (
                 tuple(name for (name,) in conn.execute(_UNREADABLE, (schema,))) if exists else ()
             )
+            size = _schema_bytes(conn, schema) if exists else 0
             return ServerFacts(
                 version_num=conn.info.server_version,
                 version=(conn.info.parameter_status("server_version") or "?").split()[0],
                 schema_exists=exists,
                 schema_usable=usable,
                 unreadable=unreadable,
+                schema_bytes=size,
             )
     except psycopg.Error as exc:
         reason = classify_db_error(exc.sqlstate, str(exc), connecting=connecting)
         step = "connection" if connecting else "query"
         raise DumpError(reason, f"pre-flight {step} failed: {exc}") from exc
+
+
+def _schema_bytes(conn: psycopg.Connection[TupleRow], schema: str) -> int:
+    conn.execute(f"SET lock_timeout = '{SIZE_LOCK_TIMEOUT}'")
+    try:
+        row = conn.execute(_SIZE, (schema,)).fetchone()
+    except psycopg.errors.LockNotAvailable:
+        log.warning("a table of %s is locked: no size estimate", schema)
+        return 0
+    finally:
+        conn.execute("RESET lock_timeout")
+    return int(row[0]) if row else 0

@@ -12,7 +12,7 @@ from typing import IO
 from tenant_backup.runner.classify import classify_exit, describe_exit
 from tenant_backup.runner.errors import DumpError
 from tenant_backup.runner.interrupt import Interrupts
-from tenant_backup.runner.stream import CHUNK_SIZE, ArtifactWriter
+from tenant_backup.runner.stream import CHUNK_SIZE, ArtifactStream
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class StderrTail:
         return "\n".join(self.lines)
 
 
-def run_pg_dump(argv: Sequence[str], writer: ArtifactWriter, interrupts: Interrupts) -> None:
+def run_pg_dump(argv: Sequence[str], writer: ArtifactStream, interrupts: Interrupts) -> None:
     """Stream pg_dump's stdout into `writer`; raise DumpError unless it exits 0."""
     log.info("running %s", " ".join(argv))
     pipes = {"stdin": subprocess.DEVNULL, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE}

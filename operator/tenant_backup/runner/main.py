@@ -1,6 +1,7 @@
 """The `dump` subcommand: validate, pre-flight, dump, verify, commit, report one result."""
 
 import argparse
+import contextlib
 import logging
 import os
 import subprocess
@@ -14,17 +15,27 @@ from tenant_backup.api.spec import Compression
 from tenant_backup.result import DumpResult, ResultArtifact
 from tenant_backup.runner import database
 from tenant_backup.runner.classify import redact
+from tenant_backup.runner.destinations import open_upload
+from tenant_backup.runner.destinations.base import (
+    ArtifactFacts,
+    DownloadLink,
+    Upload,
+    aborted_unless_committed,
+)
 from tenant_backup.runner.dump import run_pg_dump
 from tenant_backup.runner.errors import DumpError
 from tenant_backup.runner.interrupt import Interrupts
-from tenant_backup.runner.options import DumpOptions, from_args, result_file
+from tenant_backup.runner.options import DumpOptions, S3Target, from_args, result_file
 from tenant_backup.runner.pgdump import choose_pg_dump, parse_version, pg_dump_argv, sibling_tool
-from tenant_backup.runner.stream import artifact_writer
-from tenant_backup.runner.verify import verify
+from tenant_backup.runner.stream import ArtifactStream
+from tenant_backup.runner.verify import StreamVerifier, verify
 
 log = logging.getLogger(__name__)
 
 MAX_LISTED_TABLES = 10
+SECRET_VARIABLES = ("PGPASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+_SECRETS: list[str] = []
+"""What the logs and the result's message redact; a download link joins once made."""
 
 
 @dataclass
@@ -84,8 +95,26 @@ def _check_dumpable(facts: database.ServerFacts, schema: str, pg_dump_major: int
         )
 
 
+def _artifact_stream(
+    upload: Upload,
+    opts: DumpOptions,
+    schema: str,
+    pg_restore: str,
+    interrupts: Interrupts,
+    stack: contextlib.ExitStack,
+) -> tuple[ArtifactStream, StreamVerifier | None]:
+    """The stream into `upload`, tapped by a verifier unless the upload keeps a local copy."""
+    zstd_level = opts.compression_level if opts.compression is Compression.ZSTD else None
+    if upload.local_copy() is not None:
+        return ArtifactStream(upload, zstd_level), None
+    verifier = stack.enter_context(
+        StreamVerifier(opts.format, opts.compression, opts.verify, schema, pg_restore, interrupts)
+    )
+    return ArtifactStream(upload, zstd_level, verifier.feed), verifier
+
+
 def dump(opts: DumpOptions, facts: _Facts, interrupts: Interrupts) -> ResultArtifact:
-    """One dump run; raises DumpError on any failure, leaving nothing at the output path."""
+    """One dump run; raises DumpError on any failure, leaving nothing at the destination."""
     try:
         schema = naming.schema_name(opts.tenant)
     except naming.InvalidSlugError as exc:
@@ -107,49 +136,73 @@ def dump(opts: DumpOptions, facts: _Facts, interrupts: Interrupts) -> ResultArti
         opts.compression_level,
         opts.lock_wait_timeout_seconds,
     )
-    zstd_level = opts.compression_level if opts.compression is Compression.ZSTD else None
-    with artifact_writer(opts.output, zstd_level) as writer:
-        run_pg_dump(argv, writer, interrupts)
-        if writer.input_size == 0:
-            raise DumpError(Reason.EMPTY_DUMP, "pg_dump succeeded but wrote nothing")
-        writer.finish()
-        verify(
-            writer.temp_path,
-            opts.format,
-            opts.compression,
-            opts.verify,
-            schema,
-            sibling_tool(pg_dump, "pg_restore"),
-            interrupts,
-        )
-        interrupts.check()  # the last point a signal fails the run; after it, we finish
-        writer.commit()
-    log.info("wrote %s: %d bytes, sha256 %s", opts.output, writer.size, writer.sha256)
-    return ResultArtifact(
-        url=opts.artifact_url,
-        size_bytes=writer.size,
-        sha256=writer.sha256,
+    pg_restore = sibling_tool(pg_dump, "pg_restore")
+    about = ArtifactFacts(
+        tenant=opts.tenant,
         format=opts.format,
         compression=opts.compression,
+        server_version=server.version,
+        pg_dump_version=facts.pg_dump_version,
+    )
+    upload = open_upload(opts.target, opts.artifact_url, about, server.schema_bytes)
+    with aborted_unless_committed(upload), contextlib.ExitStack() as stack:
+        stream, verifier = _artifact_stream(upload, opts, schema, pg_restore, interrupts, stack)
+        run_pg_dump(argv, stream, interrupts)
+        if stream.input_size == 0:
+            raise DumpError(Reason.EMPTY_DUMP, "pg_dump succeeded but wrote nothing")
+        stream.finish()
+        local = upload.local_copy()
+        if verifier is not None:
+            verifier.finish()
+        elif local is not None:
+            verify(
+                local, opts.format, opts.compression, opts.verify, schema, pg_restore, interrupts
+            )
+        interrupts.check()  # the last point a signal fails the run; after it, we finish
+        digest = stream.digest
+        upload.commit(digest)
+    log.info("wrote %s: %d bytes, sha256 %s", upload.url, digest.size_bytes, digest.sha256)
+    link = _download_link(upload, opts)
+    return ResultArtifact(
+        url=upload.url,
+        size_bytes=digest.size_bytes,
+        sha256=digest.sha256,
+        format=opts.format,
+        compression=opts.compression,
+        verification=opts.verify,
+        download_url=link.url if link else None,
+        download_url_expires_at=link.expires_at if link else None,
     )
 
 
+def _download_link(upload: Upload, opts: DumpOptions) -> DownloadLink | None:
+    """The opt-in presigned link, its URL added to what the logs redact."""
+    seconds = opts.target.download_link_seconds if isinstance(opts.target, S3Target) else None
+    if seconds is None:
+        return None
+    link = upload.download_link(seconds)
+    if link is not None:
+        _SECRETS.append(link.url)
+        log.info("presigned a download link valid until %s", link.expires_at.isoformat())
+    return link
+
+
 def _emit(result: DumpResult, path: Path | None) -> None:
-    line = result.to_message()
-    sys.stdout.write(line + "\n")
+    """The result to the result file; stdout (container logs) gets it without the link."""
+    sys.stdout.write(result.without_download_link().to_message() + "\n")
     sys.stdout.flush()
     if path is not None:
         try:
-            path.write_text(line)
+            path.write_text(result.to_message())
         except OSError as exc:
             log.warning("cannot write result to %s: %s", path, exc)
 
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `tenant-backup dump`: 0 on success, non-zero otherwise."""
-    secrets = [os.environ.get("PGPASSWORD", "")]
+    _SECRETS[:] = [os.environ.get(name, "") for name in SECRET_VARIABLES]
     for handler in logging.getLogger().handlers:
-        handler.addFilter(_RedactFilter(secrets))
+        handler.addFilter(_RedactFilter(_SECRETS))
     interrupts = Interrupts()
     facts = _Facts()
     result: DumpResult
@@ -170,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
                 ok=False,
                 reason=exc.reason,
                 retryable=is_retryable(exc.reason),
-                message=redact(exc.message, secrets),
+                message=redact(exc.message, _SECRETS),
                 server_version=facts.server_version,
                 pg_dump_version=facts.pg_dump_version,
             )
@@ -180,7 +233,7 @@ def run(args: argparse.Namespace) -> int:
                 ok=False,
                 reason=Reason.DUMP_FAILED,
                 retryable=True,
-                message=redact(f"internal error: {type(exc).__name__}: {exc}", secrets),
+                message=redact(f"internal error: {type(exc).__name__}: {exc}", _SECRETS),
             )
         _emit(result, result_file(args))
     if result.ok:

@@ -1,41 +1,31 @@
-"""The artifact writer: compress, count and hash a byte stream into a temp file, then commit.
+"""The artifact stream: compress, count and hash pg_dump's output on its way to a destination.
 
-The temp file (`.<name>.partial-<random>`) sits beside the output so the final rename is
-atomic; until `commit()` nothing exists at the output path, and `discard()` removes the temp.
+Every artifact byte goes, in order, to the destination's upload, to the SHA-256, and to an
+optional stream verifier (destinations that keep no local copy are verified this way).
 """
 
-import contextlib
 import hashlib
-import os
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
-from typing import BinaryIO
+from collections.abc import Callable
 
 import zstandard
 
-from tenant_backup.api.reasons import Reason
-from tenant_backup.runner.errors import DumpError
+from tenant_backup.runner.destinations.base import Digest, Upload
 
 CHUNK_SIZE = 1 << 20
 
 
-def _destination_error(action: str, exc: OSError) -> DumpError:
-    return DumpError(Reason.DESTINATION_UNAVAILABLE, f"{action}: {exc}")
+class ArtifactStream:
+    """Turns dump chunks into artifact bytes; `size`/`sha256` describe the artifact (after
+    compression), `input_size` the dump."""
 
-
-class ArtifactWriter:
-    """Writes one artifact; `size`/`sha256` describe the bytes on disk (after compression)."""
-
-    def __init__(self, output: Path, zstd_level: int | None) -> None:
-        self.output = output
-        try:
-            output.parent.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.partial-")
-        except OSError as exc:
-            raise _destination_error(f"cannot create a file in {output.parent}", exc) from exc
-        self.temp_path = Path(name)
-        self._file: BinaryIO = os.fdopen(fd, "wb")
+    def __init__(
+        self,
+        upload: Upload,
+        zstd_level: int | None,
+        tap: Callable[[bytes], None] | None = None,
+    ) -> None:
+        self.upload = upload
+        self._tap = tap
         self._compressor = (
             None
             if zstd_level is None
@@ -46,22 +36,20 @@ class ArtifactWriter:
         self._hash = hashlib.sha256()
         self.input_size = 0
         self.size = 0
-        self.committed = False
 
     @property
-    def sha256(self) -> str:
-        """Hex SHA-256 of the bytes written so far."""
-        return self._hash.hexdigest()
+    def digest(self) -> Digest:
+        """SHA-256 and size of the artifact bytes so far."""
+        return Digest(sha256=self._hash.hexdigest(), size_bytes=self.size)
 
     def _emit(self, data: bytes) -> None:
         if not data:
             return
-        try:
-            self._file.write(data)
-        except OSError as exc:
-            raise _destination_error(f"cannot write {self.temp_path}", exc) from exc
+        self.upload.write(data)
         self._hash.update(data)
         self.size += len(data)
+        if self._tap is not None:
+            self._tap(data)
 
     def write(self, chunk: bytes) -> None:
         """Add `chunk` of the dump (compressing it if the runner compresses)."""
@@ -69,47 +57,7 @@ class ArtifactWriter:
         self._emit(chunk if self._compressor is None else self._compressor.compress(chunk))
 
     def finish(self) -> None:
-        """End compression and make the temp file durable."""
+        """End compression and have the destination store everything, still invisible."""
         if self._compressor is not None:
             self._emit(self._compressor.flush())
-        try:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
-        except OSError as exc:
-            raise _destination_error(f"cannot sync {self.temp_path}", exc) from exc
-
-    def commit(self) -> None:
-        """Rename the finished temp file to the output path, durably."""
-        try:
-            os.replace(self.temp_path, self.output)
-        except OSError as exc:
-            raise _destination_error(f"cannot rename to {self.output}", exc) from exc
-        try:
-            dir_fd = os.open(self.output.parent, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
-        except OSError as exc:
-            self.output.unlink(missing_ok=True)  # a failed run leaves nothing at the output
-            raise _destination_error(f"cannot sync {self.output.parent}", exc) from exc
-        self.committed = True
-
-    def discard(self) -> None:
-        """Close and delete the temp file (no-op after commit)."""
-        if self.committed:
-            return
-        with contextlib.suppress(OSError):
-            self._file.close()
-        self.temp_path.unlink(missing_ok=True)
-
-
-@contextlib.contextmanager
-def artifact_writer(output: Path, zstd_level: int | None) -> Iterator[ArtifactWriter]:
-    """An ArtifactWriter whose temp file is deleted unless the block committed it."""
-    writer = ArtifactWriter(output, zstd_level)
-    try:
-        yield writer
-    finally:
-        writer.discard()
+        self.upload.finish()

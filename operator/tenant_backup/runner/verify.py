@@ -1,27 +1,33 @@
-"""Read the written artifact back before declaring success.
+"""Read the artifact back before declaring success.
 
 custom: `pg_restore --list` must list the schema (`toc`); `full` also has pg_restore read every
 data block. plain: the whole stream must decompress, create the schema and end with pg_dump's
 trailer (both modes). zstd artifacts are decompressed in a stream into pg_restore's stdin.
+
+Two ways, the same checks: `verify` reads a finished local file back (the local destination);
+`StreamVerifier` checks the artifact bytes as they stream to a destination that keeps no
+local copy (S3), so an upload is completed only after its bytes passed. In `toc` mode the
+stream verifier stops decoding once pg_restore has read the TOC; the rest of the stream is
+then vouched for by pg_dump's exit status and the SHA-256 of what was sent.
 """
 
+import contextlib
 import gzip
 import logging
 import re
 import subprocess
 import tempfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 import zstandard
 
 from tenant_backup.api.reasons import Reason
-from tenant_backup.api.spec import Compression, DumpFormat
+from tenant_backup.api.spec import Compression, DumpFormat, Verification
 from tenant_backup.runner.errors import DumpError
 from tenant_backup.runner.interrupt import Interrupts
-from tenant_backup.runner.options import VerifyMode
 from tenant_backup.runner.stream import CHUNK_SIZE
 
 log = logging.getLogger(__name__)
@@ -62,19 +68,35 @@ def toc_lists_schema(toc: str, schema: str) -> bool:
     return schema in _TOC_SCHEMA_RE.findall(toc)
 
 
+class PlainScan:
+    """Incremental check of a plain SQL dump: its CREATE SCHEMA statement and its trailer."""
+
+    def __init__(self, schema: str) -> None:
+        self.schema = schema
+        self._create = f"\nCREATE SCHEMA {schema};\n".encode()
+        self._found_create = False
+        self._tail = b""
+
+    def feed(self, chunk: bytes) -> None:
+        """Scan the next piece of the dump."""
+        window = self._tail + chunk
+        self._found_create = self._found_create or self._create in window
+        self._tail = window[-max(TAIL_BYTES, len(self._create)) :]
+
+    def problems(self) -> list[str]:
+        """What the dump lacks, once all of it was fed."""
+        problems = [] if self._found_create else [f"no CREATE SCHEMA {self.schema}"]
+        if PLAIN_TRAILER not in self._tail:
+            problems.append("no '-- PostgreSQL database dump complete' trailer (truncated?)")
+        return problems
+
+
 def plain_problems(chunks: Iterable[bytes], schema: str) -> list[str]:
     """What a plain SQL dump lacks: its CREATE SCHEMA statement and its trailer."""
-    create = f"\nCREATE SCHEMA {schema};\n".encode()
-    found_create = False
-    tail = b""
+    scan = PlainScan(schema)
     for chunk in chunks:
-        window = tail + chunk
-        found_create = found_create or create in window
-        tail = window[-max(TAIL_BYTES, len(create)) :]
-    problems = [] if found_create else [f"no CREATE SCHEMA {schema}"]
-    if PLAIN_TRAILER not in tail:
-        problems.append("no '-- PostgreSQL database dump complete' trailer (truncated?)")
-    return problems
+        scan.feed(chunk)
+    return scan.problems()
 
 
 def _checked(chunks: Iterable[bytes], interrupts: Interrupts) -> Iterator[bytes]:
@@ -119,7 +141,7 @@ def verify(
     path: Path,
     fmt: DumpFormat,
     compression: Compression,
-    mode: VerifyMode,
+    mode: Verification,
     schema: str,
     pg_restore: str,
     interrupts: Interrupts,
@@ -134,5 +156,158 @@ def verify(
     toc = _pg_restore(pg_restore, ["--list"], path, codec, interrupts)
     if not toc_lists_schema(toc, schema):
         raise DumpError(Reason.VERIFICATION_FAILED, f"archive TOC does not list schema {schema}")
-    if mode is VerifyMode.FULL:
+    if mode is Verification.FULL:
         _pg_restore(pg_restore, ["--file=/dev/null"], path, codec, interrupts)
+
+
+class _Forward:
+    """A file-like `write` that hands each piece to a callback."""
+
+    def __init__(self, sink: Callable[[bytes], None]) -> None:
+        self._sink = sink
+
+    def write(self, data: bytes) -> int:
+        self._sink(bytes(data))
+        return len(data)
+
+
+class _Decoder:
+    """Undoes the artifact's outer compression in pieces of at most CHUNK_SIZE."""
+
+    def __init__(self, codec: Compression, sink: Callable[[bytes], None]) -> None:
+        self._codec = codec
+        self._sink = sink
+        self._zstd = (
+            zstandard.ZstdDecompressor().stream_writer(
+                cast(IO[bytes], _Forward(sink)),
+                write_size=CHUNK_SIZE,
+                write_return_read=True,
+                closefd=False,
+            )
+            if codec is Compression.ZSTD
+            else None
+        )
+        self._gzip = zlib.decompressobj(wbits=31) if codec is Compression.GZIP else None
+
+    def write(self, data: bytes) -> None:
+        try:
+            if self._zstd is not None:
+                self._zstd.write(data)
+            elif self._gzip is not None:
+                while data:
+                    self._sink(self._gzip.decompress(data, CHUNK_SIZE))
+                    data = self._gzip.unconsumed_tail
+            else:
+                self._sink(data)
+        except (zstandard.ZstdError, zlib.error) as exc:
+            raise DumpError(Reason.VERIFICATION_FAILED, f"cannot decompress: {exc}") from exc
+
+    def finish(self) -> None:
+        """Raise VerificationFailed if the compressed stream is incomplete."""
+        if self._zstd is not None:
+            self._zstd.flush()  # type: ignore[no-untyped-call]
+        if self._gzip is not None:
+            self._sink(self._gzip.flush())
+            if not self._gzip.eof:
+                raise DumpError(Reason.VERIFICATION_FAILED, "the gzip stream is truncated")
+
+
+class _RestoreFeed:
+    """pg_restore reading the artifact's content on stdin while it streams."""
+
+    def __init__(
+        self, pg_restore: str, args: list[str], stack: contextlib.ExitStack, interrupts: Interrupts
+    ) -> None:
+        self.args = args
+        self._out = stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 (the stack closes it)
+        self._err = stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115
+        argv = [pg_restore, *args]
+        log.info("verifying the stream: %s", " ".join(argv))
+        self._proc = stack.enter_context(
+            interrupts.child(argv, stdin=subprocess.PIPE, stdout=self._out, stderr=self._err)
+        )
+        self.reading = True
+
+    def feed(self, data: bytes) -> None:
+        if not self.reading:
+            return
+        assert self._proc.stdin is not None
+        try:
+            self._proc.stdin.write(data)
+        except BrokenPipeError:
+            self.reading = False  # pg_restore stopped reading (--list needs only the TOC)
+
+    def output(self) -> str:
+        """End the input, wait; pg_restore's stdout, or VerificationFailed."""
+        assert self._proc.stdin is not None
+        with contextlib.suppress(BrokenPipeError):
+            self._proc.stdin.close()
+        self.reading = False
+        if self._proc.wait() != 0:
+            self._err.seek(0)
+            detail = self._err.read().decode(errors="replace").strip()[-1000:]
+            raise DumpError(
+                Reason.VERIFICATION_FAILED, f"pg_restore {' '.join(self.args)} failed: {detail}"
+            )
+        self._out.seek(0)
+        return self._out.read().decode(errors="replace")
+
+
+class StreamVerifier:
+    """The checks of `verify`, run on the artifact bytes as they stream past (`feed`), with
+    the verdict at `finish`. Use as a context manager: leaving it stops pg_restore."""
+
+    def __init__(
+        self,
+        fmt: DumpFormat,
+        compression: Compression,
+        mode: Verification,
+        schema: str,
+        pg_restore: str,
+        interrupts: Interrupts,
+    ) -> None:
+        self._schema = schema
+        self._stack = contextlib.ExitStack()
+        self._plain = PlainScan(schema) if fmt is DumpFormat.PLAIN else None
+        self._restores: list[_RestoreFeed] = []
+        if self._plain is not None:
+            log.info("verifying the stream: a plain SQL scan for its schema and trailer")
+        else:
+            wanted = [["--list"]] + ([["--file=/dev/null"]] if mode is Verification.FULL else [])
+            self._restores = [
+                _RestoreFeed(pg_restore, args, self._stack, interrupts) for args in wanted
+            ]
+        self._decoder = _Decoder(outer_codec(fmt, compression), self._content)
+
+    def __enter__(self) -> "StreamVerifier":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def _content(self, data: bytes) -> None:
+        if self._plain is not None:
+            self._plain.feed(data)
+        for restore in self._restores:
+            restore.feed(data)
+
+    def feed(self, data: bytes) -> None:
+        """Check the next artifact bytes (no decoding once no check reads any more)."""
+        if self._plain is not None or any(restore.reading for restore in self._restores):
+            self._decoder.write(data)
+
+    def finish(self) -> None:
+        """Raise VerificationFailed unless the whole stream was a dump of the schema."""
+        if self._plain is not None:
+            self._decoder.finish()
+            problems = self._plain.problems()
+            if problems:
+                raise DumpError(Reason.VERIFICATION_FAILED, "; ".join(problems))
+            return
+        if len(self._restores) > 1:  # full: every byte was decoded and read
+            self._decoder.finish()
+        toc, *_ = [restore.output() for restore in self._restores]
+        if not toc_lists_schema(toc, self._schema):
+            raise DumpError(
+                Reason.VERIFICATION_FAILED, f"archive TOC does not list schema {self._schema}"
+            )

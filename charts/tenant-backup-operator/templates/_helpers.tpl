@@ -1,0 +1,23 @@
+{{/* Name of every object: the release name, or <release>-<chart> unless it holds the chart name. */}}
+{{- define "tbo.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "tbo.labels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "tbo.image" -}}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) -}}
+{{- end -}}
+
+{{- define "tbo.subject" -}}
+- kind: ServiceAccount
+  name: {{ include "tbo.fullname" . }}
+  namespace: {{ .Release.Namespace }}
+{{- end -}}

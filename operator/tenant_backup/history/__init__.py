@@ -1,0 +1,1 @@
+"""Backup history in PostgreSQL: one row per TenantBackup and one per attempt."""

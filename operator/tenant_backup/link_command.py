@@ -1,0 +1,98 @@
+"""`tenant-backup link`: a fresh presigned download URL for a Succeeded S3 TenantBackup.
+
+Reads the TenantBackup and its S3 credentials Secret through the Kubernetes API with the
+caller's kubeconfig (so the caller needs `get` on both), signs locally and prints the URL on
+stdout, its expiry on stderr. The URL is a bearer credential: whoever holds it can download.
+"""
+
+import argparse
+import sys
+from datetime import datetime
+
+from kubernetes import client, config
+
+from tenant_backup.api.resource import TenantBackup
+from tenant_backup.api.spec import MAX_DOWNLOAD_LINK_SECONDS
+from tenant_backup.api.status import Phase
+from tenant_backup.kube import Kube
+
+DEFAULT_EXPIRES_SECONDS = 3600
+
+
+class LinkError(Exception):
+    """Why no link can be made."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which backup, and how long the link lives."""
+    parser.add_argument("name", help="TenantBackup name")
+    parser.add_argument("-n", "--namespace", required=True, help="its namespace")
+    parser.add_argument(
+        "--expires",
+        type=int,
+        default=DEFAULT_EXPIRES_SECONDS,
+        help=f"lifetime in seconds, 1-{MAX_DOWNLOAD_LINK_SECONDS} (default "
+        f"{DEFAULT_EXPIRES_SECONDS})",
+    )
+
+
+def bucket_and_key(url: str) -> tuple[str, str]:
+    """`s3://bucket/key` split."""
+    bucket, _, key = url.removeprefix("s3://").partition("/")
+    if not url.startswith("s3://") or not bucket or not key:
+        raise LinkError(f"{url} is not an s3:// URL")
+    return bucket, key
+
+
+def make_link(kube: Kube, namespace: str, name: str, seconds: int) -> tuple[str, datetime]:
+    """Presign a GET of the backup's artifact with the credentials its Job used."""
+    if not 1 <= seconds <= MAX_DOWNLOAD_LINK_SECONDS:
+        raise LinkError(f"--expires must be within 1..{MAX_DOWNLOAD_LINK_SECONDS} (7 days)")
+    body = kube.get_backup(namespace, name)
+    if body is None:
+        raise LinkError(f"TenantBackup {namespace}/{name} not found")
+    backup = TenantBackup.from_body(body)
+    s3 = backup.spec.destination.s3
+    artifact = backup.status.artifact
+    if s3 is None:
+        raise LinkError(f"{name} does not back up to S3")
+    if backup.status.phase is not Phase.SUCCEEDED or artifact is None:
+        raise LinkError(f"{name} has not succeeded (phase {backup.status.phase})")
+    bucket, key = bucket_and_key(artifact.url)
+    secret_name = s3.credentials_secret_ref.name
+    secret = kube.read_secret(namespace, secret_name)
+    if secret is None or not secret.get("accessKeyId") or not secret.get("secretAccessKey"):
+        raise LinkError(f"Secret {secret_name} with accessKeyId and secretAccessKey not found")
+    # The S3 client only here, never in the operator's process.
+    from tenant_backup.runner.destinations.s3 import Credentials, make_client, presign
+    from tenant_backup.runner.options import S3Target
+
+    target = S3Target(
+        bucket=bucket,
+        key=key,
+        region=s3.region,
+        endpoint=s3.endpoint,
+        force_path_style=s3.force_path_style,
+        checksum=s3.checksum_calculation,
+        ca_file=None,  # signing sends no request
+        download_link_seconds=seconds,
+    )
+    credentials = Credentials(
+        secret["accessKeyId"], secret["secretAccessKey"], secret.get("sessionToken") or None
+    )
+    link = presign(make_client(target, credentials), bucket, key, seconds)
+    return link.url, link.expires_at
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print a fresh link; 1 with a reason on stderr if there can be none."""
+    config.load_config()  # type: ignore[no-untyped-call]  # kubeconfig, else in-cluster
+    try:
+        with client.ApiClient() as api:
+            url, expires_at = make_link(Kube(api), args.namespace, args.name, args.expires)
+    except LinkError as error:
+        print(f"tenant-backup link: {error}", file=sys.stderr)
+        return 1
+    print(url)
+    print(f"expires at {expires_at.isoformat()}", file=sys.stderr)
+    return 0

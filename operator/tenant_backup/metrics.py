@@ -1,0 +1,176 @@
+"""Prometheus metrics derived from what the operator watches: TenantBackups and our Jobs.
+
+`BackupMetrics` is fed raw watch bodies. Gauges are computed at scrape time from the objects
+currently known, so they are right after a restart; counters and histograms count transitions
+seen by this process (a backup first seen already finished is not counted again).
+"""
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from threading import Lock
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from tenant_backup import naming
+
+PREFIX = "tenant_backup"
+TERMINAL = ("Succeeded", "Failed")
+DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600)
+SIZE_BUCKETS = tuple(float(4**n) for n in range(5, 21))  # 1 KiB .. 1 TiB
+
+Key = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class BackupView:
+    """What the metrics need from one TenantBackup."""
+
+    namespace: str
+    tenant: str
+    phase: str
+    reason: str
+    attempts: int
+    start: datetime | None
+    completion: datetime | None
+    size_bytes: int | None
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> "BackupView":
+        """Read a TenantBackup body (status fields may all be missing)."""
+        status = body.get("status") or {}
+        artifact = status.get("artifact") or {}
+        return cls(
+            namespace=body["metadata"]["namespace"],
+            tenant=(body.get("spec") or {}).get("tenant", ""),
+            phase=status.get("phase") or "Pending",
+            reason=status.get("reason") or "",
+            attempts=int(status.get("attempts") or 0),
+            start=_time(status.get("startTime")),
+            completion=_time(status.get("completionTime")),
+            size_bytes=artifact.get("sizeBytes"),
+        )
+
+
+def job_state(body: Mapping[str, Any]) -> str | None:
+    """`running` (a ready pod), `queued` (created, no ready pod yet), or None (finished)."""
+    status = body.get("status") or {}
+    for condition in status.get("conditions") or []:
+        if condition.get("type") in ("Complete", "Failed") and condition.get("status") == "True":
+            return None
+    return "running" if (status.get("ready") or 0) > 0 else "queued"
+
+
+class BackupMetrics(Collector):
+    """Thread-safe metric state (Kopf runs sync handlers in threads) and its collector."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._lock = Lock()
+        self._backups: dict[Key, BackupView] = {}
+        self._jobs: dict[Key, str] = {}
+        self.attempts = Counter(
+            f"{PREFIX}_attempts",
+            "Dump Jobs started (attempts), by namespace and tenant.",
+            ["namespace", "tenant"],
+            registry=registry,
+        )
+        self.duration = Histogram(
+            f"{PREFIX}_duration_seconds",
+            "Time from start to a terminal phase, by namespace and phase.",
+            ["namespace", "phase"],
+            buckets=DURATION_BUCKETS,
+            registry=registry,
+        )
+        self.size = Histogram(
+            f"{PREFIX}_artifact_size_bytes",
+            "Size of verified artifacts of succeeded backups, by namespace.",
+            ["namespace"],
+            buckets=SIZE_BUCKETS,
+            registry=registry,
+        )
+        registry.register(self)
+
+    def backup_seen(self, name: str, body: Mapping[str, Any]) -> None:
+        """A TenantBackup was listed, added or modified."""
+        new = BackupView.from_body(body)
+        with self._lock:
+            old = self._backups.get((new.namespace, name))
+            self._backups[new.namespace, name] = new
+        if old is None:
+            return
+        if new.attempts > old.attempts:
+            self.attempts.labels(new.namespace, new.tenant).inc(new.attempts - old.attempts)
+        if new.phase in TERMINAL and old.phase not in TERMINAL:
+            if new.start and new.completion:
+                duration = (new.completion - new.start).total_seconds()
+                self.duration.labels(new.namespace, new.phase).observe(duration)
+            if new.phase == "Succeeded" and new.size_bytes is not None:
+                self.size.labels(new.namespace).observe(new.size_bytes)
+
+    def backup_gone(self, namespace: str, name: str) -> None:
+        """A TenantBackup was deleted."""
+        with self._lock:
+            self._backups.pop((namespace, name), None)
+
+    def job_seen(self, namespace: str, name: str, body: Mapping[str, Any]) -> None:
+        """One of our Jobs was listed, added or modified."""
+        state = job_state(body)
+        with self._lock:
+            if state is None:
+                self._jobs.pop((namespace, name), None)
+            else:
+                self._jobs[namespace, name] = state
+
+    def job_gone(self, namespace: str, name: str) -> None:
+        """One of our Jobs was deleted."""
+        with self._lock:
+            self._jobs.pop((namespace, name), None)
+
+    def collect(self) -> Iterator[Metric]:
+        """Gauges over the objects known now."""
+        with self._lock:
+            backups = list(self._backups.values())
+            jobs = list(self._jobs.items())
+        by_phase = GaugeMetricFamily(
+            f"{PREFIX}_backups",
+            "TenantBackups that exist now, by namespace, phase and reason.",
+            labels=["namespace", "phase", "reason"],
+        )
+        counts: dict[tuple[str, str, str], int] = {}
+        last_success: dict[Key, float] = {}
+        for view in backups:
+            phase_key = (view.namespace, view.phase, view.reason)
+            counts[phase_key] = counts.get(phase_key, 0) + 1
+            if view.phase == "Succeeded" and view.completion is not None:
+                tenant_key = (view.namespace, view.tenant)
+                stamp = view.completion.timestamp()
+                last_success[tenant_key] = max(stamp, last_success.get(tenant_key, 0.0))
+        for labels, count in sorted(counts.items()):
+            by_phase.add_metric(list(labels), count)
+        yield by_phase
+        success = GaugeMetricFamily(
+            f"{PREFIX}_last_success_timestamp_seconds",
+            "Completion time of the newest succeeded TenantBackup, by namespace and tenant.",
+            labels=["namespace", "tenant"],
+        )
+        for tenant_key, stamp in sorted(last_success.items()):
+            success.add_metric(list(tenant_key), stamp)
+        yield success
+        job_gauge = GaugeMetricFamily(
+            f"{PREFIX}_jobs",
+            f"Unfinished dump Jobs ({naming.LABEL_MANAGED_BY}={naming.MANAGER}) by state.",
+            labels=["namespace", "state"],
+        )
+        job_counts: dict[tuple[str, str], int] = {}
+        for (namespace, _), state in jobs:
+            job_counts[namespace, state] = job_counts.get((namespace, state), 0) + 1
+        for labels2, count in sorted(job_counts.items()):
+            job_gauge.add_metric(list(labels2), count)
+        yield job_gauge
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None

@@ -1,0 +1,41 @@
+"""Kopf registrations feeding the metrics, and the /metrics HTTP server (imported by
+`tenant-backup operator --metrics-port`)."""
+
+from typing import Any
+
+import kopf
+import prometheus_client
+
+from tenant_backup import naming
+from tenant_backup.metrics import BackupMetrics
+
+METRICS = BackupMetrics(prometheus_client.REGISTRY)
+
+
+@kopf.on.event(naming.GROUP, naming.VERSION, naming.PLURAL, id="metrics-backups")
+def backup_event(type: str, namespace: str | None, name: str, body: kopf.Body, **_: Any) -> None:
+    """Track every TenantBackup's phase, attempts and times."""
+    if namespace is None:
+        return
+    if type == "DELETED":
+        METRICS.backup_gone(namespace, name)
+    else:
+        METRICS.backup_seen(name, body)
+
+
+@kopf.on.event(
+    "batch", "v1", "jobs", labels={naming.LABEL_MANAGED_BY: naming.MANAGER}, id="metrics-jobs"
+)
+def job_event(type: str, namespace: str | None, name: str, body: kopf.Body, **_: Any) -> None:
+    """Track our unfinished Jobs."""
+    if namespace is None:
+        return
+    if type == "DELETED":
+        METRICS.job_gone(namespace, name)
+    else:
+        METRICS.job_seen(namespace, name, body)
+
+
+def serve(port: int) -> None:
+    """Serve /metrics on all interfaces at `port`, in a daemon thread."""
+    prometheus_client.start_http_server(port, addr="0.0.0.0")  # noqa: S104  (in a pod)

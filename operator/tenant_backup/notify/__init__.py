@@ -1,0 +1,1 @@
+"""Notifications of a backup's outcome: email over SMTP and signed webhooks."""

@@ -1,0 +1,91 @@
+"""Pure: what a notification says, for people (email) and for programs (webhook JSON)."""
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from tenant_backup import naming
+from tenant_backup.api.resource import TenantBackup
+
+SIGNATURE_HEADER = "X-TenantBackup-Signature"
+DELIVERY_HEADER = "X-TenantBackup-Delivery"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One outcome, rendered."""
+
+    delivery_id: str
+    """The same for every copy of this notice: receivers can drop duplicates by it."""
+    subject: str
+    text: str
+    payload: bytes
+    """The webhook body: compact JSON, exactly the bytes that are signed."""
+
+
+def notice_for(backup: TenantBackup) -> Notice:
+    """The notice of a backup's final outcome."""
+    meta, spec, status = backup.metadata, backup.spec, backup.status
+    outcome = status.phase.value if status.phase else "Unknown"
+    duration = (
+        int((status.completion_time - status.start_time).total_seconds())
+        if status.completion_time and status.start_time
+        else None
+    )
+    artifact = status.artifact
+    facts = {
+        "apiVersion": f"{naming.GROUP}/{naming.VERSION}",
+        "kind": "TenantBackupNotification",
+        "namespace": meta.namespace,
+        "name": meta.name,
+        "uid": meta.uid,
+        "tenant": spec.tenant,
+        "outcome": outcome,
+        "reason": status.reason,
+        "message": status.message,
+        "attempts": status.attempts,
+        "artifact": artifact.wire() if artifact else None,
+        "startTime": status.start_time.isoformat() if status.start_time else None,
+        "completionTime": status.completion_time.isoformat() if status.completion_time else None,
+        "durationSeconds": duration,
+    }
+    lines = [
+        ("Backup", f"{meta.namespace}/{meta.name}"),
+        ("Tenant", spec.tenant),
+        ("Outcome", outcome),
+        ("Reason", status.reason or "-"),
+        ("Message", status.message or "-"),
+        ("Artifact", artifact.url if artifact else "-"),
+        ("Size", f"{artifact.size} ({artifact.size_bytes} bytes)" if artifact else "-"),
+        ("SHA-256", artifact.sha256 if artifact else "-"),
+        ("Attempts", f"{status.attempts} of {status.max_attempts or spec.retry.max_attempts}"),
+        ("Started", str(facts["startTime"] or "-")),
+        ("Finished", str(facts["completionTime"] or "-")),
+        ("Duration", human_duration(duration) if duration is not None else "-"),
+    ]
+    return Notice(
+        delivery_id=f"{meta.uid}.{outcome}",
+        subject=f"[TenantBackup] {spec.tenant} {outcome}: {meta.namespace}/{meta.name}",
+        text="".join(f"{label + ':':<10} {value}\n" for label, value in lines),
+        payload=_compact(facts),
+    )
+
+
+def sign(key: bytes, body: bytes) -> str:
+    """The signature header value: `sha256=<hex HMAC-SHA256 of body>`."""
+    return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def human_duration(seconds: int) -> str:
+    """`3725` -> `1h2m5s`."""
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m{secs}s"
+    return f"{minutes}m{secs}s" if minutes else f"{secs}s"
+
+
+def _compact(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()

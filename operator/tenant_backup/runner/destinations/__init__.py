@@ -1,0 +1,19 @@
+"""Where an artifact's bytes go: one module per destination, behind the `Upload` interface
+of `base`. `open_upload` picks the module for the options, importing S3's client only when
+an S3 target is used."""
+
+from tenant_backup.runner.destinations.base import ArtifactFacts, Upload
+from tenant_backup.runner.options import LocalTarget, S3Target
+
+
+def open_upload(
+    target: LocalTarget | S3Target, url: str, facts: ArtifactFacts, size_estimate: int
+) -> Upload:
+    """Start writing one artifact to `target`; nothing is visible until `commit`."""
+    if isinstance(target, LocalTarget):
+        from tenant_backup.runner.destinations.local import LocalUpload
+
+        return LocalUpload(target.path, url)
+    from tenant_backup.runner.destinations.s3 import S3Upload
+
+    return S3Upload.start(target, url, facts, size_estimate)

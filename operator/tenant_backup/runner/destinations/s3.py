@@ -1,0 +1,339 @@
+"""S3-compatible object storage: the artifact streams up as a multipart upload that is
+completed only after the stream was verified; any failure (pg_dump dying, a signal, a failed
+check) aborts the upload, so neither an object nor an incomplete upload remains.
+
+- Parts are sized from the schema's on-disk size so a dump stays under 10,000 parts, and grow
+  if it outruns that estimate anyway. Memory: one part being filled, one in flight.
+- Every part carries Content-MD5, checked by the server whatever the checksum setting.
+- The object's metadata (set when the upload starts) holds the tenant, format, compression and
+  server/pg_dump versions. Its SHA-256 and size are known only at the end, and S3 cannot change
+  a multipart object's metadata without copying it whole (MinIO rewrote 240 MB in 0.7 s; AWS
+  refuses single copies over 5 GiB). So they go to a sidecar object `<key>.sha256`
+  (`sha256sum -c` format; the same facts in its metadata), written just before the upload is
+  completed: whoever sees the artifact finds its sidecar.
+- Uploads of the same key left by a killed earlier attempt are aborted when a run starts.
+"""
+
+import base64
+import hashlib
+import logging
+import math
+import os
+import posixpath
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import cast
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as NetworkError
+from mypy_boto3_s3 import S3Client
+from mypy_boto3_s3.type_defs import CompletedPartTypeDef
+
+from tenant_backup.api.reasons import Reason
+from tenant_backup.runner.destinations.base import ArtifactFacts, Digest, DownloadLink
+from tenant_backup.runner.errors import DumpError
+from tenant_backup.runner.options import S3Target
+
+log = logging.getLogger(__name__)
+
+MIB = 1 << 20
+MIN_PART_SIZE = 8 * MIB
+MAX_PART_SIZE = 5 << 30  # S3's limit
+MAX_PARTS = 10_000  # S3's limit
+PLANNED_PARTS = 9_000  # headroom below MAX_PARTS
+SIZE_FACTOR = 2  # a dump can outgrow its tables (bytea as hex text, uncompressed plain SQL)
+GROWTH_EVERY = 2_500  # parts after which the part size doubles, should the estimate be short
+SIDECAR_SUFFIX = ".sha256"
+
+_AUTH_CODES = frozenset(
+    {
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "InvalidToken",
+        "ExpiredToken",
+        "TokenRefreshRequired",
+        "AuthorizationHeaderMalformed",  # signed for another region
+    }
+)
+_DENIED_CODES = frozenset({"AccessDenied", "AllAccessDisabled", "AccountProblem"})
+_UNAVAILABLE_CODES = frozenset({"NoSuchBucket", "PermanentRedirect", "SlowDown"})
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """An S3 access key, with a session token for temporary credentials."""
+
+    access_key_id: str
+    secret_access_key: str
+    session_token: str | None = None
+
+
+def credentials_from_env() -> Credentials:
+    """The credentials the Job's Secret put in the environment; AuthFailed if absent."""
+    key_id = os.environ.get("AWS_ACCESS_KEY_ID", "")
+    secret = os.environ.get("AWS_SECRET_ACCESS_KEY", "")
+    if not key_id or not secret:
+        raise DumpError(
+            Reason.AUTH_FAILED, "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must both be set"
+        )
+    return Credentials(key_id, secret, os.environ.get("AWS_SESSION_TOKEN") or None)
+
+
+def base_part_size(size_estimate: int) -> int:
+    """max(8 MiB, estimate * factor / 9000), within S3's limit."""
+    wanted = math.ceil(size_estimate * SIZE_FACTOR / PLANNED_PARTS)
+    return min(max(MIN_PART_SIZE, wanted), MAX_PART_SIZE)
+
+
+def part_size(number: int, base: int) -> int:
+    """Size of part `number` (from 1): `base`, doubling every GROWTH_EVERY parts."""
+    return min(base << ((number - 1) // GROWTH_EVERY), MAX_PART_SIZE)
+
+
+def s3_reason(code: str | None, http_status: int | None) -> Reason:
+    """Reason for an S3 error response."""
+    if code in _AUTH_CODES:
+        return Reason.AUTH_FAILED
+    if code in _DENIED_CODES:
+        return Reason.PERMISSION_DENIED
+    if code in _UNAVAILABLE_CODES or (http_status is not None and http_status >= 500):
+        return Reason.DESTINATION_UNAVAILABLE
+    return Reason.UPLOAD_FAILED
+
+
+def s3_error(action: str, exc: Exception) -> DumpError:
+    """A DumpError for a failed S3 call: the service's verdict, or unreachable."""
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        code = error.get("Code")
+        return DumpError(
+            s3_reason(code, status), f"cannot {action}: {code}: {error.get('Message', '')}"
+        )
+    if isinstance(exc, NetworkError | HTTPClientError):
+        return DumpError(Reason.DESTINATION_UNAVAILABLE, f"cannot {action}: {exc}")
+    return DumpError(Reason.UPLOAD_FAILED, f"cannot {action}: {exc}")
+
+
+def make_client(target: S3Target, credentials: Credentials) -> S3Client:
+    """An S3 client for `target` with exactly these credentials (no other source is read)."""
+    config = Config(
+        region_name=target.region,
+        signature_version="s3v4",
+        s3={"addressing_style": "path" if target.force_path_style else "auto"},
+        request_checksum_calculation=target.checksum.value,
+        response_checksum_validation=target.checksum.value,
+        retries={"mode": "standard", "max_attempts": 3},
+        connect_timeout=10,
+        read_timeout=120,
+        max_pool_connections=2,
+    )
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=target.endpoint,
+        aws_access_key_id=credentials.access_key_id,
+        aws_secret_access_key=credentials.secret_access_key,
+        aws_session_token=credentials.session_token,
+        verify=str(target.ca_file) if target.ca_file else True,
+        config=config,
+    )
+
+
+def presign(client: S3Client, bucket: str, key: str, seconds: int) -> DownloadLink:
+    """A GET URL for the object, valid `seconds` (signing happens locally, no request)."""
+    expires_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=seconds)
+    url = client.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=seconds
+    )
+    return DownloadLink(url=url, expires_at=expires_at)
+
+
+def object_metadata(facts: ArtifactFacts) -> dict[str, str]:
+    """User metadata (`x-amz-meta-*`) describing the artifact."""
+    return {
+        "tenant": facts.tenant,
+        "format": facts.format,
+        "compression": facts.compression,
+        "server-version": facts.server_version,
+        "pg-dump-version": facts.pg_dump_version,
+    }
+
+
+def sidecar_body(digest: Digest, key: str) -> bytes:
+    """`<sha256>  <file name>` as `sha256sum -c` reads it."""
+    return f"{digest.sha256}  {posixpath.basename(key)}\n".encode()
+
+
+class S3Upload:
+    """One artifact as a multipart upload."""
+
+    @classmethod
+    def start(
+        cls, target: S3Target, url: str, facts: ArtifactFacts, size_estimate: int
+    ) -> "S3Upload":
+        """Connect with the environment's credentials and start the upload."""
+        client = make_client(target, credentials_from_env())
+        return cls(client, target.bucket, target.key, url, facts, base_part_size(size_estimate))
+
+    def __init__(
+        self,
+        client: S3Client,
+        bucket: str,
+        key: str,
+        url: str,
+        facts: ArtifactFacts,
+        base_size: int,
+    ) -> None:
+        self.url = url
+        self._client = client
+        self._bucket = bucket
+        self._key = key
+        self._facts = facts
+        self._base_size = base_size
+        self._abort_stale_uploads()
+        try:
+            created = client.create_multipart_upload(
+                Bucket=bucket,
+                Key=key,
+                Metadata=object_metadata(facts),
+                ContentType="application/octet-stream",
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise s3_error(f"start an upload to {url}", exc) from exc
+        self._upload_id = created["UploadId"]
+        log.info("uploading to %s in parts of %d MiB", url, base_size // MIB)
+        self._buffer = bytearray()
+        self._parts: list[CompletedPartTypeDef] = []
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-part")
+        self._pending: Future[CompletedPartTypeDef] | None = None
+        self._sidecar_written = False
+        self._closed = False
+
+    def _abort_stale_uploads(self) -> None:
+        try:
+            listing = self._client.list_multipart_uploads(Bucket=self._bucket, Prefix=self._key)
+        except ClientError as exc:
+            if s3_reason(exc.response.get("Error", {}).get("Code"), None) is not (
+                Reason.PERMISSION_DENIED
+            ):
+                raise s3_error(f"list the uploads of {self.url}", exc) from exc
+            log.warning("may not list uploads: stale uploads of %s are left", self.url)
+            return
+        except BotoCoreError as exc:
+            raise s3_error(f"reach the bucket of {self.url}", exc) from exc
+        for stale in listing.get("Uploads", []):
+            if stale.get("Key") == self._key and "UploadId" in stale:
+                log.info("aborting a stale upload of %s from %s", self.url, stale.get("Initiated"))
+                self._abort(stale["UploadId"])
+
+    def _abort(self, upload_id: str) -> None:
+        try:
+            self._client.abort_multipart_upload(
+                Bucket=self._bucket, Key=self._key, UploadId=upload_id
+            )
+        except (BotoCoreError, ClientError) as exc:
+            log.error("cannot abort upload %s of %s: %s", upload_id, self.url, exc)
+
+    def _upload_part(self, number: int, body: bytearray) -> CompletedPartTypeDef:
+        md5 = base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode()
+        reply = self._client.upload_part(
+            Bucket=self._bucket,
+            Key=self._key,
+            UploadId=self._upload_id,
+            PartNumber=number,
+            Body=cast(bytes, body),  # any bytes-like body is sent as is
+            ContentMD5=md5,
+        )
+        return {"PartNumber": number, "ETag": reply["ETag"]}
+
+    def _wait(self) -> None:
+        """Wait for the part in flight; its failure fails the upload."""
+        if self._pending is None:
+            return
+        pending, self._pending = self._pending, None
+        try:
+            self._parts.append(pending.result())
+        except (BotoCoreError, ClientError) as exc:
+            raise s3_error(f"upload part {len(self._parts) + 1} of {self.url}", exc) from exc
+
+    def _send(self, body: bytearray) -> None:
+        self._wait()
+        number = len(self._parts) + 1
+        if number > MAX_PARTS:
+            raise DumpError(Reason.UPLOAD_FAILED, f"{self.url} needs more than {MAX_PARTS} parts")
+        self._pending = self._pool.submit(self._upload_part, number, body)
+
+    def _next_part_size(self) -> int:
+        in_flight = 0 if self._pending is None else 1
+        return part_size(len(self._parts) + in_flight + 1, self._base_size)
+
+    def write(self, data: bytes) -> None:
+        """Buffer `data`; each full part is handed to the uploader (not copied) while the next
+        one fills."""
+        view = memoryview(data)
+        while view:
+            room = self._next_part_size() - len(self._buffer)
+            self._buffer += view[:room]
+            view = view[room:]
+            if len(self._buffer) == self._next_part_size():
+                body, self._buffer = self._buffer, bytearray()
+                self._send(body)
+
+    def finish(self) -> None:
+        """Upload the last part and wait for every part."""
+        if self._buffer or not (self._parts or self._pending):
+            body, self._buffer = self._buffer, bytearray()
+            self._send(body)
+        self._wait()
+
+    def local_copy(self) -> None:
+        """No local copy: the stream is verified on its way up."""
+        return None
+
+    def commit(self, digest: Digest) -> None:
+        """Write the sidecar, then complete the upload: the object appears whole."""
+        sidecar_metadata = object_metadata(self._facts) | {
+            "sha256": digest.sha256,
+            "size-bytes": str(digest.size_bytes),
+        }
+        try:
+            self._sidecar_written = True
+            self._client.put_object(
+                Bucket=self._bucket,
+                Key=self._key + SIDECAR_SUFFIX,
+                Body=sidecar_body(digest, self._key),
+                ContentType="text/plain",
+                Metadata=sidecar_metadata,
+            )
+            self._client.complete_multipart_upload(
+                Bucket=self._bucket,
+                Key=self._key,
+                UploadId=self._upload_id,
+                MultipartUpload={"Parts": self._parts},
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise s3_error(f"complete {self.url}", exc) from exc
+        self._closed = True
+        self._pool.shutdown()
+        log.info("completed %s: %d parts", self.url, len(self._parts))
+
+    def abort(self) -> None:
+        """Abort the upload and delete the sidecar (no-op after commit); never raises."""
+        if self._closed:
+            return
+        self._closed = True
+        self._pool.shutdown(wait=True, cancel_futures=True)  # a part in flight ends first
+        self._abort(self._upload_id)
+        if self._sidecar_written:
+            try:
+                self._client.delete_object(Bucket=self._bucket, Key=self._key + SIDECAR_SUFFIX)
+            except (BotoCoreError, ClientError) as exc:
+                log.error("cannot delete %s%s: %s", self.url, SIDECAR_SUFFIX, exc)
+        log.info("aborted the upload of %s", self.url)
+
+    def download_link(self, seconds: int) -> DownloadLink:
+        """A presigned GET URL of the committed object."""
+        return presign(self._client, self._bucket, self._key, seconds)

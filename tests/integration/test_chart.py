@@ -1,0 +1,176 @@
+"""The Helm chart: equal to `manifests/` by default, schema-valid, installable under the
+`restricted` Pod Security Standard on the real API server.
+
+Built-in kinds are validated by kubeconform against schemas made from this API server's own
+OpenAPI document (no download); the ServiceMonitor (Prometheus Operator CRD) has none here and
+is skipped with -ignore-missing-schemas.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import chart_tools as chart
+from tests.support import operator_rbac as rbac
+from tests.support.cluster import Cluster, KubectlError, KubectlRunner
+from tests.support.openapi_schemas import write_schemas
+
+NAMESPACED = 'watchNamespaces=["team-a", "team-b"]'
+EVERYTHING_ON = (
+    NAMESPACED,
+    'metrics={"port": 9191, "serviceMonitor": {"enabled": true, "labels": {"r": "p"}}}',
+    'dumpJob={"image": "registry.example/tbo:1", "settings": {"jobTtlSeconds": 3600}}',
+    'nodeSelector={"kubernetes.io/os": "linux"}',
+    'tolerations=[{"operator": "Exists"}]',
+)
+
+
+def by_key(objs: list[dict[str, Any]]) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """Objects keyed by (kind, namespace, name), for order-free comparison."""
+    return {(o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]): o for o in objs}
+
+
+def test_default_render_equals_manifests(cluster: Cluster) -> None:
+    rendered = by_key(chart.objects(chart.template()))
+    assert rendered == by_key(rbac.render_manifests(cluster))
+
+
+def test_chart_lints_strictly() -> None:
+    for values in ((), EVERYTHING_ON):
+        sets = [arg for value in values for arg in ("--set-json", value)]
+        chart.run("helm", "lint", "--strict", str(chart.CHART), *sets)
+
+
+def test_values_schema_rejects_nonsense() -> None:
+    with pytest.raises(AssertionError, match="logFormat"):
+        chart.template('logFormat="xml"')
+    with pytest.raises(AssertionError, match="watchNamespaces"):
+        chart.template('watchNamespaces=["Not_A_Namespace"]')
+
+
+def test_namespaced_mode_grants_only_in_served_namespaces() -> None:
+    objs = by_key(chart.objects(chart.template(NAMESPACED)))
+    role_bindings = {key[1] for key in objs if key[0] == "RoleBinding"}
+    assert role_bindings == {"team-a", "team-b"}
+    assert ("ClusterRoleBinding", "", "tenant-backup-operator") not in objs
+    namespaces_role = objs["ClusterRole", "", "tenant-backup-operator-namespaces"]
+    assert namespaces_role["rules"] == rbac.NAMESPACED_MODE_RULES  # what the test suite grants
+    deployment = objs["Deployment", "tenant-backup-system", "tenant-backup-operator"]
+    command = deployment["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert "--namespace=team-a" in command
+    assert "--namespace=team-b" in command
+    assert "--all-namespaces" not in command
+
+
+def test_dump_job_settings_become_environment() -> None:
+    objs = by_key(chart.objects(chart.template(*EVERYTHING_ON)))
+    deployment = objs["Deployment", "tenant-backup-system", "tenant-backup-operator"]
+    env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "TENANT_BACKUP_IMAGE", "value": "registry.example/tbo:1"} in env
+    assert {"name": "TENANT_BACKUP_JOB_TTL_SECONDS", "value": "3600"} in env
+
+
+@pytest.fixture(scope="module")
+def schemas(cluster: Cluster, crd: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    openapi = json.loads(cluster.kubectl("get", "--raw", "/openapi/v2", timeout=120).stdout)
+    out = tmp_path_factory.mktemp("schemas")
+    assert write_schemas(openapi, out) > 100
+    return out
+
+
+@pytest.mark.parametrize("values", [(), EVERYTHING_ON], ids=["defaults", "everything-on"])
+def test_renders_pass_kubeconform_strict(schemas: Path, values: tuple[str, ...]) -> None:
+    rendered = chart.template(*values)
+    location = f"{schemas}/{{{{ .ResourceKind }}}}{{{{ .KindSuffix }}}}.json"
+    report = chart.run(
+        "kubeconform",
+        "-strict",
+        "-summary",
+        "-output=json",
+        "-schema-location",
+        location,
+        "-ignore-missing-schemas",
+        input=rendered,
+    )
+    summary = json.loads(report)["summary"]
+    assert summary["invalid"] == 0
+    assert summary["errors"] == 0
+    checkable = [o for o in chart.objects(rendered) if o["kind"] != "ServiceMonitor"]
+    assert summary["valid"] == len(checkable)
+
+
+def restricted_namespace(kubectl: KubectlRunner) -> str:
+    name = f"t-chart-{secrets.token_hex(3)}"
+    kubectl("create", "namespace", name)
+    kubectl(
+        "label",
+        "namespace",
+        name,
+        "pod-security.kubernetes.io/enforce=restricted",
+        "pod-security.kubernetes.io/warn=restricted",
+    )
+    return name
+
+
+def test_helm_install_under_restricted_pod_security(cluster: Cluster, crd: str) -> None:
+    namespace = restricted_namespace(cluster.kubectl)
+    release = f"tbo-{namespace.rsplit('-', 1)[-1]}"  # cluster-scoped names must not clash
+    try:
+        chart.run(
+            "helm",
+            "install",
+            release,
+            str(chart.CHART),
+            "--namespace",
+            namespace,
+            "--kubeconfig",
+            str(cluster.kubeconfig),
+            "--set-json",
+            f'watchNamespaces=["{namespace}"]',
+        )
+        deployment = json.loads(
+            cluster.kubectl(
+                "get",
+                "-n",
+                namespace,
+                "deployment",
+                "-o",
+                "json",
+                "-l",
+                f"app.kubernetes.io/instance={release}",
+            ).stdout
+        )["items"]
+        assert len(deployment) == 1
+        template = deployment[0]["spec"]["template"]
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "probe"},
+            "spec": template["spec"],
+        }
+        # No ReplicaSet controller runs here: ask admission (Pod Security) about the pod itself.
+        cluster.kubectl(
+            "create", "--dry-run=server", "-n", namespace, "-f", "-", input=json.dumps(pod)
+        )
+        loose = json.loads(json.dumps(pod))
+        loose["spec"]["containers"][0]["securityContext"]["allowPrivilegeEscalation"] = True
+        with pytest.raises(KubectlError, match="violates PodSecurity"):
+            cluster.kubectl(
+                "create", "--dry-run=server", "-n", namespace, "-f", "-", input=json.dumps(loose)
+            )
+    finally:
+        chart.run(
+            "helm",
+            "uninstall",
+            release,
+            "--namespace",
+            namespace,
+            "--kubeconfig",
+            str(cluster.kubeconfig),
+        )
+        cluster.kubectl("delete", "namespace", namespace, "--wait=false")

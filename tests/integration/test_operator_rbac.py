@@ -1,0 +1,140 @@
+"""The operator's RBAC from `manifests/` on the real authorizer: enough, and no more.
+
+Every operator test runs as the manifests' ServiceAccount (`start_operator`). Here a
+representative flow (preflight failure, a retry then success, deletion) runs that way, then
+the audit log is read: no request of that user was refused, and every rule granted is listed
+as used or unused. Denials are asserted with SubjectAccessReviews.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tenant_backup.api.reasons import Reason
+from tests.integration.test_operator import fail_attempt, jobs, manifest, run_real_dump
+from tests.support import backups as tb
+from tests.support import operator_rbac as rbac
+from tests.support.cluster import Cluster, KubectlRunner
+from tests.support.operator_fixtures import StartOperator
+from tests.support.postgres_fixtures import Database
+from tests.support.waiting import wait_for
+
+# Used by every run of the flow below; anything else granted may be unused in a short run.
+ESSENTIAL: set[rbac.Permission] = {
+    ("tenantbackup.dev", "tenantbackups", "list"),
+    ("tenantbackup.dev", "tenantbackups", "watch"),
+    ("tenantbackup.dev", "tenantbackups", "get"),
+    ("tenantbackup.dev", "tenantbackups", "patch"),
+    ("tenantbackup.dev", "tenantbackups/status", "patch"),
+    ("batch", "jobs", "list"),
+    ("batch", "jobs", "watch"),
+    ("batch", "jobs", "create"),
+    ("", "pods", "list"),
+    ("", "secrets", "get"),
+    ("", "events", "create"),
+    ("apiextensions.k8s.io", "customresourcedefinitions", "list"),
+    ("apiextensions.k8s.io", "customresourcedefinitions", "watch"),
+}
+
+
+def allowed(
+    kubectl: KubectlRunner, verb: str, resource: str, group: str = "", namespace: str = ""
+) -> bool:
+    """A SubjectAccessReview for the operator's ServiceAccount."""
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SubjectAccessReview",
+        "spec": {
+            "user": rbac.USERNAME,
+            "groups": [
+                "system:serviceaccounts",
+                f"system:serviceaccounts:{rbac.NAMESPACE}",
+                "system:authenticated",
+            ],
+            "resourceAttributes": {
+                "verb": verb,
+                "group": group,
+                "resource": resource,
+                "namespace": namespace,
+            },
+        },
+    }
+    result = kubectl("create", "-o", "json", "-f", "-", input=json.dumps(review))
+    return bool(json.loads(result.stdout)["status"].get("allowed"))
+
+
+@pytest.mark.parametrize(
+    ("verb", "resource", "group"),
+    [
+        ("delete", "pods", ""),
+        ("create", "pods", ""),
+        ("list", "secrets", ""),
+        ("watch", "secrets", ""),
+        ("delete", "jobs", "batch"),
+        ("patch", "jobs", "batch"),
+        ("update", "tenantbackups", "tenantbackup.dev"),
+        ("delete", "tenantbackups", "tenantbackup.dev"),
+        ("create", "tenantbackups", "tenantbackup.dev"),
+        ("get", "configmaps", ""),
+        ("create", "rolebindings", "rbac.authorization.k8s.io"),
+        ("update", "customresourcedefinitions", "apiextensions.k8s.io"),
+        ("get", "pods/exec", ""),
+    ],
+)
+def test_operator_is_denied(
+    kubectl: KubectlRunner,
+    operator_kubeconfig: Path,
+    namespace: str,
+    verb: str,
+    resource: str,
+    group: str,
+) -> None:
+    assert not allowed(kubectl, verb, resource, group, namespace)
+
+
+def test_operator_is_allowed_what_it_does(
+    kubectl: KubectlRunner, operator_kubeconfig: Path, namespace: str
+) -> None:
+    """The positive control for the denials above (same review, same identity)."""
+    assert allowed(kubectl, "get", "secrets", "", namespace)
+    assert allowed(kubectl, "create", "jobs", "batch", namespace)
+    assert allowed(kubectl, "patch", "tenantbackups/status", "tenantbackup.dev", namespace)
+
+
+def test_flow_as_service_account_needs_no_more_than_granted(
+    cluster: Cluster,
+    apply: Callable[..., Any],
+    kubectl: KubectlRunner,
+    namespace: str,
+    start_operator: StartOperator,
+    shared_tenant_db: Database,
+    tmp_path: Path,
+) -> None:
+    if cluster.audit_log is None:
+        pytest.skip("reusing a cluster whose audit log is unknown (TBO_KUBECONFIG)")
+    claim = tb.create_bound_claim(kubectl, namespace, tmp_path / "claim")
+    start_operator()
+    apply(manifest(name="early", tenant="acme"))
+    assert tb.wait_phase(kubectl, namespace, "early", "Failed")["reason"] == "SecretMissing"
+    secret = tb.create_db_secret(kubectl, namespace, shared_tenant_db)
+    apply(manifest())
+    fail_attempt(kubectl, namespace, "nightly-1", Reason.LOCK_TIMEOUT)
+    run_real_dump(kubectl, namespace, "nightly-2", secret, claim, tmp_path)
+    tb.wait_phase(kubectl, namespace, "nightly", "Succeeded")
+    kubectl("delete", "-n", namespace, "tb", "nightly", "early", "--timeout=30s")
+    wait_for(lambda: jobs(kubectl, namespace) == [], 60, "Jobs outlived their TenantBackup")
+
+    events = cluster.audit_events(rbac.USERNAME)
+    assert events, "no audit events for the operator's ServiceAccount"
+    assert rbac.forbidden(events) == []
+    used = rbac.used(events)
+    granted = rbac.granted(rbac.manifest_rules(cluster) + rbac.NAMESPACED_MODE_RULES)
+    assert used <= granted, f"used but not granted: {sorted(used - granted)}"
+    assert used >= ESSENTIAL, f"granted, expected in use, unused: {sorted(ESSENTIAL - used)}"
+    unused = sorted(granted - used)
+    print(f"RBAC rules granted but unused so far this session: {unused}")

@@ -1,0 +1,227 @@
+"""The operator with an S3 destination on a real API server and a real MinIO: the Job gets the
+credentials only from the Secret, the real runner uploads, status reports the s3:// artifact,
+its verification and an opt-in download link, which never reaches Events or operator logs;
+`tenant-backup link` makes fresh links."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import backups as tb
+from tests.support.cluster import Cluster, KubectlRunner
+from tests.support.factories import backup_body
+from tests.support.operator_fixtures import StartOperator
+from tests.support.pod_executor import end_pod, run_dump_container
+from tests.support.postgres_fixtures import Database
+from tests.support.s3_fixtures import Bucket
+
+Apply = Callable[..., Any]
+CLI = Path(sys.executable).with_name("tenant-backup")
+S3_SECRET = "s3-creds"
+
+
+def s3_destination(bucket: Bucket, **extra: Any) -> dict[str, Any]:
+    return {
+        "s3": {
+            "bucket": bucket.name,
+            "keyPrefix": "nightly/",
+            "endpoint": bucket.server.endpoint,
+            "forcePathStyle": True,
+            "credentialsSecretRef": {"name": S3_SECRET},
+        }
+        | extra
+    }
+
+
+def manifest(bucket: Bucket, name: str = "nightly", **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "tenantbackup.dev/v1alpha1",
+        "kind": "TenantBackup",
+        "metadata": {"name": name},
+        "spec": {
+            "tenant": "acme",
+            "database": {"secretRef": {"name": tb.SECRET_NAME}},
+            "destination": s3_destination(bucket),
+            "retry": {"maxAttempts": 1},
+        }
+        | spec,
+    }
+
+
+def create_s3_secret(kubectl: KubectlRunner, namespace: str, bucket: Bucket) -> dict[str, str]:
+    data = {
+        "accessKeyId": bucket.server.account.access_key_id,
+        "secretAccessKey": bucket.server.account.secret_access_key,
+    }
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": S3_SECRET, "namespace": namespace},
+        "data": {key: base64.b64encode(value.encode()).decode() for key, value in data.items()},
+    }
+    kubectl("apply", "-f", "-", input=json.dumps(secret))
+    return data
+
+
+@pytest.fixture
+def secrets(
+    kubectl: KubectlRunner, namespace: str, shared_tenant_db: Database, bucket: Bucket
+) -> dict[str, str]:
+    """The database and S3 Secrets; their keys merged, as the pod executor resolves them."""
+    return tb.create_db_secret(kubectl, namespace, shared_tenant_db) | create_s3_secret(
+        kubectl, namespace, bucket
+    )
+
+
+def _get(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=10) as reply:
+        data: bytes = reply.read()
+        return data
+
+
+def _link(cluster: Cluster, namespace: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
+    return subprocess.run(
+        [str(CLI), "link", "nightly", "-n", namespace, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_s3_backup_succeeds_with_a_verified_artifact_and_a_download_link(
+    apply: Apply,
+    kubectl: KubectlRunner,
+    namespace: str,
+    cluster: Cluster,
+    start_operator: StartOperator,
+    secrets: dict[str, str],
+    bucket: Bucket,
+    tmp_path: Path,
+) -> None:
+    operator = start_operator()
+    destination = s3_destination(bucket, downloadLink={"expiresInSeconds": 600})
+    apply(manifest(bucket, destination=destination, verify="full"))
+    pod = tb.running_pod(kubectl, namespace, "nightly-1")
+
+    container = pod["spec"]["containers"][0]
+    env = {variable["name"]: variable for variable in container["env"]}
+    pairs = [("AWS_ACCESS_KEY_ID", "accessKeyId"), ("AWS_SECRET_ACCESS_KEY", "secretAccessKey")]
+    for variable, key in pairs:
+        assert env[variable] == {
+            "name": variable,
+            "valueFrom": {"secretKeyRef": {"name": S3_SECRET, "key": key, "optional": False}},
+        }
+    assert env["AWS_SESSION_TOKEN"]["valueFrom"]["secretKeyRef"]["optional"] is True
+    job = json.dumps(tb.get(kubectl, namespace, "job", "nightly-1"))
+    for secret_value in (secrets["secretAccessKey"], secrets["accessKeyId"], secrets["password"]):
+        assert secret_value not in job
+        assert secret_value not in json.dumps(pod)
+    assert "--verify=full" in container["command"]
+    assert "--s3-download-link-seconds=600" in container["command"]
+
+    before = datetime.now(UTC).replace(microsecond=0)
+    code, message = run_dump_container(pod, secrets, tmp_path, tmp_path)
+    end_pod(kubectl, namespace, pod["metadata"]["name"], code, message)
+    kubectl("wait", "-n", namespace, "--for=condition=Complete", "tb/nightly", "--timeout=60s")
+    status = tb.status(kubectl, namespace, "nightly")
+    artifact = status["artifact"]
+    key = artifact["url"].removeprefix(f"s3://{bucket.name}/")
+    assert key.startswith("nightly/acme/acme-")
+    assert key.endswith(".pgdump.zst")
+    body = bucket.read(key)
+    assert artifact["sizeBytes"] == len(body)
+    assert artifact["sha256"] == hashlib.sha256(body).hexdigest()
+    assert artifact["verification"] == "full"
+    conditions = {c["type"]: (c["status"], c["reason"]) for c in status["conditions"]}
+    assert conditions["Verified"] == ("True", "FullyVerified")
+    assert conditions["Complete"] == ("True", "Succeeded")
+
+    url = artifact["downloadUrl"]
+    assert _get(url) == body
+    expires_at = datetime.fromisoformat(artifact["downloadUrlExpiresAt"])
+    assert 600 <= (expires_at - before).total_seconds() <= 660
+    signature = url.split("X-Amz-Signature=")[1].split("&")[0]
+    events = json.dumps(tb.items(kubectl, namespace, "events"))
+    assert "AttemptSucceeded" in events
+    assert signature not in events
+    assert signature not in operator.logs()
+
+    fresh = _link(cluster, namespace, "--expires", "2")
+    assert fresh.returncode == 0, fresh.stderr
+    link = fresh.stdout.strip()
+    assert link != url
+    assert "expires at " in fresh.stderr
+    assert _get(link) == body
+    time.sleep(4)
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        _get(link)
+    assert refused.value.code == 403
+    too_long = _link(cluster, namespace, "--expires", "604801")
+    assert too_long.returncode == 1
+    assert "604800" in too_long.stderr
+
+
+def test_missing_s3_secret_fails_preflight_without_a_job(
+    apply: Apply,
+    kubectl: KubectlRunner,
+    namespace: str,
+    cluster: Cluster,
+    start_operator: StartOperator,
+    shared_tenant_db: Database,
+    bucket: Bucket,
+) -> None:
+    tb.create_db_secret(kubectl, namespace, shared_tenant_db)
+    start_operator()
+    apply(manifest(bucket))
+    status = tb.wait_phase(kubectl, namespace, "nightly", "Failed")
+    assert status["reason"] == "SecretMissing"
+    assert S3_SECRET in status["message"]
+    assert tb.items(kubectl, namespace, "jobs") == []
+    not_succeeded = _link(cluster, namespace)
+    assert not_succeeded.returncode == 1
+    assert "has not succeeded" in not_succeeded.stderr
+
+
+def _rejected(apply: Apply, spec: dict[str, Any]) -> str:
+    body = backup_body(**spec)
+    body["metadata"] = {"name": "nightly"}
+    result = apply(body, check=False)
+    assert result.returncode != 0, f"accepted: {body['spec']}"
+    return str(result.stderr)
+
+
+def test_admission_of_s3_destinations(apply: Apply, bucket: Bucket) -> None:
+    s3 = s3_destination(bucket)["s3"]
+    both = {"pvc": {"claimName": "backups"}, "s3": s3}
+    assert "exactly one destination must be set: pvc or s3" in _rejected(
+        apply, {"destination": both}
+    )
+    too_long = s3 | {"downloadLink": {"expiresInSeconds": 604801}}
+    assert "spec.destination.s3.downloadLink.expiresInSeconds" in _rejected(
+        apply, {"destination": {"s3": too_long}}
+    )
+    two_cas = s3 | {"caSecretRef": {"name": "ca"}, "caConfigMapRef": {"name": "ca"}}
+    assert "set at most one of caSecretRef and caConfigMapRef" in _rejected(
+        apply, {"destination": {"s3": two_cas}}
+    )
+    dotdot = s3 | {"keyPrefix": "../x/"}
+    assert "spec.destination.s3.keyPrefix" in _rejected(apply, {"destination": {"s3": dotdot}})
+    assert "spec.verify" in _rejected(apply, {"destination": {"s3": s3}, "verify": "some"})
+    assert apply(backup_body(destination={"s3": s3}) | {"metadata": {"name": "ok"}}).returncode == 0

@@ -1,0 +1,344 @@
+"""`tenant-backup dump` to a real S3 server (MinIO): multipart streaming, verification before
+completion, nothing left behind on failure, credentials and download links kept out of logs."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zstandard
+
+from tests.support.cluster import free_port
+from tests.support.minio import S3Account
+from tests.support.postgres import DEFAULT_BIN_DIR
+from tests.support.postgres_fixtures import Database
+from tests.support.s3_fixtures import Bucket
+from tests.support.waiting import wait_for
+
+TENANT_BACKUP = Path(sys.executable).with_name("tenant-backup")
+KEY = "nightly/acme/acme-20261125T120000Z-0a1b2c3d.pgdump.zst"
+MIB = 1 << 20
+REAL_VERSION = f'if [ "$1" = --version ]; then exec {DEFAULT_BIN_DIR}/pg_dump --version; fi\n'
+# 20,000 rows of 1 KiB of incompressible bytes: ~20 MiB of artifact, so three 8 MiB parts.
+BLOBS = """
+CREATE TABLE tenant_acme.blobs (id int PRIMARY KEY, data bytea NOT NULL);
+INSERT INTO tenant_acme.blobs
+SELECT i, decode(string_agg(md5(i || '-' || j), '' ORDER BY j), 'hex')
+FROM generate_series(1, 20000) i, generate_series(1, 64) j GROUP BY i;
+ALTER TABLE tenant_acme.blobs OWNER TO backup_owner;
+"""
+
+
+@dataclass(frozen=True)
+class Run:
+    """A finished runner: its exit status, output, and the result file's JSON."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    result: dict[str, Any]
+    result_text: str
+
+
+def _env(db: Database, account: S3Account) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "AWS_"))}
+    return {
+        **clean,
+        **db.env(),
+        "AWS_ACCESS_KEY_ID": account.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": account.secret_access_key,
+    }
+
+
+def _argv(bucket: Bucket, result_file: Path, *args: str, endpoint: str | None = None) -> list[str]:
+    return [
+        str(TENANT_BACKUP), "dump", "--tenant", "acme",
+        "--s3-bucket", bucket.name, "--s3-key", KEY,
+        "--s3-endpoint", endpoint or bucket.server.endpoint, "--s3-force-path-style",
+        "--result-file", str(result_file), *args,
+    ]  # fmt: skip
+
+
+def _finished(
+    completed: subprocess.CompletedProcess[str] | tuple[int, str, str],
+    result_file: Path,
+    env: dict[str, str],
+) -> Run:
+    if isinstance(completed, tuple):
+        returncode, stdout, stderr = completed
+    else:
+        returncode, stdout, stderr = completed.returncode, completed.stdout, completed.stderr
+    text = result_file.read_text()
+    for secret in (env["PGPASSWORD"], env["AWS_SECRET_ACCESS_KEY"]):
+        assert secret not in stdout + stderr + text
+    return Run(returncode, stdout, stderr, json.loads(text), text)
+
+
+def _run(
+    db: Database,
+    bucket: Bucket,
+    tmp_path: Path,
+    *args: str,
+    account: S3Account | None = None,
+    endpoint: str | None = None,
+) -> Run:
+    result_file = tmp_path / "result.json"
+    env = _env(db, account or bucket.server.account)
+    completed = subprocess.run(
+        _argv(bucket, result_file, *args, endpoint=endpoint),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return _finished(completed, result_file, env)
+
+
+def _assert_failed(run: Run, reason: str, *, retryable: bool) -> None:
+    assert run.returncode != 0, run.stderr
+    assert (run.result["ok"], run.result["reason"]) == (False, reason), run.result
+    assert run.result["retryable"] is retryable
+    assert "artifact" not in run.result
+
+
+def _assert_nothing_left(bucket: Bucket) -> None:
+    assert bucket.keys() == []
+    assert bucket.uploads() == []
+
+
+def _wrapper_bin(directory: Path, script: str) -> Path:
+    """A --pg-bin-dir whose pg_dump is `script` (sh) and whose pg_restore is the real one."""
+    directory.mkdir()
+    pg_dump = directory / "pg_dump"
+    pg_dump.write_text("#!/bin/sh\n" + REAL_VERSION + script)
+    pg_dump.chmod(0o755)
+    (directory / "pg_restore").symlink_to(DEFAULT_BIN_DIR / "pg_restore")
+    return directory
+
+
+@pytest.fixture
+def big_tenant_db(tenant_db: Database) -> Database:
+    """tenant_db whose tenant_acme holds ~20 MiB of incompressible rows."""
+    tenant_db.server.execute(BLOBS, tenant_db.dbname)
+    return tenant_db
+
+
+# --- success ------------------------------------------------------------------------------
+
+
+def test_dump_streams_as_multipart_and_downloads_byte_identical(
+    big_tenant_db: Database, bucket: Bucket, tmp_path: Path
+) -> None:
+    run = _run(big_tenant_db, bucket, tmp_path)
+    assert run.returncode == 0, run.stderr
+    artifact = run.result["artifact"]
+    assert artifact["url"] == f"s3://{bucket.name}/{KEY}"
+    assert (artifact["format"], artifact["compression"]) == ("custom", "zstd")
+    assert artifact["verification"] == "toc"
+    body = bucket.read(KEY)
+    assert len(body) == artifact["sizeBytes"] > 16 * MIB
+    assert hashlib.sha256(body).hexdigest() == artifact["sha256"]
+    head = bucket.client.head_object(Bucket=bucket.name, Key=KEY, PartNumber=1)
+    assert head.get("PartsCount", 0) >= 3  # streamed in 8 MiB parts
+    assert bucket.client.head_object(Bucket=bucket.name, Key=KEY)["Metadata"] == {
+        "tenant": "acme",
+        "format": "custom",
+        "compression": "zstd",
+        "server-version": run.result["serverVersion"],
+        "pg-dump-version": run.result["pgDumpVersion"],
+    }
+    sidecar = bucket.client.get_object(Bucket=bucket.name, Key=KEY + ".sha256")
+    assert sidecar["Body"].read().decode() == f"{artifact['sha256']}  {Path(KEY).name}\n"
+    assert sidecar["Metadata"]["sha256"] == artifact["sha256"]
+    assert sidecar["Metadata"]["size-bytes"] == str(len(body))
+    assert bucket.uploads() == []
+    listing = subprocess.run(
+        [str(DEFAULT_BIN_DIR / "pg_restore"), "--list"],
+        input=zstandard.ZstdDecompressor().decompressobj().decompress(body),
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    assert "TABLE DATA tenant_acme blobs" in listing
+
+
+@pytest.mark.parametrize(
+    ("fmt", "compression", "verify"),
+    [("custom", "zstd", "full"), ("custom", "none", "full"), ("plain", "gzip", "toc")],
+)
+def test_stream_verification_of_every_codec(
+    tenant_db: Database, bucket: Bucket, tmp_path: Path, fmt: str, compression: str, verify: str
+) -> None:
+    args = ("--format", fmt, "--compression", compression, "--verify", verify)
+    run = _run(tenant_db, bucket, tmp_path, *args)
+    assert run.returncode == 0, run.stderr
+    assert run.result["artifact"]["verification"] == verify
+    assert hashlib.sha256(bucket.read(KEY)).hexdigest() == run.result["artifact"]["sha256"]
+    assert "verifying the stream: " in run.stderr
+
+
+def test_a_stale_upload_of_the_same_key_is_aborted(
+    tenant_db: Database, bucket: Bucket, tmp_path: Path
+) -> None:
+    bucket.client.create_multipart_upload(Bucket=bucket.name, Key=KEY)
+    bucket.client.create_multipart_upload(Bucket=bucket.name, Key=KEY + "-other")
+    run = _run(tenant_db, bucket, tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert bucket.uploads() == [KEY + "-other"]
+
+
+# --- failures: no object, no incomplete upload ---------------------------------------------
+
+
+def test_pg_dump_killed_midway_leaves_no_object_and_no_upload(
+    tenant_db: Database, bucket: Bucket, tmp_path: Path
+) -> None:
+    bin_dir = _wrapper_bin(tmp_path / "bin", "head -c 20000000 /dev/urandom\nkill -KILL $$\n")
+    run = _run(tenant_db, bucket, tmp_path, "--pg-bin-dir", str(bin_dir), "--compression=none")
+    _assert_failed(run, "DumpInterrupted", retryable=True)
+    assert "uploading to s3://" in run.stderr
+    _assert_nothing_left(bucket)
+
+
+def test_a_stream_that_fails_verification_is_never_completed(
+    tenant_db: Database, bucket: Bucket, tmp_path: Path
+) -> None:
+    bin_dir = _wrapper_bin(tmp_path / "bin", "head -c 10000000 /dev/urandom\nexit 0\n")
+    run = _run(tenant_db, bucket, tmp_path, "--pg-bin-dir", str(bin_dir))
+    _assert_failed(run, "VerificationFailed", retryable=False)
+    assert "pg_restore --list failed" in run.result["message"]
+    _assert_nothing_left(bucket)
+
+
+@contextlib.contextmanager
+def _started(
+    db: Database, bucket: Bucket, tmp_path: Path, *args: str
+) -> Iterator[tuple[subprocess.Popen[str], Path, dict[str, str]]]:
+    result_file = tmp_path / "result.json"
+    env = _env(db, bucket.server.account)
+    proc = subprocess.Popen(
+        _argv(bucket, result_file, *args),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield proc, result_file, env
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def _parts_uploaded(bucket: Bucket) -> int:
+    uploads = bucket.client.list_multipart_uploads(Bucket=bucket.name).get("Uploads", [])
+    if not uploads:
+        return 0
+    parts = bucket.client.list_parts(Bucket=bucket.name, Key=KEY, UploadId=uploads[0]["UploadId"])
+    return len(parts.get("Parts", []))
+
+
+def test_sigterm_mid_upload_aborts_it(tenant_db: Database, bucket: Bucket, tmp_path: Path) -> None:
+    script = "head -c 30000000 /dev/urandom\nexec sleep 300\n"
+    bin_dir = _wrapper_bin(tmp_path / "bin", script)
+    args = ("--pg-bin-dir", str(bin_dir), "--compression=none")
+    with _started(tenant_db, bucket, tmp_path, *args) as (proc, result_file, env):
+        wait_for(lambda: _parts_uploaded(bucket) >= 2, 30, "no parts were uploaded")
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=60)
+        run = _finished((proc.returncode, stdout, stderr), result_file, env)
+    _assert_failed(run, "DumpInterrupted", retryable=True)
+    assert run.returncode == 128 + signal.SIGTERM
+    _assert_nothing_left(bucket)
+
+
+def test_wrong_credentials_are_auth_failed_before_dumping(
+    tenant_db: Database, bucket: Bucket, tmp_path: Path
+) -> None:
+    wrong = S3Account(bucket.server.account.access_key_id, "not-the-secret-key")
+    started = time.monotonic()
+    run = _run(tenant_db, bucket, tmp_path, account=wrong)
+    _assert_failed(run, "AuthFailed", retryable=False)
+    assert "SignatureDoesNotMatch" in run.result["message"]
+    assert "running " not in run.stderr  # pg_dump never started
+    assert time.monotonic() - started < 20
+    unknown = _run(tenant_db, bucket, tmp_path, account=S3Account("nobody", "x" * 20))
+    _assert_failed(unknown, "AuthFailed", retryable=False)
+    assert "InvalidAccessKeyId" in unknown.result["message"]
+    _assert_nothing_left(bucket)
+
+
+def test_unreachable_endpoint_is_destination_unavailable(
+    tenant_db: Database, bucket: Bucket, tmp_path: Path
+) -> None:
+    nobody = f"http://127.0.0.1:{free_port()}"
+    run = _run(tenant_db, bucket, tmp_path, endpoint=nobody)
+    _assert_failed(run, "DestinationUnavailable", retryable=True)
+    assert "Could not connect" in run.result["message"]
+
+
+def test_missing_bucket_is_destination_unavailable(
+    tenant_db: Database, bucket: Bucket, tmp_path: Path
+) -> None:
+    gone = Bucket(bucket.name + "-gone", bucket.server, bucket.client)
+    run = _run(tenant_db, gone, tmp_path)
+    _assert_failed(run, "DestinationUnavailable", retryable=True)
+    assert "NoSuchBucket" in run.result["message"]
+
+
+# --- download links -----------------------------------------------------------------------
+
+
+def _get(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=10) as reply:
+        data: bytes = reply.read()
+        return data
+
+
+def test_download_link_works_until_it_expires_and_never_reaches_logs(
+    tenant_db: Database, bucket: Bucket, tmp_path: Path
+) -> None:
+    before = datetime.now(UTC).replace(microsecond=0)
+    run = _run(tenant_db, bucket, tmp_path, "--s3-download-link-seconds", "3")
+    assert run.returncode == 0, run.stderr
+    artifact = run.result["artifact"]
+    url = artifact["downloadUrl"]
+    expires_at = datetime.fromisoformat(artifact["downloadUrlExpiresAt"])
+    assert 3 <= (expires_at - before).total_seconds() <= 10
+    assert "X-Amz-Signature=" in url
+    signature = url.split("X-Amz-Signature=")[1].split("&")[0]
+    assert signature not in run.stdout + run.stderr
+    assert "downloadUrl" not in run.stdout
+    assert json.loads(run.stdout)["artifact"]["sha256"] == artifact["sha256"]
+    body = _get(url)
+    assert hashlib.sha256(body).hexdigest() == artifact["sha256"]
+    wait_for(lambda: datetime.now(UTC) > expires_at, 10, "the link never expired")
+    time.sleep(1)
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        _get(url)
+    assert refused.value.code == 403
+    assert b"Request has expired" in refused.value.read()
+
+
+@pytest.mark.parametrize("seconds", ["0", "604801"])
+def test_download_link_lifetime_is_bounded(
+    tenant_db: Database, bucket: Bucket, tmp_path: Path, seconds: str
+) -> None:
+    run = _run(tenant_db, bucket, tmp_path, "--s3-download-link-seconds", seconds)
+    _assert_failed(run, "ValidationFailed", retryable=False)
+    _assert_nothing_left(bucket)

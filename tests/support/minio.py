@@ -1,0 +1,113 @@
+"""A throwaway MinIO server for tests and benchmarks: temp data dir, free port, loopback only.
+
+The binary comes from `tools/minio/build.sh` (built once from MinIO's Go module).
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import subprocess
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+from mypy_boto3_s3 import S3Client
+
+from tests.support.cluster import free_port
+from tests.support.waiting import wait_for
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BUILD_SCRIPT = REPO_ROOT / "tools" / "minio" / "build.sh"
+REGION = "us-east-1"
+START_TIMEOUT_SECONDS = 60
+
+
+def minio_binary() -> Path:
+    """The MinIO server binary, built on first use."""
+    out = subprocess.run(
+        [str(BUILD_SCRIPT)], check=True, capture_output=True, text=True, timeout=1800
+    ).stdout
+    return Path(out.strip().splitlines()[-1])
+
+
+@dataclass(frozen=True)
+class S3Account:
+    """An access key pair the server accepts."""
+
+    access_key_id: str
+    secret_access_key: str
+
+
+class MinioServer:
+    """`minio server` on 127.0.0.1:<free port> with a random root account."""
+
+    def __init__(self, base_dir: Path | None = None) -> None:
+        self.data_dir = Path(tempfile.mkdtemp(prefix="minio-", dir=base_dir))
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.account = S3Account(secrets.token_hex(10), secrets.token_urlsafe(30))
+        self.log_file = self.data_dir.with_suffix(".log")
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> MinioServer:
+        """Start and wait until the server answers its liveness probe."""
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(self.data_dir),
+            "MINIO_ROOT_USER": self.account.access_key_id,
+            "MINIO_ROOT_PASSWORD": self.account.secret_access_key,
+            "MINIO_BROWSER": "off",
+            "MINIO_UPDATE": "off",
+        }
+        argv = [
+            str(minio_binary()), "server", "--quiet",
+            "--address", f"127.0.0.1:{self.port}",
+            "--console-address", f"127.0.0.1:{free_port()}",
+            str(self.data_dir / "data"),
+        ]  # fmt: skip
+        with self.log_file.open("ab") as log:
+            self._proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+        wait_for(self._live, START_TIMEOUT_SECONDS, self._not_live, interval=0.1)
+        return self
+
+    def _live(self) -> bool:
+        if self._proc is not None and self._proc.poll() is not None:
+            raise RuntimeError(self._not_live())
+        try:
+            with urllib.request.urlopen(f"{self.endpoint}/minio/health/live", timeout=2) as reply:
+                return bool(reply.status == 200)
+        except (urllib.error.URLError, ConnectionError):
+            return False
+
+    def _not_live(self) -> str:
+        log = self.log_file.read_text(errors="replace")[-3000:] if self.log_file.exists() else ""
+        return f"MinIO on {self.endpoint} is not live; log:\n{log}"
+
+    def client(self, account: S3Account | None = None) -> S3Client:
+        """A boto3 S3 client for `account` (default: the root account)."""
+        account = account or self.account
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id=account.access_key_id,
+            aws_secret_access_key=account.secret_access_key,
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+        )
+
+    def stop(self) -> None:
+        """Stop the server and delete its data."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        self.log_file.unlink(missing_ok=True)

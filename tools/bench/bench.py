@@ -1,0 +1,223 @@
+"""`make bench`: the runner against bare pg_dump, side by side, on a small and a large tenant.
+
+Starts a throwaway PostgreSQL 15 and MinIO, loads two tenants of realistic rows (md5 text,
+jsonb, timestamps; not pgbench, whose blank-padded rows compress ~50x), then times, for each:
+bare `pg_dump -Fc`; the zstd floor `pg_dump -Fc -Z0 | zstd -1 -T0`; the runner's defaults to
+a file; the runner to S3 (MinIO). Prints medians of wall time, their ratios, artifact sizes
+and the runner's peak RSS (GNU time's maximum resident set size; its children included).
+
+Usage (from the repo root): PYTHONPATH=.:operator .venv/bin/python tools/bench/bench.py
+[--large-rows N] [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.support.minio import MinioServer
+from tests.support.postgres import DEFAULT_BIN_DIR, PostgresServer
+
+RUNNER = Path(sys.executable).with_name("tenant-backup")
+GNU_TIME = "/usr/bin/time"
+ZSTD = "/usr/bin/zstd"
+MIB = 1 << 20
+DATABASE = "bench"
+BUCKET = "bench"
+TENANT_SQL = """
+CREATE SCHEMA tenant_{slug};
+CREATE TABLE tenant_{slug}.events (
+    id bigint PRIMARY KEY,
+    account text NOT NULL,
+    email text NOT NULL,
+    payload jsonb NOT NULL,
+    note text,
+    created_at timestamptz NOT NULL,
+    updated_at timestamptz
+);
+INSERT INTO tenant_{slug}.events
+SELECT i,
+       md5(i::text),
+       md5((i * 7)::text) || '@example.com',
+       jsonb_build_object(
+           'ref', md5((i * 3)::text), 'n', i, 'amount', (i % 10007) * 1.37,
+           'tags', jsonb_build_array('t' || (i % 17), 't' || (i % 31)), 'ok', i % 3 = 0),
+       md5((i * 11)::text) || ' ' || md5((i * 13)::text),
+       timestamptz '2024-01-01' + i * interval '1 second',
+       CASE WHEN i % 4 = 0 THEN timestamptz '2025-01-01' + i * interval '1 minute' END
+FROM generate_series(1, {rows}) i;
+"""
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One way of dumping, measured: median wall time, artifact size, peak RSS (if known)."""
+
+    name: str
+    seconds: float
+    size: int
+    rss_kib: int | None
+
+
+def _timed(argv: list[str], env: dict[str, str], workdir: Path) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of `argv` under GNU time."""
+    report = workdir / "time.txt"
+    started = time.monotonic()
+    subprocess.run(
+        [GNU_TIME, "-f", "%M", "-o", str(report), *argv],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return time.monotonic() - started, int(report.read_text().split()[-1])
+
+
+def _zstd_floor(pg_dump: list[str], env: dict[str, str], out: Path) -> float:
+    """`pg_dump -Fc -Z0 | zstd -1 -T0 > out`, piped without a shell; wall seconds."""
+    started = time.monotonic()
+    with out.open("wb") as sink:
+        dump = subprocess.Popen(pg_dump, env=env, stdout=subprocess.PIPE)
+        zstd = subprocess.run([ZSTD, "-1", "-T0", "-q", "-c"], stdin=dump.stdout, stdout=sink)
+        assert dump.stdout is not None
+        dump.stdout.close()
+        if dump.wait() != 0 or zstd.returncode != 0:
+            raise RuntimeError("the zstd floor pipeline failed")
+    return time.monotonic() - started
+
+
+Sample = tuple[float, int, int | None]  # wall seconds, artifact bytes, peak RSS KiB
+
+
+def _median(runs: int, once: Callable[[], Sample]) -> Sample:
+    results = [once() for _ in range(runs)]
+    rss = [r[2] for r in results if r[2] is not None]
+    return (
+        statistics.median(r[0] for r in results),
+        results[-1][1],
+        max(rss) if rss else None,
+    )
+
+
+def bench_tenant(
+    slug: str, pg: PostgresServer, minio: MinioServer, workdir: Path, repeat: int
+) -> list[Measure]:
+    """The four ways, each `repeat` times, on tenant `slug`."""
+    env = {"PATH": "/usr/bin:/bin", **pg.libpq_env(DATABASE, pg.superuser)}
+    schema = f"tenant_{slug}"
+    pg_dump = [str(DEFAULT_BIN_DIR / "pg_dump"), "-n", schema]
+    bare = workdir / f"{slug}.bare.pgdump"
+    floor = workdir / f"{slug}.floor.pgdump.zst"
+    runner_file = workdir / f"{slug}.runner.pgdump.zst"
+    s3_env = env | {
+        "AWS_ACCESS_KEY_ID": minio.account.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": minio.account.secret_access_key,
+    }
+    runner = [str(RUNNER), "dump", "--tenant", slug, "--result-file", str(workdir / "r.json")]
+    s3_args = [
+        "--s3-bucket", BUCKET, "--s3-key", f"{slug}/artifact.pgdump.zst",
+        "--s3-endpoint", minio.endpoint, "--s3-force-path-style",
+    ]  # fmt: skip
+    client = minio.client()
+
+    def s3_size() -> int:
+        return client.head_object(Bucket=BUCKET, Key=f"{slug}/artifact.pgdump.zst")["ContentLength"]
+
+    def run_bare() -> Sample:
+        seconds, rss = _timed([*pg_dump, "-Fc", "-f", str(bare)], env, workdir)
+        return seconds, bare.stat().st_size, rss
+
+    def run_floor() -> Sample:
+        seconds = _zstd_floor([*pg_dump, "-Fc", "-Z0"], env, floor)
+        return seconds, floor.stat().st_size, None
+
+    def run_file() -> Sample:
+        seconds, rss = _timed([*runner, "--output", str(runner_file)], env, workdir)
+        return seconds, runner_file.stat().st_size, rss
+
+    def run_s3() -> Sample:
+        seconds, rss = _timed([*runner, *s3_args], s3_env, workdir)
+        return seconds, s3_size(), rss
+
+    run_floor()  # warm the page cache
+    ways = [
+        ("pg_dump -Fc", run_bare),
+        ("pg_dump -Fc -Z0 | zstd -1 -T0", run_floor),
+        ("runner -> file", run_file),
+        ("runner -> S3 (MinIO)", run_s3),
+    ]
+    return [Measure(name, *_median(repeat, run)) for name, run in ways]
+
+
+def report(slug: str, table_bytes: int, measures: list[Measure]) -> str:
+    """A table of the measures with ratios to bare pg_dump and to the zstd floor."""
+    bare, floor = measures[0].seconds, measures[1].seconds
+    by_name = {m.name: m for m in measures}
+    lines = [
+        f"tenant_{slug}: {table_bytes / MIB:.0f} MiB on disk (table, TOAST, indexes)",
+        f"  {'way':32} {'wall s':>7} {'vs -Fc':>7} {'vs floor':>8} {'MiB':>8} {'peak RSS':>9}",
+    ]
+    for m in measures:
+        rss = f"{m.rss_kib / 1024:.0f} MiB" if m.rss_kib is not None else "-"
+        lines.append(
+            f"  {m.name:32} {m.seconds:7.2f} {bare / m.seconds:6.2f}x "
+            f"{m.seconds / floor:7.2f}x {m.size / MIB:8.1f} {rss:>9}"
+        )
+    s3, file = by_name["runner -> S3 (MinIO)"], by_name["runner -> file"]
+    lines.append(f"  runner S3 / runner file: {s3.seconds / file.seconds:.2f}x")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    """Load, measure, print."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--small-rows", type=int, default=30_000)
+    parser.add_argument("--large-rows", type=int, default=3_300_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="tenant-backup-bench-"))
+    pg = PostgresServer()
+    minio = MinioServer(workdir)
+    try:
+        pg.start()
+        minio.start()
+        minio.client().create_bucket(Bucket=BUCKET)
+        pg.create_database(DATABASE)
+        print(f"{os.cpu_count()} CPUs; loading tenants ...", flush=True)
+        for slug, rows in (("small", args.small_rows), ("large", args.large_rows)):
+            started = time.monotonic()
+            pg.execute(TENANT_SQL.format(slug=slug, rows=rows), DATABASE)
+            pg.execute(f"VACUUM ANALYZE tenant_{slug}.events", DATABASE)
+            print(f"  tenant_{slug}: {rows} rows in {time.monotonic() - started:.0f} s", flush=True)
+        for slug in ("small", "large"):
+            measures = bench_tenant(slug, pg, minio, workdir, args.repeat)
+            size = _table_bytes(pg, slug)
+            print(report(slug, size, measures), flush=True)
+    finally:
+        minio.stop()
+        pg.destroy()
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+def _table_bytes(pg: PostgresServer, slug: str) -> int:
+    import psycopg
+
+    with psycopg.connect(pg.dsn(DATABASE)) as conn:
+        row = conn.execute(
+            "SELECT pg_total_relation_size(%s::regclass)", (f"tenant_{slug}.events",)
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
