@@ -6,26 +6,32 @@ Then the follow-ups the written status owes (history, notifications) are settled
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from tenant_backup import db, naming
 from tenant_backup.api.resource import TenantBackup
 from tenant_backup.artifacts import destination_secret_problem
 from tenant_backup.builders import build_job
+from tenant_backup.gate import Ticket
 from tenant_backup.kube import Body, Kube
 from tenant_backup.observe import ObservedJob, observe_job
 from tenant_backup.reconcile import (
     Event,
+    Plan,
     Preflight,
     PreflightFailure,
+    hold,
     needs_preflight,
     reconcile,
 )
+from tenant_backup.scheduling import UNKNOWN_SERVER, Entry, State
 from tenant_backup.settings import Settings
 from tenant_backup.settle import settle
 
 EventSink = Callable[[Body, Event], None]
+Admission = Callable[[Entry], AbstractContextManager[Ticket]]
 CONFLICT_RETRY_SECONDS = 1.0
 
 
@@ -43,7 +49,12 @@ def utc_now() -> datetime:
 
 
 def drive(
-    kube: Kube, settings: Settings, namespace: str, name: str, post_event: EventSink
+    kube: Kube,
+    settings: Settings,
+    namespace: str,
+    name: str,
+    post_event: EventSink,
+    admission: Admission,
 ) -> Outcome:
     """Reconcile one TenantBackup once, then settle its follow-ups."""
     body = kube.get_backup(namespace, name)
@@ -52,27 +63,59 @@ def drive(
     backup = TenantBackup.from_body(body)
     if backup.metadata.deletion_timestamp is not None:
         return Outcome(backup.status.phase, None)
-    outcome, latest = advance(kube, settings, body, backup, post_event)
+    outcome, latest = advance(kube, settings, body, backup, post_event, admission)
     settle(kube, settings, latest, post_event, utc_now)
     return outcome
 
 
 def advance(
-    kube: Kube, settings: Settings, body: Body, backup: TenantBackup, post_event: EventSink
+    kube: Kube,
+    settings: Settings,
+    body: Body,
+    backup: TenantBackup,
+    post_event: EventSink,
+    admission: Admission,
 ) -> tuple[Outcome, TenantBackup]:
-    """Move the backup on by its Jobs; what was done, and the backup as last written."""
+    """Move the backup on by its Jobs; what was done, and the backup as last written.
+    A new Job starts only if the concurrency gate admits it; otherwise the backup queues."""
     phase = backup.status.phase
     if phase and phase.terminal:
         return Outcome(phase, None), backup
     jobs = observe_jobs(kube, backup)
     preflight = run_preflight(kube, settings, backup) if needs_preflight(backup, jobs) else None
-    plan = reconcile(backup, jobs, utc_now(), preflight)
-    if plan.create_attempt is not None:
-        created = kube.create_job(build_job(backup, plan.create_attempt, settings))
-        owner = [ref["uid"] for ref in created["metadata"].get("ownerReferences", [])]
-        if owner != [backup.metadata.uid]:
-            # A Job of a deleted namesake is still there: wait for garbage collection.
-            return Outcome(phase, CONFLICT_RETRY_SECONDS), backup
+    now = utc_now()
+    plan = reconcile(backup, jobs, now, preflight)
+    if plan.create_attempt is None:
+        return record(kube, body, backup, plan, post_event)
+    with admission(candidate(backup, plan.status.database_server)) as ticket:
+        if ticket.verdict.allowed:
+            created = kube.create_job(build_job(backup, plan.create_attempt, settings))
+            owner = [ref["uid"] for ref in created["metadata"].get("ownerReferences", [])]
+            if owner != [backup.metadata.uid]:
+                # A Job of a deleted namesake is still there: wait for garbage collection.
+                return Outcome(phase, CONFLICT_RETRY_SECONDS), backup
+            ticket.started = True
+            return record(kube, body, backup, plan, post_event)
+    return record(kube, body, backup, hold(plan, backup, ticket.verdict.message, now), post_event)
+
+
+def candidate(backup: TenantBackup, server: str | None) -> Entry:
+    """The backup as the concurrency gate sees it when it asks for a slot."""
+    return Entry(
+        created=backup.metadata.creation_timestamp,
+        namespace=backup.metadata.namespace,
+        name=backup.metadata.name,
+        server=server or UNKNOWN_SERVER,
+        tenant=backup.spec.tenant,
+        state=State.WAITING,
+    )
+
+
+def record(
+    kube: Kube, body: Body, backup: TenantBackup, plan: Plan, post_event: EventSink
+) -> tuple[Outcome, TenantBackup]:
+    """Write the planned status if it changed and nobody wrote meanwhile; then its Events."""
+    phase = backup.status.phase
     if plan.status == backup.status:
         return Outcome(phase, plan.requeue_after), backup
     written = kube.write_status(
@@ -124,9 +167,10 @@ def run_preflight(kube: Kube, settings: Settings, backup: TenantBackup) -> Prefl
     problem = destination_secret_problem(backup, lambda name: kube.read_secret(namespace, name))
     if problem is not None:
         return Preflight(PreflightFailure.SECRET_MISSING, problem)
-    return db.check_tenant(
+    verdict = db.check_tenant(
         secret,
         naming.schema_name(backup.spec.tenant),
         backup.spec.database.ssl_mode.value,
         settings.preflight_timeout_seconds,
     )
+    return replace(verdict, server=f"{secret['host']}:{secret.get('port') or 5432}")

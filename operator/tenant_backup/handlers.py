@@ -3,6 +3,7 @@
 import os
 import threading
 from collections import defaultdict
+from contextlib import AbstractContextManager
 from typing import Any, cast
 
 import kopf
@@ -11,11 +12,14 @@ from kubernetes import client, config
 from tenant_backup import followups, naming
 from tenant_backup.api.resource import TenantBackup
 from tenant_backup.drive import drive
+from tenant_backup.gate import Gate, Ticket
 from tenant_backup.kube import Body, Kube
 from tenant_backup.reconcile import Event
+from tenant_backup.scheduling import Entry, Limits, entry_of
 from tenant_backup.settings import Settings
 
 SETTINGS = Settings.from_env()
+GATE = Gate(Limits(SETTINGS.max_running_jobs, SETTINGS.max_running_jobs_per_server))
 COMPONENT = "tenant-backup-operator"
 _locks: defaultdict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
 _kube: list[Kube] = []
@@ -43,11 +47,23 @@ def _post(body: Body, event: Event) -> None:
     kopf.event(cast(kopf.Body, body), type=event.type, reason=event.reason, message=event.message)
 
 
-def _drive(namespace: str | None, name: str) -> None:
+@kopf.index(naming.GROUP, naming.VERSION, naming.PLURAL, id="slots")
+def slots(body: kopf.Body, **_: Any) -> dict[str, Entry]:
+    """Unfinished backups that hold or want a Job slot, for the concurrency gate."""
+    entry = entry_of(body)
+    return {"all": entry} if entry else {}
+
+
+def _drive(namespace: str | None, name: str, slots: kopf.Index[str, Entry]) -> None:
+    """Reconcile one backup under its lock; `slots` is the index Kopf passes every handler."""
     if namespace is None:
         raise kopf.PermanentError("TenantBackups and their Jobs are namespaced")
+
+    def admission(candidate: Entry) -> AbstractContextManager[Ticket]:
+        return GATE.admission(candidate, list(slots.get("all", [])))
+
     with _locks[namespace, name]:
-        drive(_kube[0], SETTINGS, namespace, name, _post)
+        drive(_kube[0], SETTINGS, namespace, name, _post, admission)
 
 
 def _resync_wanted(body: kopf.Body, **_: Any) -> bool:
@@ -57,9 +73,9 @@ def _resync_wanted(body: kopf.Body, **_: Any) -> bool:
 
 @kopf.on.resume(naming.GROUP, naming.VERSION, naming.PLURAL, id="resume")
 @kopf.on.create(naming.GROUP, naming.VERSION, naming.PLURAL, id="create")
-def on_backup(namespace: str | None, name: str, **_: Any) -> None:
+def on_backup(namespace: str | None, name: str, **kwargs: Any) -> None:
     """A new TenantBackup, or one found at start-up."""
-    _drive(namespace, name)
+    _drive(namespace, name, kwargs["slots"])
 
 
 @kopf.timer(
@@ -70,14 +86,14 @@ def on_backup(namespace: str | None, name: str, **_: Any) -> None:
     interval=SETTINGS.resync_seconds,
     when=_resync_wanted,
 )
-def resync(namespace: str | None, name: str, **_: Any) -> None:
-    """Safety net, backoff clock and follow-up retries: re-derive backups periodically."""
-    _drive(namespace, name)
+def resync(namespace: str | None, name: str, **kwargs: Any) -> None:
+    """Safety net, backoff clock, queue and follow-up retries: re-derive backups periodically."""
+    _drive(namespace, name, kwargs["slots"])
 
 
 @kopf.on.event("batch", "v1", "jobs", labels={naming.LABEL_MANAGED_BY: naming.MANAGER})
-def on_job(namespace: str | None, labels: kopf.Labels, **_: Any) -> None:
+def on_job(namespace: str | None, labels: kopf.Labels, **kwargs: Any) -> None:
     """A Job of ours changed: its TenantBackup may have moved on."""
     backup = labels.get(naming.LABEL_BACKUP)
     if backup:
-        _drive(namespace, backup)
+        _drive(namespace, backup, kwargs["slots"])

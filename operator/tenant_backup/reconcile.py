@@ -41,6 +41,8 @@ class Preflight:
 
     failure: PreflightFailure | None = None
     message: str = ""
+    server: str | None = None
+    """`host:port` from the Secret, when it could be read."""
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,7 @@ def reconcile(
         observed_generation=backup.metadata.generation,
         artifact=artifact,
         source=source,
+        database_server=(preflight.server if preflight else None) or old.database_server,
         attempt_history=history[-MAX_ATTEMPT_HISTORY:],
         conditions=with_verified(
             conditions_for(phase, reason, message, old.conditions, now, backup.metadata.generation),
@@ -161,6 +164,31 @@ def reconcile(
         requeue_after=requeue,
         events=_events(old, status, create),
     )
+
+
+def hold(plan: Plan, backup: TenantBackup, why: str, now: datetime) -> Plan:
+    """The plan when its Job may not start yet: no Job, reason Queued (Pending before the
+    first attempt), and one Event when the backup starts waiting."""
+    old, new = backup.status, plan.status
+    phase = Phase.PENDING if old.attempts == 0 else Phase.RUNNING
+    message = f"queued: {why}"
+    generation = backup.metadata.generation
+    status = new.model_copy(
+        update={
+            "phase": phase,
+            "reason": Reason.QUEUED,
+            "message": message,
+            "attempts": old.attempts,
+            "job_name": old.job_name,
+            "conditions": conditions_for(
+                phase, Reason.QUEUED, message, new.conditions, now, generation
+            ),
+        }
+    )
+    events = [event for event in plan.events if event.reason != Reason.JOB_CREATED]
+    if old.reason != Reason.QUEUED:
+        events.append(Event("Normal", Reason.QUEUED, message))
+    return Plan(status=status, events=events)
 
 
 def _own(backup: TenantBackup, jobs: list[ObservedJob]) -> dict[int, ObservedJob]:

@@ -23,6 +23,10 @@ class Settings(BaseModel):
     """How often unfinished TenantBackups are re-derived from their Jobs (safety net)."""
     preflight_timeout_seconds: int = Field(default=5, ge=1)
     """Connect timeout of the operator's own database checks."""
+    max_running_jobs: int = Field(default=10, ge=1)
+    """Dump Jobs running at once, in total; more backups wait with reason Queued."""
+    max_running_jobs_per_server: int = Field(default=2, ge=1)
+    """Dump Jobs running at once against one database server."""
     run_as_user: int = 65532
     """UID (and GID) of the dump container; also its fsGroup for volume writes."""
     cpu_request: str = "250m"

@@ -7,13 +7,11 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import psycopg
-import pytest
 
 from tenant_backup.api.reasons import Reason
 from tenant_backup.api.resource import TenantBackup
@@ -28,16 +26,7 @@ from tests.support.postgres import PostgresServer
 
 CLI = Path(sys.executable).parent / "tenant-backup"
 SHA = "a" * 64
-_counter = itertools.count(1)
-
-
-@pytest.fixture
-def history(postgres: PostgresServer) -> Iterator[Settings]:
-    """Settings pointing at a fresh, empty history database."""
-    dbname = f"history_{next(_counter)}"
-    postgres.create_database(dbname)
-    yield settings_for(postgres, dbname)
-    postgres.drop_database(dbname)
+_writers = itertools.count(1)
 
 
 def record_all(settings: Settings, states: list[TenantBackup]) -> None:
@@ -84,7 +73,7 @@ def test_up_to_date_history_needs_no_create_privilege(
     assert history.history_dsn is not None
     record_all(history, lifecycle([])[:1])
     dbname = psycopg.conninfo.conninfo_to_dict(history.history_dsn.get_secret_value())["dbname"]
-    role, password = f"writer_{next(_counter)}", "writer-password"
+    role, password = f"writer_{next(_writers)}", "writer-password"
     schema = history.history_schema
     for statement in (
         f"CREATE ROLE {role} LOGIN PASSWORD '{password}'",

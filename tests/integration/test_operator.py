@@ -19,81 +19,14 @@ import pytest
 from tenant_backup.api.reasons import Reason
 from tenant_backup.api.resource import TenantBackup
 from tenant_backup.builders import build_job
-from tenant_backup.result import DumpResult
 from tenant_backup.settings import Settings
 from tests.support import backups as tb
 from tests.support.cluster import KubectlRunner
 from tests.support.operator_fixtures import StartOperator
-from tests.support.pod_executor import end_pod, run_dump_container
 from tests.support.postgres_fixtures import Database
 from tests.support.waiting import wait_for
 
 Apply = Callable[..., Any]
-
-
-@pytest.fixture
-def claim_dir(kubectl: KubectlRunner, namespace: str, tmp_path: Path) -> Path:
-    return tb.create_bound_claim(kubectl, namespace, tmp_path / "claim")
-
-
-@pytest.fixture
-def secret(kubectl: KubectlRunner, namespace: str, shared_tenant_db: Database) -> dict[str, str]:
-    return tb.create_db_secret(kubectl, namespace, shared_tenant_db)
-
-
-def manifest(name: str = "nightly", tenant: str = "acme", **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "tenantbackup.dev/v1alpha1",
-        "kind": "TenantBackup",
-        "metadata": {"name": name},
-        "spec": {
-            "tenant": tenant,
-            "database": {"secretRef": {"name": tb.SECRET_NAME}},
-            "destination": {"pvc": {"claimName": tb.CLAIM_NAME, "path": "nightly"}},
-            "retry": {"maxAttempts": 3, "backoffSeconds": 1, "maxBackoffSeconds": 2},
-        }
-        | spec,
-    }
-
-
-def failure(reason: Reason) -> str:
-    """A termination message as the runner writes it for a failure."""
-    return DumpResult(
-        ok=False,
-        reason=reason,
-        retryable=reason != Reason.PERMISSION_DENIED,
-        message=f"simulated {reason}",
-    ).to_message()
-
-
-def run_real_dump(
-    kubectl: KubectlRunner,
-    namespace: str,
-    job: str,
-    secret: dict[str, str],
-    claim: Path,
-    work: Path,
-) -> None:
-    pod = tb.running_pod(kubectl, namespace, job)
-    code, message = run_dump_container(pod, secret, claim, work)
-    end_pod(kubectl, namespace, pod["metadata"]["name"], code, message)
-
-
-def fail_attempt(kubectl: KubectlRunner, namespace: str, job: str, reason: Reason) -> None:
-    pod = tb.running_pod(kubectl, namespace, job)
-    end_pod(kubectl, namespace, pod["metadata"]["name"], 1, failure(reason))
-
-
-def jobs(kubectl: KubectlRunner, namespace: str) -> list[str]:
-    return sorted(j["metadata"]["name"] for j in tb.items(kubectl, namespace, "jobs"))
-
-
-def event_reasons(kubectl: KubectlRunner, namespace: str) -> list[str]:
-    return [
-        e["reason"]
-        for e in tb.items(kubectl, namespace, "events")
-        if e["involvedObject"]["kind"] == "TenantBackup"
-    ]
 
 
 def test_success_reports_a_verified_artifact(
@@ -106,8 +39,8 @@ def test_success_reports_a_verified_artifact(
     tmp_path: Path,
 ) -> None:
     start_operator()
-    apply(manifest())
-    run_real_dump(kubectl, namespace, "nightly-1", secret, claim_dir, tmp_path)
+    apply(tb.manifest())
+    tb.run_real_attempt(kubectl, namespace, "nightly-1", secret, claim_dir, tmp_path)
     kubectl("wait", "-n", namespace, "--for=condition=Complete", "tb/nightly", "--timeout=60s")
     status = tb.status(kubectl, namespace, "nightly")
     assert status["phase"] == "Succeeded"
@@ -128,9 +61,11 @@ def test_success_reports_a_verified_artifact(
     }
     assert artifact["verification"] == "toc"
     assert status["completionTime"] >= status["startTime"]
-    assert jobs(kubectl, namespace) == ["nightly-1"]
-    wait_for(lambda: "Succeeded" in event_reasons(kubectl, namespace), 30, "no Succeeded event")
-    assert {"JobCreated", "AttemptSucceeded", "Succeeded"} <= set(event_reasons(kubectl, namespace))
+    assert tb.job_names(kubectl, namespace) == ["nightly-1"]
+    wait_for(lambda: "Succeeded" in tb.event_reasons(kubectl, namespace), 30, "no Succeeded event")
+    assert {"JobCreated", "AttemptSucceeded", "Succeeded"} <= set(
+        tb.event_reasons(kubectl, namespace)
+    )
     row = kubectl("get", "-n", namespace, "tb", "nightly", "--no-headers").stdout.split()
     assert row[1:4] == ["acme", "Succeeded", "1"]
 
@@ -145,10 +80,10 @@ def test_two_retryable_failures_then_success(
     tmp_path: Path,
 ) -> None:
     start_operator()
-    apply(manifest())
-    fail_attempt(kubectl, namespace, "nightly-1", Reason.LOCK_TIMEOUT)
-    fail_attempt(kubectl, namespace, "nightly-2", Reason.DATABASE_UNAVAILABLE)
-    run_real_dump(kubectl, namespace, "nightly-3", secret, claim_dir, tmp_path)
+    apply(tb.manifest())
+    tb.fail_attempt(kubectl, namespace, "nightly-1", Reason.LOCK_TIMEOUT)
+    tb.fail_attempt(kubectl, namespace, "nightly-2", Reason.DATABASE_UNAVAILABLE)
+    tb.run_real_attempt(kubectl, namespace, "nightly-3", secret, claim_dir, tmp_path)
     status = tb.wait_phase(kubectl, namespace, "nightly", "Succeeded")
     assert status["attempts"] == 3
     assert [(r["attempt"], r["reason"]) for r in status["attemptHistory"]] == [
@@ -156,7 +91,7 @@ def test_two_retryable_failures_then_success(
         (2, "DatabaseUnavailable"),
         (3, "Succeeded"),
     ]
-    assert jobs(kubectl, namespace) == ["nightly-1", "nightly-2", "nightly-3"]
+    assert tb.job_names(kubectl, namespace) == ["nightly-1", "nightly-2", "nightly-3"]
 
 
 def test_retryable_failures_up_to_max_attempts_fail(
@@ -168,16 +103,16 @@ def test_retryable_failures_up_to_max_attempts_fail(
     claim_dir: Path,
 ) -> None:
     start_operator()
-    apply(manifest(retry={"maxAttempts": 2, "backoffSeconds": 1, "maxBackoffSeconds": 1}))
-    fail_attempt(kubectl, namespace, "nightly-1", Reason.LOCK_TIMEOUT)
-    fail_attempt(kubectl, namespace, "nightly-2", Reason.LOCK_TIMEOUT)
+    apply(tb.manifest(retry={"maxAttempts": 2, "backoffSeconds": 1, "maxBackoffSeconds": 1}))
+    tb.fail_attempt(kubectl, namespace, "nightly-1", Reason.LOCK_TIMEOUT)
+    tb.fail_attempt(kubectl, namespace, "nightly-2", Reason.LOCK_TIMEOUT)
     kubectl("wait", "-n", namespace, "--for=condition=Failed", "tb/nightly", "--timeout=60s")
     status = tb.status(kubectl, namespace, "nightly")
     assert (status["phase"], status["reason"], status["attempts"]) == ("Failed", "LockTimeout", 2)
     assert "gave up after 2 of 2 attempts" in status["message"]
     assert "artifact" not in status
     time.sleep(2)
-    assert jobs(kubectl, namespace) == ["nightly-1", "nightly-2"]
+    assert tb.job_names(kubectl, namespace) == ["nightly-1", "nightly-2"]
 
 
 def test_permanent_failure_stops_after_one_attempt(
@@ -189,12 +124,12 @@ def test_permanent_failure_stops_after_one_attempt(
     claim_dir: Path,
 ) -> None:
     start_operator()
-    apply(manifest())
-    fail_attempt(kubectl, namespace, "nightly-1", Reason.PERMISSION_DENIED)
+    apply(tb.manifest())
+    tb.fail_attempt(kubectl, namespace, "nightly-1", Reason.PERMISSION_DENIED)
     status = tb.wait_phase(kubectl, namespace, "nightly", "Failed")
     assert (status["reason"], status["attempts"]) == ("PermissionDenied", 1)
     time.sleep(2)
-    assert jobs(kubectl, namespace) == ["nightly-1"]
+    assert tb.job_names(kubectl, namespace) == ["nightly-1"]
 
 
 @pytest.mark.parametrize(
@@ -215,11 +150,11 @@ def test_preflight_failures_create_no_job(
     if with_secret:
         tb.create_db_secret(kubectl, namespace, shared_tenant_db)
     start_operator()
-    apply(manifest(tenant=tenant))
+    apply(tb.manifest(tenant=tenant))
     status = tb.wait_phase(kubectl, namespace, "nightly", "Failed")
     assert status["reason"] == reason
     assert status["attempts"] == 0
-    assert jobs(kubectl, namespace) == []
+    assert tb.job_names(kubectl, namespace) == []
 
 
 def test_restart_between_job_creation_and_status_adopts_the_job(
@@ -232,15 +167,15 @@ def test_restart_between_job_creation_and_status_adopts_the_job(
     tmp_path: Path,
 ) -> None:
     """The state a crash right after creating Job 1 leaves: the Job, and no status yet."""
-    apply(manifest())
+    apply(tb.manifest())
     body = tb.get(kubectl, namespace, "tenantbackup", "nightly")
     job = build_job(TenantBackup.from_body(body), 1, Settings())
     kubectl("create", "-f", "-", input=json.dumps(job))
     start_operator()
-    run_real_dump(kubectl, namespace, "nightly-1", secret, claim_dir, tmp_path)
+    tb.run_real_attempt(kubectl, namespace, "nightly-1", secret, claim_dir, tmp_path)
     status = tb.wait_phase(kubectl, namespace, "nightly", "Succeeded")
     assert status["attempts"] == 1
-    assert jobs(kubectl, namespace) == ["nightly-1"]
+    assert tb.job_names(kubectl, namespace) == ["nightly-1"]
 
 
 def test_restart_while_the_job_runs_finishes_once(
@@ -253,12 +188,11 @@ def test_restart_while_the_job_runs_finishes_once(
     tmp_path: Path,
 ) -> None:
     operator = start_operator()
-    apply(manifest())
-    pod = tb.running_pod(kubectl, namespace, "nightly-1")
+    apply(tb.manifest())
+    tb.running_pod(kubectl, namespace, "nightly-1")
     tb.wait_phase(kubectl, namespace, "nightly", "Running")
     operator.kill()
-    code, message = run_dump_container(pod, secret, claim_dir, tmp_path)
-    end_pod(kubectl, namespace, pod["metadata"]["name"], code, message)
+    tb.run_real_attempt(kubectl, namespace, "nightly-1", secret, claim_dir, tmp_path)
     wait_for(
         lambda: tb.get(kubectl, namespace, "job", "nightly-1")["status"].get("succeeded"),
         30,
@@ -269,7 +203,7 @@ def test_restart_while_the_job_runs_finishes_once(
     status = tb.wait_phase(kubectl, namespace, "nightly", "Succeeded")
     assert status["attempts"] == 1
     assert len(status["attemptHistory"]) == 1
-    assert jobs(kubectl, namespace) == ["nightly-1"]
+    assert tb.job_names(kubectl, namespace) == ["nightly-1"]
 
 
 def test_a_deleted_job_counts_as_a_failed_attempt(
@@ -281,7 +215,7 @@ def test_a_deleted_job_counts_as_a_failed_attempt(
     claim_dir: Path,
 ) -> None:
     start_operator()
-    apply(manifest())
+    apply(tb.manifest())
     tb.running_pod(kubectl, namespace, "nightly-1")
     tb.wait_phase(kubectl, namespace, "nightly", "Running")
     kubectl("delete", "-n", namespace, "job", "nightly-1", "--wait=true")
@@ -300,7 +234,7 @@ def test_deadline_exceeded_is_permanent(
     claim_dir: Path,
 ) -> None:
     start_operator()
-    apply(manifest(timeouts={"activeDeadlineSeconds": 10}))
+    apply(tb.manifest(timeouts={"activeDeadlineSeconds": 10}))
     tb.running_pod(kubectl, namespace, "nightly-1")
     status = tb.wait_phase(kubectl, namespace, "nightly", "Failed", timeout=60)
     assert (status["reason"], status["attempts"]) == ("DeadlineExceeded", 1)
@@ -315,7 +249,7 @@ def test_deleting_the_backup_removes_its_jobs(
     claim_dir: Path,
 ) -> None:
     start_operator()
-    apply(manifest())
+    apply(tb.manifest())
     tb.running_pod(kubectl, namespace, "nightly-1")
     kubectl("delete", "-n", namespace, "tb", "nightly", "--timeout=30s")
-    wait_for(lambda: jobs(kubectl, namespace) == [], 60, "Jobs outlived their TenantBackup")
+    wait_for(lambda: tb.job_names(kubectl, namespace) == [], 60, "Jobs outlived their TenantBackup")

@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.test_operator import manifest, run_real_dump
 from tests.support import backups as tb
 from tests.support import operator_rbac as rbac
 from tests.support.cluster import Cluster, KubectlRunner, free_port
@@ -102,7 +101,7 @@ def test_deployed_operator_serves_health_metrics_json_logs_and_events(
     secret = tb.create_db_secret(kubectl, namespace, shared_tenant_db)
     wait_for(lambda: http_get(health, "/healthz")[0] == 200, 30, "no /healthz", ignore=(OSError,))
 
-    apply(manifest())
+    apply(tb.manifest())
     pod = tb.running_pod(kubectl, namespace, "nightly-1")
     wait_for(
         lambda: sample(scrape(metrics), "tenant_backup_jobs", namespace=namespace, state="running"),
@@ -110,7 +109,7 @@ def test_deployed_operator_serves_health_metrics_json_logs_and_events(
         "the running Job never showed in tenant_backup_jobs",
     )
     assert pod["metadata"]["labels"]["tenantbackup.dev/tenant"] == "acme"
-    run_real_dump(kubectl, namespace, "nightly-1", secret, claim, tmp_path)
+    tb.run_real_attempt(kubectl, namespace, "nightly-1", secret, claim, tmp_path)
     status = tb.wait_phase(kubectl, namespace, "nightly", "Succeeded")
 
     def settled() -> Samples | None:

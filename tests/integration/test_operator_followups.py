@@ -7,8 +7,6 @@ Events, survive operator restarts without duplicates, and catch up when a databa
 
 from __future__ import annotations
 
-import base64
-import itertools
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -20,40 +18,17 @@ import pytest
 
 from tenant_backup.api.reasons import Reason
 from tenant_backup.settings import Settings
-from tests.integration.test_operator import event_reasons, fail_attempt, manifest, run_real_dump
 from tests.support import backups as tb
 from tests.support.cluster import KubectlRunner
 from tests.support.history import rows, settings_for
 from tests.support.operator_fixtures import StartOperator
-from tests.support.pod_executor import end_pod, run_dump_container
 from tests.support.postgres import PostgresServer
-from tests.support.postgres_fixtures import Database
 from tests.support.receivers import SmtpReceiver, WebhookReceiver, self_signed_certificate
 from tests.support.waiting import wait_for
 
 Apply = Callable[..., Any]
 SMTP_LOGIN = ("backup-bot", "smtp-pass-4c1d")
 HMAC_KEY = "hmac-key-9b2e"
-_counter = itertools.count(1)
-
-
-@pytest.fixture
-def claim_dir(kubectl: KubectlRunner, namespace: str, tmp_path: Path) -> Path:
-    return tb.create_bound_claim(kubectl, namespace, tmp_path / "claim")
-
-
-@pytest.fixture
-def secret(kubectl: KubectlRunner, namespace: str, shared_tenant_db: Database) -> dict[str, str]:
-    return tb.create_db_secret(kubectl, namespace, shared_tenant_db)
-
-
-@pytest.fixture
-def history(postgres: PostgresServer) -> Iterator[Settings]:
-    """A fresh history database on the session's server."""
-    dbname = f"op_history_{next(_counter)}"
-    postgres.create_database(dbname)
-    yield settings_for(postgres, dbname)
-    postgres.drop_database(dbname)
 
 
 def dsn(settings: Settings) -> str:
@@ -80,12 +55,6 @@ def wait_condition(
     return tb.status(kubectl, namespace, name)
 
 
-def create_secret(kubectl: KubectlRunner, namespace: str, name: str, data: dict[str, str]) -> None:
-    encoded = {key: base64.b64encode(value.encode()).decode() for key, value in data.items()}
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "data": encoded}
-    kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(secret))
-
-
 def attempts_of(settings: Settings, name: str) -> list[tuple[Any, ...]]:
     return [
         (r["attempt"], r["phase"], r["reason"], r["retryable"], r["artifact_url"])
@@ -105,11 +74,11 @@ def test_history_of_a_retried_success_and_a_permanent_failure(
     history: Settings,
 ) -> None:
     start_operator(history_dsn=dsn(history))
-    apply(manifest())
-    apply(manifest(name="broken"))
-    fail_attempt(kubectl, namespace, "nightly-1", Reason.LOCK_TIMEOUT)
-    fail_attempt(kubectl, namespace, "broken-1", Reason.PERMISSION_DENIED)
-    run_real_dump(kubectl, namespace, "nightly-2", secret, claim_dir, tmp_path)
+    apply(tb.manifest())
+    apply(tb.manifest(name="broken"))
+    tb.fail_attempt(kubectl, namespace, "nightly-1", Reason.LOCK_TIMEOUT)
+    tb.fail_attempt(kubectl, namespace, "broken-1", Reason.PERMISSION_DENIED)
+    tb.run_real_attempt(kubectl, namespace, "nightly-2", secret, claim_dir, tmp_path)
     tb.wait_phase(kubectl, namespace, "nightly", "Succeeded")
     tb.wait_phase(kubectl, namespace, "broken", "Failed")
     recorded = ("True", "HistoryRecorded")
@@ -158,8 +127,8 @@ def test_operator_restart_mid_backup_does_not_duplicate_rows(
     history: Settings,
 ) -> None:
     operator = start_operator(history_dsn=dsn(history))
-    apply(manifest())
-    pod = tb.running_pod(kubectl, namespace, "nightly-1")
+    apply(tb.manifest())
+    tb.running_pod(kubectl, namespace, "nightly-1")
     wait_for(
         lambda: attempts_of(history, "nightly") == [(1, "Running", None, None, None)],
         30,
@@ -167,8 +136,7 @@ def test_operator_restart_mid_backup_does_not_duplicate_rows(
         ignore=(psycopg.errors.UndefinedTable,),
     )
     operator.kill()
-    code, message = run_dump_container(pod, secret, claim_dir, tmp_path)
-    end_pod(kubectl, namespace, pod["metadata"]["name"], code, message)
+    tb.run_real_attempt(kubectl, namespace, "nightly-1", secret, claim_dir, tmp_path)
     operator.start()
     tb.wait_phase(kubectl, namespace, "nightly", "Succeeded")
     wait_condition(kubectl, namespace, "nightly", "HistoryRecorded", ("True", "HistoryRecorded"))
@@ -197,19 +165,19 @@ def test_history_database_down_then_back(
         settings = settings_for(server, "history")
         start_operator(history_dsn=dsn(settings))
         server.stop()
-        apply(manifest())
-        run_real_dump(kubectl, namespace, "nightly-1", secret, claim_dir, tmp_path)
+        apply(tb.manifest())
+        tb.run_real_attempt(kubectl, namespace, "nightly-1", secret, claim_dir, tmp_path)
         status = tb.wait_phase(kubectl, namespace, "nightly", "Succeeded")
         unavailable = ("False", "HistoryUnavailable")
         status = wait_condition(kubectl, namespace, "nightly", "HistoryRecorded", unavailable)
         assert status["phase"] == "Succeeded"
         assert "history" not in status
         wait_for(
-            lambda: "HistoryUnavailable" in event_reasons(kubectl, namespace),
+            lambda: "HistoryUnavailable" in tb.event_reasons(kubectl, namespace),
             30,
             "no HistoryUnavailable Event",
         )
-        assert event_reasons(kubectl, namespace).count("HistoryUnavailable") == 1
+        assert tb.event_reasons(kubectl, namespace).count("HistoryUnavailable") == 1
         assert server.superuser.password not in json.dumps(status)
 
         server.start()
@@ -221,8 +189,7 @@ def test_history_database_down_then_back(
             ("nightly", "Succeeded")
         ]
         assert [(a[0], a[1]) for a in attempts_of(settings, "nightly")] == [(1, "Succeeded")]
-        assert tb.items(kubectl, namespace, "jobs")[0]["metadata"]["name"] == "nightly-1"
-        assert len(tb.items(kubectl, namespace, "jobs")) == 1
+        assert tb.job_names(kubectl, namespace) == ["nightly-1"]
     finally:
         server.destroy()
 
@@ -237,7 +204,7 @@ def smtp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SmtpReceiv
 
 
 def notification_secrets(kubectl: KubectlRunner, namespace: str, smtp_port: int) -> None:
-    create_secret(
+    tb.create_secret(
         kubectl,
         namespace,
         "smtp",
@@ -249,7 +216,7 @@ def notification_secrets(kubectl: KubectlRunner, namespace: str, smtp_port: int)
             "password": SMTP_LOGIN[1],
         },
     )
-    create_secret(kubectl, namespace, "hook", {"hmacKey": HMAC_KEY})
+    tb.create_secret(kubectl, namespace, "hook", {"hmacKey": HMAC_KEY})
 
 
 def test_email_and_webhook_sent_once_across_a_restart(
@@ -266,14 +233,14 @@ def test_email_and_webhook_sent_once_across_a_restart(
     with WebhookReceiver() as hook:
         operator = start_operator()
         apply(
-            manifest(
+            tb.manifest(
                 notifications={
                     "email": {"to": ["ops@example.com"], "smtpSecretRef": {"name": "smtp"}},
                     "webhook": {"url": hook.url, "secretRef": {"name": "hook"}},
                 }
             )
         )
-        run_real_dump(kubectl, namespace, "nightly-1", secret, claim_dir, tmp_path)
+        tb.run_real_attempt(kubectl, namespace, "nightly-1", secret, claim_dir, tmp_path)
         tb.wait_phase(kubectl, namespace, "nightly", "Succeeded")
         status = wait_condition(kubectl, namespace, "nightly", "Notified", ("True", "Notified"))
         operator.stop()
@@ -294,7 +261,7 @@ def test_email_and_webhook_sent_once_across_a_restart(
     assert (payload["outcome"], payload["tenant"]) == ("Succeeded", "acme")
     assert payload["artifact"]["sha256"] == status["artifact"]["sha256"]
 
-    assert event_reasons(kubectl, namespace).count("Notified") == 2
+    assert tb.event_reasons(kubectl, namespace).count("Notified") == 2
     written = json.dumps(status) + json.dumps(tb.items(kubectl, namespace, "events"))
     for secret_text in (SMTP_LOGIN[1], HMAC_KEY, "secret-token"):
         assert secret_text not in written
@@ -311,11 +278,13 @@ def test_failing_webhook_is_retried_then_given_up_and_the_backup_still_succeeds(
     claim_dir: Path,
     tmp_path: Path,
 ) -> None:
-    create_secret(kubectl, namespace, "hook", {"hmacKey": HMAC_KEY})
+    tb.create_secret(kubectl, namespace, "hook", {"hmacKey": HMAC_KEY})
     with WebhookReceiver(status=500) as hook:
         start_operator(notify_attempts="3", notify_backoff_seconds="0.2")
-        apply(manifest(notifications={"webhook": {"url": hook.url, "secretRef": {"name": "hook"}}}))
-        run_real_dump(kubectl, namespace, "nightly-1", secret, claim_dir, tmp_path)
+        apply(
+            tb.manifest(notifications={"webhook": {"url": hook.url, "secretRef": {"name": "hook"}}})
+        )
+        tb.run_real_attempt(kubectl, namespace, "nightly-1", secret, claim_dir, tmp_path)
         failed = ("False", "NotificationFailed")
         status = wait_condition(kubectl, namespace, "nightly", "Notified", failed)
         time.sleep(3)
@@ -333,7 +302,7 @@ def test_failing_webhook_is_retried_then_given_up_and_the_backup_still_succeeds(
     assert delivery["message"].endswith("answered HTTP 500 (try 3 of 3)")
     assert "secret-token" not in delivery["message"]
     wait_for(
-        lambda: "NotificationFailed" in event_reasons(kubectl, namespace),
+        lambda: "NotificationFailed" in tb.event_reasons(kubectl, namespace),
         30,
         "no NotificationFailed Event",
     )

@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 
 from tenant_backup.api.reasons import Reason
-from tests.integration.test_operator import fail_attempt, jobs, manifest, run_real_dump
 from tests.support import backups as tb
 from tests.support import operator_rbac as rbac
 from tests.support.cluster import Cluster, KubectlRunner
@@ -119,15 +118,15 @@ def test_flow_as_service_account_needs_no_more_than_granted(
         pytest.skip("reusing a cluster whose audit log is unknown (TBO_KUBECONFIG)")
     claim = tb.create_bound_claim(kubectl, namespace, tmp_path / "claim")
     start_operator()
-    apply(manifest(name="early", tenant="acme"))
+    apply(tb.manifest(name="early", tenant="acme"))
     assert tb.wait_phase(kubectl, namespace, "early", "Failed")["reason"] == "SecretMissing"
     secret = tb.create_db_secret(kubectl, namespace, shared_tenant_db)
-    apply(manifest())
-    fail_attempt(kubectl, namespace, "nightly-1", Reason.LOCK_TIMEOUT)
-    run_real_dump(kubectl, namespace, "nightly-2", secret, claim, tmp_path)
+    apply(tb.manifest())
+    tb.fail_attempt(kubectl, namespace, "nightly-1", Reason.LOCK_TIMEOUT)
+    tb.run_real_attempt(kubectl, namespace, "nightly-2", secret, claim, tmp_path)
     tb.wait_phase(kubectl, namespace, "nightly", "Succeeded")
     kubectl("delete", "-n", namespace, "tb", "nightly", "early", "--timeout=30s")
-    wait_for(lambda: jobs(kubectl, namespace) == [], 60, "Jobs outlived their TenantBackup")
+    wait_for(lambda: tb.job_names(kubectl, namespace) == [], 60, "Jobs outlived their TenantBackup")
 
     events = cluster.audit_events(rbac.USERNAME)
     assert events, "no audit events for the operator's ServiceAccount"

@@ -1,4 +1,5 @@
-"""Test-side helpers for TenantBackups: the objects they need, and reading their state."""
+"""Test-side helpers for TenantBackups: their manifests and the objects they need, reading
+their state, and ending their attempts' pods through KWOK (for real, or as a failure)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,51 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tenant_backup.api.reasons import Reason
 from tests.support.cluster import KubectlRunner
+from tests.support.lifecycles import failure_message
+from tests.support.pod_executor import end_pod, run_dump_container
 from tests.support.postgres_fixtures import Database
 from tests.support.waiting import wait_for
 
 SECRET_NAME = "pg-app"
 CLAIM_NAME = "backups"
+
+
+def tenant_backup(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """A TenantBackup to `apply` with exactly this spec."""
+    return {
+        "apiVersion": "tenantbackup.dev/v1alpha1",
+        "kind": "TenantBackup",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+
+
+def manifest(
+    name: str = "nightly", tenant: str = "acme", secret_name: str = SECRET_NAME, **spec: Any
+) -> dict[str, Any]:
+    """A TenantBackup to `apply`: `tenant` with the credentials of Secret `secret_name`, into claim
+    `backups` under `nightly/`, up to 3 attempts 1-2 s apart. `spec` sets top-level spec
+    fields; None leaves one out."""
+    fields = {
+        "tenant": tenant,
+        "database": {"secretRef": {"name": secret_name}},
+        "destination": {"pvc": {"claimName": CLAIM_NAME, "path": "nightly"}},
+        "retry": {"maxAttempts": 3, "backoffSeconds": 1, "maxBackoffSeconds": 2},
+    } | spec
+    return tenant_backup(name, {key: value for key, value in fields.items() if value is not None})
+
+
+def create_secret(kubectl: KubectlRunner, namespace: str, name: str, data: dict[str, str]) -> None:
+    """An Opaque Secret holding `data`."""
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace},
+        "data": {key: base64.b64encode(value.encode()).decode() for key, value in data.items()},
+    }
+    kubectl("apply", "-f", "-", input=json.dumps(secret))
 
 
 def create_db_secret(kubectl: KubectlRunner, namespace: str, db: Database) -> dict[str, str]:
@@ -24,13 +64,7 @@ def create_db_secret(kubectl: KubectlRunner, namespace: str, db: Database) -> di
         "username": db.backup.user,
         "password": db.backup.password,
     }
-    secret = {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": SECRET_NAME, "namespace": namespace},
-        "data": {key: base64.b64encode(value.encode()).decode() for key, value in data.items()},
-    }
-    kubectl("apply", "-f", "-", input=json.dumps(secret))
+    create_secret(kubectl, namespace, SECRET_NAME, data)
     return data
 
 
@@ -96,6 +130,20 @@ def items(
     return found
 
 
+def job_names(kubectl: KubectlRunner, namespace: str) -> list[str]:
+    """The names of the namespace's Jobs, sorted."""
+    return sorted(job["metadata"]["name"] for job in items(kubectl, namespace, "jobs"))
+
+
+def event_reasons(kubectl: KubectlRunner, namespace: str) -> list[str]:
+    """The reasons of the Events about TenantBackups in the namespace."""
+    return [
+        event["reason"]
+        for event in items(kubectl, namespace, "events")
+        if event["involvedObject"]["kind"] == "TenantBackup"
+    ]
+
+
 def status(kubectl: KubectlRunner, namespace: str, name: str) -> dict[str, Any]:
     """A TenantBackup's status (empty until the operator writes one)."""
     found: dict[str, Any] = get(kubectl, namespace, "tenantbackup", name).get("status", {})
@@ -131,3 +179,24 @@ def running_pod(
 
     pod: dict[str, Any] = wait_for(find, timeout, f"no running pod for Job {job_name}")
     return pod
+
+
+def run_real_attempt(
+    kubectl: KubectlRunner,
+    namespace: str,
+    job: str,
+    secret: dict[str, str],
+    claim: Path,
+    work_dir: Path,
+) -> None:
+    """Run Job `job`'s dump container with the real runner (Secret `secret`, its volume at
+    `claim`, logs in `work_dir`), then have KWOK end the pod with the runner's result."""
+    pod = running_pod(kubectl, namespace, job)
+    code, message = run_dump_container(pod, secret, claim, work_dir)
+    end_pod(kubectl, namespace, pod["metadata"]["name"], code, message)
+
+
+def fail_attempt(kubectl: KubectlRunner, namespace: str, job: str, reason: Reason) -> None:
+    """Have KWOK end Job `job`'s pod as the runner does when it fails with `reason`."""
+    pod = running_pod(kubectl, namespace, job)
+    end_pod(kubectl, namespace, pod["metadata"]["name"], 1, failure_message(reason))

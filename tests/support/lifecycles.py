@@ -21,11 +21,17 @@ def succeeded(at: datetime) -> JobFinish:
     return JobFinish(True, None, None, at, Termination(0, None, success_message(), None))
 
 
-def failed(reason: Reason, at: datetime) -> JobFinish:
-    """A finish with the runner's failure result."""
+def failure_message(reason: Reason) -> str:
+    """A termination message as the runner writes it for a failure (retryable unless
+    PermissionDenied)."""
     retryable = reason != Reason.PERMISSION_DENIED
     result = DumpResult(ok=False, reason=reason, retryable=retryable, message=f"simulated {reason}")
-    return JobFinish(False, None, None, at, Termination(1, None, result.to_message(), None))
+    return result.to_message()
+
+
+def failed(reason: Reason, at: datetime) -> JobFinish:
+    """A finish with the runner's failure result."""
+    return JobFinish(False, None, None, at, Termination(1, None, failure_message(reason), None))
 
 
 def step(current: TenantBackup, jobs: list[ObservedJob], now: datetime) -> TenantBackup:

@@ -10,6 +10,7 @@ class Reason(StrEnum):
     CREATED = "Created"
     JOB_CREATED = "JobCreated"
     RETRY_SCHEDULED = "RetryScheduled"
+    QUEUED = "Queued"
     SUCCEEDED = "Succeeded"
     # Permanent failures: retrying cannot help.
     VALIDATION_FAILED = "ValidationFailed"

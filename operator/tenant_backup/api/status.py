@@ -148,6 +148,8 @@ class TenantBackupStatus(ApiModel):
     observed_generation: int | None = None
     artifact: Artifact | None = None
     source: Source | None = None
+    database_server: str | None = None
+    """`host:port` of the database server, the unit of the per-server concurrency limit."""
     attempt_history: Annotated[list[AttemptRecord], Field(max_length=MAX_ATTEMPT_HISTORY)] = Field(
         default_factory=list
     )

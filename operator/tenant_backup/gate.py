@@ -1,0 +1,49 @@
+"""Serialised admission to Job slots: two threads can never both take the last slot.
+
+The index of TenantBackups lags behind our own writes by a watch event, so a backup that was
+just started is remembered here until the index has surely caught up.
+"""
+
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+
+from tenant_backup.scheduling import Entry, Limits, State, Verdict, may_start
+
+RESERVATION_SECONDS = 30.0
+
+
+@dataclass
+class Ticket:
+    """One admission: the verdict, and whether the caller then really started a Job."""
+
+    verdict: Verdict
+    started: bool = False
+
+
+class Gate:
+    """Admits backups one at a time against the limits."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self._lock = threading.Lock()
+        self._reserved: dict[tuple[str, str], tuple[Entry, float]] = {}
+
+    @contextmanager
+    def admission(self, candidate: Entry, indexed: Iterable[Entry]) -> Iterator[Ticket]:
+        """Hold the gate while the caller acts on the verdict (creates the Job, records it)."""
+        with self._lock:
+            now = time.monotonic()
+            self._reserved = {
+                key: (entry, since)
+                for key, (entry, since) in self._reserved.items()
+                if now - since < RESERVATION_SECONDS
+            }
+            entries = {entry.key: entry for entry in indexed}
+            entries.update({key: entry for key, (entry, _) in self._reserved.items()})
+            ticket = Ticket(may_start(candidate, entries.values(), self.limits))
+            yield ticket
+            if ticket.started:
+                self._reserved[candidate.key] = (replace(candidate, state=State.ACTIVE), now)

@@ -1,0 +1,108 @@
+"""Pure: whether a backup may start a Job now, under the operator's concurrency limits.
+
+Limits: Jobs running in total, Jobs running against one database server, and never two
+running backups of one tenant on one server. Waiting backups start in creation order: a
+backup may take a free slot only if no older backup waits for that slot.
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from tenant_backup.api.reasons import Reason
+from tenant_backup.observe import parse_time
+
+UNKNOWN_SERVER = ""
+"""A backup not yet checked: its server is unknown, so it may wait for any server's slot."""
+
+
+class State(StrEnum):
+    """Where a backup stands for scheduling."""
+
+    ACTIVE = "active"
+    """Its Job runs (holds a slot)."""
+    WAITING = "waiting"
+    """It wants a slot: new, queued, or due for its next attempt."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The operator's concurrency settings."""
+
+    total: int
+    per_server: int
+
+
+@dataclass(frozen=True, order=True)
+class Entry:
+    """One unfinished backup, as scheduling sees it. Ordered by age."""
+
+    created: datetime
+    namespace: str
+    name: str
+    server: str
+    tenant: str
+    state: State
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """Namespace and name."""
+        return self.namespace, self.name
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """May it start, and if not, why (for status.message)."""
+
+    allowed: bool
+    message: str = ""
+
+
+def entry_of(body: Mapping[str, Any]) -> Entry | None:
+    """The scheduling entry of a TenantBackup body; None when it neither holds nor wants a
+    slot (finished, deleted, or sitting out a retry backoff)."""
+    metadata, status = body["metadata"], body.get("status") or {}
+    phase, reason = status.get("phase"), status.get("reason")
+    if (
+        phase in ("Succeeded", "Failed")
+        or reason == Reason.RETRY_SCHEDULED
+        or metadata.get("deletionTimestamp")
+    ):
+        return None
+    waiting = phase in (None, "Pending") or reason == Reason.QUEUED
+    created = parse_time(metadata["creationTimestamp"])
+    if created is None:
+        return None
+    return Entry(
+        created=created,
+        namespace=metadata["namespace"],
+        name=metadata["name"],
+        server=status.get("databaseServer") or UNKNOWN_SERVER,
+        tenant=body["spec"]["tenant"],
+        state=State.WAITING if waiting else State.ACTIVE,
+    )
+
+
+def may_start(candidate: Entry, entries: Iterable[Entry], limits: Limits) -> Verdict:
+    """Whether `candidate` may start a Job now, given every other unfinished backup."""
+    others = [entry for entry in entries if entry.key != candidate.key]
+    active = [entry for entry in others if entry.state is State.ACTIVE]
+    if any(e.server == candidate.server and e.tenant == candidate.tenant for e in active):
+        return Verdict(False, f"another backup of tenant {candidate.tenant} is running")
+    older = [e for e in others if e.state is State.WAITING and e < candidate]
+    if len(active) + len(older) >= limits.total:
+        return Verdict(
+            False,
+            f"{len(active)} backups running (limit {limits.total}), {len(older)} queued before",
+        )
+    on_server = [e for e in active if e.server == candidate.server]
+    older_on_server = [e for e in older if e.server in (candidate.server, UNKNOWN_SERVER)]
+    if len(on_server) + len(older_on_server) >= limits.per_server:
+        return Verdict(
+            False,
+            f"{len(on_server)} backups running on this database server (limit "
+            f"{limits.per_server}), {len(older_on_server)} queued before",
+        )
+    return Verdict(True)

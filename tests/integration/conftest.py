@@ -1,0 +1,40 @@
+"""Fixtures shared by the operator's integration tests: a bound claim, the database Secret,
+and a fresh history database."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tenant_backup.settings import Settings
+from tests.support import backups as tb
+from tests.support.cluster import KubectlRunner
+from tests.support.history import settings_for
+from tests.support.postgres import PostgresServer
+from tests.support.postgres_fixtures import Database
+
+_history_databases = itertools.count(1)
+
+
+@pytest.fixture
+def claim_dir(kubectl: KubectlRunner, namespace: str, tmp_path: Path) -> Path:
+    """The host directory behind the namespace's bound claim `backups`."""
+    return tb.create_bound_claim(kubectl, namespace, tmp_path / "claim")
+
+
+@pytest.fixture
+def secret(kubectl: KubectlRunner, namespace: str, shared_tenant_db: Database) -> dict[str, str]:
+    """The data of Secret `pg-app`, the backup role's credentials for the shared tenant database."""
+    return tb.create_db_secret(kubectl, namespace, shared_tenant_db)
+
+
+@pytest.fixture
+def history(postgres: PostgresServer) -> Iterator[Settings]:
+    """Settings pointing at a fresh, empty history database on the session's server."""
+    dbname = f"history_{next(_history_databases)}"
+    postgres.create_database(dbname)
+    yield settings_for(postgres, dbname)
+    postgres.drop_database(dbname)

@@ -1,0 +1,89 @@
+"""Concurrency limits: totals, per server, one run per tenant, creation order; and queuing."""
+
+from datetime import timedelta
+
+from tenant_backup.api.reasons import Reason
+from tenant_backup.api.status import Phase
+from tenant_backup.gate import Gate
+from tenant_backup.reconcile import Preflight, hold, reconcile
+from tenant_backup.scheduling import UNKNOWN_SERVER, Entry, Limits, State, entry_of, may_start
+from tests.support.factories import T0, backup, backup_body
+
+LIMITS = Limits(total=3, per_server=2)
+
+
+def entry(n: int, state: State = State.WAITING, server: str = "db:5432", tenant: str = "") -> Entry:
+    return Entry(T0 + timedelta(seconds=n), "ns", f"b{n:02}", server, tenant or f"t{n}", state)
+
+
+def test_free_slot_is_granted() -> None:
+    assert may_start(entry(1), [], LIMITS).allowed
+
+
+def test_per_server_limit() -> None:
+    running = [entry(1, State.ACTIVE), entry(2, State.ACTIVE)]
+    verdict = may_start(entry(3), running, LIMITS)
+    assert not verdict.allowed
+    assert "limit 2" in verdict.message
+    assert may_start(entry(3, server="other:5432"), running, LIMITS).allowed
+
+
+def test_total_limit_across_servers() -> None:
+    running = [entry(n, State.ACTIVE, server=f"s{n}") for n in range(3)]
+    assert not may_start(entry(9, server="s9"), running, LIMITS).allowed
+
+
+def test_never_two_runs_of_one_tenant_on_one_server() -> None:
+    running = [entry(1, State.ACTIVE, tenant="acme")]
+    verdict = may_start(entry(2, tenant="acme"), running, LIMITS)
+    assert (verdict.allowed, verdict.message) == (False, "another backup of tenant acme is running")
+    assert may_start(entry(2, tenant="acme", server="other:1"), running, LIMITS).allowed
+
+
+def test_older_waiting_backups_go_first() -> None:
+    entries = [entry(1, State.ACTIVE), entry(2), entry(3)]
+    assert may_start(entry(2), entries, LIMITS).allowed  # one slot left: the oldest waiter
+    assert not may_start(entry(3), entries, LIMITS).allowed
+
+
+def test_unchecked_backups_wait_for_any_server() -> None:
+    entries = [entry(1, State.ACTIVE), entry(2, server=UNKNOWN_SERVER)]
+    assert not may_start(entry(3), entries, LIMITS).allowed
+
+
+def test_entries_from_bodies() -> None:
+    body = backup_body()
+    fresh = entry_of(body)
+    assert fresh is not None
+    assert (fresh.state, fresh.server) == (State.WAITING, UNKNOWN_SERVER)
+    running = entry_of(
+        body | {"status": {"phase": "Running", "reason": "JobCreated", "databaseServer": "db:5432"}}
+    )
+    assert running is not None
+    assert (running.state, running.server) == (State.ACTIVE, "db:5432")
+    assert entry_of(body | {"status": {"phase": "Running", "reason": "RetryScheduled"}}) is None
+    assert entry_of(body | {"status": {"phase": "Succeeded"}}) is None
+
+
+def test_gate_remembers_a_start_until_the_index_shows_it() -> None:
+    gate = Gate(Limits(total=1, per_server=1))
+    with gate.admission(entry(1), []) as ticket:
+        assert ticket.verdict.allowed
+        ticket.started = True
+    with gate.admission(entry(2), []) as ticket:  # the index has not seen b01 start yet
+        assert not ticket.verdict.allowed
+
+
+def test_hold_queues_the_first_attempt_as_pending() -> None:
+    first = reconcile(backup(), [], T0, Preflight(server="db:5432"))
+    assert first.create_attempt == 1
+    held = hold(first, backup(), "2 backups running", T0)
+    assert held.create_attempt is None
+    status = held.status
+    assert (status.phase, status.reason, status.attempts) == (Phase.PENDING, Reason.QUEUED, 0)
+    assert status.job_name is None
+    assert status.database_server == "db:5432"
+    assert status.message == "queued: 2 backups running"
+    assert [e.reason for e in held.events] == [Reason.QUEUED]
+    again = hold(first, backup().model_copy(update={"status": status}), "still", T0)
+    assert again.events == []
