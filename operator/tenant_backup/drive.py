@@ -10,7 +10,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from tenant_backup import db, naming
+from tenant_backup import db, naming, policy
 from tenant_backup.api.resource import TenantBackup
 from tenant_backup.artifacts import destination_secret_problem
 from tenant_backup.builders import build_job
@@ -149,8 +149,14 @@ def observe_jobs(kube: Kube, backup: TenantBackup) -> list[ObservedJob]:
 
 
 def run_preflight(kube: Kube, settings: Settings, backup: TenantBackup) -> Preflight:
-    """The Secret exists and holds what the Job needs, and the tenant schema exists."""
+    """The namespace may back up the tenant, the Secret exists and holds what the Job needs,
+    and the tenant schema exists."""
     namespace = backup.metadata.namespace
+    if settings.require_tenant_allowlist:
+        annotations = kube.namespace_annotations(namespace)
+        refusal = policy.tenant_problem(namespace, annotations, backup.spec.tenant)
+        if refusal is not None:
+            return Preflight(PreflightFailure.TENANT_NOT_ALLOWED, refusal)
     secret_name = backup.spec.database.secret_ref.name
     secret = kube.read_secret(namespace, secret_name)
     if secret is None:

@@ -80,6 +80,12 @@ class Kube:
             return existing
         return created
 
+    def namespace_annotations(self, name: str) -> dict[str, str]:
+        """The annotations of a Namespace (empty when it has none)."""
+        namespace = _json(self.core.read_namespace(name, _preload_content=False))
+        annotations: dict[str, str] = namespace["metadata"].get("annotations") or {}
+        return annotations
+
     def read_secret(self, namespace: str, name: str) -> dict[str, str] | None:
         """A Secret's decoded data, or None when it does not exist."""
         secret = _or_none(

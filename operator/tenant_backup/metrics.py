@@ -56,12 +56,12 @@ class BackupView:
 
 
 def job_state(body: Mapping[str, Any]) -> str | None:
-    """`running` (a ready pod), `queued` (created, no ready pod yet), or None (finished)."""
+    """`running` (a ready pod), `starting` (created, no ready pod yet), or None (finished)."""
     status = body.get("status") or {}
     for condition in status.get("conditions") or []:
         if condition.get("type") in ("Complete", "Failed") and condition.get("status") == "True":
             return None
-    return "running" if (status.get("ready") or 0) > 0 else "queued"
+    return "running" if (status.get("ready") or 0) > 0 else "starting"
 
 
 class BackupMetrics(Collector):

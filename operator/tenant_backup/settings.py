@@ -23,6 +23,9 @@ class Settings(BaseModel):
     """How often unfinished TenantBackups are re-derived from their Jobs (safety net)."""
     preflight_timeout_seconds: int = Field(default=5, ge=1)
     """Connect timeout of the operator's own database checks."""
+    require_tenant_allowlist: bool = True
+    """A backup runs only if its Namespace's `tenantbackup.dev/allowed-tenants` annotation
+    lists its tenant (or `*`); False lets every namespace back up any tenant."""
     max_running_jobs: int = Field(default=10, ge=1)
     """Dump Jobs running at once, in total; more backups wait with reason Queued."""
     max_running_jobs_per_server: int = Field(default=2, ge=1)

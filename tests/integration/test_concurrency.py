@@ -104,7 +104,10 @@ def test_twenty_backups_queue_and_run_in_creation_order(
     while len(started(kubectl, namespace)) < len(NAMES) or running_pods(kubectl, namespace):
         pods = wait_for(lambda: running_pods(kubectl, namespace), 60, "no pod running")
         most = max(most, len(pods))
-        assert started(kubectl, namespace) == NAMES[: len(started(kubectl, namespace))]
+        so_far = started(kubectl, namespace)
+        assert so_far == NAMES[: len(so_far)]
+        tenants = [p["metadata"]["labels"]["tenantbackup.dev/tenant"] for p in pods]
+        assert len(set(tenants)) == len(tenants), f"one tenant twice at once: {tenants}"
         succeed(kubectl, namespace, pods[0])
         done = pods[0]["metadata"]["labels"]["tenantbackup.dev/backup"]
         tb.wait_phase(kubectl, namespace, done, "Succeeded")

@@ -36,6 +36,7 @@ ESSENTIAL: set[rbac.Permission] = {
     ("", "pods", "list"),
     ("", "secrets", "get"),
     ("", "events", "create"),
+    ("", "namespaces", "get"),
     ("apiextensions.k8s.io", "customresourcedefinitions", "list"),
     ("apiextensions.k8s.io", "customresourcedefinitions", "watch"),
 }

@@ -65,6 +65,7 @@ CONTROLLERS = (
     "serviceaccount-token-controller",
     "node-lifecycle-controller",
     "persistentvolume-binder-controller",
+    "clusterrole-aggregation-controller",
 )
 
 # Stop order: dependants first, etcd last.

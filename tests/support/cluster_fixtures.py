@@ -17,6 +17,7 @@ import pytest
 from kubernetes.client import ApiClient, CoreV1Api, V1Namespace, V1ObjectMeta
 from kubernetes.client.exceptions import ApiException
 
+from tenant_backup.policy import ALLOWED_TENANTS_ANNOTATION, ANY_TENANT
 from tests.support.cluster import Cluster, KubectlRunner
 from tests.support.waiting import wait_for
 
@@ -55,10 +56,12 @@ def namespace_name(test_name: str) -> str:
 
 @pytest.fixture
 def namespace(request: pytest.FixtureRequest, kube_api: ApiClient) -> Iterator[str]:
-    """A fresh namespace (with its `default` ServiceAccount); deleted after, not awaited."""
+    """A fresh namespace (with its `default` ServiceAccount) allowed to back up any tenant;
+    deleted after, not awaited."""
     core = CoreV1Api(kube_api)
     name = namespace_name(request.node.name)
-    core.create_namespace(V1Namespace(metadata=V1ObjectMeta(name=name)))
+    meta = V1ObjectMeta(name=name, annotations={ALLOWED_TENANTS_ANNOTATION: ANY_TENANT})
+    core.create_namespace(V1Namespace(metadata=meta))
     wait_for(
         lambda: (
             core.list_namespaced_service_account(name, field_selector="metadata.name=default").items

@@ -63,7 +63,7 @@ def test_backups_first_seen_finished_are_gauged_not_counted() -> None:
 
 
 def test_jobs_by_state() -> None:
-    assert job_state({"status": {}}) == "queued"
+    assert job_state({"status": {}}) == "starting"
     assert job_state({"status": {"active": 1, "ready": 1}}) == "running"
     finished = {"status": {"conditions": [{"type": "Complete", "status": "True"}]}}
     assert job_state(finished) is None
@@ -72,7 +72,7 @@ def test_jobs_by_state() -> None:
     metrics.job_seen("team-a", "nightly-1", {"status": {"active": 1, "ready": 1}})
     metrics.job_seen("team-a", "other-1", {"status": {}})
     assert value(registry, "tenant_backup_jobs", namespace="team-a", state="running") == 1
-    assert value(registry, "tenant_backup_jobs", namespace="team-a", state="queued") == 1
+    assert value(registry, "tenant_backup_jobs", namespace="team-a", state="starting") == 1
     metrics.job_seen("team-a", "nightly-1", finished)
     metrics.job_gone("team-a", "other-1")
     assert value(registry, "tenant_backup_jobs", namespace="team-a", state="running") is None

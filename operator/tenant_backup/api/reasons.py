@@ -15,6 +15,7 @@ class Reason(StrEnum):
     # Permanent failures: retrying cannot help.
     VALIDATION_FAILED = "ValidationFailed"
     TENANT_NOT_FOUND = "TenantNotFound"
+    TENANT_NOT_ALLOWED = "TenantNotAllowed"
     SECRET_MISSING = "SecretMissing"  # noqa: S105 (a reason, not a secret)
     AUTH_FAILED = "AuthFailed"
     PERMISSION_DENIED = "PermissionDenied"
@@ -40,6 +41,7 @@ PERMANENT: frozenset[Reason] = frozenset(
     {
         Reason.VALIDATION_FAILED,
         Reason.TENANT_NOT_FOUND,
+        Reason.TENANT_NOT_ALLOWED,
         Reason.SECRET_MISSING,
         Reason.AUTH_FAILED,
         Reason.PERMISSION_DENIED,

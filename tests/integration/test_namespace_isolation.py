@@ -1,0 +1,134 @@
+"""Namespace isolation on the real API server: a namespace backs up only the tenants a
+cluster admin listed on its Namespace, and only with Secrets of its own namespace."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tenant_backup.policy import ALLOWED_TENANTS_ANNOTATION
+from tests.support import backups as tb
+from tests.support.cluster import KubectlRunner
+from tests.support.operator_fixtures import StartOperator
+from tests.support.postgres_fixtures import Database
+from tests.support.waiting import wait_for
+
+Apply = Callable[..., Any]
+
+
+def annotate(kubectl: KubectlRunner, namespace: str, tenants: str | None) -> None:
+    """Set (or with None remove) the namespace's allowed-tenants annotation, as an admin."""
+    value = (
+        f"{ALLOWED_TENANTS_ANNOTATION}={tenants}" if tenants else f"{ALLOWED_TENANTS_ANNOTATION}-"
+    )
+    kubectl("annotate", "--overwrite", "namespace", namespace, value)
+
+
+@pytest.fixture
+def other_namespace(kubectl: KubectlRunner, namespace: str) -> Iterator[str]:
+    """Namespace B, allowed tenant acme, holding a Secret `pg-app` of its own."""
+    name = f"{namespace}-b"[:63]
+    kubectl("create", "namespace", name)
+    annotate(kubectl, name, "acme")
+    yield name
+    kubectl("delete", "namespace", name, "--wait=false")
+
+
+@pytest.mark.parametrize(
+    ("allowed", "reason"),
+    [("globex, acme_eu", "TenantNotAllowed"), (None, "TenantNotAllowed")],
+    ids=["other-tenants-listed", "no-annotation"],
+)
+def test_a_tenant_allowed_only_elsewhere_fails_with_no_job(
+    apply: Apply,
+    kubectl: KubectlRunner,
+    namespace: str,
+    other_namespace: str,
+    start_operator: StartOperator,
+    shared_tenant_db: Database,
+    claim_dir: Path,
+    allowed: str | None,
+    reason: str,
+) -> None:
+    annotate(kubectl, namespace, allowed)
+    tb.create_db_secret(kubectl, namespace, shared_tenant_db)
+    start_operator()
+    apply(tb.manifest(tenant="acme"))
+    status = tb.wait_phase(kubectl, namespace, "nightly", "Failed")
+    assert status["reason"] == reason
+    assert "acme" in status["message"] or "no tenant" in status["message"]
+    assert ALLOWED_TENANTS_ANNOTATION in status["message"]
+    assert status["attempts"] == 0
+    assert tb.job_names(kubectl, namespace) == []
+    assert list(claim_dir.iterdir()) == []
+    assert reason in tb.event_reasons(kubectl, namespace)
+
+
+def test_a_listed_tenant_runs(
+    apply: Apply,
+    kubectl: KubectlRunner,
+    namespace: str,
+    start_operator: StartOperator,
+    secret: dict[str, str],
+    claim_dir: Path,
+) -> None:
+    annotate(kubectl, namespace, "globex,acme")
+    start_operator()
+    apply(tb.manifest(tenant="acme"))
+    tb.running_pod(kubectl, namespace, "nightly-1")
+    assert tb.status(kubectl, namespace, "nightly")["phase"] in ("Pending", "Running")
+
+
+def test_a_secret_of_another_namespace_is_not_found(
+    apply: Apply,
+    kubectl: KubectlRunner,
+    namespace: str,
+    other_namespace: str,
+    start_operator: StartOperator,
+    shared_tenant_db: Database,
+    claim_dir: Path,
+) -> None:
+    """A Secret reference is a name, resolved in the backup's own namespace only."""
+    tb.create_db_secret(kubectl, other_namespace, shared_tenant_db)
+    start_operator()
+    apply(tb.manifest(tenant="acme"))
+    status = tb.wait_phase(kubectl, namespace, "nightly", "Failed")
+    assert status["reason"] == "SecretMissing"
+    assert namespace in status["message"]
+    assert tb.job_names(kubectl, namespace) == []
+
+
+def test_namespace_admins_cannot_change_their_allowed_tenants(
+    kubectl: KubectlRunner, namespace: str
+) -> None:
+    """Even a namespace's `admin` (the built-in ClusterRole bound in the namespace) may not
+    edit the Namespace object that carries the annotation."""
+    rbac = "rbac.authorization.k8s.io"
+    binding = {
+        "apiVersion": f"{rbac}/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": "team-admin", "namespace": namespace},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": "admin",
+        },
+        "subjects": [
+            {"kind": "User", "name": "team-lead", "apiGroup": "rbac.authorization.k8s.io"}
+        ],
+    }
+    kubectl("apply", "-f", "-", input=json.dumps(binding))
+
+    def can(verb: str, resource: str) -> bool:
+        result = kubectl(
+            "auth", "can-i", verb, resource, "-n", namespace, "--as=team-lead", check=False
+        )
+        return result.stdout.strip() == "yes"
+
+    wait_for(lambda: can("create", "secrets"), 30, "the admin ClusterRole was never aggregated")
+    assert not can("patch", f"namespace/{namespace}")
+    assert not can("update", f"namespace/{namespace}")
