@@ -6,10 +6,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 CRD := crds/tenantbackups.tenantbackup.dev.yaml
 
-.PHONY: help install controlplane minio bench chart-tools chart-lint crds lint unit test cluster-up cluster-down run
+.PHONY: help install controlplane minio bench chart-tools chart-lint crds lint unit test cluster-up cluster-down run kind-e2e
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 $(BIN)/tenant-backup: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,3 +58,6 @@ cluster-down: install ## Stop the local control plane
 
 run: install ## Run the operator against $$KUBECONFIG (all namespaces)
 	$(BIN)/tenant-backup operator --all-namespaces
+
+kind-e2e: ## Where Docker exists: kind cluster, image, chart, PostgreSQL, a backup to a PVC, restored
+	$(PYTHON) tools/kind-e2e/run.py $(if $(KEEP),--keep)

@@ -1,7 +1,8 @@
 """Serialised admission to Job slots: two threads can never both take the last slot.
 
 The index of TenantBackups lags behind our own writes by a watch event, so a backup that was
-just started is remembered here until the index has surely caught up.
+just started is remembered here until the index shows it running or finished (or, should its
+status write have been lost, for at most RESERVATION_SECONDS).
 """
 
 import threading
@@ -36,14 +37,19 @@ class Gate:
         """Hold the gate while the caller acts on the verdict (creates the Job, records it)."""
         with self._lock:
             now = time.monotonic()
+            entries = {entry.key: entry for entry in indexed}
             self._reserved = {
                 key: (entry, since)
                 for key, (entry, since) in self._reserved.items()
-                if now - since < RESERVATION_SECONDS
+                if now - since < RESERVATION_SECONDS and _still_waiting(entries.get(key))
             }
-            entries = {entry.key: entry for entry in indexed}
             entries.update({key: entry for key, (entry, _) in self._reserved.items()})
             ticket = Ticket(may_start(candidate, entries.values(), self.limits))
             yield ticket
             if ticket.started:
                 self._reserved[candidate.key] = (replace(candidate, state=State.ACTIVE), now)
+
+
+def _still_waiting(indexed: Entry | None) -> bool:
+    """Whether the index still shows a started backup as waiting (it has not caught up)."""
+    return indexed is not None and indexed.state is State.WAITING

@@ -130,9 +130,14 @@ def reconcile(
             current = create = 1
             phase, reason = Phase.RUNNING, Reason.JOB_CREATED
             message = f"attempt 1 of {max_attempts} started"
-    else:
-        phase, reason = Phase.RUNNING, old.reason or Reason.JOB_CREATED
+    elif old.reason == Reason.JOB_CREATED and old.attempts == current:
+        phase, reason = Phase.RUNNING, Reason.JOB_CREATED
         message = old.message or f"attempt {current} of {max_attempts} running"
+    else:
+        # Its Job exists but the status saying so was never written (a write conflict, or a
+        # restart): whatever the status said before (Queued, a retry's wait) is over.
+        phase, reason = Phase.RUNNING, Reason.JOB_CREATED
+        message = f"attempt {current} of {max_attempts} running"
 
     status = TenantBackupStatus(
         phase=phase,

@@ -21,19 +21,6 @@ Apply = Callable[..., Any]
 NAMES = [f"b{n:02}" for n in range(1, 21)]
 
 
-def manifest(name: str, tenant: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "tenantbackup.dev/v1alpha1",
-        "kind": "TenantBackup",
-        "metadata": {"name": name},
-        "spec": {
-            "tenant": tenant,
-            "database": {"secretRef": {"name": tb.SECRET_NAME}},
-            "destination": {"pvc": {"claimName": tb.CLAIM_NAME}},
-        },
-    }
-
-
 def succeed(kubectl: KubectlRunner, namespace: str, pod: dict[str, Any]) -> None:
     """End a dump pod as the runner does on success (the real runner is tested elsewhere)."""
     name = pod["metadata"]["labels"]["tenantbackup.dev/backup"]
@@ -73,7 +60,7 @@ def test_twenty_backups_queue_and_run_in_creation_order(
     tb.create_db_secret(kubectl, namespace, shared_tenant_db)
     start_operator(max_running_jobs="5", max_running_jobs_per_server="3")
     tenants = ["acme", "acme_eu", "globex"]
-    items = [manifest(name, tenants[i % 3]) for i, name in enumerate(NAMES)]
+    items = [tb.manifest(name, tenants[i % 3]) for i, name in enumerate(NAMES)]
     kubectl(
         "apply",
         "-n",
@@ -127,9 +114,9 @@ def test_one_tenant_never_runs_twice_at_once(
     tb.create_bound_claim(kubectl, namespace, tmp_path / "claim")
     tb.create_db_secret(kubectl, namespace, shared_tenant_db)
     start_operator(max_running_jobs_per_server="5")
-    apply(manifest("first", "acme"))
+    apply(tb.manifest("first", "acme"))
     first = tb.running_pod(kubectl, namespace, "first-1")
-    apply(manifest("second", "acme"))
+    apply(tb.manifest("second", "acme"))
     wait_for(
         lambda: tb.status(kubectl, namespace, "second").get("reason") == "Queued",
         30,

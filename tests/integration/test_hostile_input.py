@@ -116,20 +116,11 @@ REJECTED: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
-def manifest(name: str, spec: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "apiVersion": "tenantbackup.dev/v1alpha1",
-        "kind": "TenantBackup",
-        "metadata": {"name": name},
-        "spec": spec,
-    }
-
-
 @pytest.mark.parametrize(("spec", "field"), [c[1:] for c in REJECTED], ids=[c[0] for c in REJECTED])
 def test_rejected_at_admission_naming_the_field(
     apply: Apply, kubectl: KubectlRunner, namespace: str, spec: dict[str, Any], field: str
 ) -> None:
-    result = apply(manifest("hostile", spec), check=False)
+    result = apply(tb.tenant_backup("hostile", spec), check=False)
     assert result.returncode != 0, "the API server accepted it"
     assert field in result.stderr
     assert tb.items(kubectl, namespace, "tenantbackups") == []
@@ -181,8 +172,8 @@ def test_runtime_refusals_create_no_job_and_write_nothing_while_others_succeed(
             secret_with(kubectl, namespace, secret_name, good | secret_changes)
         body = copy.deepcopy(BASE) | spec
         body["database"] = {"secretRef": {"name": secret_name}}
-        apply(manifest(f"hostile-{index}", body))
-    apply(manifest("good", BASE))
+        apply(tb.tenant_backup(f"hostile-{index}", body))
+    apply(tb.tenant_backup("good", BASE))
     pod = tb.running_pod(kubectl, namespace, "good-1")
     code, message = run_dump_container(pod, good, claim, tmp_path)
     end_pod(kubectl, namespace, pod["metadata"]["name"], code, message)

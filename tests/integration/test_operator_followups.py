@@ -75,7 +75,7 @@ def test_history_of_a_retried_success_and_a_permanent_failure(
 ) -> None:
     start_operator(history_dsn=dsn(history))
     apply(tb.manifest())
-    apply(tb.manifest(name="broken"))
+    apply(tb.manifest(name="broken", tenant="acme_eu"))  # one tenant never runs twice at once
     tb.fail_attempt(kubectl, namespace, "nightly-1", Reason.LOCK_TIMEOUT)
     tb.fail_attempt(kubectl, namespace, "broken-1", Reason.PERMISSION_DENIED)
     tb.run_real_attempt(kubectl, namespace, "nightly-2", secret, claim_dir, tmp_path)

@@ -160,6 +160,18 @@ def test_job_created_but_not_recorded_is_adopted_not_duplicated() -> None:
     assert plan.status.phase is Phase.RUNNING
 
 
+@pytest.mark.parametrize("reason", [Reason.QUEUED, Reason.RETRY_SCHEDULED])
+def test_an_adopted_job_ends_the_wait_the_status_still_shows(reason: Reason) -> None:
+    """Admitted from the queue (or due for its retry), Job created, status write lost."""
+    waiting = backup().model_copy(
+        update={"status": backup().status.model_copy(update={"reason": reason, "message": "w"})}
+    )
+    plan = reconcile(waiting, [job(1)], T0)
+    assert plan.create_attempt is None
+    assert plan.status.reason == Reason.JOB_CREATED
+    assert plan.status.message == "attempt 1 of 3 running"
+
+
 def test_vanished_job_counts_as_failed_attempt() -> None:
     current = advance(backup(), reconcile(backup(), [], T0, OK))
     plan = reconcile(current, [], T0 + timedelta(seconds=3))

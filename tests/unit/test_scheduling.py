@@ -67,11 +67,15 @@ def test_entries_from_bodies() -> None:
 
 def test_gate_remembers_a_start_until_the_index_shows_it() -> None:
     gate = Gate(Limits(total=1, per_server=1))
-    with gate.admission(entry(1), []) as ticket:
+    with gate.admission(entry(1), [entry(1), entry(2)]) as ticket:
         assert ticket.verdict.allowed
         ticket.started = True
-    with gate.admission(entry(2), []) as ticket:  # the index has not seen b01 start yet
+    with gate.admission(entry(2), [entry(1), entry(2)]) as ticket:  # index: b01 still waits
         assert not ticket.verdict.allowed
+    with gate.admission(entry(2), [entry(1, State.ACTIVE), entry(2)]) as ticket:
+        assert not ticket.verdict.allowed
+    with gate.admission(entry(2), [entry(2)]) as ticket:  # b01 finished: its slot is free
+        assert ticket.verdict.allowed
 
 
 def test_hold_queues_the_first_attempt_as_pending() -> None:
