@@ -33,7 +33,12 @@ from tenant_backup.runner.verify import StreamVerifier, verify
 log = logging.getLogger(__name__)
 
 MAX_LISTED_TABLES = 10
-SECRET_VARIABLES = ("PGPASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+SECRET_VARIABLES = (
+    "PGPASSWORD",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "TELEGRAM_BOT_TOKEN",
+)
 _SECRETS: list[str] = []
 """What the logs and the result's message redact; a download link joins once made."""
 

@@ -3,17 +3,19 @@ of `base`. `open_upload` picks the module for the options, importing S3's client
 an S3 target is used."""
 
 from tenant_backup.runner.destinations.base import ArtifactFacts, Upload
-from tenant_backup.runner.options import LocalTarget, S3Target
+from tenant_backup.runner.options import LocalTarget, Target, TelegramTarget
 
 
-def open_upload(
-    target: LocalTarget | S3Target, url: str, facts: ArtifactFacts, size_estimate: int
-) -> Upload:
+def open_upload(target: Target, url: str, facts: ArtifactFacts, size_estimate: int) -> Upload:
     """Start writing one artifact to `target`; nothing is visible until `commit`."""
     if isinstance(target, LocalTarget):
         from tenant_backup.runner.destinations.local import LocalUpload
 
         return LocalUpload(target.path, url)
+    if isinstance(target, TelegramTarget):
+        from tenant_backup.runner.destinations.telegram import TelegramUpload
+
+        return TelegramUpload.start(target, url, facts)
     from tenant_backup.runner.destinations.s3 import S3Upload
 
     return S3Upload.start(target, url, facts, size_estimate)

@@ -1,0 +1,209 @@
+"""`tenant-backup dump` to a local stand-in for the cloud Bot API: the artifact goes out in
+parts and a manifest, reassembles byte for byte, survives rate limits, fails cleanly (no
+manifest, parts deleted), and the bot token appears in no output."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zstandard
+
+from tests.support.cluster import free_port
+from tests.support.postgres import DEFAULT_BIN_DIR
+from tests.support.postgres_fixtures import Database
+from tests.support.telegram_bot_api import BotApiStandIn, reassemble
+
+TENANT_BACKUP = Path(sys.executable).with_name("tenant-backup")
+CHAT = "-1001234567890"
+FILE = "acme-20261125T120000Z-0a1b2c3d.pgdump.zst"
+MIB = 1 << 20
+# 3,000 rows of 1 KiB of incompressible bytes: ~3 MiB of artifact, so four 1 MiB parts.
+BLOBS = """
+CREATE TABLE tenant_acme.blobs (id int PRIMARY KEY, data bytea NOT NULL);
+INSERT INTO tenant_acme.blobs
+SELECT i, decode(string_agg(md5(i || ':' || j), '' ORDER BY j), 'hex')
+FROM generate_series(1, 3000) i, generate_series(1, 64) j GROUP BY i;
+ALTER TABLE tenant_acme.blobs OWNER TO backup_owner;
+"""
+
+
+@dataclass(frozen=True)
+class Run:
+    """A finished runner: exit status, output, the result file's JSON."""
+
+    returncode: int
+    stderr: str
+    result: dict[str, Any]
+
+
+def _run(
+    db: Database,
+    api: BotApiStandIn,
+    tmp_path: Path,
+    *args: str,
+    token: str | None = None,
+    api_url: str | None = None,
+) -> Run:
+    result_file = tmp_path / "result.json"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "TELEGRAM_"))}
+    env = {**clean, **db.env(), "TELEGRAM_BOT_TOKEN": token or api.token}
+    completed = subprocess.run(
+        [str(TENANT_BACKUP), "dump", "--tenant", "acme",
+         "--telegram-chat-id", CHAT, "--telegram-file-name", FILE,
+         "--telegram-api-url", api_url or api.url, "--result-file", str(result_file), *args],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    text = result_file.read_text()
+    for secret in (env["PGPASSWORD"], env["TELEGRAM_BOT_TOKEN"], api.token):
+        assert secret not in completed.stdout + completed.stderr + text
+    return Run(completed.returncode, completed.stderr, json.loads(text))
+
+
+def _assert_failed(run: Run, reason: str, *, retryable: bool) -> None:
+    assert run.returncode != 0, run.stderr
+    assert (run.result["ok"], run.result["reason"]) == (False, reason), run.result
+    assert run.result["retryable"] is retryable
+    assert "artifact" not in run.result
+
+
+@pytest.fixture
+def big_tenant_db(tenant_db: Database) -> Database:
+    """tenant_db whose tenant_acme holds ~3 MiB of incompressible rows."""
+    tenant_db.server.execute(BLOBS, tenant_db.dbname)
+    return tenant_db
+
+
+def test_dump_goes_out_in_parts_and_a_manifest_that_reassembles_it(
+    big_tenant_db: Database, bot_api: BotApiStandIn, tmp_path: Path
+) -> None:
+    run = _run(big_tenant_db, bot_api, tmp_path, "--telegram-part-size", str(MIB))
+    assert run.returncode == 0, run.stderr
+    artifact = run.result["artifact"]
+    *parts, manifest_message = bot_api.live()
+    assert artifact["url"] == f"telegram://{CHAT}/{manifest_message.message_id}"
+    assert (artifact["format"], artifact["compression"]) == ("custom", "zstd")
+    assert artifact["verification"] == "toc"
+    assert "verifying the stream: " in run.stderr
+
+    assert manifest_message.document is not None
+    assert manifest_message.document.file_name == FILE + ".manifest.json"
+    manifest, body = reassemble(bot_api.url, bot_api.token, manifest_message.document.file_id)
+    assert hashlib.sha256(body).hexdigest() == manifest["sha256"] == artifact["sha256"]
+    assert len(body) == manifest["sizeBytes"] == artifact["sizeBytes"] > 3 * MIB
+    assert (manifest["fileName"], manifest["tenant"], manifest["format"]) == (
+        FILE,
+        "acme",
+        "custom",
+    )
+    assert manifest["compression"] == "zstd"
+    assert manifest["pgDumpVersion"] == run.result["pgDumpVersion"]
+    assert len(parts) == len(manifest["parts"]) >= 4
+    for number, (message, listed) in enumerate(zip(parts, manifest["parts"], strict=True), 1):
+        assert message.document is not None
+        data = message.document.data
+        assert listed["part"] == number
+        assert listed["messageId"] == message.message_id
+        assert listed["fileName"] == message.document.file_name == f"{FILE}.part{number:04d}"
+        assert listed["sizeBytes"] == len(data) <= MIB
+        assert listed["sha256"] == hashlib.sha256(data).hexdigest()
+        assert message.caption == (
+            f"{FILE} part {number}/{len(parts)}, {len(data)} bytes, sha256 {listed['sha256']}"
+        )
+    assert manifest_message.caption is not None
+    assert manifest_message.caption.endswith(f"sha256 {artifact['sha256']}")
+    listing = subprocess.run(
+        [str(DEFAULT_BIN_DIR / "pg_restore"), "--list"],
+        input=zstandard.ZstdDecompressor().decompressobj().decompress(body),
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    assert "TABLE DATA tenant_acme blobs" in listing
+
+
+def test_rate_limits_are_waited_out_as_told(
+    tenant_db: Database, bot_api: BotApiStandIn, tmp_path: Path
+) -> None:
+    bot_api.rate_limit(calls=2, retry_after=2)
+    run = _run(tenant_db, bot_api, tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr.count("rate limited, retry in 2s") == 2
+    statuses = [call.status for call in bot_api.calls]
+    assert statuses[:3] == [429, 429, 200]
+    first, second, third = bot_api.calls[:3]
+    assert second.at - first.at >= 2
+    assert third.at - second.at >= 2
+    *_, manifest_message = bot_api.live()
+    assert run.result["artifact"]["url"] == f"telegram://{CHAT}/{manifest_message.message_id}"
+
+
+def test_endless_rate_limits_give_up_retryably(
+    tenant_db: Database, bot_api: BotApiStandIn, tmp_path: Path
+) -> None:
+    bot_api.rate_limit(calls=100, retry_after=3600)
+    run = _run(tenant_db, bot_api, tmp_path)
+    _assert_failed(run, "DestinationUnavailable", retryable=True)
+    assert "still rate limited" in run.result["message"]
+
+
+def test_a_part_over_the_server_limit_is_a_clear_failure_leaving_nothing(
+    big_tenant_db: Database, bot_api: BotApiStandIn, tmp_path: Path
+) -> None:
+    bot_api.upload_limit = 3 * MIB // 2
+    run = _run(big_tenant_db, bot_api, tmp_path, "--telegram-part-size", str(2 * MIB))
+    _assert_failed(run, "ValidationFailed", retryable=False)
+    assert "Bot API sendDocument: HTTP 413: Request Entity Too Large" in run.result["message"]
+    assert "partSizeBytes" in run.result["message"]
+    assert bot_api.live() == []
+
+
+def _fake_pg_dump(directory: Path, script: str) -> Path:
+    """A --pg-bin-dir whose pg_dump is `script` (sh) and whose pg_restore is the real one."""
+    directory.mkdir()
+    pg_dump = directory / "pg_dump"
+    version = f'[ "$1" = --version ] && exec {DEFAULT_BIN_DIR}/pg_dump --version\n'
+    pg_dump.write_text("#!/bin/sh\n" + version + script)
+    pg_dump.chmod(0o755)
+    (directory / "pg_restore").symlink_to(DEFAULT_BIN_DIR / "pg_restore")
+    return directory
+
+
+def test_a_stream_failing_verification_gets_no_manifest_and_its_parts_deleted(
+    tenant_db: Database, bot_api: BotApiStandIn, tmp_path: Path
+) -> None:
+    bin_dir = _fake_pg_dump(tmp_path / "bin", "head -c 3000000 /dev/urandom\n")
+    args = ("--pg-bin-dir", str(bin_dir), "--compression=none", "--telegram-part-size", str(MIB))
+    run = _run(tenant_db, bot_api, tmp_path, *args)
+    _assert_failed(run, "VerificationFailed", retryable=False)
+    sent = [m for m in bot_api.messages if m.document is not None]
+    assert len(sent) == 3
+    assert all(m.deleted for m in sent)
+    assert not any(m.document.file_name.endswith(".manifest.json") for m in sent if m.document)
+    assert "deleted the 3 parts sent" in run.stderr
+
+
+def test_a_wrong_token_is_auth_failed_before_dumping(
+    tenant_db: Database, bot_api: BotApiStandIn, tmp_path: Path
+) -> None:
+    wrong = bot_api.token.split(":")[0] + ":not-the-real-token-at-all"
+    run = _run(tenant_db, bot_api, tmp_path, token=wrong)
+    _assert_failed(run, "AuthFailed", retryable=False)
+    assert run.result["message"] == "Bot API getMe: HTTP 401: Unauthorized"
+    assert "running " not in run.stderr  # pg_dump never started
+    assert [(call.method, call.status) for call in bot_api.calls] == [("getMe", 401)]
+    assert bot_api.messages == []
+
+
+def test_an_unreachable_api_is_destination_unavailable(
+    tenant_db: Database, bot_api: BotApiStandIn, tmp_path: Path
+) -> None:
+    run = _run(tenant_db, bot_api, tmp_path, api_url=f"http://127.0.0.1:{free_port()}")
+    _assert_failed(run, "DestinationUnavailable", retryable=True)
+    assert "Connection refused" in run.result["message"]
