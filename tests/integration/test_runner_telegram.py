@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from tests.support.cluster import free_port
 from tests.support.postgres import DEFAULT_BIN_DIR
 from tests.support.postgres_fixtures import Database
 from tests.support.telegram_bot_api import BotApiStandIn, reassemble
+from tests.support.waiting import wait_for
 
 TENANT_BACKUP = Path(sys.executable).with_name("tenant-backup")
 CHAT = "-1001234567890"
@@ -44,6 +46,19 @@ class Run:
     result: dict[str, Any]
 
 
+def _argv(api_url: str, result_file: Path, *args: str) -> list[str]:
+    return [
+        str(TENANT_BACKUP), "dump", "--tenant", "acme",
+        "--telegram-chat-id", CHAT, "--telegram-file-name", FILE,
+        "--telegram-api-url", api_url, "--result-file", str(result_file), *args,
+    ]  # fmt: skip
+
+
+def _env(db: Database, token: str) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "TELEGRAM_"))}
+    return {**clean, **db.env(), "TELEGRAM_BOT_TOKEN": token}
+
+
 def _run(
     db: Database,
     api: BotApiStandIn,
@@ -53,14 +68,15 @@ def _run(
     api_url: str | None = None,
 ) -> Run:
     result_file = tmp_path / "result.json"
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "TELEGRAM_"))}
-    env = {**clean, **db.env(), "TELEGRAM_BOT_TOKEN": token or api.token}
+    env = _env(db, token or api.token)
     completed = subprocess.run(
-        [str(TENANT_BACKUP), "dump", "--tenant", "acme",
-         "--telegram-chat-id", CHAT, "--telegram-file-name", FILE,
-         "--telegram-api-url", api_url or api.url, "--result-file", str(result_file), *args],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        _argv(api_url or api.url, result_file, *args),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     text = result_file.read_text()
     for secret in (env["PGPASSWORD"], env["TELEGRAM_BOT_TOKEN"], api.token):
         assert secret not in completed.stdout + completed.stderr + text
@@ -187,6 +203,35 @@ def test_a_stream_failing_verification_gets_no_manifest_and_its_parts_deleted(
     assert all(m.deleted for m in sent)
     assert not any(m.document.file_name.endswith(".manifest.json") for m in sent if m.document)
     assert "deleted the 3 parts sent" in run.stderr
+
+
+def test_sigterm_mid_upload_sends_no_manifest_and_deletes_the_parts(
+    tenant_db: Database, bot_api: BotApiStandIn, tmp_path: Path
+) -> None:
+    bin_dir = _fake_pg_dump(tmp_path / "bin", "head -c 3000000 /dev/urandom\nexec sleep 300\n")
+    result_file = tmp_path / "result.json"
+    args = ("--compression=none", "--telegram-part-size", str(MIB), "--pg-bin-dir", str(bin_dir))
+    proc = subprocess.Popen(
+        _argv(bot_api.url, result_file, *args),
+        env=_env(tenant_db, bot_api.token),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: len(bot_api.messages) >= 2, 30, "no parts were sent")
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 128 + signal.SIGTERM, stderr
+    result = json.loads(result_file.read_text())
+    assert (result["ok"], result["reason"]) == (False, "DumpInterrupted")
+    assert len(bot_api.messages) == 2
+    assert bot_api.live() == []
+    assert bot_api.token not in stderr
 
 
 def test_a_wrong_token_is_auth_failed_before_dumping(
