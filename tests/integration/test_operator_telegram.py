@@ -17,7 +17,6 @@ from tests.support.cluster import KubectlRunner
 from tests.support.factories import backup_body
 from tests.support.operator_fixtures import StartOperator
 from tests.support.pod_executor import end_pod, run_dump_container
-from tests.support.postgres_fixtures import Database
 from tests.support.telegram_bot_api import BotApiStandIn, reassemble
 
 Apply = Callable[..., Any]
@@ -36,11 +35,10 @@ def test_telegram_backup_succeeds_with_the_manifest_as_its_artifact(
     kubectl: KubectlRunner,
     namespace: str,
     start_operator: StartOperator,
-    shared_tenant_db: Database,
+    secret: dict[str, str],
     bot_api: BotApiStandIn,
     tmp_path: Path,
 ) -> None:
-    secrets = tb.create_db_secret(kubectl, namespace, shared_tenant_db)
     tb.create_secret(kubectl, namespace, BOT_SECRET, {"botToken": bot_api.token})
     operator = start_operator()
     destination = telegram(bot_api, partSizeBytes=1 << 20)
@@ -59,7 +57,7 @@ def test_telegram_backup_succeeds_with_the_manifest_as_its_artifact(
     assert bot_api.token not in job + json.dumps(pod)
 
     code, message = run_dump_container(
-        pod, secrets | {"botToken": bot_api.token}, tmp_path, tmp_path
+        pod, secret | {"botToken": bot_api.token}, tmp_path, tmp_path
     )
     end_pod(kubectl, namespace, pod["metadata"]["name"], code, message)
     kubectl("wait", "-n", namespace, "--for=condition=Complete", "tb/nightly", "--timeout=60s")
@@ -88,11 +86,10 @@ def test_a_missing_bot_secret_fails_preflight_without_a_job(
     kubectl: KubectlRunner,
     namespace: str,
     start_operator: StartOperator,
-    shared_tenant_db: Database,
+    secret: dict[str, str],
     bot_api: BotApiStandIn,
     data: dict[str, str] | None,
 ) -> None:
-    tb.create_db_secret(kubectl, namespace, shared_tenant_db)
     if data is not None:
         tb.create_secret(kubectl, namespace, BOT_SECRET, data)
     start_operator()

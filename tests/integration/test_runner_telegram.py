@@ -10,14 +10,13 @@ import os
 import signal
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import zstandard
 
 from tests.support.cluster import free_port
+from tests.support.dump_runs import Run, add_blobs, assert_failed, run_dump, wrapper_bin
 from tests.support.postgres import DEFAULT_BIN_DIR
 from tests.support.postgres_fixtures import Database
 from tests.support.telegram_bot_api import BotApiStandIn, reassemble
@@ -27,23 +26,7 @@ TENANT_BACKUP = Path(sys.executable).with_name("tenant-backup")
 CHAT = "-1001234567890"
 FILE = "acme-20261125T120000Z-0a1b2c3d.pgdump.zst"
 MIB = 1 << 20
-# 3,000 rows of 1 KiB of incompressible bytes: ~3 MiB of artifact, so four 1 MiB parts.
-BLOBS = """
-CREATE TABLE tenant_acme.blobs (id int PRIMARY KEY, data bytea NOT NULL);
-INSERT INTO tenant_acme.blobs
-SELECT i, decode(string_agg(md5(i || ':' || j), '' ORDER BY j), 'hex')
-FROM generate_series(1, 3000) i, generate_series(1, 64) j GROUP BY i;
-ALTER TABLE tenant_acme.blobs OWNER TO backup_owner;
-"""
-
-
-@dataclass(frozen=True)
-class Run:
-    """A finished runner: exit status, output, the result file's JSON."""
-
-    returncode: int
-    stderr: str
-    result: dict[str, Any]
+BLOB_ROWS = 3_000  # ~3 MiB of incompressible artifact: four 1 MiB parts
 
 
 def _argv(api_url: str, result_file: Path, *args: str) -> list[str]:
@@ -69,31 +52,14 @@ def _run(
 ) -> Run:
     result_file = tmp_path / "result.json"
     env = _env(db, token or api.token)
-    completed = subprocess.run(
-        _argv(api_url or api.url, result_file, *args),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    text = result_file.read_text()
-    for secret in (env["PGPASSWORD"], env["TELEGRAM_BOT_TOKEN"], api.token):
-        assert secret not in completed.stdout + completed.stderr + text
-    return Run(completed.returncode, completed.stderr, json.loads(text))
-
-
-def _assert_failed(run: Run, reason: str, *, retryable: bool) -> None:
-    assert run.returncode != 0, run.stderr
-    assert (run.result["ok"], run.result["reason"]) == (False, reason), run.result
-    assert run.result["retryable"] is retryable
-    assert "artifact" not in run.result
+    secrets = [env["PGPASSWORD"], env["TELEGRAM_BOT_TOKEN"], api.token]
+    return run_dump(_argv(api_url or api.url, result_file, *args), env, result_file, secrets)
 
 
 @pytest.fixture
 def big_tenant_db(tenant_db: Database) -> Database:
     """tenant_db whose tenant_acme holds ~3 MiB of incompressible rows."""
-    tenant_db.server.execute(BLOBS, tenant_db.dbname)
+    add_blobs(tenant_db, BLOB_ROWS)
     return tenant_db
 
 
@@ -165,7 +131,7 @@ def test_endless_rate_limits_give_up_retryably(
 ) -> None:
     bot_api.rate_limit(calls=100, retry_after=3600)
     run = _run(tenant_db, bot_api, tmp_path)
-    _assert_failed(run, "DestinationUnavailable", retryable=True)
+    assert_failed(run, "DestinationUnavailable", retryable=True)
     assert "still rate limited" in run.result["message"]
 
 
@@ -174,30 +140,19 @@ def test_a_part_over_the_server_limit_is_a_clear_failure_leaving_nothing(
 ) -> None:
     bot_api.upload_limit = 3 * MIB // 2
     run = _run(big_tenant_db, bot_api, tmp_path, "--telegram-part-size", str(2 * MIB))
-    _assert_failed(run, "ValidationFailed", retryable=False)
+    assert_failed(run, "ValidationFailed", retryable=False)
     assert "Bot API sendDocument: HTTP 413: Request Entity Too Large" in run.result["message"]
     assert "partSizeBytes" in run.result["message"]
     assert bot_api.live() == []
 
 
-def _fake_pg_dump(directory: Path, script: str) -> Path:
-    """A --pg-bin-dir whose pg_dump is `script` (sh) and whose pg_restore is the real one."""
-    directory.mkdir()
-    pg_dump = directory / "pg_dump"
-    version = f'[ "$1" = --version ] && exec {DEFAULT_BIN_DIR}/pg_dump --version\n'
-    pg_dump.write_text("#!/bin/sh\n" + version + script)
-    pg_dump.chmod(0o755)
-    (directory / "pg_restore").symlink_to(DEFAULT_BIN_DIR / "pg_restore")
-    return directory
-
-
 def test_a_stream_failing_verification_gets_no_manifest_and_its_parts_deleted(
     tenant_db: Database, bot_api: BotApiStandIn, tmp_path: Path
 ) -> None:
-    bin_dir = _fake_pg_dump(tmp_path / "bin", "head -c 3000000 /dev/urandom\n")
+    bin_dir = wrapper_bin(tmp_path / "bin", "head -c 3000000 /dev/urandom\n")
     args = ("--pg-bin-dir", str(bin_dir), "--compression=none", "--telegram-part-size", str(MIB))
     run = _run(tenant_db, bot_api, tmp_path, *args)
-    _assert_failed(run, "VerificationFailed", retryable=False)
+    assert_failed(run, "VerificationFailed", retryable=False)
     sent = [m for m in bot_api.messages if m.document is not None]
     assert len(sent) == 3
     assert all(m.deleted for m in sent)
@@ -208,7 +163,7 @@ def test_a_stream_failing_verification_gets_no_manifest_and_its_parts_deleted(
 def test_sigterm_mid_upload_sends_no_manifest_and_deletes_the_parts(
     tenant_db: Database, bot_api: BotApiStandIn, tmp_path: Path
 ) -> None:
-    bin_dir = _fake_pg_dump(tmp_path / "bin", "head -c 3000000 /dev/urandom\nexec sleep 300\n")
+    bin_dir = wrapper_bin(tmp_path / "bin", "head -c 3000000 /dev/urandom\nexec sleep 300\n")
     result_file = tmp_path / "result.json"
     args = ("--compression=none", "--telegram-part-size", str(MIB), "--pg-bin-dir", str(bin_dir))
     proc = subprocess.Popen(
@@ -239,7 +194,7 @@ def test_a_wrong_token_is_auth_failed_before_dumping(
 ) -> None:
     wrong = bot_api.token.split(":")[0] + ":not-the-real-token-at-all"
     run = _run(tenant_db, bot_api, tmp_path, token=wrong)
-    _assert_failed(run, "AuthFailed", retryable=False)
+    assert_failed(run, "AuthFailed", retryable=False)
     assert run.result["message"] == "Bot API getMe: HTTP 401: Unauthorized"
     assert "running " not in run.stderr  # pg_dump never started
     assert [(call.method, call.status) for call in bot_api.calls] == [("getMe", 401)]
@@ -250,5 +205,5 @@ def test_an_unreachable_api_is_destination_unavailable(
     tenant_db: Database, bot_api: BotApiStandIn, tmp_path: Path
 ) -> None:
     run = _run(tenant_db, bot_api, tmp_path, api_url=f"http://127.0.0.1:{free_port()}")
-    _assert_failed(run, "DestinationUnavailable", retryable=True)
+    assert_failed(run, "DestinationUnavailable", retryable=True)
     assert "Connection refused" in run.result["message"]
