@@ -66,7 +66,7 @@ def test_telegram_backup_succeeds_with_the_manifest_as_its_artifact(
     *_, manifest_message = bot_api.live()
     assert artifact["url"] == f"telegram://{CHAT}/{manifest_message.message_id}"
     assert manifest_message.document is not None
-    listed, body = reassemble(bot_api.url, bot_api.token, manifest_message.document.file_id)
+    listed, body = reassemble(bot_api.url, bot_api.token, artifact["url"])
     assert listed["fileName"].startswith("acme-")
     assert listed["fileName"].endswith(".pgdump.zst")
     assert artifact["sha256"] == listed["sha256"]

@@ -77,7 +77,7 @@ def test_dump_goes_out_in_parts_and_a_manifest_that_reassembles_it(
 
     assert manifest_message.document is not None
     assert manifest_message.document.file_name == FILE + ".manifest.json"
-    manifest, body = reassemble(bot_api.url, bot_api.token, manifest_message.document.file_id)
+    manifest, body = reassemble(bot_api.url, bot_api.token, artifact["url"])
     assert hashlib.sha256(body).hexdigest() == manifest["sha256"] == artifact["sha256"]
     assert len(body) == manifest["sizeBytes"] == artifact["sizeBytes"] > 3 * MIB
     assert (manifest["fileName"], manifest["tenant"], manifest["format"]) == (

@@ -1,12 +1,13 @@
 """A local stand-in for Telegram's cloud Bot API, on 127.0.0.1, for tests.
 
 It speaks the protocol the runner and a restore use: `POST /bot<token>/<method>` with JSON,
-form or multipart/form-data bodies (getMe, sendDocument, sendMessage, editMessageCaption,
-deleteMessage, getFile) answering `{"ok": true, "result": ...}`, and file downloads at
-`GET /file/bot<token>/<file_path>`. Its failures are the cloud API's: 401 Unauthorized for
-a wrong token, 404 for a malformed path, 413 "Request Entity Too Large" (not JSON) for a
-document over the upload limit, 400 for getFile over the download limit or unknown
-messages, and, when switched on with `rate_limit`, 429 with `parameters.retry_after`.
+form or multipart/form-data bodies, or GET with a query (getMe, sendDocument, sendMessage,
+editMessageCaption, forwardMessage, deleteMessage, getFile), answering
+`{"ok": true, "result": ...}`, and file downloads at `GET /file/bot<token>/<file_path>`.
+Its failures are the cloud API's: 401 Unauthorized for a wrong token, 404 for a malformed
+path, 413 "Request Entity Too Large" (not JSON) for a document over the upload limit, 400
+for getFile over the download limit or unknown messages, and, when switched on with
+`rate_limit`, 429 with `parameters.retry_after`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import urllib.request
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 MB = 1000 * 1000
 _METHOD_PATH = re.compile(r"^/bot(?P<token>[^/]+)/(?P<method>[A-Za-z]+)$")
@@ -215,6 +216,12 @@ class BotApiStandIn:
         message.caption = params.get("caption")
         return message.wire()
 
+    def _forwardMessage(self, params: dict[str, str], files: dict[str, StoredFile]) -> Any:  # noqa: N802
+        chat = self._chat(params)
+        source = self._message({**params, "chat_id": params.get("from_chat_id", "")}, "forward")
+        copy = Message(len(self.messages) + 1, chat, source.caption, source.text, source.document)
+        return self._add(copy)
+
     def _deleteMessage(self, params: dict[str, str], files: dict[str, StoredFile]) -> Any:  # noqa: N802
         self._message(params, "delete").deleted = True
         return True
@@ -316,8 +323,14 @@ def download(base_url: str, token: str, file_id: str) -> bytes:
         return data
 
 
-def reassemble(base_url: str, token: str, manifest_file_id: str) -> tuple[dict[str, Any], bytes]:
-    """(the manifest, the artifact): the manifest's parts downloaded and joined in order."""
+def reassemble(base_url: str, token: str, artifact_url: str) -> tuple[dict[str, Any], bytes]:
+    """(the manifest, the artifact), fetched as the README's restore does: the manifest
+    message of `telegram://<chat>/<message id>` forwarded to get its file id, the manifest
+    downloaded, then its parts, joined in order."""
+    chat, message_id = artifact_url.removeprefix("telegram://").split("/")
+    query = urlencode({"chat_id": chat, "from_chat_id": chat, "message_id": message_id})
+    with urllib.request.urlopen(f"{base_url}/bot{token}/forwardMessage?{query}") as reply:
+        manifest_file_id = json.load(reply)["result"]["document"]["file_id"]
     manifest = json.loads(download(base_url, token, manifest_file_id))
     parts = [download(base_url, token, part["fileId"]) for part in manifest["parts"]]
     return manifest, b"".join(parts)

@@ -35,6 +35,9 @@ _STATUS_REASONS = {
     413: Reason.VALIDATION_FAILED,  # the part size is too large for this server: never better
 }
 
+# 400 replies that mean the bot may not post there: never in the chat, or without the right.
+_DENIED_WORDS = ("chat not found", "not enough rights")
+
 
 @dataclass(frozen=True)
 class Document:
@@ -56,8 +59,8 @@ def reply_reason(status: int, description: str) -> Reason:
     """Reason for a failed call's HTTP status and description."""
     if status in _STATUS_REASONS:
         return _STATUS_REASONS[status]
-    if "chat not found" in description.lower():
-        return Reason.PERMISSION_DENIED  # the bot was never let into the chat
+    if any(words in description.lower() for words in _DENIED_WORDS):
+        return Reason.PERMISSION_DENIED
     if status >= 500 or status == 429:
         return Reason.DESTINATION_UNAVAILABLE
     return Reason.UPLOAD_FAILED

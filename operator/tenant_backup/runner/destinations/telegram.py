@@ -138,15 +138,14 @@ class TelegramUpload:
 
     def _send(self, total: int | None) -> None:
         """Send the buffer as the next part."""
-        number = len(self._parts) + 1
+        number, size = len(self._parts) + 1, len(self._buffer)
         document = Document(part_file_name(self._target.file_name, number), self._buffer)
         sha256 = hashlib.sha256(self._buffer).hexdigest()
         fields: Fields = {
             "chat_id": self._target.chat_id,
-            "caption": caption(self._target.file_name, number, total, len(self._buffer), sha256),
+            "caption": caption(self._target.file_name, number, total, size, sha256),
         }
         sent = sent_document(self._api.call("sendDocument", fields, document))
-        size = len(self._buffer)
         self._parts.append(
             SentPart(number, document.file_name, size, sha256, sent.message_id, sent.file_id)
         )
