@@ -239,6 +239,11 @@ def test_multipart_body_carries_the_fields_and_the_document() -> None:
     assert (files["document"].file_name, files["document"].data) == ("a.b", data)
 
 
+def test_the_token_may_end_in_a_newline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN + "\n")
+    assert token_from_env() == TOKEN
+
+
 @pytest.mark.parametrize("value", ["", "12 3", "a/b", "x" * 201])
 def test_a_token_that_cannot_be_one_is_auth_failed(
     monkeypatch: pytest.MonkeyPatch, value: str

@@ -36,9 +36,9 @@ MANIFEST_KIND = "tenant-backup-telegram-manifest/v1"
 
 
 def token_from_env() -> str:
-    """The bot token the Job's Secret put in the environment; AuthFailed if absent or not
-    shaped like a token (it becomes part of request URLs)."""
-    token = os.environ.get(TOKEN_VARIABLE, "")
+    """The bot token the Job's Secret put in the environment (a file's trailing newline
+    dropped); AuthFailed if absent or not shaped like a token (it goes into request URLs)."""
+    token = os.environ.get(TOKEN_VARIABLE, "").strip()
     if not _TOKEN.fullmatch(token):
         raise DumpError(Reason.AUTH_FAILED, f"{TOKEN_VARIABLE} must hold a bot token")
     return token
