@@ -5,18 +5,26 @@ manifest, parts deleted), and the bot token appears in no output."""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import zstandard
 
 from tests.support.cluster import free_port
-from tests.support.dump_runs import Run, add_blobs, assert_failed, run_dump, wrapper_bin
+from tests.support.dump_runs import (
+    Run,
+    add_blobs,
+    assert_failed,
+    finished,
+    run_dump,
+    wrapper_bin,
+)
 from tests.support.postgres import DEFAULT_BIN_DIR
 from tests.support.postgres_fixtures import Database
 from tests.support.telegram_bot_api import BotApiStandIn, reassemble
@@ -160,33 +168,51 @@ def test_a_stream_failing_verification_gets_no_manifest_and_its_parts_deleted(
     assert "deleted the 3 parts sent" in run.stderr
 
 
-def test_sigterm_mid_upload_sends_no_manifest_and_deletes_the_parts(
-    tenant_db: Database, bot_api: BotApiStandIn, tmp_path: Path
-) -> None:
-    bin_dir = wrapper_bin(tmp_path / "bin", "head -c 3000000 /dev/urandom\nexec sleep 300\n")
+def _terminated(
+    db: Database, api: BotApiStandIn, tmp_path: Path, ready: Callable[[], object], *args: str
+) -> tuple[Run, float]:
+    """Run the runner until `ready()`, then SIGTERM it: its run, and seconds it took to end."""
     result_file = tmp_path / "result.json"
-    args = ("--compression=none", "--telegram-part-size", str(MIB), "--pg-bin-dir", str(bin_dir))
     proc = subprocess.Popen(
-        _argv(bot_api.url, result_file, *args),
-        env=_env(tenant_db, bot_api.token),
+        _argv(api.url, result_file, *args),
+        env=_env(db, api.token),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        wait_for(lambda: len(bot_api.messages) >= 2, 30, "no parts were sent")
+        wait_for(ready, 30, "the runner never got there")
         proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=60)
+        signalled = time.monotonic()
+        stdout, stderr = proc.communicate(timeout=60)
+        ended = time.monotonic() - signalled
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    assert proc.returncode == 128 + signal.SIGTERM, stderr
-    result = json.loads(result_file.read_text())
-    assert (result["ok"], result["reason"]) == (False, "DumpInterrupted")
+    return finished(proc.returncode, stdout, stderr, result_file, [api.token]), ended
+
+
+def test_sigterm_mid_upload_sends_no_manifest_and_deletes_the_parts(
+    tenant_db: Database, bot_api: BotApiStandIn, tmp_path: Path
+) -> None:
+    bin_dir = wrapper_bin(tmp_path / "bin", "head -c 3000000 /dev/urandom\nexec sleep 300\n")
+    args = ("--compression=none", "--telegram-part-size", str(MIB), "--pg-bin-dir", str(bin_dir))
+    run, _ = _terminated(tenant_db, bot_api, tmp_path, lambda: len(bot_api.messages) >= 2, *args)
+    assert_failed(run, "DumpInterrupted", retryable=True)
+    assert run.returncode == 128 + signal.SIGTERM
     assert len(bot_api.messages) == 2
     assert bot_api.live() == []
-    assert bot_api.token not in stderr
+
+
+def test_sigterm_ends_a_rate_limit_wait_at_once(
+    tenant_db: Database, bot_api: BotApiStandIn, tmp_path: Path
+) -> None:
+    bot_api.rate_limit(calls=100, retry_after=60)
+    run, ended = _terminated(tenant_db, bot_api, tmp_path, lambda: bot_api.calls)
+    assert_failed(run, "DumpInterrupted", retryable=True)
+    assert ended < 5
+    assert "rate limited, retry in 60s" in run.stderr
 
 
 def test_a_wrong_token_is_auth_failed_before_dumping(

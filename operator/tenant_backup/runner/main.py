@@ -149,7 +149,7 @@ def dump(opts: DumpOptions, facts: _Facts, interrupts: Interrupts) -> ResultArti
         server_version=server.version,
         pg_dump_version=facts.pg_dump_version,
     )
-    upload = open_upload(opts.target, opts.artifact_url, about, server.schema_bytes)
+    upload = open_upload(opts.target, opts.artifact_url, about, server.schema_bytes, interrupts)
     with aborted_unless_committed(upload), contextlib.ExitStack() as stack:
         stream, verifier = _artifact_stream(upload, opts, schema, pg_restore, interrupts, stack)
         run_pg_dump(argv, stream, interrupts)

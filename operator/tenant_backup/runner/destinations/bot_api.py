@@ -109,6 +109,7 @@ class BotApi:
     def __init__(
         self, base_url: str, token: str, sleep: Callable[[float], None] = time.sleep
     ) -> None:
+        """`sleep` waits out rate limits (and may raise to stop waiting)."""
         self.base_url = base_url
         self._token = token
         self._sleep = sleep

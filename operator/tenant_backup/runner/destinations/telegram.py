@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,9 +121,12 @@ class TelegramUpload:
     """One artifact as a series of documents in a chat."""
 
     @classmethod
-    def start(cls, target: TelegramTarget, url: str, facts: ArtifactFacts) -> "TelegramUpload":
-        """Check the environment's bot token with the server, and get ready to send."""
-        api = BotApi(target.api_url, token_from_env())
+    def start(
+        cls, target: TelegramTarget, url: str, facts: ArtifactFacts, sleep: Callable[[float], None]
+    ) -> "TelegramUpload":
+        """Check the environment's bot token with the server, and get ready to send; `sleep`
+        waits out rate limits."""
+        api = BotApi(target.api_url, token_from_env(), sleep)
         api.call("getMe", {})
         log.info("sending to %s in parts of at most %d bytes", url, target.part_size)
         return cls(api, target, url, facts)
