@@ -3,7 +3,6 @@ completion, nothing left behind on failure, credentials and download links kept 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -13,7 +12,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,8 +23,8 @@ from tests.support.dump_runs import (
     Run,
     add_blobs,
     assert_failed,
-    finished,
     run_dump,
+    terminated,
     wrapper_bin,
 )
 from tests.support.minio import S3Account
@@ -177,27 +175,6 @@ def test_a_stream_that_fails_verification_is_never_completed(
     _assert_nothing_left(bucket)
 
 
-@contextlib.contextmanager
-def _started(
-    db: Database, bucket: Bucket, tmp_path: Path, *args: str
-) -> Iterator[tuple[subprocess.Popen[str], Path, dict[str, str]]]:
-    result_file = tmp_path / "result.json"
-    env = _env(db, bucket.server.account)
-    proc = subprocess.Popen(
-        _argv(bucket, result_file, *args),
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        yield proc, result_file, env
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-
-
 def _parts_uploaded(bucket: Bucket) -> int:
     uploads = bucket.client.list_multipart_uploads(Bucket=bucket.name).get("Uploads", [])
     if not uploads:
@@ -210,11 +187,10 @@ def test_sigterm_mid_upload_aborts_it(tenant_db: Database, bucket: Bucket, tmp_p
     script = "head -c 30000000 /dev/urandom\nexec sleep 300\n"
     bin_dir = wrapper_bin(tmp_path / "bin", script)
     args = ("--pg-bin-dir", str(bin_dir), "--compression=none")
-    with _started(tenant_db, bucket, tmp_path, *args) as (proc, result_file, env):
-        wait_for(lambda: _parts_uploaded(bucket) >= 2, 30, "no parts were uploaded")
-        proc.send_signal(signal.SIGTERM)
-        stdout, stderr = proc.communicate(timeout=60)
-        run = finished(proc.returncode, stdout, stderr, result_file, _secrets(env))
+    result_file = tmp_path / "result.json"
+    env = _env(tenant_db, bucket.server.account)
+    argv = _argv(bucket, result_file, *args)
+    run, _ = terminated(argv, env, result_file, lambda: _parts_uploaded(bucket) >= 2, _secrets(env))
     assert_failed(run, "DumpInterrupted", retryable=True)
     assert run.returncode == 128 + signal.SIGTERM
     _assert_nothing_left(bucket)

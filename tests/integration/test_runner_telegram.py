@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,14 +20,13 @@ from tests.support.dump_runs import (
     Run,
     add_blobs,
     assert_failed,
-    finished,
     run_dump,
+    terminated,
     wrapper_bin,
 )
 from tests.support.postgres import DEFAULT_BIN_DIR
 from tests.support.postgres_fixtures import Database
 from tests.support.telegram_bot_api import BotApiStandIn, reassemble
-from tests.support.waiting import wait_for
 
 TENANT_BACKUP = Path(sys.executable).with_name("tenant-backup")
 CHAT = "-1001234567890"
@@ -171,26 +169,9 @@ def test_a_stream_failing_verification_gets_no_manifest_and_its_parts_deleted(
 def _terminated(
     db: Database, api: BotApiStandIn, tmp_path: Path, ready: Callable[[], object], *args: str
 ) -> tuple[Run, float]:
-    """Run the runner until `ready()`, then SIGTERM it: its run, and seconds it took to end."""
     result_file = tmp_path / "result.json"
-    proc = subprocess.Popen(
-        _argv(api.url, result_file, *args),
-        env=_env(db, api.token),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_for(ready, 30, "the runner never got there")
-        proc.send_signal(signal.SIGTERM)
-        signalled = time.monotonic()
-        stdout, stderr = proc.communicate(timeout=60)
-        ended = time.monotonic() - signalled
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    return finished(proc.returncode, stdout, stderr, result_file, [api.token]), ended
+    argv = _argv(api.url, result_file, *args)
+    return terminated(argv, _env(db, api.token), result_file, ready, [api.token])
 
 
 def test_sigterm_mid_upload_sends_no_manifest_and_deletes_the_parts(

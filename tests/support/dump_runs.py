@@ -4,8 +4,10 @@ the finished run, its failure checks, a tenant with megabytes of rows, and a sta
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from psycopg import sql
 
 from tests.support.postgres import DEFAULT_BIN_DIR
 from tests.support.postgres_fixtures import Database
+from tests.support.waiting import wait_for
 
 REAL_VERSION = f'if [ "$1" = --version ]; then exec {DEFAULT_BIN_DIR}/pg_dump --version; fi\n'
 
@@ -77,3 +80,28 @@ def run_dump(
         argv, env=env, capture_output=True, text=True, timeout=120, check=False
     )
     return finished(completed.returncode, completed.stdout, completed.stderr, result_file, secrets)
+
+
+def terminated(
+    argv: list[str],
+    env: dict[str, str],
+    result_file: Path,
+    ready: Callable[[], object],
+    secrets: Iterable[str],
+) -> tuple[Run, float]:
+    """Run the runner until `ready()`, then SIGTERM it: its run, and the seconds it took to
+    end after the signal."""
+    proc = subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        wait_for(ready, 30, "the runner never got there")
+        proc.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        stdout, stderr = proc.communicate(timeout=60)
+        ended = time.monotonic() - signalled
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return finished(proc.returncode, stdout, stderr, result_file, secrets), ended
