@@ -5,6 +5,7 @@ The bot token is part of every request URL, so no URL is ever put in a message, 
 message that leaves this module has the token removed.
 """
 
+import contextlib
 import http.client
 import json
 import logging
@@ -153,8 +154,9 @@ class BotApi:
             with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
                 return response.status, response.read()
         except urllib.error.HTTPError as error:
-            with error:
+            with error, contextlib.suppress(OSError, http.client.HTTPException):
                 return error.code, error.read()
+            return error.code, b""  # the body was cut off: the status alone tells
         except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
             reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
             message = f"Bot API {method}: cannot reach {self.base_url}: {reason}"
