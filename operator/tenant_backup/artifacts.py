@@ -6,19 +6,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tenant_backup.api.resource import TenantBackup
-from tenant_backup.api.spec import Compression, DumpFormat, PvcDestination, S3Destination
+from tenant_backup.api.spec import (
+    Compression,
+    DumpFormat,
+    PvcDestination,
+    S3Destination,
+    TelegramDestination,
+)
 
 MOUNT_PATH = "/backup"
 VOLUME_NAME = "destination"
 CA_MOUNT_PATH = "/etc/tenant-backup/s3-ca"
 CA_VOLUME_NAME = "s3-ca"
 CA_FILE = "ca.crt"
+SecretEnv = tuple[tuple[str, str, bool], ...]
+"""(environment variable, Secret key, optional) triples."""
 # The S3 credentials Secret's keys, as the runner's environment (AWS SDK names).
-S3_SECRET_ENV = (
+S3_SECRET_ENV: SecretEnv = (
     ("AWS_ACCESS_KEY_ID", "accessKeyId", False),
     ("AWS_SECRET_ACCESS_KEY", "secretAccessKey", False),
     ("AWS_SESSION_TOKEN", "sessionToken", True),
 )
+TELEGRAM_SECRET_ENV: SecretEnv = (("TELEGRAM_BOT_TOKEN", "botToken", False),)
 
 _EXTENSIONS = {
     (DumpFormat.CUSTOM, Compression.ZSTD): "pgdump.zst",
@@ -33,10 +42,11 @@ _EXTENSIONS = {
 @dataclass(frozen=True)
 class DestinationPlan:
     """What the dump Job needs for one destination: runner arguments (never a credential),
-    environment from Secrets, and volumes."""
+    environment from Secrets, and volumes. `url` is None where only the runner can name the
+    artifact (Telegram: its manifest message)."""
 
     args: list[str]
-    url: str
+    url: str | None
     env: list[dict[str, Any]] = field(default_factory=list)
     volumes: list[dict[str, Any]] = field(default_factory=list)
     volume_mounts: list[dict[str, Any]] = field(default_factory=list)
@@ -63,6 +73,8 @@ def plan_destination(backup: TenantBackup) -> DestinationPlan:
         return _plan_pvc(backup, destination.pvc)
     if destination.s3 is not None:
         return _plan_s3(backup, destination.s3)
+    if destination.telegram is not None:
+        return _plan_telegram(backup, destination.telegram)
     raise ValueError("the spec names no destination this operator supports")
 
 
@@ -93,14 +105,7 @@ def _plan_s3(backup: TenantBackup, s3: S3Destination) -> DestinationPlan:
     args += ["--s3-force-path-style"] if s3.force_path_style else []
     if s3.download_link is not None:
         args.append(f"--s3-download-link-seconds={s3.download_link.expires_in_seconds}")
-    secret = s3.credentials_secret_ref.name
-    env = [
-        {
-            "name": variable,
-            "valueFrom": {"secretKeyRef": {"name": secret, "key": key_name, "optional": optional}},
-        }
-        for variable, key_name, optional in S3_SECRET_ENV
-    ]
+    env = secret_env(s3.credentials_secret_ref.name, S3_SECRET_ENV)
     volumes: list[dict[str, Any]] = []
     mounts: list[dict[str, Any]] = []
     ca = s3.ca_secret_ref or s3.ca_config_map_ref
@@ -123,16 +128,50 @@ def _plan_s3(backup: TenantBackup, s3: S3Destination) -> DestinationPlan:
     )
 
 
+def _plan_telegram(backup: TenantBackup, telegram: TelegramDestination) -> DestinationPlan:
+    return DestinationPlan(
+        args=[
+            f"--telegram-chat-id={telegram.chat_id}",
+            f"--telegram-file-name={file_name(backup)}",
+            f"--telegram-api-url={telegram.api_url}",
+            f"--telegram-part-size={telegram.part_size_bytes}",
+        ],
+        url=None,
+        env=secret_env(telegram.secret_ref.name, TELEGRAM_SECRET_ENV),
+    )
+
+
+def secret_env(secret: str, keys: SecretEnv) -> list[dict[str, Any]]:
+    """Container environment variables filled from keys of one Secret."""
+    return [
+        {
+            "name": variable,
+            "valueFrom": {"secretKeyRef": {"name": secret, "key": key, "optional": optional}},
+        }
+        for variable, key, optional in keys
+    ]
+
+
+def _destination_secret(backup: TenantBackup) -> tuple[str, SecretEnv] | None:
+    """The destination's credentials Secret and its keys, if it has one."""
+    destination = backup.spec.destination
+    if destination.s3 is not None:
+        return destination.s3.credentials_secret_ref.name, S3_SECRET_ENV
+    if destination.telegram is not None:
+        return destination.telegram.secret_ref.name, TELEGRAM_SECRET_ENV
+    return None
+
+
 def destination_secret_problem(
     backup: TenantBackup, read_secret: Callable[[str], Mapping[str, str] | None]
 ) -> str | None:
     """What is wrong with the destination's credentials Secret, if the destination has one."""
-    s3 = backup.spec.destination.s3
-    if s3 is None:
+    wanted = _destination_secret(backup)
+    if wanted is None:
         return None
-    name = s3.credentials_secret_ref.name
+    name, keys = wanted
     secret = read_secret(name)
     if secret is None:
         return f"Secret {name} not found in namespace {backup.metadata.namespace}"
-    missing = [key for _, key, optional in S3_SECRET_ENV if not optional and not secret.get(key)]
+    missing = [key for _, key, optional in keys if not optional and not secret.get(key)]
     return f"Secret {name} lacks the keys: {', '.join(missing)}" if missing else None

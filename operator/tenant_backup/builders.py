@@ -4,12 +4,12 @@ from typing import Any
 
 from tenant_backup import naming
 from tenant_backup.api.resource import TenantBackup
-from tenant_backup.artifacts import DestinationPlan, plan_destination
+from tenant_backup.artifacts import DestinationPlan, SecretEnv, plan_destination, secret_env
 from tenant_backup.settings import Settings
 
 CONTAINER_NAME = "dump"
 # libpq variables filled from the database Secret; the Secret layout is the API's contract.
-SECRET_ENV = (
+SECRET_ENV: SecretEnv = (
     ("PGHOST", "host", False),
     ("PGPORT", "port", True),
     ("PGDATABASE", "dbname", False),
@@ -36,7 +36,7 @@ def dump_command(backup: TenantBackup, destination: DestinationPlan) -> list[str
         "dump",
         f"--tenant={backup.spec.tenant}",
         *destination.args,
-        f"--artifact-url={destination.url}",
+        *([f"--artifact-url={destination.url}"] if destination.url else []),
         f"--format={dump.format.value}",
         f"--compression={dump.compression.value}",
         f"--lock-wait-timeout-seconds={backup.spec.timeouts.lock_wait_timeout_seconds}",
@@ -49,14 +49,7 @@ def dump_command(backup: TenantBackup, destination: DestinationPlan) -> list[str
 
 def dump_env(backup: TenantBackup) -> list[dict[str, Any]]:
     """libpq environment: connection and credentials straight from the Secret."""
-    secret = backup.spec.database.secret_ref.name
-    env: list[dict[str, Any]] = [
-        {
-            "name": variable,
-            "valueFrom": {"secretKeyRef": {"name": secret, "key": key, "optional": optional}},
-        }
-        for variable, key, optional in SECRET_ENV
-    ]
+    env = secret_env(backup.spec.database.secret_ref.name, SECRET_ENV)
     env += [
         {"name": "PGSSLMODE", "value": backup.spec.database.ssl_mode.value},
         {"name": "PGCONNECT_TIMEOUT", "value": "10"},

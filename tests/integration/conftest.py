@@ -1,9 +1,10 @@
 """Fixtures shared by the operator's integration tests: a bound claim, the database Secret,
-and a fresh history database."""
+a fresh history database, and a stand-in Bot API server."""
 
 from __future__ import annotations
 
 import itertools
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from tests.support.cluster import KubectlRunner
 from tests.support.history import settings_for
 from tests.support.postgres import PostgresServer
 from tests.support.postgres_fixtures import Database
+from tests.support.telegram_bot_api import BotApiStandIn
 
 _history_databases = itertools.count(1)
 
@@ -38,3 +40,14 @@ def history(postgres: PostgresServer) -> Iterator[Settings]:
     postgres.create_database(dbname)
     yield settings_for(postgres, dbname)
     postgres.drop_database(dbname)
+
+
+@pytest.fixture
+def bot_api() -> Iterator[BotApiStandIn]:
+    """A fresh local stand-in for the cloud Bot API, for one bot with a random token."""
+    token = f"{secrets.randbelow(10**9) + 10**9}:{secrets.token_urlsafe(26)}"
+    server = BotApiStandIn(token).start()
+    try:
+        yield server
+    finally:
+        server.stop()

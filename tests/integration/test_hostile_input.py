@@ -47,6 +47,10 @@ def without(path: str) -> dict[str, Any]:
     return spec
 
 
+def telegram(**fields: Any) -> dict[str, Any]:
+    return {"telegram": {"chatId": -100, "secretRef": {"name": "bot"}} | fields}
+
+
 # (case id, spec, text the API server's message must contain: the field it names)
 REJECTED: list[tuple[str, dict[str, Any], str]] = [
     ("slug-sql-quote", at("tenant", "acme'; DROP SCHEMA tenant_acme; --"), "spec.tenant"),
@@ -113,6 +117,10 @@ REJECTED: list[tuple[str, dict[str, Any], str]] = [
     ("unknown-image-field", at("image", "evil/image"), "spec.image"),
     ("unknown-pod-override", at("podTemplate", {"hostPID": True}), "spec.podTemplate"),
     ("database-missing", without("database"), "spec.database"),
+    ("telegram-inline-token", at("destination", telegram(botToken="1:x")), "telegram.botToken"),
+    ("telegram-url-userinfo", at("destination", telegram(apiUrl="https://u:p@h")), "apiUrl"),
+    ("telegram-url-file", at("destination", telegram(apiUrl="file:///etc/passwd")), "apiUrl"),
+    ("telegram-chat-shell", at("destination", telegram(chatId="-1;id")), "telegram.chatId"),
 ]
 
 

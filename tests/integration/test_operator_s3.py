@@ -210,7 +210,7 @@ def _rejected(apply: Apply, spec: dict[str, Any]) -> str:
 def test_admission_of_s3_destinations(apply: Apply, bucket: Bucket) -> None:
     s3 = s3_destination(bucket)["s3"]
     both = {"pvc": {"claimName": "backups"}, "s3": s3}
-    assert "exactly one destination must be set: pvc or s3" in _rejected(
+    assert "exactly one destination must be set: pvc, s3 or telegram" in _rejected(
         apply, {"destination": both}
     )
     too_long = s3 | {"downloadLink": {"expiresInSeconds": 604801}}

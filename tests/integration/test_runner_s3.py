@@ -3,7 +3,6 @@ completion, nothing left behind on failure, credentials and download links kept 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -13,16 +12,21 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 import zstandard
 
 from tests.support.cluster import free_port
+from tests.support.dump_runs import (
+    Run,
+    add_blobs,
+    assert_failed,
+    run_dump,
+    terminated,
+    wrapper_bin,
+)
 from tests.support.minio import S3Account
 from tests.support.postgres import DEFAULT_BIN_DIR
 from tests.support.postgres_fixtures import Database
@@ -32,26 +36,8 @@ from tests.support.waiting import wait_for
 TENANT_BACKUP = Path(sys.executable).with_name("tenant-backup")
 KEY = "nightly/acme/acme-20261125T120000Z-0a1b2c3d.pgdump.zst"
 MIB = 1 << 20
-REAL_VERSION = f'if [ "$1" = --version ]; then exec {DEFAULT_BIN_DIR}/pg_dump --version; fi\n'
 # 20,000 rows of 1 KiB of incompressible bytes: ~20 MiB of artifact, so three 8 MiB parts.
-BLOBS = """
-CREATE TABLE tenant_acme.blobs (id int PRIMARY KEY, data bytea NOT NULL);
-INSERT INTO tenant_acme.blobs
-SELECT i, decode(string_agg(md5(i || '-' || j), '' ORDER BY j), 'hex')
-FROM generate_series(1, 20000) i, generate_series(1, 64) j GROUP BY i;
-ALTER TABLE tenant_acme.blobs OWNER TO backup_owner;
-"""
-
-
-@dataclass(frozen=True)
-class Run:
-    """A finished runner: its exit status, output, and the result file's JSON."""
-
-    returncode: int
-    stdout: str
-    stderr: str
-    result: dict[str, Any]
-    result_text: str
+BLOB_ROWS = 20_000
 
 
 def _env(db: Database, account: S3Account) -> dict[str, str]:
@@ -73,21 +59,6 @@ def _argv(bucket: Bucket, result_file: Path, *args: str, endpoint: str | None = 
     ]  # fmt: skip
 
 
-def _finished(
-    completed: subprocess.CompletedProcess[str] | tuple[int, str, str],
-    result_file: Path,
-    env: dict[str, str],
-) -> Run:
-    if isinstance(completed, tuple):
-        returncode, stdout, stderr = completed
-    else:
-        returncode, stdout, stderr = completed.returncode, completed.stdout, completed.stderr
-    text = result_file.read_text()
-    for secret in (env["PGPASSWORD"], env["AWS_SECRET_ACCESS_KEY"]):
-        assert secret not in stdout + stderr + text
-    return Run(returncode, stdout, stderr, json.loads(text), text)
-
-
 def _run(
     db: Database,
     bucket: Bucket,
@@ -98,22 +69,12 @@ def _run(
 ) -> Run:
     result_file = tmp_path / "result.json"
     env = _env(db, account or bucket.server.account)
-    completed = subprocess.run(
-        _argv(bucket, result_file, *args, endpoint=endpoint),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    return _finished(completed, result_file, env)
+    argv = _argv(bucket, result_file, *args, endpoint=endpoint)
+    return run_dump(argv, env, result_file, _secrets(env))
 
 
-def _assert_failed(run: Run, reason: str, *, retryable: bool) -> None:
-    assert run.returncode != 0, run.stderr
-    assert (run.result["ok"], run.result["reason"]) == (False, reason), run.result
-    assert run.result["retryable"] is retryable
-    assert "artifact" not in run.result
+def _secrets(env: dict[str, str]) -> list[str]:
+    return [env["PGPASSWORD"], env["AWS_SECRET_ACCESS_KEY"]]
 
 
 def _assert_nothing_left(bucket: Bucket) -> None:
@@ -121,20 +82,10 @@ def _assert_nothing_left(bucket: Bucket) -> None:
     assert bucket.uploads() == []
 
 
-def _wrapper_bin(directory: Path, script: str) -> Path:
-    """A --pg-bin-dir whose pg_dump is `script` (sh) and whose pg_restore is the real one."""
-    directory.mkdir()
-    pg_dump = directory / "pg_dump"
-    pg_dump.write_text("#!/bin/sh\n" + REAL_VERSION + script)
-    pg_dump.chmod(0o755)
-    (directory / "pg_restore").symlink_to(DEFAULT_BIN_DIR / "pg_restore")
-    return directory
-
-
 @pytest.fixture
 def big_tenant_db(tenant_db: Database) -> Database:
     """tenant_db whose tenant_acme holds ~20 MiB of incompressible rows."""
-    tenant_db.server.execute(BLOBS, tenant_db.dbname)
+    add_blobs(tenant_db, BLOB_ROWS)
     return tenant_db
 
 
@@ -207,9 +158,9 @@ def test_a_stale_upload_of_the_same_key_is_aborted(
 def test_pg_dump_killed_midway_leaves_no_object_and_no_upload(
     tenant_db: Database, bucket: Bucket, tmp_path: Path
 ) -> None:
-    bin_dir = _wrapper_bin(tmp_path / "bin", "head -c 20000000 /dev/urandom\nkill -KILL $$\n")
+    bin_dir = wrapper_bin(tmp_path / "bin", "head -c 20000000 /dev/urandom\nkill -KILL $$\n")
     run = _run(tenant_db, bucket, tmp_path, "--pg-bin-dir", str(bin_dir), "--compression=none")
-    _assert_failed(run, "DumpInterrupted", retryable=True)
+    assert_failed(run, "DumpInterrupted", retryable=True)
     assert "uploading to s3://" in run.stderr
     _assert_nothing_left(bucket)
 
@@ -217,32 +168,11 @@ def test_pg_dump_killed_midway_leaves_no_object_and_no_upload(
 def test_a_stream_that_fails_verification_is_never_completed(
     tenant_db: Database, bucket: Bucket, tmp_path: Path
 ) -> None:
-    bin_dir = _wrapper_bin(tmp_path / "bin", "head -c 10000000 /dev/urandom\nexit 0\n")
+    bin_dir = wrapper_bin(tmp_path / "bin", "head -c 10000000 /dev/urandom\nexit 0\n")
     run = _run(tenant_db, bucket, tmp_path, "--pg-bin-dir", str(bin_dir))
-    _assert_failed(run, "VerificationFailed", retryable=False)
+    assert_failed(run, "VerificationFailed", retryable=False)
     assert "pg_restore --list failed" in run.result["message"]
     _assert_nothing_left(bucket)
-
-
-@contextlib.contextmanager
-def _started(
-    db: Database, bucket: Bucket, tmp_path: Path, *args: str
-) -> Iterator[tuple[subprocess.Popen[str], Path, dict[str, str]]]:
-    result_file = tmp_path / "result.json"
-    env = _env(db, bucket.server.account)
-    proc = subprocess.Popen(
-        _argv(bucket, result_file, *args),
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        yield proc, result_file, env
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
 
 
 def _parts_uploaded(bucket: Bucket) -> int:
@@ -255,14 +185,13 @@ def _parts_uploaded(bucket: Bucket) -> int:
 
 def test_sigterm_mid_upload_aborts_it(tenant_db: Database, bucket: Bucket, tmp_path: Path) -> None:
     script = "head -c 30000000 /dev/urandom\nexec sleep 300\n"
-    bin_dir = _wrapper_bin(tmp_path / "bin", script)
+    bin_dir = wrapper_bin(tmp_path / "bin", script)
     args = ("--pg-bin-dir", str(bin_dir), "--compression=none")
-    with _started(tenant_db, bucket, tmp_path, *args) as (proc, result_file, env):
-        wait_for(lambda: _parts_uploaded(bucket) >= 2, 30, "no parts were uploaded")
-        proc.send_signal(signal.SIGTERM)
-        stdout, stderr = proc.communicate(timeout=60)
-        run = _finished((proc.returncode, stdout, stderr), result_file, env)
-    _assert_failed(run, "DumpInterrupted", retryable=True)
+    result_file = tmp_path / "result.json"
+    env = _env(tenant_db, bucket.server.account)
+    argv = _argv(bucket, result_file, *args)
+    run, _ = terminated(argv, env, result_file, lambda: _parts_uploaded(bucket) >= 2, _secrets(env))
+    assert_failed(run, "DumpInterrupted", retryable=True)
     assert run.returncode == 128 + signal.SIGTERM
     _assert_nothing_left(bucket)
 
@@ -273,12 +202,12 @@ def test_wrong_credentials_are_auth_failed_before_dumping(
     wrong = S3Account(bucket.server.account.access_key_id, "not-the-secret-key")
     started = time.monotonic()
     run = _run(tenant_db, bucket, tmp_path, account=wrong)
-    _assert_failed(run, "AuthFailed", retryable=False)
+    assert_failed(run, "AuthFailed", retryable=False)
     assert "SignatureDoesNotMatch" in run.result["message"]
     assert "running " not in run.stderr  # pg_dump never started
     assert time.monotonic() - started < 20
     unknown = _run(tenant_db, bucket, tmp_path, account=S3Account("nobody", "x" * 20))
-    _assert_failed(unknown, "AuthFailed", retryable=False)
+    assert_failed(unknown, "AuthFailed", retryable=False)
     assert "InvalidAccessKeyId" in unknown.result["message"]
     _assert_nothing_left(bucket)
 
@@ -288,7 +217,7 @@ def test_unreachable_endpoint_is_destination_unavailable(
 ) -> None:
     nobody = f"http://127.0.0.1:{free_port()}"
     run = _run(tenant_db, bucket, tmp_path, endpoint=nobody)
-    _assert_failed(run, "DestinationUnavailable", retryable=True)
+    assert_failed(run, "DestinationUnavailable", retryable=True)
     assert "Could not connect" in run.result["message"]
 
 
@@ -297,7 +226,7 @@ def test_missing_bucket_is_destination_unavailable(
 ) -> None:
     gone = Bucket(bucket.name + "-gone", bucket.server, bucket.client)
     run = _run(tenant_db, gone, tmp_path)
-    _assert_failed(run, "DestinationUnavailable", retryable=True)
+    assert_failed(run, "DestinationUnavailable", retryable=True)
     assert "NoSuchBucket" in run.result["message"]
 
 
@@ -340,5 +269,5 @@ def test_download_link_lifetime_is_bounded(
     tenant_db: Database, bucket: Bucket, tmp_path: Path, seconds: str
 ) -> None:
     run = _run(tenant_db, bucket, tmp_path, "--s3-download-link-seconds", seconds)
-    _assert_failed(run, "ValidationFailed", retryable=False)
+    assert_failed(run, "ValidationFailed", retryable=False)
     _assert_nothing_left(bucket)

@@ -3,6 +3,8 @@
 import os
 import signal
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -54,3 +56,18 @@ def test_a_child_started_after_the_signal_is_killed_at_once() -> None:
         os.kill(os.getpid(), signal.SIGINT)
         with interrupts.child(["sleep", "60"]) as proc:
             assert proc.wait(timeout=10) == -signal.SIGKILL
+
+
+def test_a_sleep_ends_early_with_dump_interrupted_once_a_signal_arrives() -> None:
+    interrupts = Interrupts()
+    started = time.monotonic()
+    interrupts.sleep(0.3)
+    assert 0.3 <= time.monotonic() - started < 2
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM))
+    with interrupts.installed():
+        timer.start()
+        started = time.monotonic()
+        with pytest.raises(DumpError) as caught:
+            interrupts.sleep(60)
+    assert caught.value.reason is Reason.DUMP_INTERRUPTED
+    assert time.monotonic() - started < 5

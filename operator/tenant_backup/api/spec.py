@@ -3,7 +3,7 @@
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, WithJsonSchema
 
 from tenant_backup.api.base import ApiModel, cel, validations
 from tenant_backup.naming import SLUG_MAX_LENGTH, SLUG_PATTERN
@@ -127,14 +127,59 @@ class S3Destination(ApiModel):
     """Opt in to a presigned download URL in status after success."""
 
 
+MB = 1000 * 1000
+TELEGRAM_MAX_PART_BYTES = 50 * MB  # sendDocument's limit on the cloud Bot API
+TELEGRAM_MIN_PART_BYTES = 1 << 20
+TELEGRAM_DEFAULT_PART_BYTES = 20 * MB  # what getFile can download back on the cloud Bot API
+TELEGRAM_API_URL = "https://api.telegram.org"
+# http(s), a host name or [IPv6] literal, an optional port and path: no userinfo, query or
+# fragment (the bot token is appended as a path segment).
+BOT_API_URL = r"^https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?(/[A-Za-z0-9._~%-]+)*/?$"
+# A numeric chat id as text, or a public @username (5-32 characters).
+CHAT_ID_TEXT = r"^(-?[1-9][0-9]{0,15}|@[A-Za-z][A-Za-z0-9_]{3,31})$"
+MAX_CHAT_ID = (1 << 53) - 1  # chat ids have at most 52 significant bits
+
+ChatId = Annotated[
+    Annotated[int, Field(ge=-MAX_CHAT_ID, le=MAX_CHAT_ID)]
+    | Annotated[str, Field(max_length=33, pattern=CHAT_ID_TEXT)],
+    WithJsonSchema(
+        {
+            "x-kubernetes-int-or-string": True,
+            "pattern": CHAT_ID_TEXT,
+            "maxLength": 33,
+            "minimum": -MAX_CHAT_ID,
+            "maximum": MAX_CHAT_ID,
+        }
+    ),
+]
+
+
+class TelegramDestination(ApiModel):
+    """A Telegram chat, through the Bot API: the artifact is sent as documents of at most
+    `partSizeBytes`, then a manifest document listing the parts and their SHA-256s."""
+
+    chat_id: ChatId
+    """Target chat: a numeric id (e.g. `-1001234567890`, as integer or string) or a public
+    `@username`."""
+    secret_ref: SecretReference
+    """Secret with key `botToken`; it reaches the dump Job only as an environment variable."""
+    api_url: Annotated[str, Field(max_length=2048, pattern=BOT_API_URL)] = TELEGRAM_API_URL
+    """Bot API base URL, http or https, without credentials: a local Bot API server's, say."""
+    part_size_bytes: Annotated[
+        int, Field(ge=TELEGRAM_MIN_PART_BYTES, le=TELEGRAM_MAX_PART_BYTES)
+    ] = TELEGRAM_DEFAULT_PART_BYTES
+    """Largest part sent, 1 MiB to 50 MB (sendDocument's limit); the default, 20 MB, is the
+    most that bots can download back from the cloud Bot API."""
+
+
 class Destination(ApiModel):
     """Where the artifact goes: exactly one of the destinations below."""
 
     model_config = ConfigDict(
         json_schema_extra=validations(
             cel(
-                "[has(self.pvc), has(self.s3)].filter(d, d).size() == 1",
-                "exactly one destination must be set: pvc or s3",
+                "[has(self.pvc), has(self.s3), has(self.telegram)].filter(d, d).size() == 1",
+                "exactly one destination must be set: pvc, s3 or telegram",
             )
         )
     )
@@ -143,6 +188,8 @@ class Destination(ApiModel):
     """Write the artifact to a PersistentVolumeClaim."""
     s3: S3Destination | None = None
     """Upload the artifact to an S3-compatible bucket."""
+    telegram: TelegramDestination | None = None
+    """Send the artifact to a Telegram chat, in parts."""
 
 
 class DumpFormat(StrEnum):

@@ -9,6 +9,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Iterator, Sequence
 from types import FrameType
 from typing import Any
@@ -17,6 +18,7 @@ from tenant_backup.api.reasons import Reason
 from tenant_backup.runner.errors import DumpError
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
+SLEEP_STEP_SECONDS = 0.2  # how soon a sleep notices a signal (a handler cannot cut it short)
 
 
 def _kill_group(proc: "subprocess.Popen[bytes]") -> None:
@@ -53,6 +55,14 @@ class Interrupts:
         if self.signum is not None:
             name = signal.Signals(self.signum).name
             raise DumpError(Reason.DUMP_INTERRUPTED, f"runner received {name}")
+
+    def sleep(self, seconds: float) -> None:
+        """time.sleep, cut short by DumpInterrupted once a termination signal arrives."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            self.check()
+            time.sleep(min(left, SLEEP_STEP_SECONDS))
+        self.check()
 
     @contextlib.contextmanager
     def child(self, argv: Sequence[str], **popen: Any) -> Iterator["subprocess.Popen[bytes]"]:

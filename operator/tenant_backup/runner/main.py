@@ -33,7 +33,12 @@ from tenant_backup.runner.verify import StreamVerifier, verify
 log = logging.getLogger(__name__)
 
 MAX_LISTED_TABLES = 10
-SECRET_VARIABLES = ("PGPASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+SECRET_VARIABLES = (
+    "PGPASSWORD",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "TELEGRAM_BOT_TOKEN",
+)
 _SECRETS: list[str] = []
 """What the logs and the result's message redact; a download link joins once made."""
 
@@ -144,7 +149,7 @@ def dump(opts: DumpOptions, facts: _Facts, interrupts: Interrupts) -> ResultArti
         server_version=server.version,
         pg_dump_version=facts.pg_dump_version,
     )
-    upload = open_upload(opts.target, opts.artifact_url, about, server.schema_bytes)
+    upload = open_upload(opts.target, opts.artifact_url, about, server.schema_bytes, interrupts)
     with aborted_unless_committed(upload), contextlib.ExitStack() as stack:
         stream, verifier = _artifact_stream(upload, opts, schema, pg_restore, interrupts, stack)
         run_pg_dump(argv, stream, interrupts)

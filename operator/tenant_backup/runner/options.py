@@ -1,11 +1,23 @@
 """The `dump` subcommand's arguments and the options they become."""
 
 import argparse
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from tenant_backup.api.reasons import Reason
-from tenant_backup.api.spec import ChecksumCalculation, Compression, DumpFormat, Verification
+from tenant_backup.api.spec import (
+    CHAT_ID_TEXT,
+    TELEGRAM_API_URL,
+    TELEGRAM_DEFAULT_PART_BYTES,
+    TELEGRAM_MAX_PART_BYTES,
+    TELEGRAM_MIN_PART_BYTES,
+    ChecksumCalculation,
+    Compression,
+    DumpFormat,
+    Verification,
+)
 from tenant_backup.runner.errors import DumpError
 
 TERMINATION_LOG = Path("/dev/termination-log")
@@ -21,6 +33,7 @@ DEFAULT_LEVELS: dict[Compression, int] = {Compression.ZSTD: 1, Compression.GZIP:
 DEFAULT_LOCK_WAIT_TIMEOUT_SECONDS = 30
 MAX_LINK_SECONDS = 604800  # SigV4 presigned URLs live at most 7 days
 DEFAULT_S3_REGION = "us-east-1"
+FILE_NAME = r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,200}"
 
 
 @dataclass(frozen=True)
@@ -45,11 +58,25 @@ class S3Target:
 
 
 @dataclass(frozen=True)
+class TelegramTarget:
+    """A Telegram chat reached through the Bot API; the bot token comes only from the
+    environment."""
+
+    chat_id: str
+    file_name: str
+    api_url: str
+    part_size: int
+
+
+Target = LocalTarget | S3Target | TelegramTarget
+
+
+@dataclass(frozen=True)
 class DumpOptions:
     """Everything one dump run needs besides the libpq environment."""
 
     tenant: str
-    target: LocalTarget | S3Target
+    target: Target
     artifact_url: str
     format: DumpFormat
     compression: Compression
@@ -65,6 +92,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--output", type=Path, help="final path of the artifact (a local file)")
     where.add_argument("--s3-bucket", help="upload the artifact to this S3 bucket instead")
+    where.add_argument("--telegram-chat-id", help="send the artifact to this Telegram chat instead")
     parser.add_argument("--artifact-url", help="URL recorded in the result (default: file URL)")
     parser.add_argument(
         "--format",
@@ -123,6 +151,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="after success, presign a GET URL valid this long (1-604800); it goes only to "
         "the result file, never to stdout or logs",
     )
+    telegram = parser.add_argument_group(
+        "Telegram destination", "The bot token only from TELEGRAM_BOT_TOKEN."
+    )
+    telegram.add_argument(
+        "--telegram-file-name", help="artifact file name (required with --telegram-chat-id)"
+    )
+    telegram.add_argument("--telegram-api-url", default=TELEGRAM_API_URL, help="Bot API base URL")
+    telegram.add_argument(
+        "--telegram-part-size",
+        type=int,
+        default=TELEGRAM_DEFAULT_PART_BYTES,
+        help=f"largest part in bytes ({TELEGRAM_MIN_PART_BYTES}-{TELEGRAM_MAX_PART_BYTES})",
+    )
 
 
 def result_file(args: argparse.Namespace) -> Path | None:
@@ -154,6 +195,10 @@ def from_args(args: argparse.Namespace) -> DumpOptions:
     if args.lock_wait_timeout_seconds < 1:
         raise DumpError(Reason.VALIDATION_FAILED, "--lock-wait-timeout-seconds must be >= 1")
     target = _target(args)
+    if args.artifact_url and isinstance(target, TelegramTarget):
+        raise DumpError(
+            Reason.VALIDATION_FAILED, "--artifact-url cannot be set: Telegram names it on commit"
+        )
     return DumpOptions(
         tenant=args.tenant,
         target=target,
@@ -167,9 +212,37 @@ def from_args(args: argparse.Namespace) -> DumpOptions:
     )
 
 
-def _target(args: argparse.Namespace) -> LocalTarget | S3Target:
+def _telegram_target(args: argparse.Namespace) -> TelegramTarget:
+    if not re.fullmatch(CHAT_ID_TEXT, args.telegram_chat_id):
+        raise DumpError(Reason.VALIDATION_FAILED, "--telegram-chat-id: not a chat id or @username")
+    if not args.telegram_file_name or not re.fullmatch(FILE_NAME, args.telegram_file_name):
+        raise DumpError(
+            Reason.VALIDATION_FAILED, "--telegram-chat-id needs a --telegram-file-name like a.b"
+        )
+    if not TELEGRAM_MIN_PART_BYTES <= args.telegram_part_size <= TELEGRAM_MAX_PART_BYTES:
+        raise DumpError(
+            Reason.VALIDATION_FAILED,
+            f"--telegram-part-size must be within "
+            f"{TELEGRAM_MIN_PART_BYTES}..{TELEGRAM_MAX_PART_BYTES}",
+        )
+    parts = urlsplit(args.telegram_api_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+        raise DumpError(
+            Reason.VALIDATION_FAILED, "--telegram-api-url must be an http(s) URL, no userinfo"
+        )
+    return TelegramTarget(
+        chat_id=args.telegram_chat_id,
+        file_name=args.telegram_file_name,
+        api_url=args.telegram_api_url.rstrip("/"),
+        part_size=args.telegram_part_size,
+    )
+
+
+def _target(args: argparse.Namespace) -> Target:
     if args.output is not None:
         return LocalTarget(args.output)
+    if args.telegram_chat_id is not None:
+        return _telegram_target(args)
     if not args.s3_key:
         raise DumpError(Reason.VALIDATION_FAILED, "--s3-bucket needs --s3-key")
     seconds = args.s3_download_link_seconds
@@ -190,8 +263,11 @@ def _target(args: argparse.Namespace) -> LocalTarget | S3Target:
     )
 
 
-def default_url(target: LocalTarget | S3Target) -> str:
-    """The artifact URL when the caller names none: a file URL or `s3://bucket/key`."""
+def default_url(target: Target) -> str:
+    """The artifact URL when the caller names none: a file URL, `s3://bucket/key`, or
+    `telegram://<chat>` (the manifest's message id is appended on commit)."""
     if isinstance(target, LocalTarget):
         return target.path.absolute().as_uri()
+    if isinstance(target, TelegramTarget):
+        return f"telegram://{target.chat_id}"
     return f"s3://{target.bucket}/{target.key}"

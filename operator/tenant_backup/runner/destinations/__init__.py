@@ -3,17 +3,23 @@ of `base`. `open_upload` picks the module for the options, importing S3's client
 an S3 target is used."""
 
 from tenant_backup.runner.destinations.base import ArtifactFacts, Upload
-from tenant_backup.runner.options import LocalTarget, S3Target
+from tenant_backup.runner.interrupt import Interrupts
+from tenant_backup.runner.options import LocalTarget, Target, TelegramTarget
 
 
 def open_upload(
-    target: LocalTarget | S3Target, url: str, facts: ArtifactFacts, size_estimate: int
+    target: Target, url: str, facts: ArtifactFacts, size_estimate: int, interrupts: Interrupts
 ) -> Upload:
-    """Start writing one artifact to `target`; nothing is visible until `commit`."""
+    """Start writing one artifact to `target`; nothing is visible until `commit`. Waits the
+    destination asks for end early on a termination signal."""
     if isinstance(target, LocalTarget):
         from tenant_backup.runner.destinations.local import LocalUpload
 
         return LocalUpload(target.path, url)
+    if isinstance(target, TelegramTarget):
+        from tenant_backup.runner.destinations.telegram import TelegramUpload
+
+        return TelegramUpload.start(target, url, facts, interrupts.sleep)
     from tenant_backup.runner.destinations.s3 import S3Upload
 
     return S3Upload.start(target, url, facts, size_estimate)

@@ -41,7 +41,8 @@ class Upload(Protocol):
     """One artifact on its way to a destination."""
 
     url: str
-    """The stable artifact URL (e.g. `pvc://...`, `s3://bucket/key`); never a credential."""
+    """The stable artifact URL (e.g. `pvc://...`, `s3://bucket/key`); never a credential.
+    Final only after `commit` where the destination names the artifact then (Telegram)."""
 
     def write(self, data: bytes) -> None:
         """Append artifact bytes."""

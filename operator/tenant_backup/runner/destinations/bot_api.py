@@ -1,0 +1,165 @@
+"""A small Telegram Bot API client on urllib: JSON and multipart calls, failures mapped to
+reasons, flood control (HTTP 429 with `retry_after`) honoured a bounded number of times.
+
+The bot token is part of every request URL, so no URL is ever put in a message, and every
+message that leaves this module has the token removed.
+"""
+
+import contextlib
+import http.client
+import json
+import logging
+import secrets
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+from tenant_backup.api.reasons import Reason
+from tenant_backup.runner.classify import redact
+from tenant_backup.runner.errors import DumpError
+
+log = logging.getLogger(__name__)
+
+Fields = Mapping[str, str | int]
+
+TIMEOUT_SECONDS = 120
+MAX_ATTEMPTS = 5
+MAX_RETRY_AFTER_SECONDS = 120
+USER_AGENT = "tenant-backup-operator"
+_STATUS_REASONS = {
+    401: Reason.AUTH_FAILED,
+    404: Reason.AUTH_FAILED,  # the Bot API's answer to a malformed token (or a wrong apiUrl)
+    403: Reason.PERMISSION_DENIED,
+    413: Reason.VALIDATION_FAILED,  # the part size is too large for this server: never better
+}
+
+# 400 replies that mean the bot may not post there: never in the chat, or without the right.
+_DENIED_WORDS = ("chat not found", "not enough rights")
+
+
+@dataclass(frozen=True)
+class Document:
+    """A file to send: its name and bytes (sent as they are, not copied)."""
+
+    file_name: str
+    data: bytes | bytearray
+
+
+class RateLimitedError(Exception):
+    """HTTP 429: the call may be repeated after `retry_after` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"retry after {retry_after}s")
+        self.retry_after = retry_after
+
+
+def reply_reason(status: int, description: str) -> Reason:
+    """Reason for a failed call's HTTP status and description."""
+    if status in _STATUS_REASONS:
+        return _STATUS_REASONS[status]
+    if any(words in description.lower() for words in _DENIED_WORDS):
+        return Reason.PERMISSION_DENIED
+    if status >= 500 or status == 429:
+        return Reason.DESTINATION_UNAVAILABLE
+    return Reason.UPLOAD_FAILED
+
+
+def parse_reply(method: str, status: int, body: bytes) -> Any:
+    """The call's `result`; RateLimitedError for a 429; DumpError for any other failure."""
+    try:
+        reply = json.loads(body)
+    except ValueError:
+        reply = None  # e.g. the HTML of a 413 from a proxy in front of the API
+    if not isinstance(reply, dict):
+        reply = {"ok": False, "description": http.client.responses.get(status, "no JSON reply")}
+    if reply.get("ok") is True and 200 <= status < 300:
+        return reply.get("result")
+    error_code = reply.get("error_code")
+    code = error_code if isinstance(error_code, int) else status
+    retry_after = (reply.get("parameters") or {}).get("retry_after")
+    if code == 429 and isinstance(retry_after, int):
+        raise RateLimitedError(retry_after)
+    description = str(reply.get("description", ""))[:500]
+    hint = ": lower partSizeBytes" if code == 413 else ""
+    raise DumpError(
+        reply_reason(code, description), f"Bot API {method}: HTTP {code}: {description}{hint}"
+    )
+
+
+def multipart(fields: Mapping[str, str], document: Document) -> tuple[str, list[bytes | bytearray]]:
+    """Content-Type and body pieces of a multipart/form-data request with one file."""
+    boundary = secrets.token_hex(16)
+    head = b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    )
+    head += (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="document"; '
+        f'filename="{document.file_name}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+    ).encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    return f"multipart/form-data; boundary={boundary}", [head, document.data, tail]
+
+
+class BotApi:
+    """One bot's calls to one Bot API server."""
+
+    def __init__(
+        self, base_url: str, token: str, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        """`sleep` waits out rate limits (and may raise to stop waiting)."""
+        self.base_url = base_url
+        self._token = token
+        self._sleep = sleep
+
+    def call(self, method: str, fields: Fields, document: Document | None = None) -> Any:
+        """Call `method` (multipart with `document`, JSON otherwise); its result."""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                return parse_reply(method, *self._post(method, fields, document))
+            except RateLimitedError as limited:
+                if attempt == MAX_ATTEMPTS or limited.retry_after > MAX_RETRY_AFTER_SECONDS:
+                    raise DumpError(
+                        Reason.DESTINATION_UNAVAILABLE,
+                        f"Bot API {method}: still rate limited after {attempt} attempts "
+                        f"(retry after {limited.retry_after}s)",
+                    ) from None
+                log.warning("Bot API %s: rate limited, retry in %ds", method, limited.retry_after)
+                self._sleep(limited.retry_after)
+            except DumpError as exc:
+                raise DumpError(exc.reason, redact(exc.message, [self._token])) from None
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _post(self, method: str, fields: Fields, document: Document | None) -> tuple[int, bytes]:
+        """(HTTP status, body); DumpError if the server cannot be reached."""
+        body: list[bytes | bytearray]
+        if document is None:
+            content_type, body = "application/json", [json.dumps(dict(fields)).encode()]
+        else:
+            content_type, body = multipart({k: str(v) for k, v in fields.items()}, document)
+        request = urllib.request.Request(  # noqa: S310 (the scheme was checked: http or https)
+            f"{self.base_url}/bot{self._token}/{method}",
+            data=cast(Iterable[bytes], iter(body)),  # any bytes-like piece is sent as is
+            method="POST",
+            headers={
+                "Content-Type": content_type,
+                "Content-Length": str(sum(len(piece) for piece in body)),
+                "User-Agent": USER_AGENT,
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            with error, contextlib.suppress(OSError, http.client.HTTPException):
+                return error.code, error.read()
+            return error.code, b""  # the body was cut off: the status alone tells
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+            reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+            message = f"Bot API {method}: cannot reach {self.base_url}: {reason}"
+            raise DumpError(
+                Reason.DESTINATION_UNAVAILABLE, redact(message, [self._token])
+            ) from None

@@ -1,0 +1,347 @@
+"""The Telegram destination's pure parts and its upload against a fake Bot API: splitting into
+parts, captions, the manifest, abort, reply handling, rate limits, redaction of the token, the
+runner's options, the Job's plan and the preflight."""
+
+import argparse
+import json
+import urllib.request
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from tenant_backup.api.reasons import Reason
+from tenant_backup.api.spec import TelegramDestination
+from tenant_backup.artifacts import destination_secret_problem
+from tenant_backup.builders import build_job
+from tenant_backup.cli import build_parser
+from tenant_backup.runner.destinations import bot_api
+from tenant_backup.runner.destinations.base import ArtifactFacts, Digest
+from tenant_backup.runner.destinations.bot_api import (
+    BotApi,
+    Document,
+    Fields,
+    RateLimitedError,
+    multipart,
+    parse_reply,
+)
+from tenant_backup.runner.destinations.telegram import (
+    TelegramUpload,
+    caption,
+    manifest,
+    token_from_env,
+)
+from tenant_backup.runner.errors import DumpError
+from tenant_backup.runner.options import TelegramTarget, from_args
+from tenant_backup.settings import Settings
+from tests.support.factories import backup
+from tests.support.telegram_bot_api import parse_multipart
+
+TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+TELEGRAM = {"chatId": -1001234567890, "secretRef": {"name": "bot"}}
+FACTS = ArtifactFacts("acme", "custom", "zstd", "15.8", "15.8")
+FILE = "acme.pgdump.zst"
+
+
+class FakeApi(BotApi):
+    """Answers every call like the cloud Bot API, recording it."""
+
+    def __init__(self, fail: set[str] | None = None) -> None:
+        super().__init__("http://127.0.0.1:1", TOKEN)
+        self.calls: list[tuple[str, dict[str, Any], Document | None]] = []
+        self._fail = fail or set()
+
+    def call(self, method: str, fields: Fields, document: Document | None = None) -> Any:
+        data = None if document is None else Document(document.file_name, bytes(document.data))
+        self.calls.append((method, dict(fields), data))
+        if method in self._fail:
+            raise DumpError(Reason.UPLOAD_FAILED, f"{method} failed")
+        number = len(self.calls)
+        return {"message_id": number, "chat": {"id": -100}, "document": {"file_id": f"f{number}"}}
+
+    def sent(self, method: str) -> list[tuple[dict[str, Any], Document | None]]:
+        return [(fields, document) for name, fields, document in self.calls if name == method]
+
+
+def _upload(api: FakeApi, part_size: int = 10) -> TelegramUpload:
+    target = TelegramTarget("-100", FILE, "http://127.0.0.1:1", part_size)
+    return TelegramUpload(api, target, "telegram://-100", FACTS)
+
+
+def _write(upload: TelegramUpload, data: bytes, piece: int) -> None:
+    for start in range(0, len(data), piece):
+        upload.write(data[start : start + piece])
+
+
+@pytest.mark.parametrize("piece", [1, 7, 10, 100])
+def test_the_stream_is_split_into_parts_each_at_most_the_part_size(piece: int) -> None:
+    api = FakeApi()
+    upload = _upload(api)
+    data = bytes(range(25))
+    _write(upload, data, piece)
+    upload.finish()
+    documents = [document for _, document in api.sent("sendDocument") if document]
+    assert [d.file_name for d in documents] == [
+        f"{FILE}.part0001",
+        f"{FILE}.part0002",
+        f"{FILE}.part0003",
+    ]
+    assert b"".join(d.data for d in documents) == data
+    assert [len(d.data) for d in documents] == [10, 10, 5]
+    captions = [fields["caption"] for fields, _ in api.sent("sendDocument")]
+    assert captions[0].startswith(f"{FILE} part 1, 10 bytes, sha256 ")
+    assert captions[2].startswith(f"{FILE} part 3/3, 5 bytes, sha256 ")
+
+
+def test_commit_captions_every_part_with_the_count_then_sends_the_manifest() -> None:
+    api = FakeApi()
+    upload = _upload(api)
+    _write(upload, b"x" * 20, 20)  # exactly two parts: the second is known last at finish
+    upload.finish()
+    assert len(api.sent("sendDocument")) == 2
+    upload.commit(Digest("ab" * 32, 20))
+    assert [name for name, _, _ in api.calls] == [
+        "sendDocument",
+        "sendDocument",
+        "editMessageCaption",
+        "sendDocument",
+    ]
+    ((edit, _),) = api.sent("editMessageCaption")
+    assert edit["message_id"] == 1
+    assert edit["caption"].startswith(f"{FILE} part 1/2, 10 bytes, sha256 ")
+    fields, document = api.sent("sendDocument")[-1]
+    assert document is not None
+    assert document.file_name == f"{FILE}.manifest.json"
+    listed = json.loads(document.data)
+    assert (listed["sha256"], listed["sizeBytes"]) == ("ab" * 32, 20)
+    assert [p["messageId"] for p in listed["parts"]] == [1, 2]
+    assert [p["fileId"] for p in listed["parts"]] == ["f1", "f2"]
+    assert fields["caption"] == f"{FILE}: manifest of 2 parts, 20 bytes, sha256 {'ab' * 32}"
+    assert upload.url == "telegram://-100/4"
+    upload.abort()  # a no-op once committed
+    assert not api.sent("deleteMessage")
+
+
+def test_abort_deletes_the_parts_sent_and_never_raises() -> None:
+    api = FakeApi(fail={"deleteMessage"})
+    upload = _upload(api)
+    _write(upload, b"y" * 25, 25)
+    upload.abort()
+    assert [fields["message_id"] for fields, _ in api.sent("deleteMessage")] == [1, 2]
+    assert not [d for _, d in api.sent("sendDocument") if d and d.file_name.endswith(".json")]
+    upload.abort()
+    assert len(api.sent("deleteMessage")) == 2
+
+
+def test_manifest_and_caption() -> None:
+    assert caption(FILE, 2, None, 10, "c" * 64) == f"{FILE} part 2, 10 bytes, sha256 {'c' * 64}"
+    assert caption(FILE, 2, 5, 10, "c" * 64).startswith(f"{FILE} part 2/5,")
+    body = json.loads(manifest(FILE, FACTS, Digest("d" * 64, 3), []))
+    assert body["kind"] == "tenant-backup-telegram-manifest/v1"
+    assert (body["serverVersion"], body["compression"], body["parts"]) == ("15.8", "zstd", [])
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "reason", "message"),
+    [
+        (401, b'{"ok":false,"error_code":401,"description":"Unauthorized"}', Reason.AUTH_FAILED,
+         "Bot API sendDocument: HTTP 401: Unauthorized"),
+        (404, b'{"ok":false,"error_code":404,"description":"Not Found"}', Reason.AUTH_FAILED,
+         "Bot API sendDocument: HTTP 404: Not Found"),
+        (413, b"<html>Request Entity Too Large</html>", Reason.VALIDATION_FAILED,
+         "Bot API sendDocument: HTTP 413: Request Entity Too Large: lower partSizeBytes"),
+        (400, b'{"ok":false,"error_code":400,"description":"Bad Request: chat not found"}',
+         Reason.PERMISSION_DENIED, "Bot API sendDocument: HTTP 400: Bad Request: chat not found"),
+        (400, b'{"ok":false,"description":"Bad Request: not enough rights to send documents"}',
+         Reason.PERMISSION_DENIED,
+         "Bot API sendDocument: HTTP 400: Bad Request: not enough rights to send documents"),
+        (403, b'{"ok":false,"error_code":403,"description":"Forbidden: bot was kicked"}',
+         Reason.PERMISSION_DENIED, "Bot API sendDocument: HTTP 403: Forbidden: bot was kicked"),
+        (502, b"Bad Gateway", Reason.DESTINATION_UNAVAILABLE,
+         "Bot API sendDocument: HTTP 502: Bad Gateway"),
+        (400, b'{"ok":false,"error_code":400,"description":"Bad Request: file is empty"}',
+         Reason.UPLOAD_FAILED, "Bot API sendDocument: HTTP 400: Bad Request: file is empty"),
+    ],
+)  # fmt: skip
+def test_failed_replies(status: int, body: bytes, reason: Reason, message: str) -> None:
+    with pytest.raises(DumpError) as caught:
+        parse_reply("sendDocument", status, body)
+    assert (caught.value.reason, caught.value.message) == (reason, message)
+
+
+def test_replies_ok_and_rate_limited() -> None:
+    assert parse_reply("getMe", 200, b'{"ok":true,"result":{"id":1}}') == {"id": 1}
+    limited = b'{"ok":false,"error_code":429,"parameters":{"retry_after":7}}'
+    with pytest.raises(RateLimitedError) as caught:
+        parse_reply("sendDocument", 429, limited)
+    assert caught.value.retry_after == 7
+
+
+class ScriptedApi(BotApi):
+    """A BotApi whose HTTP replies are scripted, and whose sleeps are recorded."""
+
+    def __init__(self, replies: list[tuple[int, bytes]]) -> None:
+        self.slept: list[float] = []
+        super().__init__("http://127.0.0.1:1", TOKEN, self.slept.append)
+        self._replies = replies
+
+    def _post(self, method: str, fields: Fields, document: Document | None) -> tuple[int, bytes]:
+        return self._replies.pop(0)
+
+
+def _limited(seconds: int) -> tuple[int, bytes]:
+    return 429, json.dumps({"ok": False, "parameters": {"retry_after": seconds}}).encode()
+
+
+def test_rate_limits_are_slept_off_a_bounded_number_of_times() -> None:
+    api = ScriptedApi([_limited(3), _limited(1), (200, b'{"ok":true,"result":true}')])
+    assert api.call("deleteMessage", {}) is True
+    assert api.slept == [3, 1]
+    endless = ScriptedApi([_limited(1)] * bot_api.MAX_ATTEMPTS)
+    with pytest.raises(DumpError) as caught:
+        endless.call("sendDocument", {})
+    assert caught.value.reason is Reason.DESTINATION_UNAVAILABLE
+    assert len(endless.slept) == bot_api.MAX_ATTEMPTS - 1
+    too_long = ScriptedApi([_limited(bot_api.MAX_RETRY_AFTER_SECONDS + 1)])
+    with pytest.raises(DumpError, match="still rate limited"):
+        too_long.call("sendDocument", {})
+    assert too_long.slept == []
+
+
+def test_the_token_is_redacted_from_every_error() -> None:
+    echoed = json.dumps({"ok": False, "description": f"bad url /bot{TOKEN}/x"}).encode()
+    with pytest.raises(DumpError) as caught:
+        ScriptedApi([(400, echoed)]).call("getMe", {})
+    assert TOKEN not in caught.value.message
+    assert "/bot***/x" in caught.value.message
+
+
+def test_urllib_errors_naming_the_url_are_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(request: urllib.request.Request, timeout: float) -> None:
+        raise ValueError(f"cannot open {request.full_url}")
+
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+    with pytest.raises(DumpError) as caught:
+        BotApi("http://127.0.0.1:1", TOKEN).call("getMe", {})
+    assert caught.value.reason is Reason.DESTINATION_UNAVAILABLE
+    assert TOKEN not in caught.value.message
+    assert caught.value.__cause__ is None
+    assert caught.value.__suppress_context__  # no traceback shows the URL
+
+
+def test_multipart_body_carries_the_fields_and_the_document() -> None:
+    data = b"\r\n--\x00binary\r\n\r\n" * 100
+    content_type, pieces = multipart({"chat_id": "-100", "caption": "c"}, Document("a.b", data))
+    assert pieces[1] is data  # the part is sent as it is, not copied
+    fields, files = parse_multipart(b"".join(pieces), content_type)
+    assert fields == {"chat_id": "-100", "caption": "c"}
+    assert (files["document"].file_name, files["document"].data) == ("a.b", data)
+
+
+def test_the_token_may_end_in_a_newline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN + "\n")
+    assert token_from_env() == TOKEN
+
+
+@pytest.mark.parametrize("value", ["", "12 3", "a/b", "x" * 201])
+def test_a_token_that_cannot_be_one_is_auth_failed(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", value)
+    with pytest.raises(DumpError) as caught:
+        token_from_env()
+    assert caught.value.reason is Reason.AUTH_FAILED
+    assert caught.value.message == "TELEGRAM_BOT_TOKEN must hold a bot token"
+
+
+# --- options, API, Job, preflight ---------------------------------------------------------
+
+
+def _parse(*args: str) -> argparse.Namespace:
+    return build_parser().parse_args(["dump", "--tenant", "acme", *args])
+
+
+def test_runner_options() -> None:
+    opts = from_args(_parse("--telegram-chat-id=-100123", "--telegram-file-name=a.pgdump"))
+    assert opts.target == TelegramTarget(
+        "-100123", "a.pgdump", "https://api.telegram.org", 20 * 10**6
+    )
+    assert opts.artifact_url == "telegram://-100123"
+    local = from_args(
+        _parse("--telegram-chat-id=@backups", "--telegram-file-name=a.sql",
+               "--telegram-api-url=http://127.0.0.1:8081/", "--telegram-part-size=1048576")
+    )  # fmt: skip
+    assert local.target == TelegramTarget("@backups", "a.sql", "http://127.0.0.1:8081", 1 << 20)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--telegram-chat-id=-100"],
+        ["--telegram-chat-id=-100", "--telegram-file-name=../x"],
+        ["--telegram-chat-id=me", "--telegram-file-name=a"],
+        ["--telegram-chat-id=-100", "--telegram-file-name=a", "--telegram-part-size=50000001"],
+        ["--telegram-chat-id=-100", "--telegram-file-name=a", "--telegram-part-size=1000"],
+        ["--telegram-chat-id=-100", "--telegram-file-name=a", "--telegram-api-url=ftp://h"],
+        ["--telegram-chat-id=-100", "--telegram-file-name=a", "--telegram-api-url=http://u:p@h"],
+        ["--telegram-chat-id=-100", "--telegram-file-name=a", "--artifact-url=telegram://x/1"],
+    ],
+)
+def test_bad_runner_options_are_validation_failed(args: list[str]) -> None:
+    with pytest.raises(DumpError) as caught:
+        from_args(_parse(*args))
+    assert caught.value.reason is Reason.VALIDATION_FAILED
+
+
+@pytest.mark.parametrize("chat_id", [-1001234567890, 42, "-1001234567890", "@tenant_backups"])
+def test_chat_ids_as_integers_or_strings(chat_id: int | str) -> None:
+    assert TelegramDestination.model_validate(TELEGRAM | {"chatId": chat_id}).chat_id == chat_id
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"chatId": "me"},
+        {"chatId": "-100; rm"},
+        {"chatId": 1 << 53},
+        {"apiUrl": "https://user:pw@bots.example"},
+        {"apiUrl": "file:///etc/passwd"},
+        {"apiUrl": "https://bots.example/?token=x"},
+        {"partSizeBytes": 50_000_001},
+        {"botToken": "123:abc"},
+    ],
+)
+def test_bad_telegram_destinations_are_refused(change: Mapping[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        TelegramDestination.model_validate(TELEGRAM | dict(change))
+
+
+def test_the_job_gets_the_token_only_from_the_secret() -> None:
+    job = build_job(backup(destination={"telegram": TELEGRAM}), 1, Settings())
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    command = container["command"]
+    assert command[3:7] == [
+        "--telegram-chat-id=-1001234567890",
+        "--telegram-file-name=acme-20261125T120000Z-0a1b2c3d.pgdump.zst",
+        "--telegram-api-url=https://api.telegram.org",
+        "--telegram-part-size=20000000",
+    ]
+    assert not any(arg.startswith("--artifact-url") for arg in command)
+    env = {e["name"]: e for e in container["env"]}
+    assert env["TELEGRAM_BOT_TOKEN"] == {
+        "name": "TELEGRAM_BOT_TOKEN",
+        "valueFrom": {"secretKeyRef": {"name": "bot", "key": "botToken", "optional": False}},
+    }
+    assert container["volumeMounts"] == []
+
+
+def test_preflight_names_a_missing_or_incomplete_bot_secret() -> None:
+    tb = backup(destination={"telegram": TELEGRAM})
+    assert destination_secret_problem(tb, lambda name: None) == (
+        "Secret bot not found in namespace team-a"
+    )
+    assert destination_secret_problem(tb, lambda name: {"token": "x"}) == (
+        "Secret bot lacks the keys: botToken"
+    )
+    assert destination_secret_problem(tb, lambda name: {"botToken": TOKEN}) is None
