@@ -19,6 +19,7 @@ from tenant_backup import naming
 
 PREFIX = "tenant_backup"
 TERMINAL = ("Succeeded", "Failed")
+FINISHED_CONDITIONS = ("Complete", "Failed", "SuccessCriteriaMet", "FailureTarget")
 DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600)
 SIZE_BUCKETS = tuple(float(4**n) for n in range(5, 21))  # 1 KiB .. 1 TiB
 
@@ -59,8 +60,10 @@ def job_state(body: Mapping[str, Any]) -> str | None:
     """`running` (a ready pod), `starting` (created, no ready pod yet), or None (finished)."""
     status = body.get("status") or {}
     for condition in status.get("conditions") or []:
-        if condition.get("type") in ("Complete", "Failed") and condition.get("status") == "True":
+        if condition.get("type") in FINISHED_CONDITIONS and condition.get("status") == "True":
             return None
+    if (status.get("succeeded") or 0) + (status.get("failed") or 0) > 0:
+        return None  # one pod, no retries (backoffLimit 0): its end is the Job's end
     return "running" if (status.get("ready") or 0) > 0 else "starting"
 
 

@@ -128,9 +128,17 @@ def test_deployed_operator_serves_health_metrics_json_logs_and_events(
         samples, "tenant_backup_last_success_timestamp_seconds", namespace=namespace, tenant="acme"
     )
     assert last == completed
-    assert not [
-        k for k in samples if k[0] == "tenant_backup_jobs" and ("namespace", namespace) in k[1]
-    ]
+    wait_for(
+        lambda: (
+            not [
+                k
+                for k in scrape(metrics)
+                if k[0] == "tenant_backup_jobs" and ("namespace", namespace) in k[1]
+            ]
+        ),
+        30,
+        "the finished Job stayed in tenant_backup_jobs",
+    )
 
     events = [
         e

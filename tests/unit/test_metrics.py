@@ -67,6 +67,11 @@ def test_jobs_by_state() -> None:
     assert job_state({"status": {"active": 1, "ready": 1}}) == "running"
     finished = {"status": {"conditions": [{"type": "Complete", "status": "True"}]}}
     assert job_state(finished) is None
+    pod_done = {"status": {"succeeded": 1, "ready": 0}}  # before the Complete condition
+    assert job_state(pod_done) is None
+    assert job_state({"status": {"failed": 1}}) is None
+    criteria = {"status": {"conditions": [{"type": "SuccessCriteriaMet", "status": "True"}]}}
+    assert job_state(criteria) is None
     registry = CollectorRegistry()
     metrics = BackupMetrics(registry)
     metrics.job_seen("team-a", "nightly-1", {"status": {"active": 1, "ready": 1}})
