@@ -279,6 +279,14 @@ def test_the_operator_never_loads_boto3_and_the_runner_never_loads_kubernetes() 
         "import tenant_backup.cli, tenant_backup.handlers, tenant_backup.operator_command"
     )
     assert not {"boto3", "botocore"} & operator
-    runner = _loaded_after("import tenant_backup.runner.main, tenant_backup.runner.destinations.s3")
-    assert "boto3" in runner
+    runner = _loaded_after("import tenant_backup.cli, tenant_backup.runner.destinations.s3")
+    assert "botocore" in runner
     assert not {"kopf", "kubernetes", "tenant_backup.kube", "tenant_backup.handlers"} & runner
+
+
+def test_the_cli_offers_kopfs_log_formats() -> None:
+    import kopf
+
+    from tenant_backup.operator_command import LOG_FORMATS
+
+    assert list(LOG_FORMATS) == [f.name.lower() for f in kopf.LogFormat]
