@@ -8,13 +8,14 @@ stdout, its expiry on stderr. The URL is a bearer credential: whoever holds it c
 import argparse
 import sys
 from datetime import datetime
-
-from kubernetes import client, config
+from typing import TYPE_CHECKING
 
 from tenant_backup.api.resource import TenantBackup
 from tenant_backup.api.spec import MAX_DOWNLOAD_LINK_SECONDS
 from tenant_backup.api.status import Phase
-from tenant_backup.kube import Kube
+
+if TYPE_CHECKING:  # the Kubernetes client only when the command runs, not for the CLI's parser
+    from tenant_backup.kube import Kube
 
 DEFAULT_EXPIRES_SECONDS = 3600
 
@@ -44,7 +45,7 @@ def bucket_and_key(url: str) -> tuple[str, str]:
     return bucket, key
 
 
-def make_link(kube: Kube, namespace: str, name: str, seconds: int) -> tuple[str, datetime]:
+def make_link(kube: "Kube", namespace: str, name: str, seconds: int) -> tuple[str, datetime]:
     """Presign a GET of the backup's artifact with the credentials its Job used."""
     if not 1 <= seconds <= MAX_DOWNLOAD_LINK_SECONDS:
         raise LinkError(f"--expires must be within 1..{MAX_DOWNLOAD_LINK_SECONDS} (7 days)")
@@ -86,6 +87,10 @@ def make_link(kube: Kube, namespace: str, name: str, seconds: int) -> tuple[str,
 
 def run(args: argparse.Namespace) -> int:
     """Print a fresh link; 1 with a reason on stderr if there can be none."""
+    from kubernetes import client, config
+
+    from tenant_backup.kube import Kube
+
     config.load_config()  # type: ignore[no-untyped-call]  # kubeconfig, else in-cluster
     try:
         with client.ApiClient() as api:

@@ -2,9 +2,10 @@
 
 import argparse
 
-import kopf
-
 DEFAULT_LIVENESS = "http://0.0.0.0:8080/healthz"
+LOG_FORMATS = ("plain", "full", "json")
+"""kopf.LogFormat's members, lower-cased: spelled out so that building the CLI (which every
+dump Job does) does not import kopf."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--log-format",
-        choices=[f.name.lower() for f in kopf.LogFormat],
+        choices=LOG_FORMATS,
         default="plain",
         help="log line format; json for log collectors",
     )
@@ -39,6 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Register the handlers and run until signalled; exit status 0."""
+    import kopf
+
     import tenant_backup.handlers  # noqa: F401  (registers the handlers)
 
     if args.metrics_port:

@@ -1,12 +1,15 @@
-"""The S3 destination's pure parts: part sizes, error reasons, the Job's plan, results with
-download links, the Verified condition, and which process may import which client."""
+"""The S3 destination's pure parts: part sizes and buffers, error reasons, the Job's plan,
+results with download links, the Verified condition, and which process may import which
+client."""
 
 import gzip
+import itertools
+import random
 import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
@@ -18,10 +21,12 @@ from tenant_backup.artifacts import destination_secret_problem, plan_destination
 from tenant_backup.builders import build_job
 from tenant_backup.conditions import with_verified
 from tenant_backup.result import TERMINATION_MESSAGE_LIMIT, DumpResult, ResultArtifact
+from tenant_backup.runner.destinations.base import ArtifactFacts
 from tenant_backup.runner.destinations.s3 import (
     MAX_PART_SIZE,
     MAX_PARTS,
     MIN_PART_SIZE,
+    S3Upload,
     base_part_size,
     part_size,
     s3_error,
@@ -65,6 +70,40 @@ def test_parts_grow_when_the_dump_outruns_its_estimate() -> None:
     capacity = sum(part_size(n, base) for n in range(1, MAX_PARTS + 1))
     assert capacity == 2500 * base * (1 + 2 + 4 + 8)  # 15x the 10,000 fixed parts
     assert part_size(MAX_PARTS, MAX_PART_SIZE) == MAX_PART_SIZE
+
+
+class _RecordingS3:
+    """Just enough of an S3 client for an upload's parts: records each part as sent."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.bodies: list[int] = []
+
+    def list_multipart_uploads(self, **_: object) -> dict[str, Any]:
+        return {}
+
+    def create_multipart_upload(self, **_: object) -> dict[str, Any]:
+        return {"UploadId": "upload-1"}
+
+    def upload_part(self, *, PartNumber: int, Body: bytearray, **_: object) -> dict[str, Any]:  # noqa: N803
+        assert PartNumber == len(self.parts) + 1
+        self.parts.append(bytes(Body))
+        self.bodies.append(id(Body))
+        return {"ETag": f'"{PartNumber}"'}
+
+
+def test_parts_are_sent_whole_from_two_buffers_that_take_turns() -> None:
+    client = _RecordingS3()
+    facts = ArtifactFacts("acme", "custom", "zstd", "15.18", "15.18")
+    upload = S3Upload(cast(Any, client), "b", "k", "s3://b/k", facts, MIN_PART_SIZE)
+    data = random.Random(7).randbytes(3 * MIN_PART_SIZE + 12345)
+    pieces = [0, 1, 65536, MIN_PART_SIZE - 1, 2 * MIN_PART_SIZE + 3, len(data)]
+    for start, end in itertools.pairwise(pieces):
+        upload.write(data[start:end])
+    upload.finish()
+    assert [len(part) for part in client.parts] == [MIN_PART_SIZE] * 3 + [12345]
+    assert b"".join(client.parts) == data
+    assert len(set(client.bodies)) == 2
 
 
 @pytest.mark.parametrize(
@@ -279,6 +318,14 @@ def test_the_operator_never_loads_boto3_and_the_runner_never_loads_kubernetes() 
         "import tenant_backup.cli, tenant_backup.handlers, tenant_backup.operator_command"
     )
     assert not {"boto3", "botocore"} & operator
-    runner = _loaded_after("import tenant_backup.runner.main, tenant_backup.runner.destinations.s3")
-    assert "boto3" in runner
+    runner = _loaded_after("import tenant_backup.cli, tenant_backup.runner.destinations.s3")
+    assert "botocore" in runner
     assert not {"kopf", "kubernetes", "tenant_backup.kube", "tenant_backup.handlers"} & runner
+
+
+def test_the_cli_offers_kopfs_log_formats() -> None:
+    import kopf
+
+    from tenant_backup.operator_command import LOG_FORMATS
+
+    assert list(LOG_FORMATS) == [f.name.lower() for f in kopf.LogFormat]

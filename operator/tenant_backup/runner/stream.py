@@ -14,6 +14,16 @@ from tenant_backup.runner.destinations.base import Digest, Upload
 CHUNK_SIZE = 1 << 20
 
 
+def zstd_parameters(level: int) -> zstandard.ZstdCompressionParameters:
+    """`level` on every core, in jobs of one window rather than zstd's four: the workers'
+    buffers take a quarter of the memory. On bench dumps, level 1 (the default): 4 MiB, not
+    14, the same ratio and speed; level 9: 47 MiB, not 54, 0.4% larger."""
+    window_log = zstandard.ZstdCompressionParameters.from_level(level).window_log
+    return zstandard.ZstdCompressionParameters.from_level(
+        level, threads=-1, job_size=1 << window_log, write_checksum=True
+    )
+
+
 class ArtifactStream:
     """Turns dump chunks into artifact bytes; `size`/`sha256` describe the artifact (after
     compression), `input_size` the dump."""
@@ -30,7 +40,7 @@ class ArtifactStream:
             None
             if zstd_level is None
             else zstandard.ZstdCompressor(
-                level=zstd_level, threads=-1, write_checksum=True
+                compression_params=zstd_parameters(zstd_level)
             ).compressobj()
         )
         self._hash = hashlib.sha256()

@@ -3,7 +3,8 @@ completed only after the stream was verified; any failure (pg_dump dying, a sign
 check) aborts the upload, so neither an object nor an incomplete upload remains.
 
 - Parts are sized from the schema's on-disk size so a dump stays under 10,000 parts, and grow
-  if it outruns that estimate anyway. Memory: one part being filled, one in flight.
+  if it outruns that estimate anyway. Memory: one part being filled, one in flight, in two
+  buffers that take turns.
 - Every part carries Content-MD5, checked by the server whatever the checksum setting.
 - The object's metadata (set when the upload starts) holds the tenant, format, compression and
   server/pg_dump versions. Its SHA-256 and size are known only at the end, and S3 cannot change
@@ -14,6 +15,8 @@ check) aborts the upload, so neither an object nor an incomplete upload remains.
 - Uploads of the same key left by a killed earlier attempt are aborted when a run starts.
 """
 
+from __future__ import annotations
+
 import base64
 import hashlib
 import logging
@@ -23,14 +26,16 @@ import posixpath
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
-import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as NetworkError
-from mypy_boto3_s3 import S3Client
-from mypy_boto3_s3.type_defs import CompletedPartTypeDef
+
+if TYPE_CHECKING:  # stubs only: botocore's client is used without boto3's session layer
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
 from tenant_backup.api.reasons import Reason
 from tenant_backup.runner.destinations.base import ArtifactFacts, Digest, DownloadLink
@@ -40,7 +45,7 @@ from tenant_backup.runner.options import S3Target
 log = logging.getLogger(__name__)
 
 MIB = 1 << 20
-MIN_PART_SIZE = 8 * MIB
+MIN_PART_SIZE = 5 * MIB  # S3's minimum (but for the last part): two in memory
 MAX_PART_SIZE = 5 << 30  # S3's limit
 MAX_PARTS = 10_000  # S3's limit
 PLANNED_PARTS = 9_000  # headroom below MAX_PARTS
@@ -83,7 +88,7 @@ def credentials_from_env() -> Credentials:
 
 
 def base_part_size(size_estimate: int) -> int:
-    """max(8 MiB, estimate * factor / 9000), within S3's limit."""
+    """max(5 MiB, estimate * factor / 9000), within S3's limits."""
     wanted = math.ceil(size_estimate * SIZE_FACTOR / PLANNED_PARTS)
     return min(max(MIN_PART_SIZE, wanted), MAX_PART_SIZE)
 
@@ -131,7 +136,7 @@ def make_client(target: S3Target, credentials: Credentials) -> S3Client:
         read_timeout=120,
         max_pool_connections=2,
     )
-    return boto3.session.Session().client(
+    client = botocore.session.get_session().create_client(
         "s3",
         endpoint_url=target.endpoint,
         aws_access_key_id=credentials.access_key_id,
@@ -140,6 +145,7 @@ def make_client(target: S3Target, credentials: Credentials) -> S3Client:
         verify=str(target.ca_file) if target.ca_file else True,
         config=config,
     )
+    return cast("S3Client", client)
 
 
 def presign(client: S3Client, bucket: str, key: str, seconds: int) -> DownloadLink:
@@ -173,7 +179,7 @@ class S3Upload:
     @classmethod
     def start(
         cls, target: S3Target, url: str, facts: ArtifactFacts, size_estimate: int
-    ) -> "S3Upload":
+    ) -> S3Upload:
         """Connect with the environment's credentials and start the upload."""
         client = make_client(target, credentials_from_env())
         return cls(client, target.bucket, target.key, url, facts, base_part_size(size_estimate))
@@ -205,7 +211,9 @@ class S3Upload:
             raise s3_error(f"start an upload to {url}", exc) from exc
         self._upload_id = created["UploadId"]
         log.info("uploading to %s in parts of %d MiB", url, base_size // MIB)
-        self._buffer = bytearray()
+        self._buffer = bytearray()  # the part being filled: its first `_filled` bytes
+        self._filled = 0
+        self._in_flight: bytearray | None = None  # the part being sent, filled next
         self._parts: list[CompletedPartTypeDef] = []
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-part")
         self._pending: Future[CompletedPartTypeDef] | None = None
@@ -259,12 +267,19 @@ class S3Upload:
         except (BotoCoreError, ClientError) as exc:
             raise s3_error(f"upload part {len(self._parts) + 1} of {self.url}", exc) from exc
 
-    def _send(self, body: bytearray) -> None:
+    def _send(self) -> None:
+        """Hand the filled buffer to the uploader once the part before it is done, and fill
+        that part's buffer next: two buffers, allocated once (again only when parts grow)."""
+        body = self._buffer
+        del body[self._filled :]  # a reused buffer is longer than a short last part
         self._wait()
         number = len(self._parts) + 1
         if number > MAX_PARTS:
             raise DumpError(Reason.UPLOAD_FAILED, f"{self.url} needs more than {MAX_PARTS} parts")
         self._pending = self._pool.submit(self._upload_part, number, body)
+        free, self._in_flight = self._in_flight, body
+        self._buffer = bytearray() if free is None or len(free) != self._next_part_size() else free
+        self._filled = 0
 
     def _next_part_size(self) -> int:
         in_flight = 0 if self._pending is None else 1
@@ -275,18 +290,19 @@ class S3Upload:
         one fills."""
         view = memoryview(data)
         while view:
-            room = self._next_part_size() - len(self._buffer)
-            self._buffer += view[:room]
-            view = view[room:]
-            if len(self._buffer) == self._next_part_size():
-                body, self._buffer = self._buffer, bytearray()
-                self._send(body)
+            size = self._next_part_size()
+            taken = min(len(view), size - self._filled)
+            # Overwrites a reused buffer in place; appends to a new one.
+            self._buffer[self._filled : self._filled + taken] = view[:taken]
+            self._filled += taken
+            view = view[taken:]
+            if self._filled == size:
+                self._send()
 
     def finish(self) -> None:
         """Upload the last part and wait for every part."""
-        if self._buffer or not (self._parts or self._pending):
-            body, self._buffer = self._buffer, bytearray()
-            self._send(body)
+        if self._filled or not (self._parts or self._pending):
+            self._send()
         self._wait()
 
     def local_copy(self) -> None:
