@@ -67,7 +67,12 @@ CONTROLLERS = (
     "serviceaccount-token-controller",
     "node-lifecycle-controller",
     "persistentvolume-binder-controller",
-    "root-ca-certificate-publisher-controller",  # kube-root-ca.crt: real pods' token volumes
+)
+# Also run for a real node: the operator's Deployment, and kube-root-ca.crt for token volumes.
+REAL_NODE_CONTROLLERS = (
+    "deployment-controller",
+    "replicaset-controller",
+    "root-ca-certificate-publisher-controller",
 )
 
 # Stop order: dependants first, etcd last.
@@ -389,12 +394,13 @@ class Cluster:
         self._wait_http("kube-apiserver", f"{self.server}/readyz", api_ctx, deadline)
 
         kcm_kc = kubeconfigs["controller-manager"]
+        controllers = CONTROLLERS + (REAL_NODE_CONTROLLERS if self.pod_gateway else ())
         self._launch("kube-controller-manager", [
             f"--kubeconfig={kcm_kc}", f"--authentication-kubeconfig={kcm_kc}",
             f"--authorization-kubeconfig={kcm_kc}",
             "--bind-address=127.0.0.1", f"--secure-port={kcm_port}",
             f"--cert-dir={sd / 'controller-manager-certs'}",
-            f"--controllers={','.join(CONTROLLERS)}",
+            f"--controllers={','.join(controllers)}",
             f"--service-account-private-key-file={pki / 'sa.key'}",
             f"--root-ca-file={pki / 'ca.crt'}",
             "--use-service-account-credentials=true", "--leader-elect=false",
