@@ -10,7 +10,7 @@ from tenant_backup.settings import Settings
 CONTAINER_NAME = "dump"
 # The root filesystem is read-only; pg_restore's output during verification is spooled here.
 TMP_VOLUME = {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}
-TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}
+TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}  # noqa: S108 (in the pod: the emptyDir)
 # libpq variables filled from the database Secret; the Secret layout is the API's contract.
 SECRET_ENV = (
     ("PGHOST", "host", False),

@@ -374,7 +374,7 @@ class RealNode:
         """Delete every pod on the node and wait until the kubelet stopped their containers
         (so it tears their sandboxes down through CNI)."""
         self.cluster.kubectl(
-            "delete", "pods", "--all-namespaces", "--all", "--wait=false",
+            "delete", "pods", "--all-namespaces", "--wait=false",
             f"--field-selector=spec.nodeName={self.name}", "--grace-period=5", check=False,
         )  # fmt: skip
         deadline = time.monotonic() + DRAIN_TIMEOUT_SECONDS
