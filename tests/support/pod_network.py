@@ -39,14 +39,15 @@ class PodNetwork:
         """The host's address on the pod network."""
         return str(next(ipaddress.ip_network(self.subnet).hosts()))
 
+    def bridge_exists(self) -> bool:
+        """Whether the bridge is there (one real node per host: the names are fixed)."""
+        return _ip("link", "show", self.bridge, check=False).returncode == 0
+
     def create_bridge(self) -> None:
         """The bridge, up, holding the gateway address (the CNI bridge plugin reuses it)."""
         prefix = ipaddress.ip_network(self.subnet).prefixlen
-        if _ip("link", "show", self.bridge, check=False).returncode != 0:
-            _ip("link", "add", self.bridge, "type", "bridge")
-        addresses = _ip("-j", "addr", "show", "dev", self.bridge).stdout
-        if self.gateway not in addresses:
-            _ip("addr", "add", f"{self.gateway}/{prefix}", "dev", self.bridge)
+        _ip("link", "add", self.bridge, "type", "bridge")
+        _ip("addr", "add", f"{self.gateway}/{prefix}", "dev", self.bridge)
         _ip("link", "set", self.bridge, "up")
 
     def delete_bridge(self) -> None:

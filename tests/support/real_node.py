@@ -221,6 +221,11 @@ class RealNode:
         network = PodNetwork()
         if network.gateway != cluster.pod_gateway:
             raise ClusterError(f"pod gateway {cluster.pod_gateway} is not {network.gateway}")
+        if network.bridge_exists():
+            raise ClusterError(
+                f"bridge {network.bridge} exists: another real node runs here (make demo-down),"
+                f" or a crashed one left it (ip link delete {network.bridge})"
+            )
         node = cls(cluster=cluster, state_dir=state_dir.resolve(), network=network)
         node.state_dir.mkdir(parents=True, exist_ok=True)
         if not detach:
