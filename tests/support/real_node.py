@@ -283,7 +283,7 @@ class RealNode:
         self.network.write_cni_config(state / "cni" / "net.d", state / "cni" / "ipam")
         config = state / "config.toml"
         config.write_text(_containerd_config(state, images[0], self.network))
-        self._launch("containerd", [CONTAINERD, f"--config={config}"], detach)
+        self._launch("containerd", [self._binary("containerd"), f"--config={config}"], detach)
         self._wait("containerd", lambda: self.ctr("version", check=False).returncode == 0,
                    deadline)  # fmt: skip
         for image in images:
@@ -310,7 +310,7 @@ class RealNode:
         # Group system:nodes: the Node authorizer grants it what pods bound here need.
         kubeconfig = self._node_kubeconfig("kubelet", f"/O=system:nodes/CN=system:node:{self.name}")
         self._launch("kubelet", [
-            str(node_binaries() / "kubelet"), f"--config={config}", f"--kubeconfig={kubeconfig}",
+            self._binary("kubelet"), f"--config={config}", f"--kubeconfig={kubeconfig}",
             f"--root-dir={self.state_dir / 'kubelet'}",
             f"--cert-dir={self.state_dir / 'kubelet-pki'}",
             f"--hostname-override={self.name}", f"--node-ip={self.network.gateway}",
@@ -323,7 +323,7 @@ class RealNode:
         ports = {name: free_port() for name in ("kube-proxy-healthz", "kube-proxy-metrics")}
         config = self.state_dir / "kube-proxy.yaml"
         config.write_text(_kube_proxy_config(kubeconfig, self.network, ports))
-        self._launch("kube-proxy", [str(node_binaries() / "kube-proxy"), f"--config={config}"],
+        self._launch("kube-proxy", [self._binary("kube-proxy"), f"--config={config}"],
                      detach)  # fmt: skip
 
     def _wait_ready(self, deadline: float) -> None:
@@ -373,7 +373,11 @@ class RealNode:
         proc = self._procs.get(name)
         if proc is not None:
             return proc.poll() is None
-        return name in self.pids and alive(self.pids[name])
+        return name in self.pids and alive(self.pids[name], self._binary(name))
+
+    @staticmethod
+    def _binary(name: str) -> str:
+        return CONTAINERD if name == "containerd" else str(node_binaries() / name)
 
     def _drain(self) -> None:
         """Delete every pod on the node and wait until the kubelet stopped their containers
