@@ -380,8 +380,9 @@ class RealNode:
         return CONTAINERD if name == "containerd" else str(node_binaries() / name)
 
     def _drain(self) -> None:
-        """Delete every pod on the node and wait until the kubelet stopped their containers
-        (so it tears their sandboxes down through CNI)."""
+        """Cordon the node (no replacement pods), delete its pods and wait until the kubelet
+        stopped their containers (so it tears their sandboxes down through CNI)."""
+        self.cluster.kubectl("cordon", self.name, check=False)
         self.cluster.kubectl(
             "delete", "pods", "--all-namespaces", "--wait=false",
             f"--field-selector=spec.nodeName={self.name}", "--grace-period=5", check=False,
