@@ -32,8 +32,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from tests.support.cluster import (
     Cluster,
     ClusterError,
@@ -45,11 +43,16 @@ from tests.support.cluster import (
     write_kubeconfig,
 )
 from tests.support.images import Image
-from tests.support.pod_network import CNI_BIN_DIR, PodNetwork
+from tests.support.node_config import (
+    CGROUP_ROOT,
+    NODE_NAME,
+    containerd_config,
+    kube_proxy_config,
+    kubelet_config,
+)
+from tests.support.pod_network import PodNetwork
 
 BUILD_SCRIPT = Path(__file__).resolve().parents[2] / "tools" / "controlplane" / "build-node.sh"
-NODE_NAME = "tbo-node-0"
-CGROUP_ROOT = "tbo-node"
 CGROUP_MOUNT = Path("/sys/fs/cgroup")
 CONTAINERD = "/usr/bin/containerd"
 CTR = "/usr/bin/ctr"
@@ -69,88 +72,6 @@ def node_binaries() -> Path:
     if result.returncode != 0:
         raise ClusterError(f"{BUILD_SCRIPT} failed:\n{result.stderr[-4000:]}")
     return Path(result.stdout.strip().splitlines()[-1])
-
-
-def _containerd_config(state: Path, pause: Image, network: PodNetwork) -> str:
-    cri = 'plugins."io.containerd.grpc.v1.cri"'
-    return f"""\
-version = 2
-root = "{state / "root"}"
-state = "{state / "state"}"
-disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs"]
-[grpc]
-  address = "{state / "containerd.sock"}"
-[{cri}]
-  sandbox_image = "{pause.name}"
-  restrict_oom_score_adj = true
-  netns_mounts_under_state_dir = true
-  enable_selinux = false
-[{cri}.containerd]
-  snapshotter = "overlayfs"
-  default_runtime_name = "runc"
-[{cri}.containerd.runtimes.runc]
-  runtime_type = "io.containerd.runc.v2"
-[{cri}.containerd.runtimes.runc.options]
-  SystemdCgroup = false
-[{cri}.cni]
-  bin_dir = "{CNI_BIN_DIR}"
-  conf_dir = "{state / "cni" / "net.d"}"
-  max_conf_num = 1
-"""
-
-
-def _kubelet_config(socket: Path, ca_file: Path, network: PodNetwork, ports: dict[str, int]) -> str:
-    config = {
-        "apiVersion": "kubelet.config.k8s.io/v1beta1",
-        "kind": "KubeletConfiguration",
-        "cgroupDriver": "cgroupfs",
-        "cgroupRoot": f"/{CGROUP_ROOT}",
-        "failCgroupV1": False,
-        "containerRuntimeEndpoint": f"unix://{socket}",
-        "address": network.gateway,
-        "port": ports["kubelet"],
-        "readOnlyPort": 0,
-        "healthzBindAddress": "127.0.0.1",
-        "healthzPort": ports["kubelet-healthz"],
-        "authentication": {
-            "anonymous": {"enabled": False},
-            "webhook": {"enabled": False},
-            "x509": {"clientCAFile": str(ca_file)},
-        },
-        "authorization": {"mode": "AlwaysAllow"},  # only CA-signed clients get this far
-        "failSwapOn": False,
-        "resolvConf": "/etc/resolv.conf",
-        # Images exist only locally (imported): never collect them, never evict for disk.
-        "imageGCHighThresholdPercent": 100,
-        "imageGCLowThresholdPercent": 99,
-        "evictionHard": {
-            "memory.available": "100Mi",
-            "nodefs.available": "1%",
-            "imagefs.available": "1%",
-            "nodefs.inodesFree": "1%",
-        },
-        "serializeImagePulls": False,
-        "rotateCertificates": False,
-        "maxPods": 50,
-    }
-    return yaml.safe_dump(config, sort_keys=False)
-
-
-def _kube_proxy_config(kubeconfig: Path, network: PodNetwork, ports: dict[str, int]) -> str:
-    config = {
-        "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
-        "kind": "KubeProxyConfiguration",
-        "clientConnection": {"kubeconfig": str(kubeconfig)},
-        "mode": "iptables",
-        "hostnameOverride": NODE_NAME,
-        "clusterCIDR": network.subnet,
-        "healthzBindAddress": f"127.0.0.1:{ports['kube-proxy-healthz']}",
-        "metricsBindAddress": f"127.0.0.1:{ports['kube-proxy-metrics']}",
-        "nodePortAddresses": ["primary"],
-        "conntrack": {"maxPerCore": 0},  # leave nf_conntrack_max as it is
-    }
-    return yaml.safe_dump(config, sort_keys=False)
 
 
 def _cgroup_dirs() -> list[Path]:
@@ -282,7 +203,7 @@ class RealNode:
         state = self.state_dir / "containerd"
         self.network.write_cni_config(state / "cni" / "net.d", state / "cni" / "ipam")
         config = state / "config.toml"
-        config.write_text(_containerd_config(state, images[0], self.network))
+        config.write_text(containerd_config(state, images[0]))
         self._launch("containerd", [self._binary("containerd"), f"--config={config}"], detach)
         self._wait("containerd", lambda: self.ctr("version", check=False).returncode == 0,
                    deadline)  # fmt: skip
@@ -306,7 +227,7 @@ class RealNode:
             cgroup.mkdir(exist_ok=True)
         ports = {name: free_port() for name in ("kubelet", "kubelet-healthz")}
         config = self.state_dir / "kubelet.yaml"
-        config.write_text(_kubelet_config(self.socket, self.cluster.ca_file, self.network, ports))
+        config.write_text(kubelet_config(self.socket, self.cluster.ca_file, self.network, ports))
         # Group system:nodes: the Node authorizer grants it what pods bound here need.
         kubeconfig = self._node_kubeconfig("kubelet", f"/O=system:nodes/CN=system:node:{self.name}")
         self._launch("kubelet", [
@@ -322,7 +243,7 @@ class RealNode:
         kubeconfig = self._node_kubeconfig("kube-proxy", "/CN=system:kube-proxy")
         ports = {name: free_port() for name in ("kube-proxy-healthz", "kube-proxy-metrics")}
         config = self.state_dir / "kube-proxy.yaml"
-        config.write_text(_kube_proxy_config(kubeconfig, self.network, ports))
+        config.write_text(kube_proxy_config(kubeconfig, self.network, ports))
         self._launch("kube-proxy", [self._binary("kube-proxy"), f"--config={config}"],
                      detach)  # fmt: skip
 
