@@ -17,7 +17,7 @@ RUN python -m venv /opt/venv \
 
 FROM python:3.11-slim-bookworm
 RUN apt-get update \
- && apt-get install -y --no-install-recommends postgresql-client-15 \
+ && apt-get install -y --no-install-recommends postgresql-client-15 zstd \
  && rm -rf /var/lib/apt/lists/* \
  && python -m pip uninstall -y -q pip setuptools wheel
 COPY --from=build /opt/venv /opt/venv

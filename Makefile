@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CRD := crds/tenantbackups.tenantbackup.dev.yaml
 
-.PHONY: help install controlplane minio bench chart-tools chart-lint crds lint unit test cluster-up cluster-down run kind-e2e
+.PHONY: help install packages controlplane node images minio bench chart-tools chart-lint crds lint unit test demo demo-down cluster-up cluster-down run kind-e2e
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -19,8 +19,17 @@ $(BIN)/tenant-backup: pyproject.toml
 
 install: $(BIN)/tenant-backup ## Create .venv with the operator and its dev tools
 
+packages: ## Install the Debian packages the tests and the demo need (if missing)
+	tools/system-packages.sh
+
 controlplane: ## Build (once) the test control plane from upstream Go modules
 	tools/controlplane/build.sh
+
+node: ## Build (once) kubelet and kube-proxy for the local real node
+	tools/controlplane/build-node.sh
+
+images: install ## Build the pause and operator images for the real node (cached by their inputs)
+	$(BIN)/python -m tests.support.images
 
 minio: ## Build (once) the MinIO server the S3 tests run
 	tools/minio/build.sh
@@ -44,8 +53,14 @@ lint: install ## ruff and mypy --strict
 unit: install ## Unit tests only (no cluster, no database)
 	$(BIN)/pytest tests/unit
 
-test: install controlplane minio chart-lint lint ## Everything: lint, unit, and integration on a real API server and PostgreSQL
+test: install packages controlplane node images minio chart-lint lint ## Everything: lint, unit, integration, and end to end on a real node
 	$(BIN)/pytest
+
+demo: install packages controlplane node images chart-tools ## A real backup on a local real-node cluster, restored; leaves it up
+	$(BIN)/python -m tests.support.demo up
+
+demo-down: install ## Stop what `make demo` left running
+	$(BIN)/python -m tests.support.demo down
 
 bench: install minio ## Runner vs bare pg_dump on a small and a 1 GiB tenant (file and S3); prints figures
 	PYTHONPATH=.:operator $(BIN)/python tools/bench/bench.py

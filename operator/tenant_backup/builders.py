@@ -8,6 +8,9 @@ from tenant_backup.artifacts import DestinationPlan, SecretEnv, plan_destination
 from tenant_backup.settings import Settings
 
 CONTAINER_NAME = "dump"
+# The root filesystem is read-only; pg_restore's output during verification is spooled here.
+TMP_VOLUME = {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}
+TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}  # noqa: S108 (in the pod: the emptyDir)
 # libpq variables filled from the database Secret; the Secret layout is the API's contract.
 SECRET_ENV: SecretEnv = (
     ("PGHOST", "host", False),
@@ -69,7 +72,7 @@ def build_job(backup: TenantBackup, attempt: int, settings: Settings) -> dict[st
         "imagePullPolicy": settings.image_pull_policy,
         "command": dump_command(backup, destination),
         "env": dump_env(backup) + destination.env,
-        "volumeMounts": destination.volume_mounts,
+        "volumeMounts": [*destination.volume_mounts, TMP_MOUNT],
         "terminationMessagePolicy": "FallbackToLogsOnError",
         "resources": {
             "requests": {"cpu": settings.cpu_request, "memory": settings.memory_request},
@@ -112,7 +115,7 @@ def build_job(backup: TenantBackup, attempt: int, settings: Settings) -> dict[st
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
                     "containers": [container],
-                    "volumes": destination.volumes,
+                    "volumes": [*destination.volumes, TMP_VOLUME],
                 },
             },
         },

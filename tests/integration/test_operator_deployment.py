@@ -44,6 +44,14 @@ def test_deployment_ports_match_its_command(cluster: Cluster) -> None:
     assert ports["health"] == 8080  # the port of the operator's default --liveness URL
 
 
+def _resolve(variable: dict[str, Any]) -> str:
+    """An env entry's value as the kubelet gives it to pod POD_NAME."""
+    if "value" in variable:
+        return str(variable["value"])
+    assert variable["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name", variable
+    return POD_NAME
+
+
 @pytest.fixture
 def deployed_operator(
     cluster: Cluster, operator_kubeconfig: Path, namespace: str, crd: str, tmp_path: Path
@@ -59,7 +67,7 @@ def deployed_operator(
             arg = f"--metrics-port={metrics}"
         args.append(arg)
     args.append(f"--liveness=http://0.0.0.0:{health}/healthz")
-    env = {e["name"]: e["value"] for e in container["env"]} | {"HOSTNAME": POD_NAME}
+    env = {e["name"]: _resolve(e) for e in container["env"]} | {"HOSTNAME": POD_NAME}
     process = OperatorProcess(
         operator_kubeconfig, [namespace], tmp_path / "operator.log", env, args=args
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import gzip
 import hashlib
 import json
 import os
@@ -14,14 +13,14 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import psycopg
 import pytest
-import zstandard
 
 from tests.support.postgres import DEFAULT_BIN_DIR, Credentials, PostgresServer
 from tests.support.postgres_fixtures import Database
+from tests.support.restore import decompressed, pipe_into, restore
 from tests.support.waiting import wait_for
 
 TENANT_BACKUP = Path(sys.executable).with_name("tenant-backup")
@@ -92,47 +91,10 @@ def _assert_nothing_left(output: Path) -> None:
     assert list(output.parent.glob(f".{output.name}.partial-*")) == []
 
 
-def _decompressed(path: Path, fmt: str, compression: str) -> IO[bytes]:
-    raw = path.open("rb")
-    if compression == "zstd":
-        return zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)
-    if compression == "gzip" and fmt == "plain":
-        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
-    return raw
-
-
-def _pipe_into(argv: list[str], source: IO[bytes]) -> subprocess.CompletedProcess[bytes]:
-    """Stream `source` into `argv`'s stdin chunk by chunk (no whole-file copy)."""
-    with (
-        source,
-        subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-        ) as proc,
-    ):
-        assert proc.stdin is not None
-        assert proc.stdout is not None
-        while chunk := source.read(1 << 20):
-            proc.stdin.write(chunk)
-        proc.stdin.close()
-        out = proc.stdout.read()
-        return subprocess.CompletedProcess(argv, proc.wait(), out)
-
-
-def _restore(archive: Path, fmt: str, compression: str, db: Database) -> None:
-    if fmt == "custom":
-        argv = [str(DEFAULT_BIN_DIR / "pg_restore"), "--exit-on-error", "--single-transaction",
-                "--dbname", db.dsn()]  # fmt: skip
-    else:
-        argv = [str(DEFAULT_BIN_DIR / "psql"), "--no-psqlrc", "--quiet", "-v", "ON_ERROR_STOP=1",
-                "--single-transaction", "--dbname", db.dsn(), "-f", "-"]  # fmt: skip
-    done = _pipe_into(argv, _decompressed(archive, fmt, compression))
-    assert done.returncode == 0, done.stdout.decode()
-
-
 def _toc(archive: Path, compression: str) -> str:
-    listing = _pipe_into(
+    listing = pipe_into(
         [str(DEFAULT_BIN_DIR / "pg_restore"), "--list"],
-        _decompressed(archive, "custom", compression),
+        decompressed(archive, "custom", compression),
     )
     assert listing.returncode == 0, listing.stdout.decode()
     return listing.stdout.decode()
@@ -227,7 +189,7 @@ def test_every_format_and_compression_restores(
     assert run.returncode == 0, run.stderr
     assert run.result["artifact"]["format"] == fmt
     assert run.result["artifact"]["compression"] == compression
-    _restore(output, fmt, compression, empty_db)
+    restore(output, fmt, compression, empty_db.dsn())
     _assert_restored_like(shared_tenant_db, empty_db)
 
 
@@ -246,7 +208,7 @@ def test_custom_archive_lists_only_the_tenant(shared_tenant_db: Database, tmp_pa
 def test_plain_dump_mentions_no_other_schema(shared_tenant_db: Database, tmp_path: Path) -> None:
     output = tmp_path / "acme.sql.zst"
     assert _run(shared_tenant_db, output, "--format", "plain").returncode == 0
-    with _decompressed(output, "plain", "zstd") as stream:
+    with decompressed(output, "plain", "zstd") as stream:
         text = stream.read().decode()
     assert "CREATE SCHEMA tenant_acme;" in text
     for neighbour in NEIGHBOURS:

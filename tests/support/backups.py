@@ -58,7 +58,7 @@ def create_secret(kubectl: KubectlRunner, namespace: str, name: str, data: dict[
 def create_db_secret(kubectl: KubectlRunner, namespace: str, db: Database) -> dict[str, str]:
     """A Secret in the CloudNativePG app-Secret layout for the backup role; returns its data."""
     data = {
-        "host": db.server.host,
+        "host": db.server.pod_host,
         "port": str(db.server.port),
         "dbname": db.dbname,
         "username": db.backup.user,
@@ -111,6 +111,14 @@ def create_bound_claim(kubectl: KubectlRunner, namespace: str, host_dir: Path) -
         "claim never bound",
     )
     return host_dir
+
+
+def artifact_file(claim_dir: Path, url: str) -> Path:
+    """The host file behind a `pvc://<claim>/<path>` artifact URL of claim `backups`."""
+    prefix = f"pvc://{CLAIM_NAME}/"
+    if not url.startswith(prefix):
+        raise ValueError(f"not an artifact of claim {CLAIM_NAME}: {url}")
+    return claim_dir / url.removeprefix(prefix)
 
 
 def get(kubectl: KubectlRunner, namespace: str, kind: str, name: str) -> dict[str, Any]:

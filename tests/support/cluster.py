@@ -3,6 +3,8 @@
 Runs etcd, kube-apiserver (RBAC, audit log), kube-controller-manager, kube-scheduler and
 kwok (which plays the kubelet for one fake Node) from the binaries that
 `tools/controlplane/build.sh` builds, each logging to a file in a state directory.
+With `pod_gateway` set there is no kwok: the API server also listens for pods behind that
+address (its `kubernetes` Service points there) and a real node joins (`real_node.py`).
 
 Library: ``Cluster.start(state_dir)`` ... ``cluster.stop()``.
 CLI (from the repo root): ``python tests/support/cluster.py up|down|status``; ``up`` starts
@@ -66,6 +68,12 @@ CONTROLLERS = (
     "node-lifecycle-controller",
     "persistentvolume-binder-controller",
     "clusterrole-aggregation-controller",
+)
+# Also run for a real node: the operator's Deployment, and kube-root-ca.crt for token volumes.
+REAL_NODE_CONTROLLERS = (
+    "deployment-controller",
+    "replicaset-controller",
+    "root-ca-certificate-publisher-controller",
 )
 
 # Stop order: dependants first, etcd last.
@@ -155,26 +163,37 @@ def _issue(pki: Path, name: str, subject: str, *exts: str) -> None:
     )  # fmt: skip
 
 
-def make_pki(pki: Path) -> None:
-    """CA, apiserver serving cert, client certs per component, service-account key pair."""
+def issue_client_cert(pki: Path, name: str, subject: str) -> None:
+    """Issue client certificate `name`.crt/.key for `subject` (e.g. /O=group/CN=user)."""
+    _issue(pki, name, subject, "keyUsage=critical,digitalSignature,keyEncipherment",
+           "extendedKeyUsage=clientAuth")  # fmt: skip
+
+
+def make_pki(pki: Path, extra_ips: tuple[str, ...] = ()) -> None:
+    """CA, apiserver serving cert (also for `extra_ips`), client certs per component,
+    service-account key pair."""
     pki.mkdir(parents=True, exist_ok=True)
     _openssl(
         "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
         "-keyout", str(pki / "ca.key"), "-out", str(pki / "ca.crt"),
         "-days", "3650", "-subj", "/CN=tenant-backup-test-ca",
     )  # fmt: skip
-    san = "subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes," + (
+    ips = "".join(f"IP:{ip}," for ip in ("127.0.0.1", "10.96.0.1", *extra_ips))
+    san = f"subjectAltName={ips}DNS:localhost,DNS:kubernetes," + (
         "DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
     )
     _issue(
         pki, "apiserver", "/CN=kube-apiserver", san,
         "keyUsage=critical,digitalSignature,keyEncipherment", "extendedKeyUsage=serverAuth",
     )  # fmt: skip
-    client = ("keyUsage=critical,digitalSignature,keyEncipherment", "extendedKeyUsage=clientAuth")
-    _issue(pki, "admin", "/O=system:masters/CN=tbo-admin", *client)
-    _issue(pki, "kwok", "/O=system:masters/CN=kwok", *client)
-    _issue(pki, "controller-manager", "/CN=system:kube-controller-manager", *client)
-    _issue(pki, "scheduler", "/CN=system:kube-scheduler", *client)
+    for name, subject in (
+        ("admin", "/O=system:masters/CN=tbo-admin"),
+        ("kwok", "/O=system:masters/CN=kwok"),
+        ("controller-manager", "/CN=system:kube-controller-manager"),
+        ("scheduler", "/CN=system:kube-scheduler"),
+        ("kubelet-client", "/O=system:masters/CN=kube-apiserver-kubelet-client"),
+    ):
+        issue_client_cert(pki, name, subject)
     _openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
              "-out", str(pki / "sa.key"))  # fmt: skip
     _openssl("pkey", "-in", str(pki / "sa.key"), "-pubout", "-out", str(pki / "sa.pub"))
@@ -218,7 +237,7 @@ def _cert_user(pki: Path, name: str) -> dict[str, str]:
 
 
 @functools.cache
-def _die_with_parent() -> Callable[[], object] | None:
+def die_with_parent() -> Callable[[], object] | None:
     """A preexec_fn making the child get SIGKILL when the thread that started it exits.
 
     Resolved in the parent: nothing may be loaded between fork and exec.
@@ -230,7 +249,7 @@ def _die_with_parent() -> Callable[[], object] | None:
     return functools.partial(prctl, 1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-def _alive(pid: int, binary: str | None = None) -> bool:
+def alive(pid: int, binary: str | None = None) -> bool:
     """Is `pid` a live (non-zombie) process, running `binary` if given?"""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -255,25 +274,33 @@ class Cluster:
     owned: bool = False
     pids: dict[str, int] = field(default_factory=dict)
     node_name: str = NODE_NAME
+    pod_gateway: str | None = None
     _procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict, repr=False)
 
     # --- lifecycle ---
 
     @classmethod
     def start(
-        cls, state_dir: Path, *, timeout: float = 60.0, detach: bool = False, _attempt: int = 1
+        cls,
+        state_dir: Path,
+        *,
+        timeout: float = 60.0,
+        detach: bool = False,
+        pod_gateway: str | None = None,
+        _attempt: int = 1,
     ) -> Cluster:
         """Start everything in `state_dir` and return once the fake node is Ready.
 
         With `detach`, processes are not tied to this Python process (CLI `up`);
         otherwise they get SIGKILL when the thread that started them exits (so start it
-        from a long-lived thread) and are stopped at interpreter exit.
+        from a long-lived thread) and are stopped at interpreter exit. With `pod_gateway`
+        (the host's address on the pod network), no kwok and no fake node: see the module doc.
         """
         state_dir = state_dir.resolve()
         state_dir.mkdir(parents=True, exist_ok=True)
         bin_dir = binaries_dir()
         pki = state_dir / "pki"
-        make_pki(pki)
+        make_pki(pki, (pod_gateway,) if pod_gateway else ())
         ca_pem = (pki / "ca.crt").read_bytes()
         api_port = free_port()
         server = f"https://127.0.0.1:{api_port}"
@@ -292,19 +319,28 @@ class Cluster:
             audit_log=state_dir / "audit.log",
             bin_dir=bin_dir,
             owned=True,
+            pod_gateway=pod_gateway,
         )
         if not detach:
             atexit.register(cluster.stop)
         deadline = time.monotonic() + timeout
         try:
             cluster._start_all(pki, api_port, kubeconfigs, audit_policy, deadline, detach)
-            cluster._create_node(deadline)
+            if pod_gateway is None:
+                cluster._create_node(deadline)
+            cluster._wait_until("kube-controller-manager", cluster._has_default_sa, deadline)
             cluster._write_state()
         except ClusterError as error:
             cluster.stop()
             if _attempt < 3 and "address already in use" in str(error):
                 shutil.rmtree(state_dir / "etcd", ignore_errors=True)  # free ports raced
-                return cls.start(state_dir, timeout=timeout, detach=detach, _attempt=_attempt + 1)
+                return cls.start(
+                    state_dir,
+                    timeout=timeout,
+                    detach=detach,
+                    pod_gateway=pod_gateway,
+                    _attempt=_attempt + 1,
+                )
             raise
         except BaseException:
             cluster.stop()
@@ -332,13 +368,19 @@ class Cluster:
         ], detach)  # fmt: skip
         self._wait_http("etcd", f"{etcd_url}/health", None, deadline)
 
+        if self.pod_gateway is None:
+            listen = ["--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+                      "--endpoint-reconciler-type=none"]  # fmt: skip
+        else:  # pods reach it through the `kubernetes` Service (kube-proxy) at the gateway
+            listen = ["--bind-address=0.0.0.0", f"--advertise-address={self.pod_gateway}"]
         self._launch("kube-apiserver", [
-            f"--etcd-servers={etcd_url}",
-            "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
-            f"--secure-port={api_port}", "--endpoint-reconciler-type=none",
+            f"--etcd-servers={etcd_url}", *listen, f"--secure-port={api_port}",
             f"--tls-cert-file={pki / 'apiserver.crt'}",
             f"--tls-private-key-file={pki / 'apiserver.key'}",
             f"--client-ca-file={pki / 'ca.crt'}",
+            f"--kubelet-client-certificate={pki / 'kubelet-client.crt'}",
+            f"--kubelet-client-key={pki / 'kubelet-client.key'}",
+            "--kubelet-preferred-address-types=InternalIP",
             "--authorization-mode=Node,RBAC",
             f"--service-account-issuer={SA_ISSUER}",
             f"--service-account-key-file={pki / 'sa.pub'}",
@@ -353,12 +395,13 @@ class Cluster:
         self._wait_http("kube-apiserver", f"{self.server}/readyz", api_ctx, deadline)
 
         kcm_kc = kubeconfigs["controller-manager"]
+        controllers = CONTROLLERS + (REAL_NODE_CONTROLLERS if self.pod_gateway else ())
         self._launch("kube-controller-manager", [
             f"--kubeconfig={kcm_kc}", f"--authentication-kubeconfig={kcm_kc}",
             f"--authorization-kubeconfig={kcm_kc}",
             "--bind-address=127.0.0.1", f"--secure-port={kcm_port}",
             f"--cert-dir={sd / 'controller-manager-certs'}",
-            f"--controllers={','.join(CONTROLLERS)}",
+            f"--controllers={','.join(controllers)}",
             f"--service-account-private-key-file={pki / 'sa.key'}",
             f"--root-ca-file={pki / 'ca.crt'}",
             "--use-service-account-credentials=true", "--leader-elect=false",
@@ -372,11 +415,12 @@ class Cluster:
             f"--cert-dir={sd / 'scheduler-certs'}", "--leader-elect=false",
             "--kube-api-qps=100", "--kube-api-burst=200",
         ], detach)  # fmt: skip
-        self._launch("kwok", [
-            f"--kubeconfig={kubeconfigs['kwok']}", f"--config={STAGES_FILE}",
-            f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}=fake",
-            "--node-lease-duration-seconds=40", f"--cidr={POD_CIDR}", "--node-ip=10.255.0.1",
-        ], detach)  # fmt: skip
+        if self.pod_gateway is None:
+            self._launch("kwok", [
+                f"--kubeconfig={kubeconfigs['kwok']}", f"--config={STAGES_FILE}",
+                f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}=fake",
+                "--node-lease-duration-seconds=40", f"--cidr={POD_CIDR}", "--node-ip=10.255.0.1",
+            ], detach)  # fmt: skip
         insecure = ssl.create_default_context()
         insecure.check_hostname = False
         insecure.verify_mode = ssl.CERT_NONE
@@ -396,7 +440,7 @@ class Cluster:
                 stderr=subprocess.STDOUT,
                 cwd=self.state_dir,
                 start_new_session=True,  # own process group: stop() kills the group
-                preexec_fn=None if detach else _die_with_parent(),
+                preexec_fn=None if detach else die_with_parent(),
             )
         self._procs[name] = proc
         self.pids[name] = proc.pid
@@ -463,10 +507,8 @@ class Cluster:
 
         self._wait_until("kwok", ready, deadline)
 
-        def default_service_account() -> bool:
-            return self.kubectl("get", "serviceaccount", "default", check=False).returncode == 0
-
-        self._wait_until("kube-controller-manager", default_service_account, deadline)
+    def _has_default_sa(self) -> bool:
+        return self.kubectl("get", "serviceaccount", "default", check=False).returncode == 0
 
     def stop(self, grace: float = 10.0) -> None:
         """Stop owned processes: SIGTERM each process group, SIGKILL after `grace` seconds."""
@@ -475,7 +517,7 @@ class Cluster:
             return
         names = [n for n in reversed(COMPONENTS) if n in self.pids]
         binaries = {name: str(self.bin_dir / name) for name in names}
-        live = [n for n in names if n in self._procs or _alive(self.pids[n], binaries[n])]
+        live = [n for n in names if n in self._procs or alive(self.pids[n], binaries[n])]
         for name in live:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.pids[name], signal.SIGTERM)
@@ -496,7 +538,7 @@ class Cluster:
             if proc is not None:
                 if proc.poll() is not None:
                     return True
-            elif not _alive(self.pids[name], binary):
+            elif not alive(self.pids[name], binary):
                 return True
             if time.monotonic() > deadline:
                 return False
@@ -512,6 +554,7 @@ class Cluster:
             "audit_log": str(self.audit_log),
             "bin_dir": str(self.bin_dir),
             "node_name": self.node_name,
+            "pod_gateway": self.pod_gateway,
             "pids": self.pids,
         }
         tmp = self.state_dir / "cluster.json.tmp"
@@ -533,6 +576,7 @@ class Cluster:
             owned=owned,
             pids={k: int(v) for k, v in data["pids"].items()},
             node_name=data["node_name"],
+            pod_gateway=data.get("pod_gateway"),
         )
 
     @classmethod
@@ -566,7 +610,7 @@ class Cluster:
 
     def is_running(self) -> bool:
         """All recorded processes alive and the apiserver answering /readyz."""
-        if not all(_alive(pid, str(self.bin_dir / n)) for n, pid in self.pids.items()):
+        if not all(alive(pid, str(self.bin_dir / n)) for n, pid in self.pids.items()):
             return False
         return self.kubectl("get", "--raw=/readyz", check=False, timeout=10).returncode == 0
 

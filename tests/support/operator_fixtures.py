@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from tests.support.cluster import Cluster, KubectlRunner
+from tests.support.cluster import Cluster, KubectlError, KubectlRunner
 from tests.support.operator_process import OperatorProcess
 from tests.support.operator_rbac import install_identity
+from tests.support.waiting import wait_for
 
 CRD_FILE = Path(__file__).resolve().parents[2] / "crds" / "tenantbackups.tenantbackup.dev.yaml"
 
@@ -23,7 +24,14 @@ def crd(cluster: Cluster) -> str:
     """The generated CRD, applied and Established; returns its name."""
     cluster.kubectl("apply", "--server-side", "-f", str(CRD_FILE))
     name = "tenantbackups.tenantbackup.dev"
-    cluster.kubectl("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
+    # Right after the apply, `kubectl wait` can fail on a status without conditions yet.
+    established = ("wait", "--for=condition=Established", f"crd/{name}", "--timeout=30s")
+    wait_for(
+        lambda: cluster.kubectl(*established),
+        60,
+        f"CRD {name} to be Established",
+        ignore=(KubectlError,),
+    )
     return name
 
 

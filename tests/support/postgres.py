@@ -20,6 +20,8 @@ from psycopg import sql
 from psycopg.abc import Query
 from psycopg.conninfo import make_conninfo
 
+from tests.support.pod_network import PodNetwork
+
 DEFAULT_BIN_DIR = Path("/usr/lib/postgresql/15/bin")
 OS_USER = "postgres"  # initdb refuses root; the server runs as this user.
 SUPERUSER = "postgres"
@@ -65,11 +67,14 @@ class PostgresServer:
     """One PostgreSQL cluster in a temporary directory, owned and run by the `postgres` user.
 
     TCP on 127.0.0.1 requires a password (scram); the unix socket lives in the temp dir.
+    With `pods` (the real node's pod network) it also listens on the pod gateway and lets
+    the pod subnet in, with scram too.
     """
 
-    def __init__(self, bin_dir: Path = DEFAULT_BIN_DIR) -> None:
+    def __init__(self, bin_dir: Path = DEFAULT_BIN_DIR, pods: PodNetwork | None = None) -> None:
         self.bin_dir = bin_dir
         self.host = "127.0.0.1"
+        self.pods = pods
         self.port = free_port()
         self.superuser = Credentials(SUPERUSER, secrets.token_urlsafe(16))
         self.base_dir = Path(tempfile.mkdtemp(prefix="tenant-backup-pg-"))
@@ -112,25 +117,32 @@ class PostgresServer:
         settings = dict(
             _SETTINGS, port=str(self.port), unix_socket_directories=f"'{self.socket_dir}'"
         )
+        if self.pods is not None:
+            settings["listen_addresses"] = f"'127.0.0.1,{self.pods.gateway}'"
+            with (self.data_dir / "pg_hba.conf").open("a") as hba:
+                hba.write(f"host all all {self.pods.subnet} scram-sha-256\n")
         with (self.data_dir / "postgresql.conf").open("a") as conf:
             conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
 
-    def start(self) -> None:
+    def start(self, *, detach: bool = False) -> None:
         """Start the server and wait until it accepts connections.
 
         The postmaster is our child, run through `setpriv --pdeathsig`, so it shuts down even
-        if this process is killed before it can stop it.
+        if this process is killed before it can stop it. With `detach` it outlives us (stop
+        it with `stop_detached(data_dir)`).
         """
         if self._proc is not None:
             return
+        death_signal = [] if detach else ["--pdeathsig=INT"]
         with self.log_file.open("ab") as log:
             self._proc = subprocess.Popen(
                 ["setpriv", f"--reuid={OS_USER}", f"--regid={OS_USER}", "--init-groups",
-                 "--pdeathsig=INT", str(self.bin_dir / "postgres"), "-D", str(self.data_dir)],
+                 *death_signal, str(self.bin_dir / "postgres"), "-D", str(self.data_dir)],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=self.base_dir,
                 start_new_session=True,
             )  # fmt: skip
-        atexit.register(self.stop)
+        if not detach:
+            atexit.register(self.stop)
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while True:
             try:
@@ -156,6 +168,15 @@ class PostgresServer:
             proc.send_signal(signal.SIGQUIT)  # immediate shutdown
             proc.wait()
 
+    @staticmethod
+    def stop_detached(data_dir: Path, bin_dir: Path = DEFAULT_BIN_DIR) -> None:
+        """Fast shutdown of a server started with `detach` (no-op if it is not running)."""
+        if (data_dir / "postmaster.pid").exists():
+            subprocess.run(
+                [str(bin_dir / "pg_ctl"), "stop", "-D", str(data_dir), "-m", "fast", "-s"],
+                user=OS_USER, capture_output=True, check=False, timeout=STOP_TIMEOUT_SECONDS,
+            )  # fmt: skip
+
     def destroy(self) -> None:
         """Stop the server and delete its directory."""
         self.stop()
@@ -168,6 +189,11 @@ class PostgresServer:
         return make_conninfo(
             host=self.host, port=self.port, dbname=dbname, user=user, password=password
         )
+
+    @property
+    def pod_host(self) -> str:
+        """The address pods connect to: the pod gateway, or loopback (pods run on this host)."""
+        return self.host if self.pods is None else self.pods.gateway
 
     @property
     def superuser_dsn(self) -> str:

@@ -71,8 +71,8 @@ def postgres() -> Iterator[PostgresServer]:
         server.destroy()
 
 
-@pytest.fixture(scope="session")
-def _tenant_template(postgres: PostgresServer) -> Roles:
+def create_tenant_template(postgres: PostgresServer) -> Roles:
+    """Load tenants.sql into TEMPLATE_DB and give its roles fresh passwords."""
     postgres.create_database(TEMPLATE_DB)
     postgres.run_sql_file(TENANTS_SQL, TEMPLATE_DB)
     roles = Roles(
@@ -88,7 +88,13 @@ def _tenant_template(postgres: PostgresServer) -> Roles:
     return roles
 
 
-def _clone(server: PostgresServer, roles: Roles, prefix: str) -> Database:
+@pytest.fixture(scope="session")
+def _tenant_template(postgres: PostgresServer) -> Roles:
+    return create_tenant_template(postgres)
+
+
+def clone_tenants(server: PostgresServer, roles: Roles, prefix: str) -> Database:
+    """A new database copied from TEMPLATE_DB, named `<prefix>_<n>`."""
     name = f"{prefix}_{next(_counter)}"
     server.create_database(name, template=TEMPLATE_DB)
     return Database(server, name, roles)
@@ -97,7 +103,7 @@ def _clone(server: PostgresServer, roles: Roles, prefix: str) -> Database:
 @pytest.fixture
 def tenant_db(postgres: PostgresServer, _tenant_template: Roles) -> Iterator[Database]:
     """A fresh database holding the test tenants; dropped afterwards."""
-    db = _clone(postgres, _tenant_template, "tenants")
+    db = clone_tenants(postgres, _tenant_template, "tenants")
     yield db
     postgres.drop_database(db.dbname)
 
@@ -105,7 +111,7 @@ def tenant_db(postgres: PostgresServer, _tenant_template: Roles) -> Iterator[Dat
 @pytest.fixture(scope="module")
 def shared_tenant_db(postgres: PostgresServer, _tenant_template: Roles) -> Iterator[Database]:
     """A tenant database shared by one module's tests, which must leave it unchanged."""
-    db = _clone(postgres, _tenant_template, "shared_tenants")
+    db = clone_tenants(postgres, _tenant_template, "shared_tenants")
     yield db
     postgres.drop_database(db.dbname)
 

@@ -116,9 +116,13 @@ def test_pvc_is_mounted_where_the_runner_writes() -> None:
     job = build_job(backup(), 1, SETTINGS)
     pod = job["spec"]["template"]["spec"]
     assert pod["volumes"] == [
-        {"name": "destination", "persistentVolumeClaim": {"claimName": "backups"}}
+        {"name": "destination", "persistentVolumeClaim": {"claimName": "backups"}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
     ]
-    assert container(job)["volumeMounts"] == [{"name": "destination", "mountPath": "/backup"}]
+    assert container(job)["volumeMounts"] == [
+        {"name": "destination", "mountPath": "/backup"},
+        {"name": "tmp", "mountPath": "/tmp"},
+    ]
     output = next(a for a in container(job)["command"] if a.startswith("--output="))
     assert output.startswith("--output=/backup/nightly/acme/")
 

@@ -169,7 +169,7 @@ def test_the_job_reaches_s3_with_credentials_only_from_the_secret() -> None:
     assert env["AWS_ACCESS_KEY_ID"]["valueFrom"]["secretKeyRef"]["key"] == "accessKeyId"
     assert env["AWS_SESSION_TOKEN"]["valueFrom"]["secretKeyRef"]["optional"] is True
     assert all("value" not in e for name, e in env.items() if name.startswith("AWS_"))
-    assert container["volumeMounts"] == []
+    assert container["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]  # no destination
 
 
 def test_endpoint_link_and_custom_ca_options() -> None:

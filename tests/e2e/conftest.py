@@ -1,0 +1,121 @@
+"""Fixtures of the end-to-end tests: a control plane with one real node (containerd, kubelet,
+kube-proxy) for the session, the operator installed by its Helm chart as a real pod, and a
+PostgreSQL the pods reach through the pod network's gateway.
+
+Needs root and the Debian packages `.ci/run` installs; the images and binaries are built
+(and cached) by the Makefile's `test` prerequisites.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import backups as tb
+from tests.support import operator_release
+from tests.support.cluster import KubectlRunner
+from tests.support.cluster_fixtures import namespace_name
+from tests.support.node_cluster import NodeCluster
+from tests.support.postgres import PostgresServer
+from tests.support.postgres_fixtures import (
+    Database,
+    Roles,
+    clone_tenants,
+    create_tenant_template,
+)
+from tests.support.waiting import wait_for
+
+RUN_AS = 65532  # the dump container's user, which writes into the claim's host directory
+
+Apply = Callable[[dict[str, Any]], None]
+
+
+@pytest.fixture(scope="session")
+def node_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeCluster]:
+    """The real-node cluster with the operator running from its chart; stopped (pods
+    drained, mounts, cgroups, iptables rules and the bridge removed) after the session."""
+    nodes = NodeCluster.start(tmp_path_factory.mktemp("real-node"))
+    try:
+        operator_release.install(nodes.cluster, nodes.image, resyncSeconds=2)
+        yield nodes
+    finally:
+        print(f"--- operator logs (tail)\n{operator_release.logs(nodes.cluster)[-6000:]}")
+        nodes.stop()
+
+
+@pytest.fixture
+def node_kubectl(node_cluster: NodeCluster) -> KubectlRunner:
+    """kubectl as admin on the real-node cluster."""
+    return node_cluster.cluster.kubectl
+
+
+@pytest.fixture(scope="session")
+def pod_postgres(node_cluster: NodeCluster) -> Iterator[PostgresServer]:
+    """A PostgreSQL 15 on the host that pods reach at the pod gateway."""
+    server = PostgresServer(pods=node_cluster.node.network)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture(scope="session")
+def pod_tenant_roles(pod_postgres: PostgresServer) -> Roles:
+    """tenants.sql loaded as the template of `source_db`."""
+    return create_tenant_template(pod_postgres)
+
+
+@pytest.fixture
+def source_db(pod_postgres: PostgresServer, pod_tenant_roles: Roles) -> Iterator[Database]:
+    """A fresh tenant database on `pod_postgres`."""
+    db = clone_tenants(pod_postgres, pod_tenant_roles, "e2e")
+    yield db
+    pod_postgres.drop_database(db.dbname)
+
+
+@pytest.fixture
+def node_namespace(request: pytest.FixtureRequest, node_kubectl: KubectlRunner) -> Iterator[str]:
+    """A fresh namespace enforcing the restricted Pod Security level; deleted after."""
+    name = namespace_name(request.node.name)
+    labels = {"pod-security.kubernetes.io/enforce": "restricted"}
+    manifest = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": name, "labels": labels},
+    }
+    node_kubectl("apply", "-f", "-", input=json.dumps(manifest))
+    wait_for(
+        lambda: (
+            node_kubectl("get", "-n", name, "serviceaccount", "default", check=False).returncode
+            == 0
+        ),
+        30,
+        f"ServiceAccount {name}/default",
+    )
+    yield name
+    node_kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture
+def node_apply(node_kubectl: KubectlRunner, node_namespace: str) -> Apply:
+    """`node_apply(manifest)`: kubectl apply into the test namespace."""
+
+    def _apply(manifest: dict[str, Any]) -> None:
+        node_kubectl("apply", "-n", node_namespace, "-f", "-", input=json.dumps(manifest))
+
+    return _apply
+
+
+@pytest.fixture
+def node_claim(node_kubectl: KubectlRunner, node_namespace: str, tmp_path: Path) -> Path:
+    """The host directory behind the namespace's bound claim `backups`, writable by the
+    dump container's user (hostPath volumes ignore fsGroup)."""
+    claim_dir = tb.create_bound_claim(node_kubectl, node_namespace, tmp_path / "claim")
+    os.chown(claim_dir, RUN_AS, RUN_AS)
+    return claim_dir

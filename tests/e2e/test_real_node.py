@@ -1,0 +1,147 @@
+"""End to end on a real node: the chart's operator pod runs real dump Jobs (the image's
+pg_dump) against PostgreSQL on the host, into a hostPath-backed claim."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+
+from tests.e2e.conftest import Apply
+from tests.support import backups as tb
+from tests.support import operator_release
+from tests.support.cluster import KubectlRunner
+from tests.support.node_cluster import NodeCluster
+from tests.support.postgres import PostgresServer
+from tests.support.postgres_fixtures import Database
+from tests.support.restore import restore, row_counts
+from tests.support.waiting import wait_for
+
+SCHEMA = "tenant_acme"
+BACKUP_TIMEOUT = 180
+
+
+def _artifacts(claim_dir: Path) -> list[Path]:
+    return sorted(path for path in claim_dir.rglob("*") if path.is_file())
+
+
+def test_backup_succeeds_and_its_artifact_restores(
+    node_cluster: NodeCluster,
+    node_kubectl: KubectlRunner,
+    node_namespace: str,
+    node_apply: Apply,
+    node_claim: Path,
+    source_db: Database,
+    pod_postgres: PostgresServer,
+) -> None:
+    tb.create_db_secret(node_kubectl, node_namespace, source_db)
+    node_apply(tb.manifest())
+    status = tb.wait_phase(node_kubectl, node_namespace, "nightly", "Succeeded", BACKUP_TIMEOUT)
+
+    assert status["attempts"] == 1
+    assert status["source"]["pgDumpVersion"].startswith("15.")
+    (pod,) = tb.items(
+        node_kubectl, node_namespace, "pods", "batch.kubernetes.io/job-name=nightly-1"
+    )
+    assert pod["spec"]["nodeName"] == node_cluster.node.name
+    assert pod["status"]["containerStatuses"][0]["imageID"]  # pulled from containerd, not faked
+    archive = tb.artifact_file(node_claim, status["artifact"]["url"])
+    assert _artifacts(node_claim) == [archive]
+    assert archive.stat().st_size == status["artifact"]["sizeBytes"]
+
+    pod_postgres.create_database("restored_ok")
+    try:
+        restore(archive, "custom", "zstd", pod_postgres.dsn("restored_ok"))
+        restored = row_counts(pod_postgres.dsn("restored_ok"), SCHEMA)
+    finally:
+        pod_postgres.drop_database("restored_ok")
+    expected = row_counts(source_db.dsn(), SCHEMA)
+    assert sorted(expected) == ["customers", "order_items", "orders", "secrets"]
+    assert all(expected.values())
+    assert restored == expected
+
+
+def test_stopped_database_is_retried_then_fails_unavailable(
+    node_cluster: NodeCluster,
+    node_kubectl: KubectlRunner,
+    node_namespace: str,
+    node_apply: Apply,
+    node_claim: Path,
+) -> None:
+    stopped = PostgresServer(pods=node_cluster.node.network)
+    try:
+        stopped.start()
+        stopped.stop()
+        secret = {"host": stopped.pod_host, "port": str(stopped.port), "dbname": "postgres",
+                  "username": "postgres", "password": stopped.superuser.password}  # fmt: skip
+        tb.create_secret(node_kubectl, node_namespace, tb.SECRET_NAME, secret)
+        retry = {"maxAttempts": 2, "backoffSeconds": 1, "maxBackoffSeconds": 1}
+        node_apply(tb.manifest(retry=retry))
+        status = tb.wait_phase(node_kubectl, node_namespace, "nightly", "Failed", BACKUP_TIMEOUT)
+    finally:
+        stopped.destroy()
+
+    assert status["reason"] == "DatabaseUnavailable"
+    assert status["attempts"] == 2
+    assert [(a["attempt"], a["reason"]) for a in status["attemptHistory"]] == [
+        (1, "DatabaseUnavailable"),
+        (2, "DatabaseUnavailable"),
+    ]
+    assert tb.job_names(node_kubectl, node_namespace) == ["nightly-1", "nightly-2"]
+    assert _artifacts(node_claim) == []
+
+
+def _waiting_for_lock(db: Database) -> bool:
+    with psycopg.connect(db.dsn()) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'",
+            [db.dbname],
+        ).fetchone()
+    return bool(row and row[0])
+
+
+def _running_operator_pod(node_cluster: NodeCluster, not_named: str = "") -> str | None:
+    for pod in operator_release.operator_pods(node_cluster.cluster):
+        ready = any(
+            c["type"] == "Ready" and c["status"] == "True"
+            for c in pod.get("status", {}).get("conditions", [])
+        )
+        if (
+            ready
+            and pod["metadata"]["name"] != not_named
+            and not pod["metadata"].get("deletionTimestamp")
+        ):
+            return str(pod["metadata"]["name"])
+    return None
+
+
+def test_operator_pod_deleted_mid_backup_is_replaced_and_the_backup_finishes_once(
+    node_cluster: NodeCluster,
+    node_kubectl: KubectlRunner,
+    node_namespace: str,
+    node_apply: Apply,
+    node_claim: Path,
+    source_db: Database,
+) -> None:
+    tb.create_db_secret(node_kubectl, node_namespace, source_db)
+    with psycopg.connect(source_db.dsn()) as locker:  # pg_dump waits for this lock
+        locker.execute(f"LOCK TABLE {SCHEMA}.orders IN ACCESS EXCLUSIVE MODE")
+        node_apply(tb.manifest(timeouts={"lockWaitTimeoutSeconds": 240}))
+        wait_for(lambda: _waiting_for_lock(source_db), 120, "the dump to wait for the lock")
+        old = _running_operator_pod(node_cluster)
+        assert old is not None
+        node_kubectl("delete", "pod", "-n", operator_release.NAMESPACE, old, "--wait=false")
+        new = wait_for(
+            lambda: _running_operator_pod(node_cluster, not_named=old),
+            120,
+            "a replacement operator pod",
+        )
+        assert tb.status(node_kubectl, node_namespace, "nightly")["phase"] == "Running"
+        locker.rollback()  # release: the dump proceeds
+
+    status = tb.wait_phase(node_kubectl, node_namespace, "nightly", "Succeeded", BACKUP_TIMEOUT)
+    assert new != old
+    assert status["attempts"] == 1
+    assert tb.job_names(node_kubectl, node_namespace) == ["nightly-1"]
+    (archive,) = _artifacts(node_claim)
+    assert tb.artifact_file(node_claim, status["artifact"]["url"]) == archive

@@ -1,0 +1,60 @@
+"""The operator installed the way users install it: the Helm chart, as a real pod.
+
+Used on the real node (`node_cluster.py`) with the locally built image; the chart's RBAC,
+Deployment and security context are then what the operator really runs with.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.support import chart_tools
+from tests.support.cluster import Cluster
+from tests.support.images import Image
+
+RELEASE = "tenant-backup-operator"
+NAMESPACE = "tenant-backup-system"
+POD_SELECTOR = f"app.kubernetes.io/instance={RELEASE}"
+
+
+def install(cluster: Cluster, image: Image, **settings: str | int) -> None:
+    """`helm upgrade --install` the chart into NAMESPACE (Pod Security restricted) with
+    `image` for the operator and its Jobs; `settings` become `dumpJob.settings` (operator
+    settings, e.g. resyncSeconds=2). Returns once the Deployment is available."""
+    namespace = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": NAMESPACE,
+            "labels": {"pod-security.kubernetes.io/enforce": "restricted"},
+        },
+    }
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(namespace))
+    repository, tag = image.short_name.rsplit(":", 1)
+    values = {
+        "image": {"repository": repository, "tag": tag, "pullPolicy": "Never"},
+        "dumpJob": {"settings": settings},
+    }
+    chart_tools.run(
+        "helm", "upgrade", "--install", RELEASE, str(chart_tools.CHART),
+        f"--kubeconfig={cluster.kubeconfig}", "--namespace", NAMESPACE,
+        "--set-json", f"image={json.dumps(values['image'])}",
+        "--set-json", f"dumpJob={json.dumps(values['dumpJob'])}",
+        "--wait", "--timeout=180s",
+    )  # fmt: skip
+
+
+def operator_pods(cluster: Cluster) -> list[dict[str, Any]]:
+    """The operator's pods (any phase), oldest first."""
+    listed = cluster.kubectl("get", "pods", "-n", NAMESPACE, "-l", POD_SELECTOR, "-o", "json")
+    pods: list[dict[str, Any]] = json.loads(listed.stdout)["items"]
+    return sorted(pods, key=lambda pod: pod["metadata"]["creationTimestamp"])
+
+
+def logs(cluster: Cluster) -> str:
+    """The operator pods' logs so far (for failure reports)."""
+    result = cluster.kubectl(
+        "logs", "-n", NAMESPACE, "-l", POD_SELECTOR, "--tail=200", "--prefix", check=False
+    )
+    return result.stdout + result.stderr

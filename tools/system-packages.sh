@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests and `make demo` need, if any is missing:
+# PostgreSQL 15 (server and client), zstd and openssl for the integration tier; containerd,
+# runc, the CNI plugins, iptables, conntrack and debootstrap for the real node.
+set -euo pipefail
+packages=(postgresql-15 postgresql-client-15 zstd openssl iproute2
+          containerd runc containernetworking-plugins iptables conntrack debootstrap)
+need=()
+for pkg in "${packages[@]}"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
