@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tenant_backup.policy import ALLOWED_TENANTS_ANNOTATION
 from tests.support import backups as tb
 from tests.support import operator_release
 from tests.support.cluster import KubectlRunner
@@ -81,13 +82,18 @@ def source_db(pod_postgres: PostgresServer, pod_tenant_roles: Roles) -> Iterator
 
 @pytest.fixture
 def node_namespace(request: pytest.FixtureRequest, node_kubectl: KubectlRunner) -> Iterator[str]:
-    """A fresh namespace enforcing the restricted Pod Security level; deleted after."""
+    """A fresh namespace enforcing the restricted Pod Security level, allowed to back up
+    tenant acme; deleted after."""
     name = namespace_name(request.node.name)
     labels = {"pod-security.kubernetes.io/enforce": "restricted"}
     manifest = {
         "apiVersion": "v1",
         "kind": "Namespace",
-        "metadata": {"name": name, "labels": labels},
+        "metadata": {
+            "name": name,
+            "labels": labels,
+            "annotations": {ALLOWED_TENANTS_ANNOTATION: "acme"},
+        },
     }
     node_kubectl("apply", "-f", "-", input=json.dumps(manifest))
     wait_for(

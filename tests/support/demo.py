@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+from tenant_backup.policy import ALLOWED_TENANTS_ANNOTATION
 from tests.support import backups as tb
 from tests.support import operator_release
 from tests.support.node_cluster import NodeCluster
@@ -45,6 +46,7 @@ def _demo_namespace(nodes: NodeCluster) -> None:
         "metadata": {
             "name": NAMESPACE,
             "labels": {"pod-security.kubernetes.io/enforce": "restricted"},
+            "annotations": {ALLOWED_TENANTS_ANNOTATION: "acme"},  # what a cluster admin allows
         },
     }
     nodes.cluster.kubectl("apply", "-f", "-", input=json.dumps(namespace))

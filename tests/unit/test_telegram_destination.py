@@ -333,7 +333,7 @@ def test_the_job_gets_the_token_only_from_the_secret() -> None:
         "name": "TELEGRAM_BOT_TOKEN",
         "valueFrom": {"secretKeyRef": {"name": "bot", "key": "botToken", "optional": False}},
     }
-    assert container["volumeMounts"] == []
+    assert container["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]  # no claim
 
 
 def test_preflight_names_a_missing_or_incomplete_bot_secret() -> None:
