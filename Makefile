@@ -62,7 +62,7 @@ demo: install packages controlplane node images chart-tools ## A real backup on 
 demo-down: install ## Stop what `make demo` left running
 	$(BIN)/python -m tests.support.demo down
 
-bench: install minio ## Runner vs bare pg_dump on a small and a 1 GiB tenant (file and S3); prints figures
+bench: install packages minio ## Runner vs bare pg_dump on a small and a 1 GiB tenant (file and S3); prints figures
 	PYTHONPATH=.:operator $(BIN)/python tools/bench/bench.py
 
 cluster-up: install controlplane ## Start the local control plane in the background; prints KUBECONFIG

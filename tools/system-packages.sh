@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and `make demo` need, if any is missing:
 # PostgreSQL 15 (server and client), zstd and openssl for the integration tier; containerd,
-# runc, the CNI plugins, iptables, conntrack and debootstrap for the real node.
+# runc, the CNI plugins, iptables, conntrack and debootstrap for the real node; GNU time
+# for `make bench`'s peak RSS.
 set -euo pipefail
 packages=(postgresql-15 postgresql-client-15 zstd openssl iproute2
-          containerd runc containernetworking-plugins iptables conntrack debootstrap)
+          containerd runc containernetworking-plugins iptables conntrack debootstrap time)
 need=()
 for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")

@@ -6,7 +6,6 @@ Then the follow-ups the written status owes (history, notifications) are settled
 """
 
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -14,7 +13,7 @@ from tenant_backup import db, naming, policy
 from tenant_backup.api.resource import TenantBackup
 from tenant_backup.artifacts import destination_secret_problem
 from tenant_backup.builders import build_job
-from tenant_backup.gate import Ticket
+from tenant_backup.gate import Slots
 from tenant_backup.kube import Body, Kube
 from tenant_backup.observe import ObservedJob, observe_job
 from tenant_backup.reconcile import (
@@ -25,13 +24,13 @@ from tenant_backup.reconcile import (
     hold,
     needs_preflight,
     reconcile,
+    still_queued,
 )
 from tenant_backup.scheduling import UNKNOWN_SERVER, Entry, State
 from tenant_backup.settings import Settings
 from tenant_backup.settle import settle
 
 EventSink = Callable[[Body, Event], None]
-Admission = Callable[[Entry], AbstractContextManager[Ticket]]
 CONFLICT_RETRY_SECONDS = 1.0
 
 
@@ -54,7 +53,7 @@ def drive(
     namespace: str,
     name: str,
     post_event: EventSink,
-    admission: Admission,
+    slots: Slots,
 ) -> Outcome:
     """Reconcile one TenantBackup once, then settle its follow-ups."""
     body = kube.get_backup(namespace, name)
@@ -63,7 +62,7 @@ def drive(
     backup = TenantBackup.from_body(body)
     if backup.metadata.deletion_timestamp is not None:
         return Outcome(backup.status.phase, None)
-    outcome, latest = advance(kube, settings, body, backup, post_event, admission)
+    outcome, latest = advance(kube, settings, body, backup, post_event, slots)
     settle(kube, settings, latest, post_event, utc_now)
     return outcome
 
@@ -74,20 +73,25 @@ def advance(
     body: Body,
     backup: TenantBackup,
     post_event: EventSink,
-    admission: Admission,
+    slots: Slots,
 ) -> tuple[Outcome, TenantBackup]:
     """Move the backup on by its Jobs; what was done, and the backup as last written.
-    A new Job starts only if the concurrency gate admits it; otherwise the backup queues."""
+    A new Job starts only if the concurrency gate admits it; otherwise the backup queues.
+    A queued backup that still would not get a slot costs no checks and no writes."""
     phase = backup.status.phase
     if phase and phase.terminal:
         return Outcome(phase, None), backup
     jobs = observe_jobs(kube, backup)
+    if still_queued(backup, jobs):
+        server = backup.status.database_server
+        if not slots.peek(candidate(backup, server)).allowed:
+            return Outcome(phase, None), backup
     preflight = run_preflight(kube, settings, backup) if needs_preflight(backup, jobs) else None
     now = utc_now()
     plan = reconcile(backup, jobs, now, preflight)
     if plan.create_attempt is None:
         return record(kube, body, backup, plan, post_event)
-    with admission(candidate(backup, plan.status.database_server)) as ticket:
+    with slots.admission(candidate(backup, plan.status.database_server)) as ticket:
         if ticket.verdict.allowed:
             created = kube.create_job(build_job(backup, plan.create_attempt, settings))
             owner = [ref["uid"] for ref in created["metadata"].get("ownerReferences", [])]

@@ -8,7 +8,7 @@ status write have been lost, for at most RESERVATION_SECONDS).
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 
 from tenant_backup.scheduling import Entry, Limits, State, Verdict, may_start
@@ -32,22 +32,49 @@ class Gate:
         self._lock = threading.Lock()
         self._reserved: dict[tuple[str, str], tuple[Entry, float]] = {}
 
+    def peek(self, candidate: Entry, indexed: Iterable[Entry]) -> Verdict:
+        """Whether `candidate` would be admitted now; reserves nothing."""
+        with self._lock:
+            return may_start(candidate, self._entries(indexed), self.limits)
+
     @contextmanager
     def admission(self, candidate: Entry, indexed: Iterable[Entry]) -> Iterator[Ticket]:
         """Hold the gate while the caller acts on the verdict (creates the Job, records it)."""
         with self._lock:
-            now = time.monotonic()
-            entries = {entry.key: entry for entry in indexed}
-            self._reserved = {
-                key: (entry, since)
-                for key, (entry, since) in self._reserved.items()
-                if now - since < RESERVATION_SECONDS and _still_waiting(entries.get(key))
-            }
-            entries.update({key: entry for key, (entry, _) in self._reserved.items()})
-            ticket = Ticket(may_start(candidate, entries.values(), self.limits))
+            ticket = Ticket(may_start(candidate, self._entries(indexed), self.limits))
             yield ticket
             if ticket.started:
-                self._reserved[candidate.key] = (replace(candidate, state=State.ACTIVE), now)
+                started = replace(candidate, state=State.ACTIVE)
+                self._reserved[candidate.key] = (started, time.monotonic())
+
+    def _entries(self, indexed: Iterable[Entry]) -> list[Entry]:
+        """The index with the reservations it has not caught up with; drops the rest.
+        Called under the lock."""
+        now = time.monotonic()
+        entries = {entry.key: entry for entry in indexed}
+        self._reserved = {
+            key: (entry, since)
+            for key, (entry, since) in self._reserved.items()
+            if now - since < RESERVATION_SECONDS and _still_waiting(entries.get(key))
+        }
+        entries.update({key: entry for key, (entry, _) in self._reserved.items()})
+        return list(entries.values())
+
+
+@dataclass(frozen=True)
+class Slots:
+    """The gate together with the index as one handler call saw it."""
+
+    gate: Gate
+    indexed: list[Entry]
+
+    def peek(self, candidate: Entry) -> Verdict:
+        """See `Gate.peek`."""
+        return self.gate.peek(candidate, self.indexed)
+
+    def admission(self, candidate: Entry) -> AbstractContextManager[Ticket]:
+        """See `Gate.admission`."""
+        return self.gate.admission(candidate, self.indexed)
 
 
 def _still_waiting(indexed: Entry | None) -> bool:

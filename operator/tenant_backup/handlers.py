@@ -3,7 +3,6 @@
 import os
 import threading
 from collections import defaultdict
-from contextlib import AbstractContextManager
 from typing import Any, cast
 
 import kopf
@@ -12,7 +11,7 @@ from kubernetes import client, config
 from tenant_backup import followups, naming
 from tenant_backup.api.resource import TenantBackup
 from tenant_backup.drive import drive
-from tenant_backup.gate import Gate, Ticket
+from tenant_backup.gate import Gate, Slots
 from tenant_backup.kube import Body, Kube
 from tenant_backup.reconcile import Event
 from tenant_backup.scheduling import Entry, Limits, entry_of
@@ -58,12 +57,8 @@ def _drive(namespace: str | None, name: str, slots: kopf.Index[str, Entry]) -> N
     """Reconcile one backup under its lock; `slots` is the index Kopf passes every handler."""
     if namespace is None:
         raise kopf.PermanentError("TenantBackups and their Jobs are namespaced")
-
-    def admission(candidate: Entry) -> AbstractContextManager[Ticket]:
-        return GATE.admission(candidate, list(slots.get("all", [])))
-
     with _locks[namespace, name]:
-        drive(_kube[0], SETTINGS, namespace, name, _post, admission)
+        drive(_kube[0], SETTINGS, namespace, name, _post, Slots(GATE, list(slots.get("all", []))))
 
 
 def _resync_wanted(body: kopf.Body, **_: Any) -> bool:

@@ -73,6 +73,13 @@ def needs_preflight(backup: TenantBackup, jobs: list[ObservedJob]) -> bool:
     )
 
 
+def still_queued(backup: TenantBackup, jobs: list[ObservedJob]) -> bool:
+    """Whether the backup waits for a slot and no Job of its next attempt exists yet."""
+    return backup.status.reason == Reason.QUEUED and all(
+        attempt <= backup.status.attempts for attempt in _own(backup, jobs)
+    )
+
+
 def backoff(backup: TenantBackup, failed_attempt: int) -> timedelta:
     """Wait after failed attempt n: backoffSeconds * 2^(n-1), capped."""
     policy = backup.spec.retry
@@ -168,7 +175,7 @@ def reconcile(
         status=status,
         create_attempt=create,
         requeue_after=requeue,
-        events=_events(old, status, create),
+        events=_events(old, status),
     )
 
 
@@ -308,7 +315,9 @@ def _failure_message(last: AttemptRecord, max_attempts: int) -> str:
     return f"gave up after {last.attempt} of {max_attempts} attempts: {last.message}"
 
 
-def _events(old: TenantBackupStatus, new: TenantBackupStatus, created: int | None) -> list[Event]:
+def _events(old: TenantBackupStatus, new: TenantBackupStatus) -> list[Event]:
+    """Events of the transition from `old` to `new`. A new attempt's Job is announced when the
+    status first records it, whether this pass created it or adopted it after a lost write."""
     events = [
         Event(
             type="Normal" if record.outcome is AttemptOutcome.SUCCEEDED else "Warning",
@@ -318,7 +327,7 @@ def _events(old: TenantBackupStatus, new: TenantBackupStatus, created: int | Non
         )
         for record in new.attempt_history[len(old.attempt_history) :]
     ]
-    if created is not None:
+    if new.attempts > old.attempts:
         events.append(
             Event("Normal", Reason.JOB_CREATED, f"created Job {new.job_name}: {new.message}")
         )

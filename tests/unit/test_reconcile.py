@@ -158,6 +158,7 @@ def test_job_created_but_not_recorded_is_adopted_not_duplicated() -> None:
     assert plan.create_attempt is None
     assert plan.status.attempts == 1
     assert plan.status.phase is Phase.RUNNING
+    assert [e.reason for e in plan.events] == [Reason.JOB_CREATED]  # announced once, now
 
 
 @pytest.mark.parametrize("reason", [Reason.QUEUED, Reason.RETRY_SCHEDULED])

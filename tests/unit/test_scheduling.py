@@ -5,9 +5,10 @@ from datetime import timedelta
 from tenant_backup.api.reasons import Reason
 from tenant_backup.api.status import Phase
 from tenant_backup.gate import Gate
-from tenant_backup.reconcile import Preflight, hold, reconcile
+from tenant_backup.observe import ObservedJob
+from tenant_backup.reconcile import Preflight, hold, reconcile, still_queued
 from tenant_backup.scheduling import UNKNOWN_SERVER, Entry, Limits, State, entry_of, may_start
-from tests.support.factories import T0, backup, backup_body
+from tests.support.factories import T0, UID, backup, backup_body
 
 LIMITS = Limits(total=3, per_server=2)
 
@@ -91,3 +92,19 @@ def test_hold_queues_the_first_attempt_as_pending() -> None:
     assert [e.reason for e in held.events] == [Reason.QUEUED]
     again = hold(first, backup().model_copy(update={"status": status}), "still", T0)
     assert again.events == []
+
+
+def test_peek_reserves_nothing() -> None:
+    gate = Gate(Limits(total=1, per_server=1))
+    assert gate.peek(entry(1), [entry(1), entry(2)]).allowed
+    assert gate.peek(entry(1), [entry(1), entry(2)]).allowed  # still free: nothing was taken
+    assert not gate.peek(entry(2), [entry(1), entry(2)]).allowed  # b01 is older and waits
+
+
+def test_still_queued_until_its_next_attempts_job_exists() -> None:
+    status = backup().status.model_copy(update={"reason": Reason.QUEUED, "attempts": 1})
+    queued = backup().model_copy(update={"status": status})
+    first = ObservedJob("nightly-1", 1, UID, T0, None)
+    assert still_queued(queued, [first])
+    assert not still_queued(queued, [first, ObservedJob("nightly-2", 2, UID, T0, None)])
+    assert not still_queued(backup(), [])
