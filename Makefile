@@ -56,8 +56,8 @@ unit: install ## Unit tests only (no cluster, no database)
 test: install packages controlplane node images minio chart-lint lint ## Everything: lint, unit, integration, and end to end on a real node
 	$(BIN)/pytest
 
-demo: install packages controlplane node images chart-tools ## A real backup on a local real-node cluster, restored; leaves it up
-	$(BIN)/python -m tests.support.demo up
+demo: $(if $(KIND),,install packages controlplane node images chart-tools) ## A real backup on a local real-node cluster (KIND=1: on kind), restored; leaves it up
+	$(if $(KIND),$(PYTHON) tools/kind-e2e/run.py --keep,$(BIN)/python -m tests.support.demo up)
 
 demo-down: install ## Stop what `make demo` left running
 	$(BIN)/python -m tests.support.demo down

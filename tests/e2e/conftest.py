@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,31 @@ from tests.support.waiting import wait_for
 RUN_AS = 65532  # the dump container's user, which writes into the claim's host directory
 
 Apply = Callable[[dict[str, Any]], None]
+FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Remember a failed test body, so its namespace fixture can print what happened."""
+    report = yield
+    if report.when == "call" and report.failed:
+        item.stash[FAILED] = True
+    return report
+
+
+def namespace_story(kubectl: KubectlRunner, namespace: str) -> str:
+    """Statuses of the namespace's TenantBackups, its Jobs' and pods' states, and Events."""
+    parts = []
+    for what in ("tenantbackups", "jobs", "pods"):
+        listing = kubectl("get", what, "-n", namespace, "-o", "json", check=False).stdout
+        items = json.loads(listing or '{"items": []}')["items"]
+        for item in items:
+            state = {"name": item["metadata"]["name"], "status": item.get("status")}
+            parts.append(f"{what}: {json.dumps(state, indent=1)}")
+    events = kubectl("get", "events", "-n", namespace, "--sort-by=.lastTimestamp", check=False)
+    return "\n".join([*parts, events.stdout])
 
 
 @pytest.fixture(scope="session")
@@ -105,6 +130,8 @@ def node_namespace(request: pytest.FixtureRequest, node_kubectl: KubectlRunner) 
         f"ServiceAccount {name}/default",
     )
     yield name
+    if request.node.stash.get(FAILED, False):
+        print(f"--- namespace {name}\n{namespace_story(node_kubectl, name)}")
     node_kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 

@@ -3,6 +3,7 @@ pg_dump) against PostgreSQL on the host, into a hostPath-backed claim."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import psycopg
@@ -141,7 +142,7 @@ def test_operator_pod_deleted_mid_backup_is_replaced_and_the_backup_finishes_onc
 
     status = tb.wait_phase(node_kubectl, node_namespace, "nightly", "Succeeded", BACKUP_TIMEOUT)
     assert new != old
-    assert status["attempts"] == 1
+    assert status["attempts"] == 1, json.dumps(status["attemptHistory"], indent=1)
     assert tb.job_names(node_kubectl, node_namespace) == ["nightly-1"]
     (archive,) = _artifacts(node_claim)
     assert tb.artifact_file(node_claim, status["artifact"]["url"]) == archive

@@ -43,10 +43,21 @@ class PodNetwork:
         """Whether the bridge is there (one real node per host: the names are fixed)."""
         return _ip("link", "show", self.bridge, check=False).returncode == 0
 
+    @property
+    def gateway_mac(self) -> str:
+        """The bridge's own MAC: locally administered, made of the gateway address."""
+        octets = ipaddress.ip_address(self.gateway).packed
+        return ":".join(f"{byte:02x}" for byte in (0x02, 0x42, *octets))
+
     def create_bridge(self) -> None:
-        """The bridge, up, holding the gateway address (the CNI bridge plugin reuses it)."""
+        """The bridge, up, holding the gateway address (the CNI bridge plugin reuses it).
+
+        Its MAC is set: a bridge without one takes the lowest MAC of its ports, so deleting
+        a pod could change the gateway's MAC under the others, whose ARP entries then point
+        nowhere and their connections to the host stall.
+        """
         prefix = ipaddress.ip_network(self.subnet).prefixlen
-        _ip("link", "add", self.bridge, "type", "bridge")
+        _ip("link", "add", self.bridge, "address", self.gateway_mac, "type", "bridge")
         _ip("addr", "add", f"{self.gateway}/{prefix}", "dev", self.bridge)
         _ip("link", "set", self.bridge, "up")
 

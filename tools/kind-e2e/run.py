@@ -194,6 +194,8 @@ def main() -> int:
     finally:
         if not args.keep:
             run("kind", "delete", "cluster", "--name", CLUSTER)
+    if args.keep:
+        print(f"kind cluster {CLUSTER} is up; remove it: kind delete cluster --name {CLUSTER}")
     return 0
 
 
