@@ -94,11 +94,18 @@ def granted(rules: Iterable[dict[str, Any]]) -> set[Permission]:
 
 
 def manifest_rules(cluster: Cluster) -> list[dict[str, Any]]:
-    """The rules of every ClusterRole and Role in `manifests/`."""
+    """The rules of every ClusterRole and Role in `manifests/` bound to the operator."""
+    objs = render_manifests(cluster)
+    bound = {
+        (obj["roleRef"]["kind"], obj["roleRef"]["name"])
+        for obj in objs
+        if obj["kind"] in ("ClusterRoleBinding", "RoleBinding")
+        and any(subject.get("name") == SERVICE_ACCOUNT for subject in obj.get("subjects", []))
+    }
     return [
         rule
-        for obj in render_manifests(cluster)
-        if obj["kind"] in ("ClusterRole", "Role")
+        for obj in objs
+        if (obj["kind"], obj["metadata"]["name"]) in bound
         for rule in obj.get("rules", [])
     ]
 

@@ -1,0 +1,120 @@
+"""The users' side of RBAC on the real API server: `manifests/user-roles.yaml` is aggregated
+by the clusterrole-aggregation controller into the built-in roles, so a namespace's `edit`
+holder manages TenantBackups, a `view` holder reads them, and nobody but the operator may
+write their status."""
+
+from __future__ import annotations
+
+import functools
+import json
+import subprocess
+from typing import Any
+
+import pytest
+
+from tests.support import backups as tb
+from tests.support import operator_rbac as rbac
+from tests.support.cluster import Cluster, KubectlRunner
+from tests.support.waiting import wait_for
+
+RBAC_API = "rbac.authorization.k8s.io"
+AGGREGATE_LABEL_PREFIX = f"{RBAC_API}/aggregate-to-"
+BACKUP = tb.manifest()
+
+
+def user_roles(cluster: Cluster) -> list[dict[str, Any]]:
+    """The ClusterRoles of `manifests/` that aggregate into built-in roles."""
+    return [
+        obj
+        for obj in rbac.render_manifests(cluster)
+        if obj["kind"] == "ClusterRole"
+        and any(key.startswith(AGGREGATE_LABEL_PREFIX) for key in obj["metadata"].get("labels", {}))
+    ]
+
+
+def bind(kubectl: KubectlRunner, namespace: str, role: str, user: str) -> None:
+    """Bind the built-in ClusterRole `role` to `user` in `namespace`."""
+    binding = {
+        "apiVersion": f"{RBAC_API}/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": f"{user}-{role}", "namespace": namespace},
+        "roleRef": {"apiGroup": RBAC_API, "kind": "ClusterRole", "name": role},
+        "subjects": [{"kind": "User", "name": user, "apiGroup": RBAC_API}],
+    }
+    kubectl("apply", "-f", "-", input=json.dumps(binding))
+
+
+@pytest.fixture
+def users(cluster: Cluster, kubectl: KubectlRunner, namespace: str, crd: str) -> None:
+    """`developer` holds `edit` and `auditor` holds `view` in the namespace, with our roles
+    aggregated into both."""
+    roles = user_roles(cluster)
+    assert {role["metadata"]["name"] for role in roles} == {
+        "tenant-backup-operator-edit",
+        "tenant-backup-operator-view",
+    }
+    items = {"apiVersion": "v1", "kind": "List", "items": roles}
+    kubectl("apply", "-f", "-", input=json.dumps(items))
+    bind(kubectl, namespace, "edit", "developer")
+    bind(kubectl, namespace, "view", "auditor")
+    for user, verb in (("developer", "create"), ("auditor", "list")):
+        wait_for(
+            functools.partial(can, kubectl, namespace, user, verb, "tenantbackups"),
+            30,
+            f"{user} to be allowed to {verb} tenantbackups (aggregation)",
+        )
+
+
+def can(
+    kubectl: KubectlRunner, namespace: str, user: str, verb: str, resource: str, *extra: str
+) -> bool:
+    """`kubectl auth can-i` as `user` in `namespace`."""
+    result = kubectl(
+        "auth", "can-i", verb, resource, "-n", namespace, f"--as={user}", *extra, check=False
+    )
+    return result.stdout.strip() == "yes"
+
+
+def as_user(
+    kubectl: KubectlRunner, user: str, *args: str, body: dict[str, Any] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run kubectl as `user`, not raising when refused."""
+    stdin = json.dumps(body) if body else None
+    return kubectl(*args, f"--as={user}", input=stdin, check=False)
+
+
+def refused(result: subprocess.CompletedProcess[str], resource: str) -> bool:
+    """Whether the API server's authorizer refused the request on `resource`."""
+    return result.returncode != 0 and "forbidden" in result.stderr and resource in result.stderr
+
+
+@pytest.mark.usefixtures("users")
+def test_edit_holders_manage_tenant_backups_but_not_their_status(
+    kubectl: KubectlRunner, namespace: str
+) -> None:
+    created = as_user(kubectl, "developer", "create", "-n", namespace, "-f", "-", body=BACKUP)
+    assert created.returncode == 0, created.stderr
+    forged = json.dumps({"status": {"phase": "Succeeded", "reason": "Succeeded"}})
+    patch = ("patch", "-n", namespace, "tenantbackup", "nightly", "--subresource=status")
+    result = as_user(kubectl, "developer", *patch, "--type=merge", "-p", forged)
+    assert refused(result, "tenantbackups/status")
+    status = kubectl("get", "-n", namespace, "tenantbackup", "nightly", "-o", "json").stdout
+    assert "Succeeded" not in json.dumps(json.loads(status).get("status", {}))
+    deleted = as_user(kubectl, "developer", "delete", "-n", namespace, "tenantbackup", "nightly")
+    assert deleted.returncode == 0, deleted.stderr
+    assert not can(kubectl, "default", "developer", "create", "tenantbackups")
+
+
+@pytest.mark.usefixtures("users")
+def test_view_holders_read_tenant_backups_and_change_nothing(
+    kubectl: KubectlRunner, namespace: str
+) -> None:
+    attempt = as_user(kubectl, "auditor", "create", "-n", namespace, "-f", "-", body=BACKUP)
+    assert refused(attempt, "tenantbackups")
+    kubectl("create", "-n", namespace, "-f", "-", input=json.dumps(BACKUP))
+    listed = as_user(kubectl, "auditor", "get", "-n", namespace, "tenantbackups", "-o", "name")
+    assert listed.stdout.split() == ["tenantbackup.tenantbackup.dev/nightly"], listed.stderr
+    assert can(kubectl, namespace, "auditor", "get", "tenantbackups", "--subresource=status")
+    deleted = as_user(kubectl, "auditor", "delete", "-n", namespace, "tenantbackup", "nightly")
+    assert refused(deleted, "tenantbackups")
+    assert not can(kubectl, namespace, "auditor", "patch", "tenantbackups")
