@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 
-from tenant_backup.policy import ALLOWED_TENANTS_ANNOTATION
 from tests.support import backups as tb
 from tests.support import operator_release
 from tests.support.cluster import KubectlRunner
@@ -50,13 +49,11 @@ def pytest_runtest_makereport(
 
 def namespace_story(kubectl: KubectlRunner, namespace: str) -> str:
     """Statuses of the namespace's TenantBackups, its Jobs' and pods' states, and Events."""
-    parts = []
-    for what in ("tenantbackups", "jobs", "pods"):
-        listing = kubectl("get", what, "-n", namespace, "-o", "json", check=False).stdout
-        items = json.loads(listing or '{"items": []}')["items"]
-        for item in items:
-            state = {"name": item["metadata"]["name"], "status": item.get("status")}
-            parts.append(f"{what}: {json.dumps(state, indent=1)}")
+    parts = [
+        f"{kind}: {json.dumps({'name': obj['metadata']['name'], 'status': obj.get('status')})}"
+        for kind in ("tenantbackups", "jobs", "pods")
+        for obj in tb.items(kubectl, namespace, kind)
+    ]
     events = kubectl("get", "events", "-n", namespace, "--sort-by=.lastTimestamp", check=False)
     return "\n".join([*parts, events.stdout])
 
@@ -110,16 +107,7 @@ def node_namespace(request: pytest.FixtureRequest, node_kubectl: KubectlRunner) 
     """A fresh namespace enforcing the restricted Pod Security level, allowed to back up
     tenant acme; deleted after."""
     name = namespace_name(request.node.name)
-    labels = {"pod-security.kubernetes.io/enforce": "restricted"}
-    manifest = {
-        "apiVersion": "v1",
-        "kind": "Namespace",
-        "metadata": {
-            "name": name,
-            "labels": labels,
-            "annotations": {ALLOWED_TENANTS_ANNOTATION: "acme"},
-        },
-    }
+    manifest = tb.restricted_namespace(name, allowed_tenants="acme")
     node_kubectl("apply", "-f", "-", input=json.dumps(manifest))
     wait_for(
         lambda: (

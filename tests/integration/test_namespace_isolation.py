@@ -3,7 +3,6 @@ cluster admin listed on its Namespace, and only with Secrets of its own namespac
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from tests.support import backups as tb
 from tests.support.cluster import KubectlRunner
 from tests.support.operator_fixtures import StartOperator
 from tests.support.postgres_fixtures import Database
+from tests.support.users import bind_cluster_role, can_i
 from tests.support.waiting import wait_for
 
 Apply = Callable[..., Any]
@@ -110,28 +110,11 @@ def test_namespace_admins_cannot_change_their_allowed_tenants(
 ) -> None:
     """Even a namespace's `admin` (the built-in ClusterRole bound in the namespace) may not
     edit the Namespace object that carries the annotation."""
-    rbac = "rbac.authorization.k8s.io"
-    binding = {
-        "apiVersion": f"{rbac}/v1",
-        "kind": "RoleBinding",
-        "metadata": {"name": "team-admin", "namespace": namespace},
-        "roleRef": {
-            "apiGroup": "rbac.authorization.k8s.io",
-            "kind": "ClusterRole",
-            "name": "admin",
-        },
-        "subjects": [
-            {"kind": "User", "name": "team-lead", "apiGroup": "rbac.authorization.k8s.io"}
-        ],
-    }
-    kubectl("apply", "-f", "-", input=json.dumps(binding))
-
-    def can(verb: str, resource: str) -> bool:
-        result = kubectl(
-            "auth", "can-i", verb, resource, "-n", namespace, "--as=team-lead", check=False
-        )
-        return result.stdout.strip() == "yes"
-
-    wait_for(lambda: can("create", "secrets"), 30, "the admin ClusterRole was never aggregated")
-    assert not can("patch", f"namespace/{namespace}")
-    assert not can("update", f"namespace/{namespace}")
+    bind_cluster_role(kubectl, namespace, "admin", "team-lead")
+    wait_for(
+        lambda: can_i(kubectl, namespace, "team-lead", "create", "secrets"),
+        30,
+        "the admin ClusterRole was never aggregated",
+    )
+    assert not can_i(kubectl, namespace, "team-lead", "patch", f"namespace/{namespace}")
+    assert not can_i(kubectl, namespace, "team-lead", "update", f"namespace/{namespace}")

@@ -15,9 +15,9 @@ import pytest
 from tests.support import backups as tb
 from tests.support import operator_rbac as rbac
 from tests.support.cluster import Cluster, KubectlRunner
+from tests.support.users import RBAC_API, bind_cluster_role, can_i
 from tests.support.waiting import wait_for
 
-RBAC_API = "rbac.authorization.k8s.io"
 AGGREGATE_LABEL_PREFIX = f"{RBAC_API}/aggregate-to-"
 BACKUP = tb.manifest()
 
@@ -32,18 +32,6 @@ def user_roles(cluster: Cluster) -> list[dict[str, Any]]:
     ]
 
 
-def bind(kubectl: KubectlRunner, namespace: str, role: str, user: str) -> None:
-    """Bind the built-in ClusterRole `role` to `user` in `namespace`."""
-    binding = {
-        "apiVersion": f"{RBAC_API}/v1",
-        "kind": "RoleBinding",
-        "metadata": {"name": f"{user}-{role}", "namespace": namespace},
-        "roleRef": {"apiGroup": RBAC_API, "kind": "ClusterRole", "name": role},
-        "subjects": [{"kind": "User", "name": user, "apiGroup": RBAC_API}],
-    }
-    kubectl("apply", "-f", "-", input=json.dumps(binding))
-
-
 @pytest.fixture
 def users(cluster: Cluster, kubectl: KubectlRunner, namespace: str, crd: str) -> None:
     """`developer` holds `edit` and `auditor` holds `view` in the namespace, with our roles
@@ -55,24 +43,14 @@ def users(cluster: Cluster, kubectl: KubectlRunner, namespace: str, crd: str) ->
     }
     items = {"apiVersion": "v1", "kind": "List", "items": roles}
     kubectl("apply", "-f", "-", input=json.dumps(items))
-    bind(kubectl, namespace, "edit", "developer")
-    bind(kubectl, namespace, "view", "auditor")
+    bind_cluster_role(kubectl, namespace, "edit", "developer")
+    bind_cluster_role(kubectl, namespace, "view", "auditor")
     for user, verb in (("developer", "create"), ("auditor", "list")):
         wait_for(
-            functools.partial(can, kubectl, namespace, user, verb, "tenantbackups"),
+            functools.partial(can_i, kubectl, namespace, user, verb, "tenantbackups"),
             30,
             f"{user} to be allowed to {verb} tenantbackups (aggregation)",
         )
-
-
-def can(
-    kubectl: KubectlRunner, namespace: str, user: str, verb: str, resource: str, *extra: str
-) -> bool:
-    """`kubectl auth can-i` as `user` in `namespace`."""
-    result = kubectl(
-        "auth", "can-i", verb, resource, "-n", namespace, f"--as={user}", *extra, check=False
-    )
-    return result.stdout.strip() == "yes"
 
 
 def as_user(
@@ -102,7 +80,7 @@ def test_edit_holders_manage_tenant_backups_but_not_their_status(
     assert "Succeeded" not in json.dumps(json.loads(status).get("status", {}))
     deleted = as_user(kubectl, "developer", "delete", "-n", namespace, "tenantbackup", "nightly")
     assert deleted.returncode == 0, deleted.stderr
-    assert not can(kubectl, "default", "developer", "create", "tenantbackups")
+    assert not can_i(kubectl, "default", "developer", "create", "tenantbackups")
 
 
 @pytest.mark.usefixtures("users")
@@ -114,7 +92,7 @@ def test_view_holders_read_tenant_backups_and_change_nothing(
     kubectl("create", "-n", namespace, "-f", "-", input=json.dumps(BACKUP))
     listed = as_user(kubectl, "auditor", "get", "-n", namespace, "tenantbackups", "-o", "name")
     assert listed.stdout.split() == ["tenantbackup.tenantbackup.dev/nightly"], listed.stderr
-    assert can(kubectl, namespace, "auditor", "get", "tenantbackups", "--subresource=status")
+    assert can_i(kubectl, namespace, "auditor", "get", "tenantbackups", "--subresource=status")
     deleted = as_user(kubectl, "auditor", "delete", "-n", namespace, "tenantbackup", "nightly")
     assert refused(deleted, "tenantbackups")
-    assert not can(kubectl, namespace, "auditor", "patch", "tenantbackups")
+    assert not can_i(kubectl, namespace, "auditor", "patch", "tenantbackups")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tenant_backup.api.reasons import Reason
+from tenant_backup.policy import ALLOWED_TENANTS_ANNOTATION
 from tests.support.cluster import KubectlRunner
 from tests.support.lifecycles import failure_message
 from tests.support.pod_executor import end_pod, run_dump_container
@@ -17,6 +18,18 @@ from tests.support.waiting import wait_for
 
 SECRET_NAME = "pg-app"
 CLAIM_NAME = "backups"
+
+
+def restricted_namespace(name: str, allowed_tenants: str | None = None) -> dict[str, Any]:
+    """A Namespace enforcing the restricted Pod Security level; `allowed_tenants` is the
+    allowed-tenants annotation a cluster admin sets (None: none)."""
+    metadata: dict[str, Any] = {
+        "name": name,
+        "labels": {"pod-security.kubernetes.io/enforce": "restricted"},
+    }
+    if allowed_tenants is not None:
+        metadata["annotations"] = {ALLOWED_TENANTS_ANNOTATION: allowed_tenants}
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata}
 
 
 def tenant_backup(name: str, spec: dict[str, Any]) -> dict[str, Any]:

@@ -19,7 +19,6 @@ import sys
 import time
 from pathlib import Path
 
-from tenant_backup.policy import ALLOWED_TENANTS_ANNOTATION
 from tests.support import backups as tb
 from tests.support import operator_release
 from tests.support.node_cluster import NodeCluster
@@ -40,15 +39,7 @@ def _step(started: float, text: str) -> None:
 
 
 def _demo_namespace(nodes: NodeCluster) -> None:
-    namespace = {
-        "apiVersion": "v1",
-        "kind": "Namespace",
-        "metadata": {
-            "name": NAMESPACE,
-            "labels": {"pod-security.kubernetes.io/enforce": "restricted"},
-            "annotations": {ALLOWED_TENANTS_ANNOTATION: "acme"},  # what a cluster admin allows
-        },
-    }
+    namespace = tb.restricted_namespace(NAMESPACE, allowed_tenants="acme")
     nodes.cluster.kubectl("apply", "-f", "-", input=json.dumps(namespace))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.support import chart_tools
+from tests.support import backups, chart_tools
 from tests.support.cluster import Cluster
 from tests.support.images import Image
 
@@ -22,14 +22,7 @@ def install(cluster: Cluster, image: Image, **settings: str | int) -> None:
     """`helm upgrade --install` the chart into NAMESPACE (Pod Security restricted) with
     `image` for the operator and its Jobs; `settings` become `dumpJob.settings` (operator
     settings, e.g. resyncSeconds=2). Returns once the Deployment is available."""
-    namespace = {
-        "apiVersion": "v1",
-        "kind": "Namespace",
-        "metadata": {
-            "name": NAMESPACE,
-            "labels": {"pod-security.kubernetes.io/enforce": "restricted"},
-        },
-    }
+    namespace = backups.restricted_namespace(NAMESPACE)
     cluster.kubectl("apply", "-f", "-", input=json.dumps(namespace))
     repository, tag = image.short_name.rsplit(":", 1)
     values = {
