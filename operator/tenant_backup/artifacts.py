@@ -5,29 +5,24 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tenant_backup.api.resource import TenantBackup
-from tenant_backup.api.spec import (
+from tenant_backup.api.contract import (
+    S3_SECRET,
+    TELEGRAM_SECRET,
     Compression,
     DumpFormat,
-    PvcDestination,
-    S3Destination,
-    TelegramDestination,
+    PvcLocation,
+    S3Location,
+    SecretLayout,
+    missing_keys,
 )
+from tenant_backup.api.resource import TenantBackup
+from tenant_backup.api.spec import PvcDestination, S3Destination, TelegramDestination
 
 MOUNT_PATH = "/backup"
 VOLUME_NAME = "destination"
 CA_MOUNT_PATH = "/etc/tenant-backup/s3-ca"
 CA_VOLUME_NAME = "s3-ca"
 CA_FILE = "ca.crt"
-SecretEnv = tuple[tuple[str, str, bool], ...]
-"""(environment variable, Secret key, optional) triples."""
-# The S3 credentials Secret's keys, as the runner's environment (AWS SDK names).
-S3_SECRET_ENV: SecretEnv = (
-    ("AWS_ACCESS_KEY_ID", "accessKeyId", False),
-    ("AWS_SECRET_ACCESS_KEY", "secretAccessKey", False),
-    ("AWS_SESSION_TOKEN", "sessionToken", True),
-)
-TELEGRAM_SECRET_ENV: SecretEnv = (("TELEGRAM_BOT_TOKEN", "botToken", False),)
 
 _EXTENSIONS = {
     (DumpFormat.CUSTOM, Compression.ZSTD): "pgdump.zst",
@@ -82,7 +77,7 @@ def _plan_pvc(backup: TenantBackup, pvc: PvcDestination) -> DestinationPlan:
     relative = relative_path(backup, pvc.path)
     return DestinationPlan(
         args=[f"--output={posixpath.join(MOUNT_PATH, relative)}"],
-        url=f"pvc://{pvc.claim_name}/{relative}",
+        url=PvcLocation(pvc.claim_name, relative).url,
         volumes=[{"name": VOLUME_NAME, "persistentVolumeClaim": {"claimName": pvc.claim_name}}],
         volume_mounts=[{"name": VOLUME_NAME, "mountPath": MOUNT_PATH}],
     )
@@ -105,7 +100,7 @@ def _plan_s3(backup: TenantBackup, s3: S3Destination) -> DestinationPlan:
     args += ["--s3-force-path-style"] if s3.force_path_style else []
     if s3.download_link is not None:
         args.append(f"--s3-download-link-seconds={s3.download_link.expires_in_seconds}")
-    env = secret_env(s3.credentials_secret_ref.name, S3_SECRET_ENV)
+    env = secret_env(s3.credentials_secret_ref.name, S3_SECRET)
     volumes: list[dict[str, Any]] = []
     mounts: list[dict[str, Any]] = []
     ca = s3.ca_secret_ref or s3.ca_config_map_ref
@@ -121,7 +116,7 @@ def _plan_s3(backup: TenantBackup, s3: S3Destination) -> DestinationPlan:
         args.append(f"--s3-ca-file={posixpath.join(CA_MOUNT_PATH, CA_FILE)}")
     return DestinationPlan(
         args=args,
-        url=f"s3://{s3.bucket}/{key}",
+        url=S3Location(s3.bucket, key).url,
         env=env,
         volumes=volumes,
         volume_mounts=mounts,
@@ -137,28 +132,30 @@ def _plan_telegram(backup: TenantBackup, telegram: TelegramDestination) -> Desti
             f"--telegram-part-size={telegram.part_size_bytes}",
         ],
         url=None,
-        env=secret_env(telegram.secret_ref.name, TELEGRAM_SECRET_ENV),
+        env=secret_env(telegram.secret_ref.name, TELEGRAM_SECRET),
     )
 
 
-def secret_env(secret: str, keys: SecretEnv) -> list[dict[str, Any]]:
+def secret_env(secret: str, layout: SecretLayout) -> list[dict[str, Any]]:
     """Container environment variables filled from keys of one Secret."""
     return [
         {
-            "name": variable,
-            "valueFrom": {"secretKeyRef": {"name": secret, "key": key, "optional": optional}},
+            "name": entry.variable,
+            "valueFrom": {
+                "secretKeyRef": {"name": secret, "key": entry.key, "optional": entry.optional}
+            },
         }
-        for variable, key, optional in keys
+        for entry in layout
     ]
 
 
-def _destination_secret(backup: TenantBackup) -> tuple[str, SecretEnv] | None:
+def _destination_secret(backup: TenantBackup) -> tuple[str, SecretLayout] | None:
     """The destination's credentials Secret and its keys, if it has one."""
     destination = backup.spec.destination
     if destination.s3 is not None:
-        return destination.s3.credentials_secret_ref.name, S3_SECRET_ENV
+        return destination.s3.credentials_secret_ref.name, S3_SECRET
     if destination.telegram is not None:
-        return destination.telegram.secret_ref.name, TELEGRAM_SECRET_ENV
+        return destination.telegram.secret_ref.name, TELEGRAM_SECRET
     return None
 
 
@@ -169,9 +166,9 @@ def destination_secret_problem(
     wanted = _destination_secret(backup)
     if wanted is None:
         return None
-    name, keys = wanted
+    name, layout = wanted
     secret = read_secret(name)
     if secret is None:
         return f"Secret {name} not found in namespace {backup.metadata.namespace}"
-    missing = [key for _, key, optional in keys if not optional and not secret.get(key)]
+    missing = missing_keys(layout, secret)
     return f"Secret {name} lacks the keys: {', '.join(missing)}" if missing else None

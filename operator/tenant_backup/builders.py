@@ -3,22 +3,15 @@
 from typing import Any
 
 from tenant_backup import naming
+from tenant_backup.api.contract import DATABASE_SECRET
 from tenant_backup.api.resource import TenantBackup
-from tenant_backup.artifacts import DestinationPlan, SecretEnv, plan_destination, secret_env
+from tenant_backup.artifacts import DestinationPlan, plan_destination, secret_env
 from tenant_backup.settings import Settings
 
 CONTAINER_NAME = "dump"
 # The root filesystem is read-only; pg_restore's output during verification is spooled here.
 TMP_VOLUME = {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}
 TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}  # noqa: S108 (in the pod: the emptyDir)
-# libpq variables filled from the database Secret; the Secret layout is the API's contract.
-SECRET_ENV: SecretEnv = (
-    ("PGHOST", "host", False),
-    ("PGPORT", "port", True),
-    ("PGDATABASE", "dbname", False),
-    ("PGUSER", "username", False),
-    ("PGPASSWORD", "password", False),
-)
 
 
 def labels(backup: TenantBackup) -> dict[str, str]:
@@ -52,7 +45,7 @@ def dump_command(backup: TenantBackup, destination: DestinationPlan) -> list[str
 
 def dump_env(backup: TenantBackup) -> list[dict[str, Any]]:
     """libpq environment: connection and credentials straight from the Secret."""
-    env = secret_env(backup.spec.database.secret_ref.name, SECRET_ENV)
+    env = secret_env(backup.spec.database.secret_ref.name, DATABASE_SECRET)
     env += [
         {"name": "PGSSLMODE", "value": backup.spec.database.ssl_mode.value},
         {"name": "PGCONNECT_TIMEOUT", "value": "10"},

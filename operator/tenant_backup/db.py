@@ -4,14 +4,8 @@ from collections.abc import Mapping
 
 import psycopg
 
+from tenant_backup.api.contract import DEFAULT_DATABASE_PORT
 from tenant_backup.reconcile import Preflight, PreflightFailure
-
-REQUIRED_SECRET_KEYS = ("host", "dbname", "username", "password")
-
-
-def missing_secret_keys(secret: Mapping[str, str]) -> list[str]:
-    """Keys the database Secret must have but lacks."""
-    return [key for key in REQUIRED_SECRET_KEYS if not secret.get(key)]
 
 
 def check_tenant(
@@ -24,7 +18,7 @@ def check_tenant(
     try:
         with psycopg.connect(
             host=secret["host"],
-            port=secret.get("port") or "5432",
+            port=secret.get("port") or str(DEFAULT_DATABASE_PORT),
             dbname=secret["dbname"],
             user=secret["username"],
             password=secret["password"],

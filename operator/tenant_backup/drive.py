@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from tenant_backup import db, naming, policy
+from tenant_backup.api.contract import DATABASE_SECRET, database_server, missing_keys
 from tenant_backup.api.resource import TenantBackup
 from tenant_backup.artifacts import destination_secret_problem
 from tenant_backup.builders import build_job
@@ -168,7 +169,7 @@ def run_preflight(kube: Kube, settings: Settings, backup: TenantBackup) -> Prefl
             PreflightFailure.SECRET_MISSING,
             f"Secret {secret_name} not found in namespace {namespace}",
         )
-    missing = db.missing_secret_keys(secret)
+    missing = missing_keys(DATABASE_SECRET, secret)
     if missing:
         return Preflight(
             PreflightFailure.SECRET_MISSING,
@@ -183,4 +184,4 @@ def run_preflight(kube: Kube, settings: Settings, backup: TenantBackup) -> Prefl
         backup.spec.database.ssl_mode.value,
         settings.preflight_timeout_seconds,
     )
-    return replace(verdict, server=f"{secret['host']}:{secret.get('port') or 5432}")
+    return replace(verdict, server=database_server(secret))

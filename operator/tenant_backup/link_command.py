@@ -10,8 +10,13 @@ import sys
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from tenant_backup.api.contract import (
+    MAX_DOWNLOAD_LINK_SECONDS,
+    ArtifactUrlError,
+    S3Location,
+    parse_artifact_url,
+)
 from tenant_backup.api.resource import TenantBackup
-from tenant_backup.api.spec import MAX_DOWNLOAD_LINK_SECONDS
 from tenant_backup.api.status import Phase
 
 if TYPE_CHECKING:  # the Kubernetes client only when the command runs, not for the CLI's parser
@@ -37,12 +42,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def bucket_and_key(url: str) -> tuple[str, str]:
-    """`s3://bucket/key` split."""
-    bucket, _, key = url.removeprefix("s3://").partition("/")
-    if not url.startswith("s3://") or not bucket or not key:
+def s3_location(url: str) -> S3Location:
+    """The bucket and key an `s3://bucket/key` URL names."""
+    try:
+        location = parse_artifact_url(url)
+    except ArtifactUrlError as error:
+        raise LinkError(str(error)) from error
+    if not isinstance(location, S3Location):
         raise LinkError(f"{url} is not an s3:// URL")
-    return bucket, key
+    return location
 
 
 def make_link(kube: "Kube", namespace: str, name: str, seconds: int) -> tuple[str, datetime]:
@@ -59,7 +67,7 @@ def make_link(kube: "Kube", namespace: str, name: str, seconds: int) -> tuple[st
         raise LinkError(f"{name} does not back up to S3")
     if backup.status.phase is not Phase.SUCCEEDED or artifact is None:
         raise LinkError(f"{name} has not succeeded (phase {backup.status.phase})")
-    bucket, key = bucket_and_key(artifact.url)
+    location = s3_location(artifact.url)
     secret_name = s3.credentials_secret_ref.name
     secret = kube.read_secret(namespace, secret_name)
     if secret is None or not secret.get("accessKeyId") or not secret.get("secretAccessKey"):
@@ -69,8 +77,8 @@ def make_link(kube: "Kube", namespace: str, name: str, seconds: int) -> tuple[st
     from tenant_backup.runner.options import S3Target
 
     target = S3Target(
-        bucket=bucket,
-        key=key,
+        bucket=location.bucket,
+        key=location.key,
         region=s3.region,
         endpoint=s3.endpoint,
         force_path_style=s3.force_path_style,
@@ -81,7 +89,7 @@ def make_link(kube: "Kube", namespace: str, name: str, seconds: int) -> tuple[st
     credentials = Credentials(
         secret["accessKeyId"], secret["secretAccessKey"], secret.get("sessionToken") or None
     )
-    link = presign(make_client(target, credentials), bucket, key, seconds)
+    link = presign(make_client(target, credentials), location.bucket, location.key, seconds)
     return link.url, link.expires_at
 
 

@@ -1,10 +1,19 @@
 """The API: the committed CRD is what the models generate; slugs are strict."""
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 
 from tenant_backup import naming
+from tenant_backup.api.contract import (
+    ArtifactLocation,
+    ArtifactUrlError,
+    FileLocation,
+    PvcLocation,
+    S3Location,
+    TelegramLocation,
+    parse_artifact_url,
+)
 from tenant_backup.api.crd import render_yaml
 from tenant_backup.api.spec import TenantBackupSpec
 
@@ -48,3 +57,35 @@ def test_model_defaults_match_what_the_api_server_fills_in() -> None:
     assert spec.retry.max_attempts == 3
     assert spec.dump.compression.value == "zstd"
     assert spec.timeouts.active_deadline_seconds == 3600
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        PvcLocation("backups", "nightly/acme/a.pgdump.zst"),
+        S3Location("bucket", "prefix/acme/a.pgdump.zst"),
+        TelegramLocation("-1001234567890", 42),
+        TelegramLocation("@channel"),
+        FileLocation(PurePosixPath("/backups/a b.sql")),
+    ],
+)
+def test_artifact_urls_parse_back(location: ArtifactLocation) -> None:
+    assert parse_artifact_url(location.url) == location
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "pvc://backups/../etc/passwd",
+        "pvc://backups/",
+        "s3://bucket",
+        "s3:///key",
+        "telegram://-100/abc",
+        "file://host/x",
+        "http://example.com/a",
+        "s3://bucket/key?versionId=1",
+    ],
+)
+def test_foreign_urls_are_refused(url: str) -> None:
+    with pytest.raises(ArtifactUrlError):
+        parse_artifact_url(url)

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from tenant_backup.api.contract import Compression, DumpFormat, Verification
 from tenant_backup.api.reasons import Reason
-from tenant_backup.api.spec import Compression, DumpFormat, Verification
+from tenant_backup.api.spec import Timeouts
 from tenant_backup.cli import build_parser
 from tenant_backup.runner import options
 from tenant_backup.runner.errors import DumpError
@@ -23,7 +24,7 @@ def test_defaults() -> None:
     assert opts.compression is Compression.ZSTD
     assert opts.compression_level == 1
     assert opts.verify is Verification.TOC
-    assert opts.lock_wait_timeout_seconds == 30
+    assert opts.lock_wait_timeout_seconds == Timeouts().lock_wait_timeout_seconds == 60
     assert opts.artifact_url == "file:///b/a.dump"
     assert opts.pg_bin_dir is None
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tenant_backup.api.spec import Compression, DumpFormat
+from tenant_backup.api.contract import Compression, DumpFormat
 from tenant_backup.runner.pgdump import (
     choose_pg_dump,
     exact_pattern,

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import zstandard
 
+from tenant_backup.api.contract import Compression, DumpFormat
 from tenant_backup.api.reasons import Reason
-from tenant_backup.api.spec import Compression, DumpFormat
 from tenant_backup.runner.errors import DumpError
 from tenant_backup.runner.verify import outer_codec, plain_problems, read_artifact, toc_lists_schema
 

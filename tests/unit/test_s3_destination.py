@@ -14,8 +14,8 @@ from typing import Any, cast
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
+from tenant_backup.api.contract import Compression, DumpFormat, Verification
 from tenant_backup.api.reasons import Reason
-from tenant_backup.api.spec import Compression, DumpFormat, Verification
 from tenant_backup.api.status import ConditionType
 from tenant_backup.artifacts import destination_secret_problem, plan_destination
 from tenant_backup.builders import build_job

@@ -6,6 +6,21 @@ from typing import Annotated
 from pydantic import ConfigDict, Field, WithJsonSchema
 
 from tenant_backup.api.base import ApiModel, cel, validations
+from tenant_backup.api.contract import (
+    CHAT_ID_TEXT,
+    DEFAULT_LOCK_WAIT_TIMEOUT_SECONDS,
+    DEFAULT_S3_REGION,
+    MAX_DOWNLOAD_LINK_SECONDS,
+    MAX_LOCK_WAIT_TIMEOUT_SECONDS,
+    TELEGRAM_API_URL,
+    TELEGRAM_DEFAULT_PART_BYTES,
+    TELEGRAM_MAX_PART_BYTES,
+    TELEGRAM_MIN_PART_BYTES,
+    ChecksumCalculation,
+    Compression,
+    DumpFormat,
+    Verification,
+)
 from tenant_backup.naming import SLUG_MAX_LENGTH, SLUG_PATTERN
 
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
@@ -60,7 +75,6 @@ class PvcDestination(ApiModel):
 KEY_PREFIX = r"^([A-Za-z0-9_-][A-Za-z0-9._-]*/)*$"
 # Bucket names as S3 allows them (3-63 lower-case letters, digits, dots, hyphens).
 BUCKET_NAME = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
-MAX_DOWNLOAD_LINK_SECONDS = 604800  # SigV4 presigned URLs live at most 7 days
 
 
 class KeyReference(ApiModel):
@@ -71,13 +85,6 @@ class KeyReference(ApiModel):
         "ca.crt"
     )
     """The key holding the PEM bundle."""
-
-
-class ChecksumCalculation(StrEnum):
-    """When the S3 client adds request checksums."""
-
-    WHEN_REQUIRED = "when_required"
-    WHEN_SUPPORTED = "when_supported"
 
 
 class DownloadLink(ApiModel):
@@ -105,7 +112,7 @@ class S3Destination(ApiModel):
     key_prefix: Annotated[str, Field(max_length=512, pattern=KEY_PREFIX)] = ""
     """Prepended to `<tenant>/<file>`: empty, or segments each ending in `/`."""
     region: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9-]+$")] = (
-        "us-east-1"
+        DEFAULT_S3_REGION
     )
     """Bucket region (what requests are signed for)."""
     endpoint: Annotated[str, Field(max_length=2048, pattern=HTTP_URL)] | None = None
@@ -127,16 +134,9 @@ class S3Destination(ApiModel):
     """Opt in to a presigned download URL in status after success."""
 
 
-MB = 1000 * 1000
-TELEGRAM_MAX_PART_BYTES = 50 * MB  # sendDocument's limit on the cloud Bot API
-TELEGRAM_MIN_PART_BYTES = 1 << 20
-TELEGRAM_DEFAULT_PART_BYTES = 20 * MB  # what getFile can download back on the cloud Bot API
-TELEGRAM_API_URL = "https://api.telegram.org"
 # http(s), a host name or [IPv6] literal, an optional port and path: no userinfo, query or
 # fragment (the bot token is appended as a path segment).
 BOT_API_URL = r"^https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?(/[A-Za-z0-9._~%-]+)*/?$"
-# A numeric chat id as text, or a public @username (5-32 characters).
-CHAT_ID_TEXT = r"^(-?[1-9][0-9]{0,15}|@[A-Za-z][A-Za-z0-9_]{3,31})$"
 MAX_CHAT_ID = (1 << 53) - 1  # chat ids have at most 52 significant bits
 
 ChatId = Annotated[
@@ -192,21 +192,6 @@ class Destination(ApiModel):
     """Send the artifact to a Telegram chat, in parts."""
 
 
-class DumpFormat(StrEnum):
-    """pg_dump archive format."""
-
-    CUSTOM = "custom"
-    PLAIN = "plain"
-
-
-class Compression(StrEnum):
-    """How the artifact is compressed."""
-
-    ZSTD = "zstd"
-    GZIP = "gzip"
-    NONE = "none"
-
-
 class DumpOptions(ApiModel):
     """How pg_dump runs."""
 
@@ -256,15 +241,10 @@ class Timeouts(ApiModel):
 
     active_deadline_seconds: Annotated[int, Field(ge=10, le=604800)] = 3600
     """Deadline of each attempt's Job, from its start."""
-    lock_wait_timeout_seconds: Annotated[int, Field(ge=1, le=3600)] = 60
+    lock_wait_timeout_seconds: Annotated[int, Field(ge=1, le=MAX_LOCK_WAIT_TIMEOUT_SECONDS)] = (
+        DEFAULT_LOCK_WAIT_TIMEOUT_SECONDS
+    )
     """How long pg_dump waits for its table locks before giving up (retryable)."""
-
-
-class Verification(StrEnum):
-    """How much of the artifact is read back before success."""
-
-    TOC = "toc"
-    FULL = "full"
 
 
 class DeletionPolicy(StrEnum):

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tenant_backup import naming
+from tenant_backup.api.contract import SECRET_VARIABLES, Compression
 from tenant_backup.api.reasons import Reason, is_retryable
-from tenant_backup.api.spec import Compression
 from tenant_backup.result import DumpResult, ResultArtifact
 from tenant_backup.runner import database
 from tenant_backup.runner.classify import redact
@@ -33,12 +33,6 @@ from tenant_backup.runner.verify import StreamVerifier, verify
 log = logging.getLogger(__name__)
 
 MAX_LISTED_TABLES = 10
-SECRET_VARIABLES = (
-    "PGPASSWORD",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "TELEGRAM_BOT_TOKEN",
-)
 _SECRETS: list[str] = []
 """What the logs and the result's message redact; a download link joins once made."""
 

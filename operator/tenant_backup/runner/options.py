@@ -3,12 +3,16 @@
 import argparse
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
-from tenant_backup.api.reasons import Reason
-from tenant_backup.api.spec import (
+from tenant_backup.api.contract import (
     CHAT_ID_TEXT,
+    COMPRESSION_LEVELS,
+    DEFAULT_COMPRESSION_LEVELS,
+    DEFAULT_LOCK_WAIT_TIMEOUT_SECONDS,
+    DEFAULT_S3_REGION,
+    MAX_DOWNLOAD_LINK_SECONDS,
     TELEGRAM_API_URL,
     TELEGRAM_DEFAULT_PART_BYTES,
     TELEGRAM_MAX_PART_BYTES,
@@ -16,23 +20,15 @@ from tenant_backup.api.spec import (
     ChecksumCalculation,
     Compression,
     DumpFormat,
+    FileLocation,
+    S3Location,
+    TelegramLocation,
     Verification,
 )
+from tenant_backup.api.reasons import Reason
 from tenant_backup.runner.errors import DumpError
 
 TERMINATION_LOG = Path("/dev/termination-log")
-
-
-LEVELS: dict[Compression, range] = {
-    Compression.ZSTD: range(1, 20),
-    Compression.GZIP: range(1, 10),
-}
-# zstd 1 was both fastest and smallest on 290 MB of realistic rows (md5 text, jsonb,
-# timestamps; 2 cores): 108 MB in 1.5 s end to end, vs level 3: 114 MB in 2.3 s.
-DEFAULT_LEVELS: dict[Compression, int] = {Compression.ZSTD: 1, Compression.GZIP: 6}
-DEFAULT_LOCK_WAIT_TIMEOUT_SECONDS = 30
-MAX_LINK_SECONDS = 604800  # SigV4 presigned URLs live at most 7 days
-DEFAULT_S3_REGION = "us-east-1"
 FILE_NAME = r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,200}"
 
 
@@ -108,7 +104,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=Compression.ZSTD,
         help="zstd: by the runner, multi-threaded; gzip: pg_dump's own",
     )
-    defaults = ", ".join(f"{codec} {level}" for codec, level in DEFAULT_LEVELS.items())
+    defaults = ", ".join(f"{codec} {level}" for codec, level in DEFAULT_COMPRESSION_LEVELS.items())
     parser.add_argument("--compression-level", type=int, help=f"default: {defaults}")
     parser.add_argument(
         "--lock-wait-timeout-seconds",
@@ -148,8 +144,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     s3.add_argument(
         "--s3-download-link-seconds",
         type=int,
-        help="after success, presign a GET URL valid this long (1-604800); it goes only to "
-        "the result file, never to stdout or logs",
+        help=f"after success, presign a GET URL valid this long (1-{MAX_DOWNLOAD_LINK_SECONDS} "
+        "seconds); it goes only to the result file, never to stdout or logs",
     )
     telegram = parser.add_argument_group(
         "Telegram destination", "The bot token only from TELEGRAM_BOT_TOKEN."
@@ -179,9 +175,9 @@ def _level(compression: Compression, level: int | None) -> int | None:
         if level is not None:
             raise DumpError(Reason.VALIDATION_FAILED, "--compression-level needs a compression")
         return None
-    allowed = LEVELS[compression]
+    allowed = COMPRESSION_LEVELS[compression]
     if level is None:
-        return DEFAULT_LEVELS[compression]
+        return DEFAULT_COMPRESSION_LEVELS[compression]
     if level not in allowed:
         raise DumpError(
             Reason.VALIDATION_FAILED,
@@ -246,10 +242,10 @@ def _target(args: argparse.Namespace) -> Target:
     if not args.s3_key:
         raise DumpError(Reason.VALIDATION_FAILED, "--s3-bucket needs --s3-key")
     seconds = args.s3_download_link_seconds
-    if seconds is not None and not 1 <= seconds <= MAX_LINK_SECONDS:
+    if seconds is not None and not 1 <= seconds <= MAX_DOWNLOAD_LINK_SECONDS:
         raise DumpError(
             Reason.VALIDATION_FAILED,
-            f"--s3-download-link-seconds must be within 1..{MAX_LINK_SECONDS} (7 days)",
+            f"--s3-download-link-seconds must be within 1..{MAX_DOWNLOAD_LINK_SECONDS} (7 days)",
         )
     return S3Target(
         bucket=args.s3_bucket,
@@ -267,7 +263,7 @@ def default_url(target: Target) -> str:
     """The artifact URL when the caller names none: a file URL, `s3://bucket/key`, or
     `telegram://<chat>` (the manifest's message id is appended on commit)."""
     if isinstance(target, LocalTarget):
-        return target.path.absolute().as_uri()
+        return FileLocation(PurePosixPath(target.path.absolute())).url
     if isinstance(target, TelegramTarget):
-        return f"telegram://{target.chat_id}"
-    return f"s3://{target.bucket}/{target.key}"
+        return TelegramLocation(target.chat_id).url
+    return S3Location(target.bucket, target.key).url

@@ -4,7 +4,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from tenant_backup.api.spec import Compression, DumpFormat
+from tenant_backup.api.contract import Compression, DumpFormat
 
 VERSIONED_ROOT = Path("/usr/lib/postgresql")  # Debian layout: <root>/<major>/bin/pg_dump
 _VERSION_RE = re.compile(r"\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?")

@@ -24,8 +24,8 @@ from typing import IO, cast
 
 import zstandard
 
+from tenant_backup.api.contract import Compression, DumpFormat, Verification
 from tenant_backup.api.reasons import Reason
-from tenant_backup.api.spec import Compression, DumpFormat, Verification
 from tenant_backup.runner.errors import DumpError
 from tenant_backup.runner.interrupt import Interrupts
 from tenant_backup.runner.stream import CHUNK_SIZE

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from tenant_backup.api.contract import TelegramLocation
 from tenant_backup.api.reasons import Reason
 from tenant_backup.runner.destinations.base import ArtifactFacts, Digest, DownloadLink
 from tenant_backup.runner.destinations.bot_api import BotApi, Document, Fields
@@ -192,7 +193,7 @@ class TelegramUpload:
         )
         sent = sent_document(reply)
         self._closed = True
-        self.url = f"telegram://{sent.chat_id}/{sent.message_id}"
+        self.url = TelegramLocation(str(sent.chat_id), sent.message_id).url
         log.info("sent the manifest of %d parts: %s", total, self.url)
 
     def abort(self) -> None:
