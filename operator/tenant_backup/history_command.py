@@ -13,10 +13,10 @@ from typing import Any
 
 import psycopg
 
-from tenant_backup.history import store
-from tenant_backup.notify.message import human_duration
+from tenant_backup.adapters.history import store
+from tenant_backup.backup.notice import human_duration
+from tenant_backup.core.units import human_size
 from tenant_backup.settings import Settings
-from tenant_backup.units import human_size
 
 COLUMNS = ("STARTED", "BACKUP", "PHASE", "REASON", "ATTEMPTS", "SIZE", "DURATION", "ARTIFACT")
 

@@ -20,7 +20,7 @@ from tenant_backup.api.resource import TenantBackup
 from tenant_backup.api.status import Phase
 
 if TYPE_CHECKING:  # the Kubernetes client only when the command runs, not for the CLI's parser
-    from tenant_backup.kube import Kube
+    from tenant_backup.adapters.kube import Kube
 
 DEFAULT_EXPIRES_SECONDS = 3600
 
@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     """Print a fresh link; 1 with a reason on stderr if there can be none."""
     from kubernetes import client, config
 
-    from tenant_backup.kube import Kube
+    from tenant_backup.adapters.kube import Kube
 
     config.load_config()  # type: ignore[no-untyped-call]  # kubeconfig, else in-cluster
     try:

@@ -42,10 +42,10 @@ def run(args: argparse.Namespace) -> int:
     """Register the handlers and run until signalled; exit status 0."""
     import kopf
 
-    import tenant_backup.handlers  # noqa: F401  (registers the handlers)
+    import tenant_backup.backup.handlers  # noqa: F401  (registers the handlers)
 
     if args.metrics_port:
-        from tenant_backup import metrics_handlers
+        from tenant_backup.backup import metrics_handlers
 
         metrics_handlers.serve(args.metrics_port)
 

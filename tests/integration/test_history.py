@@ -13,11 +13,11 @@ from typing import Any
 
 import psycopg
 
+from tenant_backup.adapters.history import store
+from tenant_backup.adapters.history.migrations import Names, migrate
 from tenant_backup.api.reasons import Reason
 from tenant_backup.api.resource import TenantBackup
-from tenant_backup.history import store
-from tenant_backup.history.migrations import Names, migrate
-from tenant_backup.history.rows import rows_for
+from tenant_backup.backup.history_rows import rows_for
 from tenant_backup.settings import Settings
 from tests.support.factories import T0, UID
 from tests.support.history import catalog, rows, settings_for

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tenant_backup.policy import ALLOWED_TENANTS_ANNOTATION
+from tenant_backup.core.policy import ALLOWED_TENANTS_ANNOTATION
 from tests.support import backups as tb
 from tests.support.cluster import KubectlRunner
 from tests.support.operator_fixtures import StartOperator

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tenant_backup.api.reasons import Reason
-from tenant_backup.policy import ALLOWED_TENANTS_ANNOTATION
+from tenant_backup.core.policy import ALLOWED_TENANTS_ANNOTATION
 from tests.support.cluster import KubectlRunner
 from tests.support.lifecycles import failure_message
 from tests.support.pod_executor import end_pod, run_dump_container

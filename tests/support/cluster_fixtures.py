@@ -17,7 +17,7 @@ import pytest
 from kubernetes.client import ApiClient, CoreV1Api, V1Namespace, V1ObjectMeta
 from kubernetes.client.exceptions import ApiException
 
-from tenant_backup.policy import ALLOWED_TENANTS_ANNOTATION, ANY_TENANT
+from tenant_backup.core.policy import ALLOWED_TENANTS_ANNOTATION, ANY_TENANT
 from tests.support.cluster import Cluster, KubectlRunner
 from tests.support.waiting import wait_for
 

@@ -3,8 +3,8 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from tenant_backup import naming
 from tenant_backup.api.resource import TenantBackup
+from tenant_backup.core import naming
 from tenant_backup.result import DumpResult, ResultArtifact
 
 T0 = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)

@@ -8,7 +8,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from tenant_backup.history.migrations import Names
+from tenant_backup.adapters.history.migrations import Names
 from tenant_backup.settings import Settings
 from tests.support.postgres import PostgresServer
 

@@ -4,7 +4,6 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from tenant_backup import naming
 from tenant_backup.api.contract import (
     ArtifactLocation,
     ArtifactUrlError,
@@ -16,6 +15,7 @@ from tenant_backup.api.contract import (
 )
 from tenant_backup.api.crd import render_yaml
 from tenant_backup.api.spec import TenantBackupSpec
+from tenant_backup.core import naming
 
 CRD_FILE = Path(__file__).parents[2] / "crds" / "tenantbackups.tenantbackup.dev.yaml"
 

@@ -4,9 +4,9 @@ from typing import Any
 
 import pytest
 
-from tenant_backup import naming
-from tenant_backup.artifacts import plan_destination
-from tenant_backup.builders import build_job
+from tenant_backup.backup.destination import plan_destination
+from tenant_backup.core import naming
+from tenant_backup.core.jobs import build_job
 from tenant_backup.settings import Settings
 from tests.support.factories import UID, backup
 

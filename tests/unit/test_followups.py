@@ -5,11 +5,11 @@ from typing import Any
 
 import pytest
 
-from tenant_backup import followups
 from tenant_backup.api.reasons import Reason
 from tenant_backup.api.resource import TenantBackup
 from tenant_backup.api.status import Channel, Delivery, DeliveryState
-from tenant_backup.reconcile import reconcile
+from tenant_backup.backup import followups
+from tenant_backup.backup.plan import reconcile
 from tests.support.factories import T0
 from tests.support.lifecycles import job, lifecycle, succeeded
 

@@ -4,7 +4,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from tenant_backup.metrics import BackupMetrics, job_state
+from tenant_backup.backup.metrics import BackupMetrics, job_state
 
 
 def backup(phase: str | None = None, attempts: int = 0, **status: Any) -> dict[str, Any]:

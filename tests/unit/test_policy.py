@@ -2,7 +2,7 @@
 
 import pytest
 
-from tenant_backup.policy import ALLOWED_TENANTS_ANNOTATION, allowed_tenants, tenant_problem
+from tenant_backup.core.policy import ALLOWED_TENANTS_ANNOTATION, allowed_tenants, tenant_problem
 
 
 @pytest.mark.parametrize(

@@ -17,9 +17,9 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from tenant_backup.api.contract import Compression, DumpFormat, Verification
 from tenant_backup.api.reasons import Reason
 from tenant_backup.api.status import ConditionType
-from tenant_backup.artifacts import destination_secret_problem, plan_destination
-from tenant_backup.builders import build_job
-from tenant_backup.conditions import with_verified
+from tenant_backup.backup.destination import destination_secret_problem, plan_destination
+from tenant_backup.core.conditions import with_verified
+from tenant_backup.core.jobs import build_job
 from tenant_backup.result import TERMINATION_MESSAGE_LIMIT, DumpResult, ResultArtifact
 from tenant_backup.runner.destinations.base import ArtifactFacts
 from tenant_backup.runner.destinations.s3 import (
@@ -315,12 +315,15 @@ def _loaded_after(imports: str) -> set[str]:
 
 def test_the_operator_never_loads_boto3_and_the_runner_never_loads_kubernetes() -> None:
     operator = _loaded_after(
-        "import tenant_backup.cli, tenant_backup.handlers, tenant_backup.operator_command"
+        "import tenant_backup.cli, tenant_backup.backup.handlers, tenant_backup.operator_command"
     )
     assert not {"boto3", "botocore"} & operator
     runner = _loaded_after("import tenant_backup.cli, tenant_backup.runner.destinations.s3")
     assert "botocore" in runner
-    assert not {"kopf", "kubernetes", "tenant_backup.kube", "tenant_backup.handlers"} & runner
+    assert (
+        not {"kopf", "kubernetes", "tenant_backup.adapters.kube", "tenant_backup.backup.handlers"}
+        & runner
+    )
 
 
 def test_the_cli_offers_kopfs_log_formats() -> None:

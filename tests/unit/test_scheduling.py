@@ -4,10 +4,10 @@ from datetime import timedelta
 
 from tenant_backup.api.reasons import Reason
 from tenant_backup.api.status import Phase
-from tenant_backup.gate import Gate
-from tenant_backup.observe import ObservedJob
-from tenant_backup.reconcile import Preflight, hold, reconcile, still_queued
-from tenant_backup.scheduling import UNKNOWN_SERVER, Entry, Limits, State, entry_of, may_start
+from tenant_backup.backup.plan import Preflight, hold, reconcile, still_queued
+from tenant_backup.core.gate import Gate
+from tenant_backup.core.observe import ObservedJob
+from tenant_backup.core.scheduling import UNKNOWN_SERVER, Entry, Limits, State, entry_of, may_start
 from tests.support.factories import T0, UID, backup, backup_body
 
 LIMITS = Limits(total=3, per_server=2)

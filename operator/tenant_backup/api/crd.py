@@ -6,9 +6,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from tenant_backup import naming
 from tenant_backup.api.spec import TenantBackupSpec
 from tenant_backup.api.status import TenantBackupStatus
+from tenant_backup.core import naming
 
 JsonSchema = dict[str, Any]
 

@@ -7,9 +7,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from tenant_backup import naming
 from tenant_backup.api.spec import TenantBackupSpec
 from tenant_backup.api.status import TenantBackupStatus
+from tenant_backup.core import naming
 
 
 class ObjectMeta(BaseModel):

@@ -21,7 +21,7 @@ from tenant_backup.api.contract import (
     DumpFormat,
     Verification,
 )
-from tenant_backup.naming import SLUG_MAX_LENGTH, SLUG_PATTERN
+from tenant_backup.core.naming import SLUG_MAX_LENGTH, SLUG_PATTERN
 
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 # Relative path segments that cannot start with a dot: no "..", no "/", no hidden names.

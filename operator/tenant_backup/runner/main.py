@@ -9,9 +9,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from tenant_backup import naming
 from tenant_backup.api.contract import SECRET_VARIABLES, Compression
 from tenant_backup.api.reasons import Reason, is_retryable
+from tenant_backup.core import naming
 from tenant_backup.result import DumpResult, ResultArtifact
 from tenant_backup.runner import database
 from tenant_backup.runner.classify import redact

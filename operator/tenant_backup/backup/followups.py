@@ -22,9 +22,9 @@ from tenant_backup.api.status import (
     DeliveryState,
     TenantBackupStatus,
 )
-from tenant_backup.conditions import Status, with_condition
-from tenant_backup.history.rows import history_mark
-from tenant_backup.reconcile import Event
+from tenant_backup.backup.history_rows import history_mark
+from tenant_backup.backup.plan import Event
+from tenant_backup.core.conditions import Status, with_condition
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from collections.abc import Mapping
 import psycopg
 
 from tenant_backup.api.contract import DEFAULT_DATABASE_PORT
-from tenant_backup.reconcile import Preflight, PreflightFailure
+from tenant_backup.backup.plan import Preflight, PreflightFailure
 
 
 def check_tenant(

@@ -7,13 +7,13 @@ from datetime import datetime
 
 from kubernetes.client.exceptions import ApiException
 
+from tenant_backup.adapters.kube import Kube
+from tenant_backup.adapters.notify.email import send_email, smtp_server
+from tenant_backup.adapters.notify.retry import DeliveryError, with_retries
+from tenant_backup.adapters.notify.webhook import post_webhook
 from tenant_backup.api.resource import TenantBackup
 from tenant_backup.api.status import Channel, Delivery, DeliveryState
-from tenant_backup.kube import Kube
-from tenant_backup.notify.email import send_email, smtp_server
-from tenant_backup.notify.message import Notice, notice_for
-from tenant_backup.notify.retry import DeliveryError, with_retries
-from tenant_backup.notify.webhook import post_webhook
+from tenant_backup.backup.notice import Notice, notice_for
 from tenant_backup.settings import Settings
 
 HMAC_KEY = "hmacKey"

@@ -2,10 +2,10 @@
 
 from typing import Any
 
-from tenant_backup import naming
 from tenant_backup.api.contract import DATABASE_SECRET
 from tenant_backup.api.resource import TenantBackup
-from tenant_backup.artifacts import DestinationPlan, plan_destination, secret_env
+from tenant_backup.backup.destination import DestinationPlan, plan_destination, secret_env
+from tenant_backup.core import naming
 from tenant_backup.settings import Settings
 
 CONTAINER_NAME = "dump"

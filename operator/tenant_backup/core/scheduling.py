@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from tenant_backup.api.reasons import Reason
-from tenant_backup.observe import parse_time
+from tenant_backup.core.observe import parse_time
 
 UNKNOWN_SERVER = ""
 """A backup not yet checked: its server is unknown, so it may wait for any server's slot."""

@@ -14,13 +14,13 @@ from datetime import datetime
 
 import psycopg
 
-from tenant_backup import followups
+from tenant_backup.adapters.history import store
+from tenant_backup.adapters.kube import Body, Kube
+from tenant_backup.adapters.notify.deliver import deliver
 from tenant_backup.api.resource import TenantBackup
-from tenant_backup.history import store
-from tenant_backup.history.rows import rows_for
-from tenant_backup.kube import Body, Kube
-from tenant_backup.notify.deliver import deliver
-from tenant_backup.reconcile import Event
+from tenant_backup.backup import followups
+from tenant_backup.backup.history_rows import rows_for
+from tenant_backup.backup.plan import Event
 from tenant_backup.settings import Settings
 
 EventSink = Callable[[Body, Event], None]

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 
-from tenant_backup.scheduling import Entry, Limits, State, Verdict, may_start
+from tenant_backup.core.scheduling import Entry, Limits, State, Verdict, may_start
 
 RESERVATION_SECONDS = 30.0
 

@@ -9,15 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from tenant_backup import db, naming, policy
+from tenant_backup.adapters import db
+from tenant_backup.adapters.kube import Body, Kube
 from tenant_backup.api.contract import DATABASE_SECRET, database_server, missing_keys
 from tenant_backup.api.resource import TenantBackup
-from tenant_backup.artifacts import destination_secret_problem
-from tenant_backup.builders import build_job
-from tenant_backup.gate import Slots
-from tenant_backup.kube import Body, Kube
-from tenant_backup.observe import ObservedJob, observe_job
-from tenant_backup.reconcile import (
+from tenant_backup.backup.destination import destination_secret_problem
+from tenant_backup.backup.plan import (
     Event,
     Plan,
     Preflight,
@@ -27,9 +24,13 @@ from tenant_backup.reconcile import (
     reconcile,
     still_queued,
 )
-from tenant_backup.scheduling import UNKNOWN_SERVER, Entry, State
+from tenant_backup.backup.settle import settle
+from tenant_backup.core import naming, policy
+from tenant_backup.core.gate import Slots
+from tenant_backup.core.jobs import build_job
+from tenant_backup.core.observe import ObservedJob, observe_job
+from tenant_backup.core.scheduling import UNKNOWN_SERVER, Entry, State
 from tenant_backup.settings import Settings
-from tenant_backup.settle import settle
 
 EventSink = Callable[[Body, Event], None]
 CONFLICT_RETRY_SECONDS = 1.0

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from tenant_backup.api.resource import TenantBackup
 from tenant_backup.api.status import AttemptOutcome, HistoryMark, Phase, TenantBackupStatus
-from tenant_backup.naming import job_name
+from tenant_backup.core.naming import job_name
 
 
 @dataclass(frozen=True)

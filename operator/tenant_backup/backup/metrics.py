@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from tenant_backup import naming
+from tenant_backup.core import naming
 
 PREFIX = "tenant_backup"
 TERMINAL = ("Succeeded", "Failed")

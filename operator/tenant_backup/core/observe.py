@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tenant_backup import naming
+from tenant_backup.core import naming
 
 Body = Mapping[str, Any]
 

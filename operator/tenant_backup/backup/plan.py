@@ -19,11 +19,11 @@ from tenant_backup.api.status import (
     Source,
     TenantBackupStatus,
 )
-from tenant_backup.conditions import conditions_for, with_verified
-from tenant_backup.naming import job_name
-from tenant_backup.observe import JobFinish, ObservedJob
+from tenant_backup.core.conditions import conditions_for, with_verified
+from tenant_backup.core.naming import job_name
+from tenant_backup.core.observe import JobFinish, ObservedJob
+from tenant_backup.core.units import human_size
 from tenant_backup.result import DumpResult
-from tenant_backup.units import human_size
 
 
 class PreflightFailure(StrEnum):

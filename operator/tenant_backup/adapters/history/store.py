@@ -7,8 +7,8 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import TupleRow, dict_row
 
-from tenant_backup.history.migrations import Names, current_version, migrate
-from tenant_backup.history.rows import Rows
+from tenant_backup.adapters.history.migrations import Names, current_version, migrate
+from tenant_backup.backup.history_rows import Rows
 from tenant_backup.settings import Settings
 
 STATEMENT_TIMEOUT_MS = 30_000

@@ -4,8 +4,8 @@ import urllib.error
 import urllib.request
 from urllib.parse import urlsplit
 
-from tenant_backup.notify.message import DELIVERY_HEADER, SIGNATURE_HEADER, Notice, sign
-from tenant_backup.notify.retry import DeliveryError
+from tenant_backup.adapters.notify.retry import DeliveryError
+from tenant_backup.backup.notice import DELIVERY_HEADER, SIGNATURE_HEADER, Notice, sign
 
 USER_AGENT = "tenant-backup-operator"
 RETRYABLE_STATUS = frozenset({408, 425, 429})

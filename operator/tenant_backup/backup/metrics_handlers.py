@@ -6,8 +6,8 @@ from typing import Any
 import kopf
 import prometheus_client
 
-from tenant_backup import naming
-from tenant_backup.metrics import BackupMetrics
+from tenant_backup.backup.metrics import BackupMetrics
+from tenant_backup.core import naming
 
 METRICS = BackupMetrics(prometheus_client.REGISTRY)
 

@@ -12,7 +12,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from tenant_backup import naming
+from tenant_backup.core import naming
 
 Body = dict[str, Any]
 MERGE_PATCH = "application/merge-patch+json"

@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from tenant_backup import naming
 from tenant_backup.api.resource import TenantBackup
+from tenant_backup.core import naming
 
 SIGNATURE_HEADER = "X-TenantBackup-Signature"
 DELIVERY_HEADER = "X-TenantBackup-Delivery"

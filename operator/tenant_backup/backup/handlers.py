@@ -8,13 +8,14 @@ from typing import Any, cast
 import kopf
 from kubernetes import client, config
 
-from tenant_backup import followups, naming
+from tenant_backup.adapters.kube import Body, Kube
 from tenant_backup.api.resource import TenantBackup
-from tenant_backup.drive import drive
-from tenant_backup.gate import Gate, Slots
-from tenant_backup.kube import Body, Kube
-from tenant_backup.reconcile import Event
-from tenant_backup.scheduling import Entry, Limits, entry_of
+from tenant_backup.backup import followups
+from tenant_backup.backup.drive import drive
+from tenant_backup.backup.plan import Event
+from tenant_backup.core import naming
+from tenant_backup.core.gate import Gate, Slots
+from tenant_backup.core.scheduling import Entry, Limits, entry_of
 from tenant_backup.settings import Settings
 
 SETTINGS = Settings.from_env()

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate
 
-from tenant_backup import naming
+from tenant_backup.adapters.notify.retry import DeliveryError
 from tenant_backup.api.spec import SmtpTls
-from tenant_backup.notify.message import Notice
-from tenant_backup.notify.retry import DeliveryError
+from tenant_backup.backup.notice import Notice
+from tenant_backup.core import naming
 
 DEFAULT_PORTS = {SmtpTls.STARTTLS: 587, SmtpTls.TLS: 465, SmtpTls.NONE: 25}
 

@@ -1,0 +1,1 @@
+"""The I/O edges: the Kubernetes API, PostgreSQL, SMTP and webhooks."""

@@ -1,0 +1,1 @@
+"""The TenantBackup kind: its planner, driver, follow-ups and Kopf registrations."""

@@ -1,0 +1,1 @@
+"""Kind-agnostic and pure: names, conditions, the attempt machine, Jobs, scheduling."""
