@@ -16,6 +16,7 @@ from tenant_backup.api.contract import (
     S3Location,
     parse_artifact_url,
 )
+from tenant_backup.api.kinds import TENANT_BACKUP
 from tenant_backup.api.resource import TenantBackup
 from tenant_backup.api.status import Phase
 
@@ -57,7 +58,7 @@ def make_link(kube: "Kube", namespace: str, name: str, seconds: int) -> tuple[st
     """Presign a GET of the backup's artifact with the credentials its Job used."""
     if not 1 <= seconds <= MAX_DOWNLOAD_LINK_SECONDS:
         raise LinkError(f"--expires must be within 1..{MAX_DOWNLOAD_LINK_SECONDS} (7 days)")
-    body = kube.get_backup(namespace, name)
+    body = kube.get(TENANT_BACKUP, namespace, name)
     if body is None:
         raise LinkError(f"TenantBackup {namespace}/{name} not found")
     backup = TenantBackup.from_body(body)

@@ -18,7 +18,7 @@ import pytest
 
 from tenant_backup.api.reasons import Reason
 from tenant_backup.api.resource import TenantBackup
-from tenant_backup.core.jobs import build_job
+from tenant_backup.backup.job import build_job
 from tenant_backup.settings import Settings
 from tests.support import backups as tb
 from tests.support.cluster import KubectlRunner

@@ -3,8 +3,8 @@
 from datetime import UTC, datetime
 from typing import Any
 
+from tenant_backup.api import kinds
 from tenant_backup.api.resource import TenantBackup
-from tenant_backup.core import naming
 from tenant_backup.result import DumpResult, ResultArtifact
 
 T0 = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
@@ -14,8 +14,8 @@ UID = "0a1b2c3d-0000-4000-8000-000000000001"
 def backup_body(name: str = "nightly", namespace: str = "team-a", **spec: Any) -> dict[str, Any]:
     """A TenantBackup body as the API server would return it (defaults left to models)."""
     return {
-        "apiVersion": f"{naming.GROUP}/{naming.VERSION}",
-        "kind": naming.KIND,
+        "apiVersion": f"{kinds.GROUP}/{kinds.VERSION}",
+        "kind": kinds.TENANT_BACKUP.kind,
         "metadata": {
             "name": name,
             "namespace": namespace,

@@ -5,8 +5,8 @@ from typing import Any
 import pytest
 
 from tenant_backup.backup.destination import plan_destination
+from tenant_backup.backup.job import build_job
 from tenant_backup.core import naming
-from tenant_backup.core.jobs import build_job
 from tenant_backup.settings import Settings
 from tests.support.factories import UID, backup
 

@@ -14,8 +14,8 @@ from pydantic import ValidationError
 from tenant_backup.api.reasons import Reason
 from tenant_backup.api.spec import TelegramDestination
 from tenant_backup.backup.destination import destination_secret_problem
+from tenant_backup.backup.job import build_job
 from tenant_backup.cli import build_parser
-from tenant_backup.core.jobs import build_job
 from tenant_backup.runner.destinations import bot_api
 from tenant_backup.runner.destinations.base import ArtifactFacts, Digest
 from tenant_backup.runner.destinations.bot_api import (

@@ -1,21 +1,33 @@
 """The one Kubernetes adapter: every API call the operator makes goes through here.
 
 Objects travel as plain JSON dicts (what the pure builders make and `observe` reads); the
-typed client models are used only where the client insists on them.
+typed client models are used only where the client insists on them. Client errors do not
+leave this module: the outcomes callers act on (gone, conflict) are return values, and
+anything else is a `KubeError`.
 """
 
 import base64
 import json
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from tenant_backup.core import naming
+from tenant_backup.api.kinds import GROUP, VERSION, Kind
 
 Body = dict[str, Any]
 MERGE_PATCH = "application/merge-patch+json"
+T = TypeVar("T")
+
+
+class KubeError(Exception):
+    """An API call failed: the HTTP status (0 when the server was not reached) and why."""
+
+    def __init__(self, action: str, status: int, reason: str) -> None:
+        super().__init__(f"{action}: HTTP {status} {reason}")
+        self.status = status
 
 
 class Kube:
@@ -26,87 +38,28 @@ class Kube:
         self.batch = client.BatchV1Api(api_client)
         self.custom = client.CustomObjectsApi(api_client)
 
-    def get_backup(self, namespace: str, name: str) -> Body | None:
-        """The TenantBackup, or None when it is gone."""
-        return _or_none(
-            lambda: _json(
-                self.custom.get_namespaced_custom_object(
-                    naming.GROUP,
-                    naming.VERSION,
-                    namespace,
-                    naming.PLURAL,
-                    name,
-                    _preload_content=False,
+    def get(self, kind: Kind, namespace: str, name: str) -> Body | None:
+        """One of our objects, or None when it is gone."""
+        with _wrapped(f"get {kind.kind} {namespace}/{name}"):
+            return _or_none(
+                lambda: self.custom.get_namespaced_custom_object(
+                    GROUP, VERSION, namespace, kind.plural, name, _preload_content=False
                 )
             )
-        )
 
-    def list_jobs(self, namespace: str, backup_uid: str) -> list[Body]:
-        """All Jobs made for one TenantBackup."""
-        response = self.batch.list_namespaced_job(
-            namespace,
-            label_selector=f"{naming.LABEL_BACKUP_UID}={backup_uid}",
-            _preload_content=False,
-        )
-        items: list[Body] = _json(response)["items"]
-        return items
-
-    def list_job_pods(self, namespace: str, job_name: str) -> list[Body]:
-        """The pods of one Job."""
-        response = self.core.list_namespaced_pod(
-            namespace,
-            label_selector=f"batch.kubernetes.io/job-name={job_name}",
-            _preload_content=False,
-        )
-        items: list[Body] = _json(response)["items"]
-        return items
-
-    def create_job(self, job: Body) -> Body:
-        """Create a Job; an existing Job of that name is returned instead (re-entrancy)."""
-        namespace, name = job["metadata"]["namespace"], job["metadata"]["name"]
-        model = client.V1Job.from_dict(job)
-        if model is None:
-            raise ValueError("empty Job")
-        try:
-            created: Body = _json(
-                self.batch.create_namespaced_job(namespace, model, _preload_content=False)
-            )
-        except ApiException as error:
-            if error.status != 409:
-                raise
-            existing: Body = _json(
-                self.batch.read_namespaced_job(name, namespace, _preload_content=False)
-            )
-            return existing
-        return created
-
-    def namespace_annotations(self, name: str) -> dict[str, str]:
-        """The annotations of a Namespace (empty when it has none)."""
-        namespace = _json(self.core.read_namespace(name, _preload_content=False))
-        annotations: dict[str, str] = namespace["metadata"].get("annotations") or {}
-        return annotations
-
-    def read_secret(self, namespace: str, name: str) -> dict[str, str] | None:
-        """A Secret's decoded data, or None when it does not exist."""
-        secret = _or_none(
-            lambda: _json(self.core.read_namespaced_secret(name, namespace, _preload_content=False))
-        )
-        if secret is None:
-            return None
-        data: dict[str, str] = secret.get("data") or {}
-        return {key: base64.b64decode(value).decode() for key, value in data.items()}
-
-    def write_status(self, namespace: str, name: str, resource_version: str, status: Body) -> bool:
-        """Replace the status if the object is unchanged since it was read; False if not.
-
-        A merge patch: `status` must hold every field, None for the ones to clear."""
+    def write_status(
+        self, kind: Kind, namespace: str, name: str, resource_version: str, status: Body
+    ) -> bool:
+        """Replace the status if the object is unchanged since it was read; False if not (or
+        if it is gone). A merge patch: `status` must hold every field, None for the ones to
+        clear."""
         body = {"metadata": {"resourceVersion": resource_version}, "status": status}
         try:
             self.custom.patch_namespaced_custom_object_status(
-                naming.GROUP,
-                naming.VERSION,
+                GROUP,
+                VERSION,
                 namespace,
-                naming.PLURAL,
+                kind.plural,
                 name,
                 body,
                 _content_type=MERGE_PATCH,
@@ -115,18 +68,96 @@ class Kube:
         except ApiException as error:
             if error.status in (404, 409):
                 return False
-            raise
+            raise _error(f"write the status of {kind.kind} {namespace}/{name}", error) from None
         return True
+
+    def list_jobs(self, namespace: str, labels: Mapping[str, str]) -> list[Body]:
+        """The Jobs carrying all of `labels`."""
+        selector = ",".join(f"{key}={value}" for key, value in labels.items())
+        with _wrapped(f"list Jobs in {namespace}"):
+            return _items(
+                self.batch.list_namespaced_job(
+                    namespace, label_selector=selector, _preload_content=False
+                )
+            )
+
+    def list_job_pods(self, namespace: str, job_name: str) -> list[Body]:
+        """The pods of one Job."""
+        with _wrapped(f"list the pods of Job {namespace}/{job_name}"):
+            return _items(
+                self.core.list_namespaced_pod(
+                    namespace,
+                    label_selector=f"batch.kubernetes.io/job-name={job_name}",
+                    _preload_content=False,
+                )
+            )
+
+    def create_job(self, job: Body) -> Body:
+        """Create a Job; an existing Job of that name is returned instead (re-entrancy)."""
+        namespace, name = job["metadata"]["namespace"], job["metadata"]["name"]
+        model = client.V1Job.from_dict(job)
+        if model is None:
+            raise ValueError("empty Job")
+        with _wrapped(f"create Job {namespace}/{name}"):
+            try:
+                created: Body = _json(
+                    self.batch.create_namespaced_job(namespace, model, _preload_content=False)
+                )
+            except ApiException as error:
+                if error.status != 409:
+                    raise
+                existing: Body = _json(
+                    self.batch.read_namespaced_job(name, namespace, _preload_content=False)
+                )
+                return existing
+            return created
+
+    def namespace_annotations(self, name: str) -> dict[str, str]:
+        """The annotations of a Namespace (empty when it has none)."""
+        with _wrapped(f"read Namespace {name}"):
+            namespace = _json(self.core.read_namespace(name, _preload_content=False))
+        annotations: dict[str, str] = namespace["metadata"].get("annotations") or {}
+        return annotations
+
+    def read_secret(self, namespace: str, name: str) -> dict[str, str] | None:
+        """A Secret's decoded data, or None when it does not exist."""
+        with _wrapped(f"read Secret {namespace}/{name}"):
+            secret = _or_none(
+                lambda: self.core.read_namespaced_secret(name, namespace, _preload_content=False)
+            )
+        if secret is None:
+            return None
+        data: dict[str, str] = secret.get("data") or {}
+        return {key: base64.b64decode(value).decode() for key, value in data.items()}
 
 
 def _json(response: Any) -> Any:
     return json.loads(response.data)
 
 
-def _or_none(call: Callable[[], Body]) -> Body | None:
+def _items(response: Any) -> list[Body]:
+    items: list[Body] = _json(response)["items"]
+    return items
+
+
+def _or_none(call: Callable[[], Any]) -> Body | None:
     try:
-        return call()
+        body: Body = _json(call())
     except ApiException as error:
         if error.status == 404:
             return None
         raise
+    return body
+
+
+def _error(action: str, error: ApiException) -> KubeError:
+    return KubeError(action, error.status or 0, str(error.reason or "unreachable"))
+
+
+@contextmanager
+def _wrapped(action: str) -> Iterator[None]:
+    """Turn the client's exceptions into KubeError."""
+    try:
+        yield
+    except ApiException as error:
+        raise _error(action, error) from None

@@ -11,6 +11,12 @@ from enum import StrEnum
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
 
+# -- Tenants ---------------------------------------------------------------------------
+
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9_]*$"
+SLUG_MAX_LENGTH = 56  # "tenant_" + 56 = 63 bytes, PostgreSQL's identifier limit.
+SCHEMA_PREFIX = "tenant_"
+
 # -- The dump vocabulary ---------------------------------------------------------------
 
 

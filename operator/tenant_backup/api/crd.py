@@ -6,9 +6,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
+from tenant_backup.api import kinds
 from tenant_backup.api.spec import TenantBackupSpec
 from tenant_backup.api.status import TenantBackupStatus
-from tenant_backup.core import naming
 
 JsonSchema = dict[str, Any]
 
@@ -115,21 +115,21 @@ def custom_resource_definition() -> JsonSchema:
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{naming.PLURAL}.{naming.GROUP}"},
+        "metadata": {"name": f"{kinds.TENANT_BACKUP.plural}.{kinds.GROUP}"},
         "spec": {
-            "group": naming.GROUP,
+            "group": kinds.GROUP,
             "names": {
-                "kind": naming.KIND,
-                "listKind": f"{naming.KIND}List",
-                "plural": naming.PLURAL,
-                "singular": naming.SINGULAR,
-                "shortNames": list(naming.SHORT_NAMES),
+                "kind": kinds.TENANT_BACKUP.kind,
+                "listKind": f"{kinds.TENANT_BACKUP.kind}List",
+                "plural": kinds.TENANT_BACKUP.plural,
+                "singular": kinds.TENANT_BACKUP.singular,
+                "shortNames": list(kinds.TENANT_BACKUP.short_names),
                 "categories": ["backups"],
             },
             "scope": "Namespaced",
             "versions": [
                 {
-                    "name": naming.VERSION,
+                    "name": kinds.VERSION,
                     "served": True,
                     "storage": True,
                     "subresources": {"status": {}},

@@ -7,9 +7,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from tenant_backup.api import kinds
 from tenant_backup.api.spec import TenantBackupSpec
 from tenant_backup.api.status import TenantBackupStatus
-from tenant_backup.core import naming
 
 
 class ObjectMeta(BaseModel):
@@ -49,8 +49,8 @@ class TenantBackup(BaseModel):
     def owner_reference(self) -> dict[str, Any]:
         """An owner reference making this backup the controller of a child object."""
         return {
-            "apiVersion": f"{naming.GROUP}/{naming.VERSION}",
-            "kind": naming.KIND,
+            "apiVersion": f"{kinds.GROUP}/{kinds.VERSION}",
+            "kind": kinds.TENANT_BACKUP.kind,
             "name": self.metadata.name,
             "uid": self.metadata.uid,
             "controller": True,

@@ -12,6 +12,8 @@ from tenant_backup.api.contract import (
     DEFAULT_S3_REGION,
     MAX_DOWNLOAD_LINK_SECONDS,
     MAX_LOCK_WAIT_TIMEOUT_SECONDS,
+    SLUG_MAX_LENGTH,
+    SLUG_PATTERN,
     TELEGRAM_API_URL,
     TELEGRAM_DEFAULT_PART_BYTES,
     TELEGRAM_MAX_PART_BYTES,
@@ -21,7 +23,6 @@ from tenant_backup.api.contract import (
     DumpFormat,
     Verification,
 )
-from tenant_backup.core.naming import SLUG_MAX_LENGTH, SLUG_PATTERN
 
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 # Relative path segments that cannot start with a dot: no "..", no "/", no hidden names.

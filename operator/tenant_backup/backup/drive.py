@@ -12,8 +12,10 @@ from datetime import UTC, datetime
 from tenant_backup.adapters import db
 from tenant_backup.adapters.kube import Body, Kube
 from tenant_backup.api.contract import DATABASE_SECRET, database_server, missing_keys
+from tenant_backup.api.kinds import TENANT_BACKUP
 from tenant_backup.api.resource import TenantBackup
 from tenant_backup.backup.destination import destination_secret_problem
+from tenant_backup.backup.job import build_job
 from tenant_backup.backup.plan import (
     Event,
     Plan,
@@ -27,7 +29,6 @@ from tenant_backup.backup.plan import (
 from tenant_backup.backup.settle import settle
 from tenant_backup.core import naming, policy
 from tenant_backup.core.gate import Slots
-from tenant_backup.core.jobs import build_job
 from tenant_backup.core.observe import ObservedJob, observe_job
 from tenant_backup.core.scheduling import UNKNOWN_SERVER, Entry, State
 from tenant_backup.settings import Settings
@@ -58,7 +59,7 @@ def drive(
     slots: Slots,
 ) -> Outcome:
     """Reconcile one TenantBackup once, then settle its follow-ups."""
-    body = kube.get_backup(namespace, name)
+    body = kube.get(TENANT_BACKUP, namespace, name)
     if body is None:
         return Outcome(None, None)
     backup = TenantBackup.from_body(body)
@@ -125,6 +126,7 @@ def record(
     if plan.status == backup.status:
         return Outcome(phase, plan.requeue_after), backup
     written = kube.write_status(
+        TENANT_BACKUP,
         backup.metadata.namespace,
         backup.metadata.name,
         backup.metadata.resource_version or "",
@@ -143,7 +145,9 @@ def observe_jobs(kube: Kube, backup: TenantBackup) -> list[ObservedJob]:
     """Our Jobs, with pods read only for finished attempts not recorded yet."""
     recorded = {record.attempt for record in backup.status.attempt_history}
     observed = []
-    for job in kube.list_jobs(backup.metadata.namespace, backup.metadata.uid):
+    for job in kube.list_jobs(
+        backup.metadata.namespace, {naming.LABEL_BACKUP_UID: backup.metadata.uid}
+    ):
         shallow = observe_job(job, [])
         if shallow is None:
             continue

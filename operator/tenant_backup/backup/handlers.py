@@ -9,6 +9,7 @@ import kopf
 from kubernetes import client, config
 
 from tenant_backup.adapters.kube import Body, Kube
+from tenant_backup.api import kinds
 from tenant_backup.api.resource import TenantBackup
 from tenant_backup.backup import followups
 from tenant_backup.backup.drive import drive
@@ -28,11 +29,11 @@ _kube: list[Kube] = []
 @kopf.on.startup()
 def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     """Our own annotation prefix and finalizer, Event identity, and the Job watch filter."""
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=naming.GROUP)
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=kinds.GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=naming.GROUP, key="last-handled-configuration", v1=False
+        prefix=kinds.GROUP, key="last-handled-configuration", v1=False
     )
-    settings.persistence.finalizer = f"{naming.GROUP}/finalizer"
+    settings.persistence.finalizer = f"{kinds.GROUP}/finalizer"
     settings.posting.reporting_component = COMPONENT
     settings.posting.reporting_instance = os.environ.get("HOSTNAME", COMPONENT)
     settings.watching.label_selectors["batch", "jobs"] = (
@@ -47,7 +48,7 @@ def _post(body: Body, event: Event) -> None:
     kopf.event(cast(kopf.Body, body), type=event.type, reason=event.reason, message=event.message)
 
 
-@kopf.index(naming.GROUP, naming.VERSION, naming.PLURAL, id="slots")
+@kopf.index(kinds.GROUP, kinds.VERSION, kinds.TENANT_BACKUP.plural, id="slots")
 def slots(body: kopf.Body, **_: Any) -> dict[str, Entry]:
     """Unfinished backups that hold or want a Job slot, for the concurrency gate."""
     entry = entry_of(body)
@@ -67,17 +68,17 @@ def _resync_wanted(body: kopf.Body, **_: Any) -> bool:
     return followups.needs_resync(TenantBackup.from_body(body), SETTINGS.history_enabled)
 
 
-@kopf.on.resume(naming.GROUP, naming.VERSION, naming.PLURAL, id="resume")
-@kopf.on.create(naming.GROUP, naming.VERSION, naming.PLURAL, id="create")
+@kopf.on.resume(kinds.GROUP, kinds.VERSION, kinds.TENANT_BACKUP.plural, id="resume")
+@kopf.on.create(kinds.GROUP, kinds.VERSION, kinds.TENANT_BACKUP.plural, id="create")
 def on_backup(namespace: str | None, name: str, **kwargs: Any) -> None:
     """A new TenantBackup, or one found at start-up."""
     _drive(namespace, name, kwargs["slots"])
 
 
 @kopf.timer(
-    naming.GROUP,
-    naming.VERSION,
-    naming.PLURAL,
+    kinds.GROUP,
+    kinds.VERSION,
+    kinds.TENANT_BACKUP.plural,
     id="resync",
     interval=SETTINGS.resync_seconds,
     when=_resync_wanted,

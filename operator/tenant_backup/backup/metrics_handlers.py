@@ -6,13 +6,14 @@ from typing import Any
 import kopf
 import prometheus_client
 
+from tenant_backup.api import kinds
 from tenant_backup.backup.metrics import BackupMetrics
 from tenant_backup.core import naming
 
 METRICS = BackupMetrics(prometheus_client.REGISTRY)
 
 
-@kopf.on.event(naming.GROUP, naming.VERSION, naming.PLURAL, id="metrics-backups")
+@kopf.on.event(kinds.GROUP, kinds.VERSION, kinds.TENANT_BACKUP.plural, id="metrics-backups")
 def backup_event(type: str, namespace: str | None, name: str, body: kopf.Body, **_: Any) -> None:
     """Track every TenantBackup's phase, attempts and times."""
     if namespace is None:

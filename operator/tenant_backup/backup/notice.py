@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from tenant_backup.api import kinds
 from tenant_backup.api.resource import TenantBackup
-from tenant_backup.core import naming
 
 SIGNATURE_HEADER = "X-TenantBackup-Signature"
 DELIVERY_HEADER = "X-TenantBackup-Delivery"
@@ -36,7 +36,7 @@ def notice_for(backup: TenantBackup) -> Notice:
     )
     artifact = status.artifact
     facts = {
-        "apiVersion": f"{naming.GROUP}/{naming.VERSION}",
+        "apiVersion": f"{kinds.GROUP}/{kinds.VERSION}",
         "kind": "TenantBackupNotification",
         "namespace": meta.namespace,
         "name": meta.name,

@@ -17,6 +17,7 @@ import psycopg
 from tenant_backup.adapters.history import store
 from tenant_backup.adapters.kube import Body, Kube
 from tenant_backup.adapters.notify.deliver import deliver
+from tenant_backup.api.kinds import TENANT_BACKUP
 from tenant_backup.api.resource import TenantBackup
 from tenant_backup.backup import followups
 from tenant_backup.backup.history_rows import rows_for
@@ -86,7 +87,7 @@ def _notify(
 
 
 def _read(kube: Kube, backup: TenantBackup) -> Current | None:
-    body = kube.get_backup(backup.metadata.namespace, backup.metadata.name)
+    body = kube.get(TENANT_BACKUP, backup.metadata.namespace, backup.metadata.name)
     if body is None:
         return None
     fresh = TenantBackup.from_body(body)
@@ -102,6 +103,7 @@ def _write(
     read the object again. None on a conflict or when it is gone."""
     meta = current.backup.metadata
     written = kube.write_status(
+        TENANT_BACKUP,
         meta.namespace,
         meta.name,
         meta.resource_version or "",

@@ -1,18 +1,11 @@
-"""Names in one place: tenant slugs and schemas, API identity, Job names and labels."""
+"""Names in one place: tenant slugs and schemas, Job names and labels."""
 
 import hashlib
 import re
 
-GROUP = "tenantbackup.dev"
-VERSION = "v1alpha1"
-KIND = "TenantBackup"
-PLURAL = "tenantbackups"
-SINGULAR = "tenantbackup"
-SHORT_NAMES = ("tb",)
+from tenant_backup.api.contract import SCHEMA_PREFIX, SLUG_MAX_LENGTH, SLUG_PATTERN
+from tenant_backup.api.kinds import GROUP
 
-SLUG_PATTERN = r"^[a-z0-9][a-z0-9_]*$"
-SLUG_MAX_LENGTH = 56  # "tenant_" + 56 = 63 bytes, PostgreSQL's identifier limit.
-SCHEMA_PREFIX = "tenant_"
 _SLUG_RE = re.compile(SLUG_PATTERN)
 
 JOB_NAME_MAX_LENGTH = 63  # Job names become the job-name label of their pods.

@@ -7,7 +7,7 @@ the users of a namespace (even its `admin`) cannot edit it; only cluster admins 
 import re
 from collections.abc import Mapping
 
-from tenant_backup.core.naming import GROUP
+from tenant_backup.api.kinds import GROUP
 
 ALLOWED_TENANTS_ANNOTATION = f"{GROUP}/allowed-tenants"
 ANY_TENANT = "*"

@@ -5,9 +5,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from kubernetes.client.exceptions import ApiException
-
-from tenant_backup.adapters.kube import Kube
+from tenant_backup.adapters.kube import Kube, KubeError
 from tenant_backup.adapters.notify.email import send_email, smtp_server
 from tenant_backup.adapters.notify.retry import DeliveryError, with_retries
 from tenant_backup.adapters.notify.webhook import post_webhook
@@ -62,10 +60,8 @@ def _sender(
 def _secret(kube: Kube, backup: TenantBackup, name: str) -> dict[str, str]:
     try:
         secret = kube.read_secret(backup.metadata.namespace, name)
-    except ApiException as error:
-        raise DeliveryError(
-            f"reading Secret {name}: HTTP {error.status}", retryable=False
-        ) from error
+    except KubeError as error:
+        raise DeliveryError(f"reading Secret {name}: {error}", retryable=False) from error
     if secret is None:
         raise DeliveryError(
             f"Secret {name} not found in namespace {backup.metadata.namespace}", retryable=False

@@ -9,9 +9,9 @@ from email.message import EmailMessage
 from email.utils import formatdate
 
 from tenant_backup.adapters.notify.retry import DeliveryError
+from tenant_backup.api import kinds
 from tenant_backup.api.spec import SmtpTls
 from tenant_backup.backup.notice import Notice
-from tenant_backup.core import naming
 
 DEFAULT_PORTS = {SmtpTls.STARTTLS: 587, SmtpTls.TLS: 465, SmtpTls.NONE: 25}
 
@@ -55,7 +55,7 @@ def compose(server: SmtpServer, to: Sequence[str], notice: Notice) -> EmailMessa
     message["From"] = server.sender
     message["To"] = ", ".join(to)
     message["Date"] = formatdate(usegmt=True)
-    message["Message-ID"] = f"<{notice.delivery_id}@{naming.GROUP}>"
+    message["Message-ID"] = f"<{notice.delivery_id}@{kinds.GROUP}>"
     message.set_content(notice.text)
     return message
 
