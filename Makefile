@@ -4,7 +4,6 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-CRD := crds/tenantbackups.tenantbackup.dev.yaml
 
 .PHONY: help install packages controlplane node images minio bench chart-tools chart-lint crds lint unit test demo demo-down cluster-up cluster-down run kind-e2e
 
@@ -43,7 +42,7 @@ chart-lint: chart-tools ## helm lint --strict of charts/tenant-backup-operator
 	"$$(tools/chart-tools/build.sh)/helm" lint --strict charts/tenant-backup-operator
 
 crds: install ## Regenerate crds/ from the pydantic models
-	$(BIN)/python -m tenant_backup.api.crd > $(CRD)
+	$(BIN)/python -m tenant_backup.api.crd crds
 
 lint: install ## ruff and mypy --strict
 	$(BIN)/ruff check operator tests

@@ -10,6 +10,8 @@ import sys
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from tenant_backup.api.attempts import Phase
+from tenant_backup.api.backup import TenantBackup
 from tenant_backup.api.contract import (
     MAX_DOWNLOAD_LINK_SECONDS,
     ArtifactUrlError,
@@ -17,8 +19,6 @@ from tenant_backup.api.contract import (
     parse_artifact_url,
 )
 from tenant_backup.api.kinds import TENANT_BACKUP
-from tenant_backup.api.resource import TenantBackup
-from tenant_backup.api.status import Phase
 
 if TYPE_CHECKING:  # the Kubernetes client only when the command runs, not for the CLI's parser
     from tenant_backup.adapters.kube import Kube

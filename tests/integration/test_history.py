@@ -15,8 +15,8 @@ import psycopg
 
 from tenant_backup.adapters.history import store
 from tenant_backup.adapters.history.migrations import Names, migrate
+from tenant_backup.api.backup import TenantBackup
 from tenant_backup.api.reasons import Reason
-from tenant_backup.api.resource import TenantBackup
 from tenant_backup.backup.history_rows import rows_for
 from tenant_backup.settings import Settings
 from tests.support.factories import T0, UID

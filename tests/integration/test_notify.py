@@ -12,8 +12,8 @@ import pytest
 from tenant_backup.adapters.notify.email import send_email, smtp_server
 from tenant_backup.adapters.notify.retry import DeliveryError, with_retries
 from tenant_backup.adapters.notify.webhook import post_webhook
+from tenant_backup.api.notifications import SmtpTls
 from tenant_backup.api.reasons import Reason
-from tenant_backup.api.spec import SmtpTls
 from tenant_backup.backup.notice import Notice, notice_for
 from tests.support.factories import UID
 from tests.support.lifecycles import lifecycle

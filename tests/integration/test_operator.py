@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from tenant_backup.api.backup import TenantBackup
 from tenant_backup.api.reasons import Reason
-from tenant_backup.api.resource import TenantBackup
 from tenant_backup.backup.job import build_job
 from tenant_backup.settings import Settings
 from tests.support import backups as tb

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tenant_backup.api import kinds
-from tenant_backup.api.resource import TenantBackup
+from tenant_backup.api.backup import TenantBackup
 from tenant_backup.result import DumpResult, ResultArtifact
 
 T0 = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)

@@ -3,8 +3,8 @@
 from datetime import datetime, timedelta
 from typing import Any
 
+from tenant_backup.api.backup import TenantBackup
 from tenant_backup.api.reasons import Reason
-from tenant_backup.api.resource import TenantBackup
 from tenant_backup.backup.plan import Preflight, reconcile
 from tenant_backup.core.observe import JobFinish, ObservedJob, Termination
 from tenant_backup.result import DumpResult

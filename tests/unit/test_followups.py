@@ -5,9 +5,9 @@ from typing import Any
 
 import pytest
 
+from tenant_backup.api.backup import TenantBackup
+from tenant_backup.api.notifications import Channel, Delivery, DeliveryState
 from tenant_backup.api.reasons import Reason
-from tenant_backup.api.resource import TenantBackup
-from tenant_backup.api.status import Channel, Delivery, DeliveryState
 from tenant_backup.backup import followups
 from tenant_backup.backup.plan import reconcile
 from tests.support.factories import T0

@@ -10,8 +10,8 @@ import pytest
 from tenant_backup.adapters.notify.email import compose, smtp_server
 from tenant_backup.adapters.notify.retry import DeliveryError, with_retries
 from tenant_backup.adapters.notify.webhook import receiver
+from tenant_backup.api.notifications import SmtpTls
 from tenant_backup.api.reasons import Reason
-from tenant_backup.api.spec import SmtpTls
 from tenant_backup.backup.notice import human_duration, notice_for, sign
 from tests.support.factories import UID
 from tests.support.lifecycles import lifecycle

@@ -4,9 +4,9 @@ from datetime import timedelta
 
 import pytest
 
+from tenant_backup.api.attempts import Phase
+from tenant_backup.api.backup import TenantBackup
 from tenant_backup.api.reasons import Reason
-from tenant_backup.api.resource import TenantBackup
-from tenant_backup.api.status import Phase
 from tenant_backup.backup.plan import Plan, Preflight, PreflightFailure, reconcile
 from tenant_backup.core.observe import JobFinish, ObservedJob, Termination
 from tenant_backup.result import DumpResult

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from tenant_backup.api.backup import Timeouts
 from tenant_backup.api.contract import Compression, DumpFormat, Verification
 from tenant_backup.api.reasons import Reason
-from tenant_backup.api.spec import Timeouts
 from tenant_backup.cli import build_parser
 from tenant_backup.runner import options
 from tenant_backup.runner.errors import DumpError

@@ -14,9 +14,9 @@ from typing import Any, cast
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
+from tenant_backup.api.attempts import ConditionType
 from tenant_backup.api.contract import Compression, DumpFormat, Verification
 from tenant_backup.api.reasons import Reason
-from tenant_backup.api.status import ConditionType
 from tenant_backup.backup.destination import destination_secret_problem, plan_destination
 from tenant_backup.backup.job import build_job
 from tenant_backup.core.conditions import with_verified

@@ -2,8 +2,8 @@
 
 from datetime import timedelta
 
+from tenant_backup.api.attempts import Phase
 from tenant_backup.api.reasons import Reason
-from tenant_backup.api.status import Phase
 from tenant_backup.backup.plan import Preflight, hold, reconcile, still_queued
 from tenant_backup.core.gate import Gate
 from tenant_backup.core.observe import ObservedJob

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from tenant_backup.api.destinations import TelegramDestination
 from tenant_backup.api.reasons import Reason
-from tenant_backup.api.spec import TelegramDestination
 from tenant_backup.backup.destination import destination_secret_problem
 from tenant_backup.backup.job import build_job
 from tenant_backup.cli import build_parser

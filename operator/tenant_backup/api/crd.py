@@ -1,31 +1,48 @@
-"""Generate the TenantBackup CustomResourceDefinition from the pydantic models."""
+"""Generate each kind's CustomResourceDefinition from its pydantic models (`make crds`)."""
 
 import copy
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel
 
-from tenant_backup.api import kinds
-from tenant_backup.api.spec import TenantBackupSpec
-from tenant_backup.api.status import TenantBackupStatus
+from tenant_backup.api import backup
+from tenant_backup.api.kinds import GROUP, TENANT_BACKUP, VERSION, Kind
 
 JsonSchema = dict[str, Any]
 
-NAME_RULE = {
-    "rule": "self.metadata.name.size() <= 63",
-    "message": "metadata.name must be at most 63 characters: it labels the backup's Jobs",
-}
 
-PRINTER_COLUMNS: list[JsonSchema] = [
-    {"name": "Tenant", "type": "string", "jsonPath": ".spec.tenant"},
-    {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
-    {"name": "Attempts", "type": "integer", "jsonPath": ".status.attempts"},
-    {"name": "Size", "type": "string", "jsonPath": ".status.artifact.size"},
-    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
-    {"name": "Reason", "type": "string", "jsonPath": ".status.reason", "priority": 1},
-    {"name": "Artifact", "type": "string", "jsonPath": ".status.artifact.url", "priority": 1},
-]
+@dataclass(frozen=True)
+class CrdSource:
+    """What one kind's CRD is generated from."""
+
+    kind: Kind
+    spec: type[BaseModel]
+    status: type[BaseModel]
+    description: str
+    printer_columns: list[JsonSchema]
+    rules: list[dict[str, str]] = field(default_factory=list)
+    """CEL rules on the whole object."""
+
+    @property
+    def file_name(self) -> str:
+        """Its file under crds/."""
+        return f"{self.kind.crd_name}.yaml"
+
+
+SOURCES = (
+    CrdSource(
+        TENANT_BACKUP,
+        backup.TenantBackupSpec,
+        backup.TenantBackupStatus,
+        backup.DESCRIPTION,
+        backup.PRINTER_COLUMNS,
+        [backup.NAME_RULE],
+    ),
+)
 
 _DROPPED_KEYS = {"title", "additionalProperties", "$defs"}
 
@@ -89,19 +106,17 @@ def _resolve(node: JsonSchema, defs: dict[str, JsonSchema]) -> JsonSchema:
     return node
 
 
-def custom_resource_definition() -> JsonSchema:
+def custom_resource_definition(source: CrdSource) -> JsonSchema:
     """The whole CRD manifest, ready to serialise as YAML."""
-    spec = structural_schema(TenantBackupSpec)
-    status = structural_schema(TenantBackupStatus, keep_defaults=False)
+    kind = source.kind
+    spec = structural_schema(source.spec)
+    status = structural_schema(source.status, keep_defaults=False)
     status["properties"]["conditions"].update(
         {"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]}
     )
     root: JsonSchema = {
         "type": "object",
-        "description": (
-            "A TenantBackup takes one logical backup (pg_dump) of one tenant's PostgreSQL "
-            "schema, tenant_<slug>, to one destination, and reports its artifact in status."
-        ),
+        "description": source.description,
         "required": ["spec"],
         "properties": {
             "apiVersion": {"type": "string"},
@@ -110,30 +125,30 @@ def custom_resource_definition() -> JsonSchema:
             "spec": spec,
             "status": status,
         },
-        "x-kubernetes-validations": [NAME_RULE],
+        "x-kubernetes-validations": source.rules,
     }
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{kinds.TENANT_BACKUP.plural}.{kinds.GROUP}"},
+        "metadata": {"name": kind.crd_name},
         "spec": {
-            "group": kinds.GROUP,
+            "group": GROUP,
             "names": {
-                "kind": kinds.TENANT_BACKUP.kind,
-                "listKind": f"{kinds.TENANT_BACKUP.kind}List",
-                "plural": kinds.TENANT_BACKUP.plural,
-                "singular": kinds.TENANT_BACKUP.singular,
-                "shortNames": list(kinds.TENANT_BACKUP.short_names),
+                "kind": kind.kind,
+                "listKind": f"{kind.kind}List",
+                "plural": kind.plural,
+                "singular": kind.singular,
+                "shortNames": list(kind.short_names),
                 "categories": ["backups"],
             },
             "scope": "Namespaced",
             "versions": [
                 {
-                    "name": kinds.VERSION,
+                    "name": VERSION,
                     "served": True,
                     "storage": True,
                     "subresources": {"status": {}},
-                    "additionalPrinterColumns": PRINTER_COLUMNS,
+                    "additionalPrinterColumns": source.printer_columns,
                     "schema": {"openAPIV3Schema": root},
                 }
             ],
@@ -141,11 +156,17 @@ def custom_resource_definition() -> JsonSchema:
     }
 
 
-def render_yaml() -> str:
-    """The CRD as committed under crds/ (`make crds`)."""
+def render_yaml(source: CrdSource) -> str:
+    """The CRD as committed under crds/."""
     header = "# Generated from the pydantic models by `make crds`. Do not edit.\n"
-    return header + yaml.safe_dump(custom_resource_definition(), sort_keys=False, width=100)
+    return header + yaml.safe_dump(custom_resource_definition(source), sort_keys=False, width=100)
+
+
+def write_all(directory: Path) -> None:
+    """Write every kind's CRD into `directory`."""
+    for source in SOURCES:
+        (directory / source.file_name).write_text(render_yaml(source))
 
 
 if __name__ == "__main__":
-    print(render_yaml(), end="")
+    write_all(Path(sys.argv[1]))

@@ -5,6 +5,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tenant_backup.api.backup import TenantBackup
 from tenant_backup.api.contract import (
     S3_SECRET,
     TELEGRAM_SECRET,
@@ -15,8 +16,7 @@ from tenant_backup.api.contract import (
     SecretLayout,
     missing_keys,
 )
-from tenant_backup.api.resource import TenantBackup
-from tenant_backup.api.spec import PvcDestination, S3Destination, TelegramDestination
+from tenant_backup.api.destinations import PvcDestination, S3Destination, TelegramDestination
 
 MOUNT_PATH = "/backup"
 VOLUME_NAME = "destination"

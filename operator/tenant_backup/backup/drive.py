@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 
 from tenant_backup.adapters import db
 from tenant_backup.adapters.kube import Body, Kube
+from tenant_backup.api.backup import TenantBackup
 from tenant_backup.api.contract import DATABASE_SECRET, database_server, missing_keys
 from tenant_backup.api.kinds import TENANT_BACKUP
-from tenant_backup.api.resource import TenantBackup
 from tenant_backup.backup.destination import destination_secret_problem
 from tenant_backup.backup.job import build_job
 from tenant_backup.backup.plan import (

@@ -11,17 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from tenant_backup.api.attempts import Condition, ConditionType
+from tenant_backup.api.backup import TenantBackup, TenantBackupStatus
+from tenant_backup.api.notifications import Channel, Delivery, DeliveryState, NotifyOn
 from tenant_backup.api.reasons import FollowUpReason
-from tenant_backup.api.resource import TenantBackup
-from tenant_backup.api.spec import NotifyOn
-from tenant_backup.api.status import (
-    Channel,
-    Condition,
-    ConditionType,
-    Delivery,
-    DeliveryState,
-    TenantBackupStatus,
-)
 from tenant_backup.backup.history_rows import history_mark
 from tenant_backup.backup.plan import Event
 from tenant_backup.core.conditions import Status, with_condition

@@ -10,7 +10,7 @@ from kubernetes import client, config
 
 from tenant_backup.adapters.kube import Body, Kube
 from tenant_backup.api import kinds
-from tenant_backup.api.resource import TenantBackup
+from tenant_backup.api.backup import TenantBackup
 from tenant_backup.backup import followups
 from tenant_backup.backup.drive import drive
 from tenant_backup.backup.plan import Event

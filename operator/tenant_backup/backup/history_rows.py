@@ -3,8 +3,8 @@
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from tenant_backup.api.resource import TenantBackup
-from tenant_backup.api.status import AttemptOutcome, HistoryMark, Phase, TenantBackupStatus
+from tenant_backup.api.attempts import AttemptOutcome, Phase
+from tenant_backup.api.backup import HistoryMark, TenantBackup, TenantBackupStatus
 from tenant_backup.core.naming import job_name
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tenant_backup.api import kinds
-from tenant_backup.api.resource import TenantBackup
+from tenant_backup.api.backup import TenantBackup
 
 SIGNATURE_HEADER = "X-TenantBackup-Signature"
 DELIVERY_HEADER = "X-TenantBackup-Delivery"

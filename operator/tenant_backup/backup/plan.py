@@ -8,17 +8,9 @@ from enum import StrEnum
 
 from pydantic import ValidationError
 
+from tenant_backup.api.attempts import MAX_ATTEMPT_HISTORY, AttemptOutcome, AttemptRecord, Phase
+from tenant_backup.api.backup import Artifact, Source, TenantBackup, TenantBackupStatus
 from tenant_backup.api.reasons import Reason, is_retryable
-from tenant_backup.api.resource import TenantBackup
-from tenant_backup.api.status import (
-    MAX_ATTEMPT_HISTORY,
-    Artifact,
-    AttemptOutcome,
-    AttemptRecord,
-    Phase,
-    Source,
-    TenantBackupStatus,
-)
 from tenant_backup.core.conditions import conditions_for, with_verified
 from tenant_backup.core.naming import job_name
 from tenant_backup.core.observe import JobFinish, ObservedJob

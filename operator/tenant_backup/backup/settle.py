@@ -17,8 +17,8 @@ import psycopg
 from tenant_backup.adapters.history import store
 from tenant_backup.adapters.kube import Body, Kube
 from tenant_backup.adapters.notify.deliver import deliver
+from tenant_backup.api.backup import TenantBackup
 from tenant_backup.api.kinds import TENANT_BACKUP
-from tenant_backup.api.resource import TenantBackup
 from tenant_backup.backup import followups
 from tenant_backup.backup.history_rows import rows_for
 from tenant_backup.backup.plan import Event

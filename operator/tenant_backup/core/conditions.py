@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
-from tenant_backup.api.status import Condition, ConditionType, Phase
+from tenant_backup.api.attempts import Condition, ConditionType, Phase
 
 Status = Literal["True", "False", "Unknown"]
 

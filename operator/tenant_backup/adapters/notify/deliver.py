@@ -9,8 +9,8 @@ from tenant_backup.adapters.kube import Kube, KubeError
 from tenant_backup.adapters.notify.email import send_email, smtp_server
 from tenant_backup.adapters.notify.retry import DeliveryError, with_retries
 from tenant_backup.adapters.notify.webhook import post_webhook
-from tenant_backup.api.resource import TenantBackup
-from tenant_backup.api.status import Channel, Delivery, DeliveryState
+from tenant_backup.api.backup import TenantBackup
+from tenant_backup.api.notifications import Channel, Delivery, DeliveryState
 from tenant_backup.backup.notice import Notice, notice_for
 from tenant_backup.settings import Settings
 

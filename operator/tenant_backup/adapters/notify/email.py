@@ -10,7 +10,7 @@ from email.utils import formatdate
 
 from tenant_backup.adapters.notify.retry import DeliveryError
 from tenant_backup.api import kinds
-from tenant_backup.api.spec import SmtpTls
+from tenant_backup.api.notifications import SmtpTls
 from tenant_backup.backup.notice import Notice
 
 DEFAULT_PORTS = {SmtpTls.STARTTLS: 587, SmtpTls.TLS: 465, SmtpTls.NONE: 25}

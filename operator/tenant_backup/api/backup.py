@@ -1,0 +1,187 @@
+"""TenantBackup: one backup of one tenant's schema; its spec, its status and the object."""
+
+from collections.abc import Mapping
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tenant_backup.api.attempts import AttemptStatus, Phase, RetryPolicy
+from tenant_backup.api.base import ApiModel, cel, validations
+from tenant_backup.api.contract import (
+    DEFAULT_LOCK_WAIT_TIMEOUT_SECONDS,
+    MAX_LOCK_WAIT_TIMEOUT_SECONDS,
+    SLUG_MAX_LENGTH,
+    SLUG_PATTERN,
+    Compression,
+    DumpFormat,
+    Verification,
+)
+from tenant_backup.api.destinations import Destination
+from tenant_backup.api.kinds import TENANT_BACKUP
+from tenant_backup.api.meta import ObjectMeta, owner_reference
+from tenant_backup.api.notifications import Channel, Delivery, Notifications
+from tenant_backup.api.references import DatabaseSource
+
+DESCRIPTION = (
+    "A TenantBackup takes one logical backup (pg_dump) of one tenant's PostgreSQL "
+    "schema, tenant_<slug>, to one destination, and reports its artifact in status."
+)
+NAME_RULE = {
+    "rule": "self.metadata.name.size() <= 63",
+    "message": "metadata.name must be at most 63 characters: it labels the backup's Jobs",
+}
+PRINTER_COLUMNS: list[dict[str, Any]] = [
+    {"name": "Tenant", "type": "string", "jsonPath": ".spec.tenant"},
+    {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+    {"name": "Attempts", "type": "integer", "jsonPath": ".status.attempts"},
+    {"name": "Size", "type": "string", "jsonPath": ".status.artifact.size"},
+    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    {"name": "Reason", "type": "string", "jsonPath": ".status.reason", "priority": 1},
+    {"name": "Artifact", "type": "string", "jsonPath": ".status.artifact.url", "priority": 1},
+]
+
+
+class DumpOptions(ApiModel):
+    """How pg_dump runs."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "!has(self.compressionLevel) || self.compression == 'zstd' || "
+                "(self.compression == 'gzip' && self.compressionLevel <= 9)",
+                "compressionLevel must be 1-19 for zstd, 1-9 for gzip, and unset for none",
+                field_path=".compressionLevel",
+            )
+        )
+    )
+
+    format: DumpFormat = DumpFormat.CUSTOM
+    """`custom` (pg_restore, selective and parallel restore) or `plain` (SQL for psql)."""
+    compression: Compression = Compression.ZSTD
+    """`zstd` (multi-threaded, in the runner: fastest and smallest), `gzip` (pg_dump's own,
+    single-threaded) or `none`."""
+    compression_level: Annotated[int, Field(ge=1, le=19)] | None = None
+    """Compression level: zstd 1-19, gzip 1-9; default: the runner's tuned default."""
+
+
+class Timeouts(ApiModel):
+    """Bounds on how long one attempt may take."""
+
+    active_deadline_seconds: Annotated[int, Field(ge=10, le=604800)] = 3600
+    """Deadline of each attempt's Job, from its start."""
+    lock_wait_timeout_seconds: Annotated[int, Field(ge=1, le=MAX_LOCK_WAIT_TIMEOUT_SECONDS)] = (
+        DEFAULT_LOCK_WAIT_TIMEOUT_SECONDS
+    )
+    """How long pg_dump waits for its table locks before giving up (retryable)."""
+
+
+class DeletionPolicy(StrEnum):
+    """What happens to the artifact when the TenantBackup is deleted."""
+
+    RETAIN = "Retain"
+
+
+class TenantBackupSpec(ApiModel):
+    """One backup of one tenant's schema. Immutable: create another object for another run."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "self == oldSelf",
+                "spec is immutable: create a new TenantBackup to take another backup",
+            )
+        )
+    )
+
+    tenant: Annotated[str, Field(min_length=1, max_length=SLUG_MAX_LENGTH, pattern=SLUG_PATTERN)]
+    """Tenant slug; the schema dumped is `tenant_<slug>`. Lower-case letters, digits and `_`,
+    not starting with `_`, at most 56 characters."""
+    database: DatabaseSource
+    destination: Destination
+    dump: DumpOptions = Field(default_factory=DumpOptions)
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    timeouts: Timeouts = Field(default_factory=Timeouts)
+    verify: Verification = Verification.TOC
+    """`toc`: pg_restore lists the archive (plain: the SQL is scanned); `full`: pg_restore also
+    reads every data block. Reported in the `Verified` condition."""
+    deletion_policy: DeletionPolicy = DeletionPolicy.RETAIN
+    """`Retain` keeps the artifact when the TenantBackup is deleted."""
+    notifications: Notifications = Field(default_factory=Notifications)
+    """Email and webhook notifications of the outcome; none unless a channel is set."""
+
+
+class Artifact(ApiModel):
+    """The verified backup file."""
+
+    url: Annotated[str, Field(max_length=2048)]
+    """Stable location, e.g. `pvc://<claim>/<path>`; never a credential."""
+    size_bytes: int
+    size: str
+    """`sizeBytes` for people (e.g. `12.3MiB`)."""
+    sha256: str
+    format: str
+    compression: str
+    verification: str | None = None
+    """How the artifact was read back before success: `toc` or `full` (custom format), `scan`
+    (plain SQL read whole)."""
+    download_url: Annotated[str, Field(max_length=8192)] | None = None
+    """Opt-in presigned download URL (`spec.destination.s3.downloadLink`): a bearer
+    credential until `downloadUrlExpiresAt`; `tenant-backup link` makes fresh ones."""
+    download_url_expires_at: datetime | None = None
+
+
+class Source(ApiModel):
+    """Facts about what was dumped, and with what."""
+
+    server_version: str | None = None
+    pg_dump_version: str | None = None
+
+
+class HistoryMark(ApiModel):
+    """The backup's state as last written to the history database."""
+
+    phase: Phase
+    attempts: int
+    finished_attempts: int
+
+
+class TenantBackupStatus(AttemptStatus):
+    """Observed state, written only by the operator."""
+
+    artifact: Artifact | None = None
+    source: Source | None = None
+    database_server: str | None = None
+    """`host:port` of the database server, the unit of the per-server concurrency limit."""
+    history: HistoryMark | None = None
+    """What the history database holds of this backup, when history is enabled."""
+    notifications: Annotated[list[Delivery], Field(max_length=len(Channel))] = Field(
+        default_factory=list
+    )
+    """The outcome's notifications, one per channel."""
+
+
+class TenantBackup(BaseModel):
+    """A whole TenantBackup object."""
+
+    model_config = ConfigDict(frozen=True)
+
+    metadata: ObjectMeta
+    spec: TenantBackupSpec
+    status: TenantBackupStatus = Field(default_factory=TenantBackupStatus)
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> "TenantBackup":
+        """Parse an object as the API server returns it."""
+        return cls.model_validate(
+            {
+                "metadata": body["metadata"],
+                "spec": body["spec"],
+                "status": body.get("status") or {},
+            }
+        )
+
+    def owner_reference(self) -> dict[str, Any]:
+        """An owner reference making this backup the controller of a child object."""
+        return owner_reference(TENANT_BACKUP, self.metadata)
