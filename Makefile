@@ -44,10 +44,11 @@ chart-lint: chart-tools ## helm lint --strict of charts/tenant-backup-operator
 crds: install ## Regenerate crds/ from the pydantic models
 	$(BIN)/python -m tenant_backup.api.crd crds
 
-lint: install ## ruff and mypy --strict
+lint: install ## ruff, mypy --strict and the import contracts (lint-imports)
 	$(BIN)/ruff check operator tests
 	$(BIN)/ruff format --check operator tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 unit: install ## Unit tests only (no cluster, no database)
 	$(BIN)/pytest tests/unit

@@ -4,13 +4,15 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from tenant_backup.api.backup import TenantBackup
 from tenant_backup.backup.metrics import BackupMetrics, job_state
+from tests.support.factories import backup_body
 
 
-def backup(phase: str | None = None, attempts: int = 0, **status: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"metadata": {"namespace": "team-a"}, "spec": {"tenant": "acme"}}
+def backup(phase: str | None = None, attempts: int = 0, **status: Any) -> TenantBackup:
+    body = backup_body(namespace="team-a")
     body["status"] = {"phase": phase, "attempts": attempts, **status} if phase else {}
-    return body
+    return TenantBackup.from_body(body)
 
 
 SUCCEEDED = backup(
@@ -19,7 +21,14 @@ SUCCEEDED = backup(
     reason="Succeeded",
     startTime="2026-11-25T12:00:00Z",
     completionTime="2026-11-25T12:00:30Z",
-    artifact={"sizeBytes": 2048},
+    artifact={
+        "url": "pvc://backups/acme/a.pgdump.zst",
+        "sizeBytes": 2048,
+        "size": "2.0KiB",
+        "sha256": "0" * 64,
+        "format": "custom",
+        "compression": "zstd",
+    },
 )
 
 
@@ -30,10 +39,10 @@ def value(registry: CollectorRegistry, name: str, **labels: str) -> float | None
 def test_a_watched_success_is_counted_once() -> None:
     registry = CollectorRegistry()
     metrics = BackupMetrics(registry)
-    metrics.backup_seen("nightly", backup())
-    metrics.backup_seen("nightly", backup("Running", 1, reason="JobCreated"))
-    metrics.backup_seen("nightly", SUCCEEDED)
-    metrics.backup_seen("nightly", SUCCEEDED)
+    metrics.backup_seen(backup())
+    metrics.backup_seen(backup("Running", 1, reason="JobCreated"))
+    metrics.backup_seen(SUCCEEDED)
+    metrics.backup_seen(SUCCEEDED)
     assert value(registry, "tenant_backup_attempts_total", namespace="team-a", tenant="acme") == 1
     durations = {"namespace": "team-a", "phase": "Succeeded"}
     assert value(registry, "tenant_backup_duration_seconds_sum", **durations) == 30
@@ -50,7 +59,7 @@ def test_a_watched_success_is_counted_once() -> None:
 def test_backups_first_seen_finished_are_gauged_not_counted() -> None:
     registry = CollectorRegistry()
     metrics = BackupMetrics(registry)
-    metrics.backup_seen("nightly", SUCCEEDED)  # e.g. listed at operator start
+    metrics.backup_seen(SUCCEEDED)  # e.g. listed at operator start
     assert (
         value(registry, "tenant_backup_attempts_total", namespace="team-a", tenant="acme") is None
     )

@@ -19,7 +19,7 @@ from tenant_backup.api.contract import Compression, DumpFormat, Verification
 from tenant_backup.api.reasons import Reason
 from tenant_backup.backup.destination import destination_secret_problem, plan_destination
 from tenant_backup.backup.job import build_job
-from tenant_backup.core.conditions import with_verified
+from tenant_backup.backup.verified import with_verified
 from tenant_backup.result import TERMINATION_MESSAGE_LIMIT, DumpResult, ResultArtifact
 from tenant_backup.runner.destinations.base import ArtifactFacts
 from tenant_backup.runner.destinations.s3 import (

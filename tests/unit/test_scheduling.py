@@ -1,13 +1,24 @@
 """Concurrency limits: totals, per server, one run per tenant, creation order; and queuing."""
 
+from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 from tenant_backup.api.attempts import Phase
+from tenant_backup.api.backup import TenantBackup
 from tenant_backup.api.reasons import Reason
 from tenant_backup.backup.plan import Preflight, hold, reconcile, still_queued
 from tenant_backup.core.gate import Gate
 from tenant_backup.core.observe import ObservedJob
-from tenant_backup.core.scheduling import UNKNOWN_SERVER, Entry, Limits, State, entry_of, may_start
+from tenant_backup.core.scheduling import (
+    UNKNOWN_SERVER,
+    Entry,
+    Limits,
+    State,
+    admissible,
+    entry_of,
+    may_start,
+)
 from tests.support.factories import T0, UID, backup, backup_body
 
 LIMITS = Limits(total=3, per_server=2)
@@ -52,18 +63,36 @@ def test_unchecked_backups_wait_for_any_server() -> None:
     assert not may_start(entry(3), entries, LIMITS).allowed
 
 
-def test_entries_from_bodies() -> None:
-    body = backup_body()
-    fresh = entry_of(body)
+def _entry(status: dict[str, Any]) -> Entry | None:
+    return entry_of(TenantBackup.from_body(backup_body() | {"status": status}))
+
+
+def test_entries_from_backups() -> None:
+    fresh = _entry({})
     assert fresh is not None
     assert (fresh.state, fresh.server) == (State.WAITING, UNKNOWN_SERVER)
-    running = entry_of(
-        body | {"status": {"phase": "Running", "reason": "JobCreated", "databaseServer": "db:5432"}}
-    )
+    queued = _entry({"phase": "Running", "reason": "Queued", "attempts": 1})
+    assert queued is not None
+    assert queued.state is State.WAITING
+    running = _entry({"phase": "Running", "reason": "JobCreated", "databaseServer": "db:5432"})
     assert running is not None
     assert (running.state, running.server) == (State.ACTIVE, "db:5432")
-    assert entry_of(body | {"status": {"phase": "Running", "reason": "RetryScheduled"}}) is None
-    assert entry_of(body | {"status": {"phase": "Succeeded"}}) is None
+    assert _entry({"phase": "Running", "reason": "RetryScheduled"}) is None
+    assert _entry({"phase": "Succeeded"}) is None
+    assert _entry({"phase": "Failed"}) is None
+
+
+def test_only_the_admissible_waiting_backups_are_woken() -> None:
+    limits = Limits(total=3, per_server=2)
+    entries = [
+        entry(1, State.ACTIVE, server="a:1"),
+        entry(2, server="a:1"),  # second slot on a:1
+        entry(3, server="a:1"),  # a:1 full once 2 starts: waits
+        entry(4, server="b:1"),  # total full once 2 starts: waits
+    ]
+    assert [e.name for e in admissible(entries, limits)] == [entry(2).name]
+    freed = [replace(entries[0], state=State.WAITING), *entries[1:]]
+    assert [e.name for e in admissible(freed, limits)] == [entry(1).name, entry(2).name]
 
 
 def test_gate_remembers_a_start_until_the_index_shows_it() -> None:

@@ -1,16 +1,26 @@
 """psycopg at the edge: the operator's read-only check that a tenant schema exists."""
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import psycopg
 
 from tenant_backup.api.contract import DEFAULT_DATABASE_PORT
-from tenant_backup.backup.plan import Preflight, PreflightFailure
+from tenant_backup.api.reasons import Reason
+
+
+@dataclass(frozen=True)
+class TenantCheck:
+    """What the check found: no `problem` when the schema exists or the database could not
+    be reached (then the Job's own attempts decide, with retries)."""
+
+    problem: Reason | None = None
+    message: str = ""
 
 
 def check_tenant(
     secret: Mapping[str, str], schema: str, sslmode: str, timeout_seconds: int
-) -> Preflight:
+) -> TenantCheck:
     """Whether `schema` exists, connecting with the Secret's credentials.
 
     An unreachable database is not a verdict: the dump Job's attempts (with retries) decide.
@@ -33,20 +43,17 @@ def check_tenant(
     except psycopg.OperationalError as error:
         return _classify_connect_error(error, secret["dbname"])
     if row is None:
-        return Preflight(
-            PreflightFailure.TENANT_NOT_FOUND,
+        return TenantCheck(
+            Reason.TENANT_NOT_FOUND,
             f"schema {schema} does not exist in database {secret['dbname']}",
         )
-    return Preflight()
+    return TenantCheck()
 
 
-def _classify_connect_error(error: psycopg.OperationalError, dbname: str) -> Preflight:
+def _classify_connect_error(error: psycopg.OperationalError, dbname: str) -> TenantCheck:
     text = str(error)
     if (error.sqlstate or "").startswith("28") or "authentication failed" in text:
-        return Preflight(
-            PreflightFailure.AUTH_FAILED,
-            "the database rejected the Secret's credentials",
-        )
+        return TenantCheck(Reason.AUTH_FAILED, "the database rejected the Secret's credentials")
     if error.sqlstate == "3D000" or f'database "{dbname}" does not exist' in text:
-        return Preflight(PreflightFailure.TENANT_NOT_FOUND, f"database {dbname} does not exist")
-    return Preflight()
+        return TenantCheck(Reason.TENANT_NOT_FOUND, f"database {dbname} does not exist")
+    return TenantCheck()

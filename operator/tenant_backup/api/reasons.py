@@ -58,6 +58,15 @@ def is_retryable(reason: Reason) -> bool:
     return reason not in PERMANENT
 
 
+class VerifiedReason(StrEnum):
+    """Reasons of the `Verified` condition: how the artifact was read back before success
+    (`Reason.VERIFICATION_FAILED` when it did not read back)."""
+
+    TOC_VERIFIED = "TocVerified"
+    FULLY_VERIFIED = "FullyVerified"
+    SCAN_VERIFIED = "ScanVerified"
+
+
 class FollowUpReason(StrEnum):
     """Reasons of the history and notification conditions and Events."""
 

@@ -6,43 +6,34 @@ Then the follow-ups the written status owes (history, notifications) are settled
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from tenant_backup.adapters import db
 from tenant_backup.adapters.kube import Body, Kube
+from tenant_backup.api.attempts import Phase
 from tenant_backup.api.backup import TenantBackup
-from tenant_backup.api.contract import DATABASE_SECRET, database_server, missing_keys
 from tenant_backup.api.kinds import TENANT_BACKUP
-from tenant_backup.backup.destination import destination_secret_problem
 from tenant_backup.backup.job import build_job
-from tenant_backup.backup.plan import (
-    Event,
-    Plan,
-    Preflight,
-    PreflightFailure,
-    hold,
-    needs_preflight,
-    reconcile,
-    still_queued,
-)
+from tenant_backup.backup.plan import Plan, hold, needs_preflight, reconcile, still_queued
+from tenant_backup.backup.preflight import run_preflight
 from tenant_backup.backup.settle import settle
-from tenant_backup.core import naming, policy
+from tenant_backup.core import naming
+from tenant_backup.core.events import Event
 from tenant_backup.core.gate import Slots
 from tenant_backup.core.observe import ObservedJob, observe_job
 from tenant_backup.core.scheduling import UNKNOWN_SERVER, Entry, State
 from tenant_backup.settings import Settings
 
 EventSink = Callable[[Body, Event], None]
-CONFLICT_RETRY_SECONDS = 1.0
+CONFLICT_RETRY = timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What one pass did: the phase it left and when to look again (None: on events only)."""
+    """What one pass left: the phase, and when to look again (None: when something happens)."""
 
-    phase: str | None
-    requeue_after: float | None
+    phase: Phase | None
+    wake_at: datetime | None = None
 
 
 def utc_now() -> datetime:
@@ -61,10 +52,10 @@ def drive(
     """Reconcile one TenantBackup once, then settle its follow-ups."""
     body = kube.get(TENANT_BACKUP, namespace, name)
     if body is None:
-        return Outcome(None, None)
+        return Outcome(None)
     backup = TenantBackup.from_body(body)
     if backup.metadata.deletion_timestamp is not None:
-        return Outcome(backup.status.phase, None)
+        return Outcome(backup.status.phase)
     outcome, latest = advance(kube, settings, body, backup, post_event, slots)
     settle(kube, settings, latest, post_event, utc_now)
     return outcome
@@ -82,13 +73,13 @@ def advance(
     A new Job starts only if the concurrency gate admits it; otherwise the backup queues.
     A queued backup that still would not get a slot costs no checks and no writes."""
     phase = backup.status.phase
-    if phase and phase.terminal:
-        return Outcome(phase, None), backup
+    if backup.status.finished:
+        return Outcome(phase), backup
     jobs = observe_jobs(kube, backup)
     if still_queued(backup, jobs):
         server = backup.status.database_server
         if not slots.peek(candidate(backup, server)).allowed:
-            return Outcome(phase, None), backup
+            return Outcome(phase), backup
     preflight = run_preflight(kube, settings, backup) if needs_preflight(backup, jobs) else None
     now = utc_now()
     plan = reconcile(backup, jobs, now, preflight)
@@ -100,7 +91,7 @@ def advance(
             owner = [ref["uid"] for ref in created["metadata"].get("ownerReferences", [])]
             if owner != [backup.metadata.uid]:
                 # A Job of a deleted namesake is still there: wait for garbage collection.
-                return Outcome(phase, CONFLICT_RETRY_SECONDS), backup
+                return Outcome(phase, now + CONFLICT_RETRY), backup
             ticket.started = True
             return record(kube, body, backup, plan, post_event)
     return record(kube, body, backup, hold(plan, backup, ticket.verdict.message, now), post_event)
@@ -122,9 +113,8 @@ def record(
     kube: Kube, body: Body, backup: TenantBackup, plan: Plan, post_event: EventSink
 ) -> tuple[Outcome, TenantBackup]:
     """Write the planned status if it changed and nobody wrote meanwhile; then its Events."""
-    phase = backup.status.phase
     if plan.status == backup.status:
-        return Outcome(phase, plan.requeue_after), backup
+        return Outcome(backup.status.phase, plan.status.next_attempt_time), backup
     written = kube.write_status(
         TENANT_BACKUP,
         backup.metadata.namespace,
@@ -133,21 +123,19 @@ def record(
         plan.status.model_dump(mode="json", by_alias=True),
     )
     if not written:
-        return Outcome(phase, CONFLICT_RETRY_SECONDS), backup
+        return Outcome(backup.status.phase, utc_now() + CONFLICT_RETRY), backup
     for event in plan.events:
         post_event(body, event)
-    return Outcome(plan.status.phase, plan.requeue_after), backup.model_copy(
-        update={"status": plan.status}
-    )
+    latest = backup.model_copy(update={"status": plan.status})
+    return Outcome(plan.status.phase, plan.status.next_attempt_time), latest
 
 
 def observe_jobs(kube: Kube, backup: TenantBackup) -> list[ObservedJob]:
     """Our Jobs, with pods read only for finished attempts not recorded yet."""
     recorded = {record.attempt for record in backup.status.attempt_history}
     observed = []
-    for job in kube.list_jobs(
-        backup.metadata.namespace, {naming.LABEL_BACKUP_UID: backup.metadata.uid}
-    ):
+    jobs = kube.list_jobs(backup.metadata.namespace, {naming.LABEL_BACKUP_UID: backup.metadata.uid})
+    for job in jobs:
         shallow = observe_job(job, [])
         if shallow is None:
             continue
@@ -156,37 +144,3 @@ def observe_jobs(kube: Kube, backup: TenantBackup) -> list[ObservedJob]:
             shallow = observe_job(job, pods) or shallow
         observed.append(shallow)
     return observed
-
-
-def run_preflight(kube: Kube, settings: Settings, backup: TenantBackup) -> Preflight:
-    """The namespace may back up the tenant, the Secret exists and holds what the Job needs,
-    and the tenant schema exists."""
-    namespace = backup.metadata.namespace
-    if settings.require_tenant_allowlist:
-        annotations = kube.namespace_annotations(namespace)
-        refusal = policy.tenant_problem(namespace, annotations, backup.spec.tenant)
-        if refusal is not None:
-            return Preflight(PreflightFailure.TENANT_NOT_ALLOWED, refusal)
-    secret_name = backup.spec.database.secret_ref.name
-    secret = kube.read_secret(namespace, secret_name)
-    if secret is None:
-        return Preflight(
-            PreflightFailure.SECRET_MISSING,
-            f"Secret {secret_name} not found in namespace {namespace}",
-        )
-    missing = missing_keys(DATABASE_SECRET, secret)
-    if missing:
-        return Preflight(
-            PreflightFailure.SECRET_MISSING,
-            f"Secret {secret_name} lacks the keys: {', '.join(missing)}",
-        )
-    problem = destination_secret_problem(backup, lambda name: kube.read_secret(namespace, name))
-    if problem is not None:
-        return Preflight(PreflightFailure.SECRET_MISSING, problem)
-    verdict = db.check_tenant(
-        secret,
-        naming.schema_name(backup.spec.tenant),
-        backup.spec.database.ssl_mode.value,
-        settings.preflight_timeout_seconds,
-    )
-    return replace(verdict, server=database_server(secret))

@@ -16,8 +16,8 @@ from tenant_backup.api.backup import TenantBackup, TenantBackupStatus
 from tenant_backup.api.notifications import Channel, Delivery, DeliveryState, NotifyOn
 from tenant_backup.api.reasons import FollowUpReason
 from tenant_backup.backup.history_rows import history_mark
-from tenant_backup.backup.plan import Event
 from tenant_backup.core.conditions import Status, with_condition
+from tenant_backup.core.events import Event
 
 
 @dataclass(frozen=True)

@@ -1,66 +1,92 @@
-"""Kopf registrations only: every trigger runs the same `drive` for the TenantBackup."""
+"""Kopf registrations only: every trigger runs the same `drive` for the TenantBackup.
 
-import os
+Triggers: creation and resume, any change of one of its Jobs, a wake-up when what it waits
+for happens (its backoff ends, a slot frees, a status write lost a race), and a periodic
+resync as the safety net.
+"""
+
+import logging
 import threading
 from collections import defaultdict
-from typing import Any, cast
+from typing import Any
 
 import kopf
-from kubernetes import client, config
 
-from tenant_backup.adapters.kube import Body, Kube
-from tenant_backup.api import kinds
+from tenant_backup import runtime
 from tenant_backup.api.backup import TenantBackup
+from tenant_backup.api.kinds import GROUP, TENANT_BACKUP, VERSION
 from tenant_backup.backup import followups
 from tenant_backup.backup.drive import drive
-from tenant_backup.backup.plan import Event
 from tenant_backup.core import naming
 from tenant_backup.core.gate import Gate, Slots
-from tenant_backup.core.scheduling import Entry, Limits, entry_of
-from tenant_backup.settings import Settings
+from tenant_backup.core.scheduling import Entry, Limits, State, entry_of
+from tenant_backup.core.waker import Waker
 
-SETTINGS = Settings.from_env()
+Key = tuple[str, str]
+SETTINGS = runtime.SETTINGS
 GATE = Gate(Limits(SETTINGS.max_running_jobs, SETTINGS.max_running_jobs_per_server))
-COMPONENT = "tenant-backup-operator"
-_locks: defaultdict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
-_kube: list[Kube] = []
+PLURAL = TENANT_BACKUP.plural
+INDEX_COPY_TRIES = 5
+log = logging.getLogger(__name__)
+_locks: defaultdict[Key, threading.Lock] = defaultdict(threading.Lock)
+_index: list[kopf.Index[str, Entry]] = []
+"""The live slots index, kept from the first handler call for the wake-ups."""
 
 
-@kopf.on.startup()
-def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
-    """Our own annotation prefix and finalizer, Event identity, and the Job watch filter."""
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=kinds.GROUP)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=kinds.GROUP, key="last-handled-configuration", v1=False
-    )
-    settings.persistence.finalizer = f"{kinds.GROUP}/finalizer"
-    settings.posting.reporting_component = COMPONENT
-    settings.posting.reporting_instance = os.environ.get("HOSTNAME", COMPONENT)
-    settings.watching.label_selectors["batch", "jobs"] = (
-        f"{naming.LABEL_MANAGED_BY}={naming.MANAGER}"
-    )
-    config.load_config()  # type: ignore[no-untyped-call]  # in-cluster, else kubeconfig
-    _kube.append(Kube(client.ApiClient()))
+def _indexed() -> list[Entry]:
+    """The index's entries now. Kopf updates it in its event loop's thread while handlers
+    read it in theirs: a copy taken during an update is taken again."""
+    for _ in range(INDEX_COPY_TRIES - 1):
+        try:
+            return list(_index[0].get("all", [])) if _index else []
+        except RuntimeError:  # changed size during iteration
+            continue
+    return list(_index[0].get("all", [])) if _index else []  # never an empty guess
 
 
-def _post(body: Body, event: Event) -> None:
-    # kopf.event reads only apiVersion, kind and metadata: a raw API dict serves.
-    kopf.event(cast(kopf.Body, body), type=event.type, reason=event.reason, message=event.message)
+def _drive(namespace: str | None, name: str, slots: kopf.Index[str, Entry] | None) -> None:
+    """Reconcile one backup under its lock, and wake it again when it asked to be."""
+    if namespace is None:
+        raise kopf.PermanentError("TenantBackups and their Jobs are namespaced")
+    if slots is not None and not _index:
+        _index.append(slots)
+    with _locks[namespace, name]:
+        outcome = drive(
+            runtime.kube(), SETTINGS, namespace, name, runtime.post_event, Slots(GATE, _indexed())
+        )
+    if outcome.wake_at is not None:
+        WAKER.at((namespace, name), outcome.wake_at)
 
 
-@kopf.index(kinds.GROUP, kinds.VERSION, kinds.TENANT_BACKUP.plural, id="slots")
+def _wake(key: Key) -> None:
+    try:
+        _drive(*key, None)
+    except Exception:  # a wake-up must not kill its worker; the resync tries again
+        log.exception("waking TenantBackup %s/%s failed", *key)
+
+
+WAKER: Waker[Key] = Waker(_wake)
+
+
+@kopf.index(GROUP, VERSION, PLURAL, id="slots")
 def slots(body: kopf.Body, **_: Any) -> dict[str, Entry]:
     """Unfinished backups that hold or want a Job slot, for the concurrency gate."""
-    entry = entry_of(body)
+    entry = entry_of(TenantBackup.from_body(body))
     return {"all": entry} if entry else {}
 
 
-def _drive(namespace: str | None, name: str, slots: kopf.Index[str, Entry]) -> None:
-    """Reconcile one backup under its lock; `slots` is the index Kopf passes every handler."""
-    if namespace is None:
-        raise kopf.PermanentError("TenantBackups and their Jobs are namespaced")
-    with _locks[namespace, name]:
-        drive(_kube[0], SETTINGS, namespace, name, _post, Slots(GATE, list(slots.get("all", []))))
+@kopf.on.event(GROUP, VERSION, PLURAL, id="wake-queued")
+def wake_queued(type: str, body: kopf.Body, **kwargs: Any) -> None:
+    """A backup that holds no slot now (finished, deleted, backing off) may have freed one:
+    wake the queued backups the gate would admit. The index already shows this event."""
+    if not _index:
+        _index.append(kwargs["slots"])
+    if type != "DELETED":
+        entry = entry_of(TenantBackup.from_body(body))
+        if entry is not None and entry.state is State.ACTIVE:
+            return
+    for admitted in GATE.admissible(_indexed()):
+        WAKER.soon(admitted.key)
 
 
 def _resync_wanted(body: kopf.Body, **_: Any) -> bool:
@@ -68,23 +94,18 @@ def _resync_wanted(body: kopf.Body, **_: Any) -> bool:
     return followups.needs_resync(TenantBackup.from_body(body), SETTINGS.history_enabled)
 
 
-@kopf.on.resume(kinds.GROUP, kinds.VERSION, kinds.TENANT_BACKUP.plural, id="resume")
-@kopf.on.create(kinds.GROUP, kinds.VERSION, kinds.TENANT_BACKUP.plural, id="create")
+@kopf.on.resume(GROUP, VERSION, PLURAL, id="resume")
+@kopf.on.create(GROUP, VERSION, PLURAL, id="create")
 def on_backup(namespace: str | None, name: str, **kwargs: Any) -> None:
     """A new TenantBackup, or one found at start-up."""
     _drive(namespace, name, kwargs["slots"])
 
 
 @kopf.timer(
-    kinds.GROUP,
-    kinds.VERSION,
-    kinds.TENANT_BACKUP.plural,
-    id="resync",
-    interval=SETTINGS.resync_seconds,
-    when=_resync_wanted,
+    GROUP, VERSION, PLURAL, id="resync", interval=SETTINGS.resync_seconds, when=_resync_wanted
 )
 def resync(namespace: str | None, name: str, **kwargs: Any) -> None:
-    """Safety net, backoff clock, queue and follow-up retries: re-derive backups periodically."""
+    """Safety net and follow-up retries: re-derive unfinished backups periodically."""
     _drive(namespace, name, kwargs["slots"])
 
 

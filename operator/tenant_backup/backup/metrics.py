@@ -15,10 +15,11 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from tenant_backup.api.attempts import Phase
+from tenant_backup.api.backup import TenantBackup
 from tenant_backup.core import naming
 
 PREFIX = "tenant_backup"
-TERMINAL = ("Succeeded", "Failed")
 FINISHED_CONDITIONS = ("Complete", "Failed", "SuccessCriteriaMet", "FailureTarget")
 DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600)
 SIZE_BUCKETS = tuple(float(4**n) for n in range(5, 21))  # 1 KiB .. 1 TiB
@@ -32,7 +33,7 @@ class BackupView:
 
     namespace: str
     tenant: str
-    phase: str
+    phase: Phase
     reason: str
     attempts: int
     start: datetime | None
@@ -40,19 +41,18 @@ class BackupView:
     size_bytes: int | None
 
     @classmethod
-    def from_body(cls, body: Mapping[str, Any]) -> "BackupView":
-        """Read a TenantBackup body (status fields may all be missing)."""
-        status = body.get("status") or {}
-        artifact = status.get("artifact") or {}
+    def of(cls, backup: TenantBackup) -> "BackupView":
+        """The view of a TenantBackup (a new one has no status yet: Pending)."""
+        status = backup.status
         return cls(
-            namespace=body["metadata"]["namespace"],
-            tenant=(body.get("spec") or {}).get("tenant", ""),
-            phase=status.get("phase") or "Pending",
-            reason=status.get("reason") or "",
-            attempts=int(status.get("attempts") or 0),
-            start=_time(status.get("startTime")),
-            completion=_time(status.get("completionTime")),
-            size_bytes=artifact.get("sizeBytes"),
+            namespace=backup.metadata.namespace,
+            tenant=backup.spec.tenant,
+            phase=status.phase or Phase.PENDING,
+            reason=status.reason or "",
+            attempts=status.attempts,
+            start=status.start_time,
+            completion=status.completion_time,
+            size_bytes=status.artifact.size_bytes if status.artifact else None,
         )
 
 
@@ -96,9 +96,10 @@ class BackupMetrics(Collector):
         )
         registry.register(self)
 
-    def backup_seen(self, name: str, body: Mapping[str, Any]) -> None:
+    def backup_seen(self, backup: TenantBackup) -> None:
         """A TenantBackup was listed, added or modified."""
-        new = BackupView.from_body(body)
+        new = BackupView.of(backup)
+        name = backup.metadata.name
         with self._lock:
             old = self._backups.get((new.namespace, name))
             self._backups[new.namespace, name] = new
@@ -106,11 +107,11 @@ class BackupMetrics(Collector):
             return
         if new.attempts > old.attempts:
             self.attempts.labels(new.namespace, new.tenant).inc(new.attempts - old.attempts)
-        if new.phase in TERMINAL and old.phase not in TERMINAL:
+        if new.phase.terminal and not old.phase.terminal:
             if new.start and new.completion:
                 duration = (new.completion - new.start).total_seconds()
                 self.duration.labels(new.namespace, new.phase).observe(duration)
-            if new.phase == "Succeeded" and new.size_bytes is not None:
+            if new.phase is Phase.SUCCEEDED and new.size_bytes is not None:
                 self.size.labels(new.namespace).observe(new.size_bytes)
 
     def backup_gone(self, namespace: str, name: str) -> None:
@@ -147,7 +148,7 @@ class BackupMetrics(Collector):
         for view in backups:
             phase_key = (view.namespace, view.phase, view.reason)
             counts[phase_key] = counts.get(phase_key, 0) + 1
-            if view.phase == "Succeeded" and view.completion is not None:
+            if view.phase is Phase.SUCCEEDED and view.completion is not None:
                 tenant_key = (view.namespace, view.tenant)
                 stamp = view.completion.timestamp()
                 last_success[tenant_key] = max(stamp, last_success.get(tenant_key, 0.0))
@@ -173,7 +174,3 @@ class BackupMetrics(Collector):
         for labels2, count in sorted(job_counts.items()):
             job_gauge.add_metric(list(labels2), count)
         yield job_gauge
-
-
-def _time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None

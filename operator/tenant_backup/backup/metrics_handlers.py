@@ -7,6 +7,7 @@ import kopf
 import prometheus_client
 
 from tenant_backup.api import kinds
+from tenant_backup.api.backup import TenantBackup
 from tenant_backup.backup.metrics import BackupMetrics
 from tenant_backup.core import naming
 
@@ -21,7 +22,7 @@ def backup_event(type: str, namespace: str | None, name: str, body: kopf.Body, *
     if type == "DELETED":
         METRICS.backup_gone(namespace, name)
     else:
-        METRICS.backup_seen(name, body)
+        METRICS.backup_seen(TenantBackup.from_body(body))
 
 
 @kopf.on.event(

@@ -1,19 +1,23 @@
 """Pure: from a TenantBackup, its observed Jobs and the clock, the status it should have and
 the one action to take. Every trigger (create, resume, Job event, timer) runs this, so the
-status is always re-derived from what exists and a restart at any moment loses nothing."""
+status is always re-derived from what exists and a restart at any moment loses nothing.
+The attempt machine itself is `core.attempts`; this adds what a dump delivers."""
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 
 from pydantic import ValidationError
 
-from tenant_backup.api.attempts import MAX_ATTEMPT_HISTORY, AttemptOutcome, AttemptRecord, Phase
+from tenant_backup.api.attempts import MAX_ATTEMPT_HISTORY, AttemptOutcome, Phase
 from tenant_backup.api.backup import Artifact, Source, TenantBackup, TenantBackupStatus
-from tenant_backup.api.reasons import Reason, is_retryable
-from tenant_backup.core.conditions import conditions_for, with_verified
+from tenant_backup.api.reasons import Reason
+from tenant_backup.backup.verified import with_verified
+from tenant_backup.core import attempts
+from tenant_backup.core.conditions import conditions_for
+from tenant_backup.core.events import Event
 from tenant_backup.core.naming import job_name
-from tenant_backup.core.observe import JobFinish, ObservedJob
+from tenant_backup.core.observe import ObservedJob
 from tenant_backup.core.units import human_size
 from tenant_backup.result import DumpResult
 
@@ -39,44 +43,83 @@ class Preflight:
 
 
 @dataclass(frozen=True)
-class Event:
-    """A Kubernetes Event to post on the TenantBackup."""
-
-    type: str
-    reason: str
-    message: str
-
-
-@dataclass(frozen=True)
 class Plan:
     """The outcome of one reconciliation."""
 
     status: TenantBackupStatus
     create_attempt: int | None = None
     """Create the Job for this attempt (before writing `status`)."""
-    requeue_after: float | None = None
     events: list[Event] = field(default_factory=list)
 
 
 def needs_preflight(backup: TenantBackup, jobs: list[ObservedJob]) -> bool:
     """Whether no attempt has started yet, so the operator's checks must run first."""
     return not backup.status.phase or (
-        backup.status.attempts == 0 and not _own(backup, jobs) and not backup.status.phase.terminal
+        backup.status.attempts == 0
+        and not attempts.own_jobs(backup.metadata.uid, jobs)
+        and not backup.status.finished
     )
 
 
 def still_queued(backup: TenantBackup, jobs: list[ObservedJob]) -> bool:
     """Whether the backup waits for a slot and no Job of its next attempt exists yet."""
     return backup.status.reason == Reason.QUEUED and all(
-        attempt <= backup.status.attempts for attempt in _own(backup, jobs)
+        attempt <= backup.status.attempts
+        for attempt in attempts.own_jobs(backup.metadata.uid, jobs)
     )
 
 
-def backoff(backup: TenantBackup, failed_attempt: int) -> timedelta:
-    """Wait after failed attempt n: backoffSeconds * 2^(n-1), capped."""
-    policy = backup.spec.retry
-    seconds = min(policy.backoff_seconds * 2 ** (failed_attempt - 1), policy.max_backoff_seconds)
-    return timedelta(seconds=seconds)
+def _parse_result(message: str | None) -> DumpResult | None:
+    if not message:
+        return None
+    try:
+        return DumpResult.model_validate_json(message.strip())
+    except ValidationError:
+        return None
+
+
+def _success_message(result: DumpResult) -> str | None:
+    if result.artifact is None:
+        return None
+    return f"{result.artifact.url} ({human_size(result.artifact.size_bytes)}) verified"
+
+
+def runner_of(backup: TenantBackup) -> attempts.Runner[DumpResult]:
+    """How the backup's dump Jobs report."""
+    return attempts.Runner(
+        parse=_parse_result,
+        success_message=_success_message,
+        job_name=lambda attempt: job_name(backup.metadata.name, attempt),
+    )
+
+
+def _delivered(
+    old: TenantBackupStatus, judged: list[attempts.Judged[DumpResult]]
+) -> tuple[Artifact | None, Source | None]:
+    """The artifact of a successful attempt, and the versions any result reported."""
+    artifact, source = old.artifact, old.source
+    for entry in judged:
+        result = entry.result
+        if result is None:
+            continue
+        found = result.artifact
+        if entry.record.outcome is AttemptOutcome.SUCCEEDED and found is not None:
+            artifact = Artifact(
+                url=found.url,
+                size_bytes=found.size_bytes,
+                size=human_size(found.size_bytes),
+                sha256=found.sha256,
+                format=found.format,
+                compression=found.compression,
+                verification=found.verification,
+                download_url=found.download_url,
+                download_url_expires_at=found.download_url_expires_at,
+            )
+        if result.server_version or result.pg_dump_version:
+            source = Source(
+                server_version=result.server_version, pg_dump_version=result.pg_dump_version
+            )
+    return artifact, source
 
 
 def reconcile(
@@ -87,88 +130,51 @@ def reconcile(
 ) -> Plan:
     """Decide the status and the next action; see the module docstring."""
     old = backup.status
-    if old.phase is not None and old.phase.terminal:
+    if old.finished:
         return Plan(status=old)
-    own = _own(backup, jobs)
-    history, artifact, source = _record_finished(backup, own, now)
-    current = max([old.attempts, *own], default=0)
-    max_attempts = backup.spec.retry.max_attempts
-    create: int | None = None
-    requeue: float | None = None
-    next_attempt_time: datetime | None = None
-    last = history[-1] if history else None
-    phase: Phase
-    reason: str
-    message: str
-    if last is not None and last.outcome is AttemptOutcome.SUCCEEDED:
-        phase, reason, message = Phase.SUCCEEDED, Reason.SUCCEEDED, last.message
-    elif last is not None and last.attempt == current:
-        if not last.retryable or current >= max_attempts:
-            phase, reason = Phase.FAILED, last.reason
-            message = _failure_message(last, max_attempts)
-        else:
-            due = last.completion_time + backoff(backup, current)
-            if now >= due:
-                current = create = current + 1
-                phase, reason = Phase.RUNNING, Reason.JOB_CREATED
-                message = f"attempt {current} of {max_attempts} started after {last.reason}"
-            else:
-                phase, reason = Phase.RUNNING, Reason.RETRY_SCHEDULED
-                next_attempt_time = due
-                requeue = (due - now).total_seconds()
-                message = (
-                    f"attempt {current} of {max_attempts} failed ({last.reason}); "
-                    f"next attempt at {due.isoformat()}"
-                )
-    elif current == 0:
-        if preflight is None:
-            raise ValueError("the first attempt needs a preflight verdict")
-        if preflight.failure is not None:
-            phase, reason, message = Phase.FAILED, preflight.failure.value, preflight.message
-        else:
-            current = create = 1
-            phase, reason = Phase.RUNNING, Reason.JOB_CREATED
-            message = f"attempt 1 of {max_attempts} started"
-    elif old.reason == Reason.JOB_CREATED and old.attempts == current:
-        phase, reason = Phase.RUNNING, Reason.JOB_CREATED
-        message = old.message or f"attempt {current} of {max_attempts} running"
-    else:
-        # Its Job exists but the status saying so was never written (a write conflict, or a
-        # restart): whatever the status said before (Queued, a retry's wait) is over.
-        phase, reason = Phase.RUNNING, Reason.JOB_CREATED
-        message = f"attempt {current} of {max_attempts} running"
-
-    status = TenantBackupStatus(
-        phase=phase,
-        attempts=current,
-        max_attempts=max_attempts,
-        job_name=job_name(backup.metadata.name, current) if current else None,
-        reason=reason,
-        message=message,
-        start_time=old.start_time or now,
-        completion_time=(old.completion_time or now) if phase.terminal else None,
-        next_attempt_time=next_attempt_time,
-        observed_generation=backup.metadata.generation,
-        artifact=artifact,
-        source=source,
-        database_server=(preflight.server if preflight else None) or old.database_server,
-        attempt_history=history[-MAX_ATTEMPT_HISTORY:],
-        conditions=with_verified(
-            conditions_for(phase, reason, message, old.conditions, now, backup.metadata.generation),
-            artifact.verification if artifact else None,
-            phase is Phase.FAILED and reason == Reason.VERIFICATION_FAILED,
-            now,
-            backup.metadata.generation,
-        ),
-        history=old.history,
-        notifications=old.notifications,
+    own = attempts.own_jobs(backup.metadata.uid, jobs)
+    judged = attempts.newly_finished(old, own, runner_of(backup), now)
+    history = [*old.attempt_history, *(entry.record for entry in judged)]
+    artifact, source = _delivered(old, judged)
+    started = max([old.attempts, *own], default=0)
+    if started == 0 and preflight is None:
+        raise ValueError("the first attempt needs a preflight verdict")
+    refusal = (
+        (preflight.failure.value, preflight.message)
+        if preflight is not None and preflight.failure is not None
+        else None
     )
-    return Plan(
-        status=status,
-        create_attempt=create,
-        requeue_after=requeue,
-        events=_events(old, status),
+    step = attempts.next_step(old, history, started, backup.spec.retry, now, refusal)
+    generation = backup.metadata.generation
+    conditions = conditions_for(
+        step.phase, step.reason, step.message, old.conditions, now, generation
     )
+    status = old.model_copy(
+        update={
+            "phase": step.phase,
+            "attempts": step.attempts,
+            "max_attempts": backup.spec.retry.max_attempts,
+            "job_name": job_name(backup.metadata.name, step.attempts) if step.attempts else None,
+            "reason": step.reason,
+            "message": step.message,
+            "start_time": old.start_time or now,
+            "completion_time": (old.completion_time or now) if step.phase.terminal else None,
+            "next_attempt_time": step.next_attempt_time,
+            "observed_generation": generation,
+            "artifact": artifact,
+            "source": source,
+            "database_server": (preflight.server if preflight else None) or old.database_server,
+            "attempt_history": history[-MAX_ATTEMPT_HISTORY:],
+            "conditions": with_verified(
+                conditions,
+                artifact.verification if artifact else None,
+                step.phase is Phase.FAILED and step.reason == Reason.VERIFICATION_FAILED,
+                now,
+                generation,
+            ),
+        }
+    )
+    return Plan(status, step.create_attempt, attempts.attempt_events(old, status))
 
 
 def hold(plan: Plan, backup: TenantBackup, why: str, now: datetime) -> Plan:
@@ -194,141 +200,3 @@ def hold(plan: Plan, backup: TenantBackup, why: str, now: datetime) -> Plan:
     if old.reason != Reason.QUEUED:
         events.append(Event("Normal", Reason.QUEUED, message))
     return Plan(status=status, events=events)
-
-
-def _own(backup: TenantBackup, jobs: list[ObservedJob]) -> dict[int, ObservedJob]:
-    return {job.attempt: job for job in jobs if job.owner_uid == backup.metadata.uid}
-
-
-def _record_finished(
-    backup: TenantBackup, own: dict[int, ObservedJob], now: datetime
-) -> tuple[list[AttemptRecord], Artifact | None, Source | None]:
-    """Attempt history with every newly finished (or vanished) attempt appended."""
-    old = backup.status
-    history = list(old.attempt_history)
-    artifact, source = old.artifact, old.source
-    recorded = {record.attempt for record in history}
-    last_known = max([old.attempts, *own], default=0)
-    for attempt in range(1, last_known + 1):
-        if attempt in recorded or (history and attempt < history[-1].attempt):
-            continue
-        job = own.get(attempt)
-        name = job_name(backup.metadata.name, attempt)
-        if job is None:
-            if attempt > old.attempts:
-                continue
-            history.append(
-                AttemptRecord(
-                    attempt=attempt,
-                    job_name=name,
-                    outcome=AttemptOutcome.FAILED,
-                    reason=Reason.JOB_DELETED,
-                    message=f"Job {name} was deleted before its result was recorded",
-                    retryable=True,
-                    completion_time=now,
-                )
-            )
-            continue
-        if job.finish is None:
-            continue
-        record, result = judge(job, job.finish)
-        history.append(record)
-        if record.outcome is AttemptOutcome.SUCCEEDED and result and result.artifact:
-            found = result.artifact
-            artifact = Artifact(
-                url=found.url,
-                size_bytes=found.size_bytes,
-                size=human_size(found.size_bytes),
-                sha256=found.sha256,
-                format=found.format,
-                compression=found.compression,
-                verification=found.verification,
-                download_url=found.download_url,
-                download_url_expires_at=found.download_url_expires_at,
-            )
-        if result is not None and (result.server_version or result.pg_dump_version):
-            source = Source(
-                server_version=result.server_version, pg_dump_version=result.pg_dump_version
-            )
-    return history, artifact, source
-
-
-def judge(job: ObservedJob, finish: JobFinish) -> tuple[AttemptRecord, DumpResult | None]:
-    """How one finished attempt went, trusting only a verified result for success."""
-    term = finish.termination
-    result = _parse_result(term.message if term else None)
-    reason: str
-    if finish.succeeded and result is not None and result.ok and result.artifact is not None:
-        outcome, reason = AttemptOutcome.SUCCEEDED, Reason.SUCCEEDED
-        message = f"{result.artifact.url} ({human_size(result.artifact.size_bytes)}) verified"
-    elif finish.reason == "DeadlineExceeded":
-        outcome, reason = AttemptOutcome.FAILED, Reason.DEADLINE_EXCEEDED
-        message = finish.message or "the attempt ran past its activeDeadlineSeconds"
-    elif finish.succeeded:
-        outcome, reason = AttemptOutcome.FAILED, Reason.RESULT_MISSING
-        message = "the Job completed but left no valid result: the artifact cannot be trusted"
-    elif result is not None and not result.ok and result.reason is not None:
-        outcome, reason, message = AttemptOutcome.FAILED, result.reason, result.message
-    elif term is not None and term.reason == "OOMKilled":
-        outcome, reason = AttemptOutcome.FAILED, Reason.OOM_KILLED
-        message = "the dump container ran out of memory"
-    elif term is not None and term.pod_reason == "Evicted":
-        outcome, reason = AttemptOutcome.FAILED, Reason.EVICTED
-        message = "the dump pod was evicted"
-    else:
-        outcome, reason = AttemptOutcome.FAILED, Reason.POD_FAILED
-        exit_code = term.exit_code if term else None
-        message = f"the dump pod failed (exit code {exit_code}) without a result"
-    record = AttemptRecord(
-        attempt=job.attempt,
-        job_name=job.name,
-        outcome=outcome,
-        reason=reason,
-        message=message,
-        retryable=outcome is AttemptOutcome.FAILED and is_retryable(Reason(reason)),
-        start_time=job.start_time,
-        completion_time=finish.time,
-    )
-    return record, result
-
-
-def _parse_result(message: str | None) -> DumpResult | None:
-    if not message:
-        return None
-    try:
-        return DumpResult.model_validate_json(message.strip())
-    except ValidationError:
-        return None
-
-
-def _failure_message(last: AttemptRecord, max_attempts: int) -> str:
-    if not last.retryable:
-        return last.message
-    return f"gave up after {last.attempt} of {max_attempts} attempts: {last.message}"
-
-
-def _events(old: TenantBackupStatus, new: TenantBackupStatus) -> list[Event]:
-    """Events of the transition from `old` to `new`. A new attempt's Job is announced when the
-    status first records it, whether this pass created it or adopted it after a lost write."""
-    events = [
-        Event(
-            type="Normal" if record.outcome is AttemptOutcome.SUCCEEDED else "Warning",
-            reason=f"Attempt{record.outcome.value}",
-            message=f"attempt {record.attempt} ({record.job_name}): {record.reason}: "
-            f"{record.message}",
-        )
-        for record in new.attempt_history[len(old.attempt_history) :]
-    ]
-    if new.attempts > old.attempts:
-        events.append(
-            Event("Normal", Reason.JOB_CREATED, f"created Job {new.job_name}: {new.message}")
-        )
-    if new.phase is not old.phase and new.phase is not None and new.phase.terminal:
-        events.append(
-            Event(
-                "Normal" if new.phase is Phase.SUCCEEDED else "Warning",
-                new.reason or new.phase.value,
-                new.message or "",
-            )
-        )
-    return events

@@ -21,7 +21,7 @@ from tenant_backup.api.backup import TenantBackup
 from tenant_backup.api.kinds import TENANT_BACKUP
 from tenant_backup.backup import followups
 from tenant_backup.backup.history_rows import rows_for
-from tenant_backup.backup.plan import Event
+from tenant_backup.core.events import Event
 from tenant_backup.settings import Settings
 
 EventSink = Callable[[Body, Event], None]

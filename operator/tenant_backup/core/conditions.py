@@ -71,36 +71,3 @@ def _ordered(conditions: list[Condition]) -> list[Condition]:
     """In the order of ConditionType, so equal sets compare equal."""
     order = list(ConditionType)
     return sorted(conditions, key=lambda condition: order.index(condition.type))
-
-
-_VERIFIED = {
-    "toc": ("TocVerified", "read back before success: the archive's table of contents"),
-    "full": ("FullyVerified", "read back before success: the whole archive"),
-}
-
-
-def with_verified(
-    previous: Sequence[Condition],
-    verification: str | None,
-    failed_verification: bool,
-    now: datetime,
-    generation: int,
-) -> list[Condition]:
-    """`Verified`: True with how the artifact was read back, False when reading it back failed,
-    absent before either."""
-    if failed_verification:
-        return with_condition(
-            previous,
-            ConditionType.VERIFIED,
-            "False",
-            "VerificationFailed",
-            "the artifact did not read back",
-            now,
-            generation,
-        )
-    if verification not in _VERIFIED:
-        return list(previous)
-    reason, message = _VERIFIED[verification]
-    return with_condition(
-        previous, ConditionType.VERIFIED, "True", reason, message, now, generation
-    )

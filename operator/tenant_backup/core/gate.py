@@ -11,7 +11,14 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 
-from tenant_backup.core.scheduling import Entry, Limits, State, Verdict, may_start
+from tenant_backup.core.scheduling import (
+    Entry,
+    Limits,
+    State,
+    Verdict,
+    admissible,
+    may_start,
+)
 
 RESERVATION_SECONDS = 30.0
 
@@ -36,6 +43,11 @@ class Gate:
         """Whether `candidate` would be admitted now; reserves nothing."""
         with self._lock:
             return may_start(candidate, self._entries(indexed), self.limits)
+
+    def admissible(self, indexed: Iterable[Entry]) -> list[Entry]:
+        """The waiting backups that would be admitted now, oldest first; reserves nothing."""
+        with self._lock:
+            return admissible(self._entries(indexed), self.limits)
 
     @contextmanager
     def admission(self, candidate: Entry, indexed: Iterable[Entry]) -> Iterator[Ticket]:

@@ -5,14 +5,14 @@ running backups of one tenant on one server. Waiting backups start in creation o
 backup may take a free slot only if no older backup waits for that slot.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
+from tenant_backup.api.attempts import Phase
+from tenant_backup.api.backup import TenantBackup
 from tenant_backup.api.reasons import Reason
-from tenant_backup.core.observe import parse_time
 
 UNKNOWN_SERVER = ""
 """A backup not yet checked: its server is unknown, so it may wait for any server's slot."""
@@ -60,27 +60,23 @@ class Verdict:
     message: str = ""
 
 
-def entry_of(body: Mapping[str, Any]) -> Entry | None:
-    """The scheduling entry of a TenantBackup body; None when it neither holds nor wants a
-    slot (finished, deleted, or sitting out a retry backoff)."""
-    metadata, status = body["metadata"], body.get("status") or {}
-    phase, reason = status.get("phase"), status.get("reason")
+def entry_of(backup: TenantBackup) -> Entry | None:
+    """The scheduling entry of a TenantBackup; None when it neither holds nor wants a slot
+    (finished, deleted, or sitting out a retry backoff)."""
+    status, metadata = backup.status, backup.metadata
     if (
-        phase in ("Succeeded", "Failed")
-        or reason == Reason.RETRY_SCHEDULED
-        or metadata.get("deletionTimestamp")
+        status.finished
+        or status.reason == Reason.RETRY_SCHEDULED
+        or metadata.deletion_timestamp is not None
     ):
         return None
-    waiting = phase in (None, "Pending") or reason == Reason.QUEUED
-    created = parse_time(metadata["creationTimestamp"])
-    if created is None:
-        return None
+    waiting = status.phase in (None, Phase.PENDING) or status.reason == Reason.QUEUED
     return Entry(
-        created=created,
-        namespace=metadata["namespace"],
-        name=metadata["name"],
-        server=status.get("databaseServer") or UNKNOWN_SERVER,
-        tenant=body["spec"]["tenant"],
+        created=metadata.creation_timestamp,
+        namespace=metadata.namespace,
+        name=metadata.name,
+        server=status.database_server or UNKNOWN_SERVER,
+        tenant=backup.spec.tenant,
         state=State.WAITING if waiting else State.ACTIVE,
     )
 
@@ -106,3 +102,17 @@ def may_start(candidate: Entry, entries: Iterable[Entry], limits: Limits) -> Ver
             f"{limits.per_server}), {len(older_on_server)} queued before",
         )
     return Verdict(True)
+
+
+def admissible(entries: Iterable[Entry], limits: Limits) -> list[Entry]:
+    """The waiting backups that may start now, oldest first. Only the oldest `total -
+    running` waiting ones can qualify (an older waiting backup keeps its place), so this
+    looks at no more than those."""
+    entries = list(entries)
+    active = sum(1 for entry in entries if entry.state is State.ACTIVE)
+    waiting = sorted(entry for entry in entries if entry.state is State.WAITING)
+    return [
+        entry
+        for entry in waiting[: max(0, limits.total - active)]
+        if may_start(entry, entries, limits).allowed
+    ]

@@ -1,0 +1,45 @@
+"""The operator's own checks before a backup's first attempt, read-only: the namespace may
+back up the tenant, the Secrets exist and hold what the Job needs, and the schema exists."""
+
+from tenant_backup.adapters import db
+from tenant_backup.adapters.kube import Kube
+from tenant_backup.api.backup import TenantBackup
+from tenant_backup.api.contract import DATABASE_SECRET, database_server, missing_keys
+from tenant_backup.backup.destination import destination_secret_problem
+from tenant_backup.backup.plan import Preflight, PreflightFailure
+from tenant_backup.core import naming, policy
+from tenant_backup.settings import Settings
+
+
+def run_preflight(kube: Kube, settings: Settings, backup: TenantBackup) -> Preflight:
+    """The checks' verdict for `backup`."""
+    namespace = backup.metadata.namespace
+    if settings.require_tenant_allowlist:
+        annotations = kube.namespace_annotations(namespace)
+        refusal = policy.tenant_problem(namespace, annotations, backup.spec.tenant)
+        if refusal is not None:
+            return Preflight(PreflightFailure.TENANT_NOT_ALLOWED, refusal)
+    secret_name = backup.spec.database.secret_ref.name
+    secret = kube.read_secret(namespace, secret_name)
+    if secret is None:
+        return Preflight(
+            PreflightFailure.SECRET_MISSING,
+            f"Secret {secret_name} not found in namespace {namespace}",
+        )
+    missing = missing_keys(DATABASE_SECRET, secret)
+    if missing:
+        return Preflight(
+            PreflightFailure.SECRET_MISSING,
+            f"Secret {secret_name} lacks the keys: {', '.join(missing)}",
+        )
+    problem = destination_secret_problem(backup, lambda name: kube.read_secret(namespace, name))
+    if problem is not None:
+        return Preflight(PreflightFailure.SECRET_MISSING, problem)
+    check = db.check_tenant(
+        secret,
+        naming.schema_name(backup.spec.tenant),
+        backup.spec.database.ssl_mode.value,
+        settings.preflight_timeout_seconds,
+    )
+    failure = PreflightFailure(check.problem) if check.problem is not None else None
+    return Preflight(failure, check.message, server=database_server(secret))

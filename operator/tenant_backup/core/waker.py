@@ -1,0 +1,73 @@
+"""In-process wake-ups: call back for a key at a time, from a few worker threads.
+
+The operator wakes an object when what it waits for happens (a backoff expiring, a write
+conflict to retry) instead of at the next periodic resync. A key has at most one wake-up
+pending, the earliest asked for. Wake-ups live in memory only: after a restart, the resume
+handler and the resync timer visit every unfinished object anyway.
+"""
+
+import heapq
+import threading
+import time
+from collections.abc import Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+WORKERS = 4
+
+
+class Waker(Generic[K]):
+    """Calls `wake(key)` once each key's time has come."""
+
+    def __init__(self, wake: Callable[[K], None], clock: Callable[[], float] = time.time) -> None:
+        self._wake = wake
+        self._clock = clock
+        self._due: dict[K, float] = {}
+        self._heap: list[tuple[float, int, K]] = []
+        self._counter = 0
+        self._changed = threading.Condition()
+        self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="wake")
+        threading.Thread(target=self._run, name="waker", daemon=True).start()
+
+    def at(self, key: K, when: datetime) -> None:
+        """Wake `key` at `when` (or earlier, if an earlier wake-up is pending)."""
+        self._schedule(key, when.timestamp())
+
+    def soon(self, key: K) -> None:
+        """Wake `key` now."""
+        self._schedule(key, self._clock())
+
+    def _schedule(self, key: K, stamp: float) -> None:
+        with self._changed:
+            if key in self._due and self._due[key] <= stamp:
+                return
+            self._due[key] = stamp
+            self._counter += 1
+            heapq.heappush(self._heap, (stamp, self._counter, key))
+            self._changed.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                key = self._next_due()
+            self._pool.submit(self._wake, key)
+
+    def _next_due(self) -> K:
+        """Wait for the earliest wake-up that is still pending and due; called locked."""
+        while True:
+            if not self._heap:
+                self._changed.wait()
+                continue
+            stamp, _, key = self._heap[0]
+            if self._due.get(key) != stamp:  # superseded by an earlier one, or already woken
+                heapq.heappop(self._heap)
+                continue
+            delay = stamp - self._clock()
+            if delay > 0:
+                self._changed.wait(delay)
+                continue
+            heapq.heappop(self._heap)
+            del self._due[key]
+            return key
