@@ -1,14 +1,17 @@
 """Concurrency limits on the real control plane: 20 backups created at once run at most
 three at a time against one database server, queue as Pending/Queued, start in creation
-order, and all finish; two backups of one tenant never run together."""
+order, and all finish; two backups of one tenant never run together. A backup waiting for a
+slot or a backoff is woken when it ends, not at the next resync."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tenant_backup.api.reasons import Reason
 from tenant_backup.result import DumpResult, ResultArtifact
 from tests.support import backups as tb
 from tests.support.cluster import KubectlRunner
@@ -84,8 +87,11 @@ def test_twenty_backups_queue_and_run_in_creation_order(
         "nothing queued",
     )
     assert all(s["phase"] == "Pending" and s["attempts"] == 0 for s in queued)
-    messages = " ".join(s["message"] for s in queued)
-    assert "on this database server (limit 3)" in messages or "another backup of tenant" in messages
+    # Each says what it waits for, as things stood when it last asked (it is not rewritten
+    # while the answer stays no).
+    explanations = ("(limit 5)", "on this database server (limit 3)", "another backup of tenant")
+    for queued_status in queued:
+        assert any(words in queued_status["message"] for words in explanations), queued_status
 
     most = 0
     while len(started(kubectl, namespace)) < len(NAMES) or running_pods(kubectl, namespace):
@@ -131,3 +137,74 @@ def test_one_tenant_never_runs_twice_at_once(
     second = tb.running_pod(kubectl, namespace, "second-1")
     succeed(kubectl, namespace, second)
     assert tb.wait_phase(kubectl, namespace, "second", "Succeeded")["attempts"] == 1
+
+
+# Long enough that a test passing within WAKE_TIMEOUT cannot have been helped by a resync.
+RESYNC_SECONDS = "600"
+WAKE_TIMEOUT = 30
+
+
+def test_a_queued_backup_starts_when_its_slot_frees_not_at_the_resync(
+    kubectl: KubectlRunner,
+    namespace: str,
+    start_operator: StartOperator,
+    apply: Apply,
+    shared_tenant_db: Database,
+    tmp_path: Path,
+) -> None:
+    tb.create_bound_claim(kubectl, namespace, tmp_path / "claim")
+    tb.create_db_secret(kubectl, namespace, shared_tenant_db)
+    start_operator(max_running_jobs="1", resync_seconds=RESYNC_SECONDS)
+    apply(tb.manifest("first", "acme"))
+    first = tb.running_pod(kubectl, namespace, "first-1")
+    apply(tb.manifest("second", "globex"))
+    wait_for(
+        lambda: tb.status(kubectl, namespace, "second").get("reason") == "Queued",
+        30,
+        "second backup not queued",
+    )
+    succeed(kubectl, namespace, first)
+    freed = time.monotonic()
+    wait_for(
+        lambda: "second" in started(kubectl, namespace),
+        WAKE_TIMEOUT,
+        "the queued backup waited for the resync",
+    )
+    print(
+        f"the queued backup's Job was created {time.monotonic() - freed:.1f} s after its slot freed"
+    )
+    second = tb.running_pod(kubectl, namespace, "second-1")
+    succeed(kubectl, namespace, second)
+    assert tb.wait_phase(kubectl, namespace, "second", "Succeeded")["attempts"] == 1
+
+
+def test_a_retry_starts_when_its_backoff_ends_not_at_the_resync(
+    kubectl: KubectlRunner,
+    namespace: str,
+    start_operator: StartOperator,
+    apply: Apply,
+    shared_tenant_db: Database,
+    tmp_path: Path,
+) -> None:
+    tb.create_bound_claim(kubectl, namespace, tmp_path / "claim")
+    tb.create_db_secret(kubectl, namespace, shared_tenant_db)
+    start_operator(resync_seconds=RESYNC_SECONDS)
+    retry = {"maxAttempts": 2, "backoffSeconds": 5, "maxBackoffSeconds": 5}
+    apply(tb.manifest("flaky", "acme", retry=retry))
+    tb.running_pod(kubectl, namespace, "flaky-1")
+    tb.fail_attempt(kubectl, namespace, "flaky-1", Reason.DATABASE_UNAVAILABLE)
+    waiting = wait_for(
+        lambda: (s := tb.status(kubectl, namespace, "flaky")).get("nextAttemptTime") and s,
+        30,
+        "no retry scheduled",
+    )
+    assert waiting["reason"] == "RetryScheduled"
+    wait_for(
+        lambda: "flaky-2" in tb.job_names(kubectl, namespace),
+        WAKE_TIMEOUT,
+        "the retry waited for the resync",
+    )
+    created = tb.get(kubectl, namespace, "jobs", "flaky-2")["metadata"]["creationTimestamp"]
+    due = waiting["nextAttemptTime"]
+    print(f"attempt 2 due at {due}, its Job created at {created}")
+    assert created >= due

@@ -37,7 +37,7 @@ def history_due(backup: TenantBackup, history_enabled: bool) -> bool:
 def _channels(backup: TenantBackup) -> list[Channel]:
     """The channels the spec asks to notify of the backup's final phase."""
     phase, wanted = backup.status.phase, backup.spec.notifications
-    if phase is None or not phase.terminal or NotifyOn(phase.value) not in wanted.on:
+    if phase is None or not backup.status.finished or NotifyOn(phase.value) not in wanted.on:
         return []
     configured = {Channel.EMAIL: wanted.email, Channel.WEBHOOK: wanted.webhook}
     return [channel for channel, config in configured.items() if config is not None]
@@ -65,8 +65,7 @@ def pending(backup: TenantBackup, history_enabled: bool) -> bool:
 
 def needs_resync(backup: TenantBackup, history_enabled: bool) -> bool:
     """Whether the periodic resync should keep visiting the backup."""
-    phase = backup.status.phase
-    return phase is None or not phase.terminal or pending(backup, history_enabled)
+    return not backup.status.finished or pending(backup, history_enabled)
 
 
 def history_recorded(backup: TenantBackup, now: datetime) -> Update:

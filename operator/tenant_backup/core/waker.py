@@ -4,8 +4,12 @@ The operator wakes an object when what it waits for happens (a backoff expiring,
 conflict to retry) instead of at the next periodic resync. A key has at most one wake-up
 pending, the earliest asked for. Wake-ups live in memory only: after a restart, the resume
 handler and the resync timer visit every unfinished object anyway.
+
+A wake-up runs in a copy of the context it was asked for in, so what the asking thread's
+context carried (Kopf's settings and Event queue, for one) is there when it runs.
 """
 
+import contextvars
 import heapq
 import threading
 import time
@@ -25,6 +29,7 @@ class Waker(Generic[K]):
         self._wake = wake
         self._clock = clock
         self._due: dict[K, float] = {}
+        self._contexts: dict[K, contextvars.Context] = {}
         self._heap: list[tuple[float, int, K]] = []
         self._counter = 0
         self._changed = threading.Condition()
@@ -44,6 +49,7 @@ class Waker(Generic[K]):
             if key in self._due and self._due[key] <= stamp:
                 return
             self._due[key] = stamp
+            self._contexts[key] = contextvars.copy_context()
             self._counter += 1
             heapq.heappush(self._heap, (stamp, self._counter, key))
             self._changed.notify()
@@ -52,7 +58,8 @@ class Waker(Generic[K]):
         while True:
             with self._changed:
                 key = self._next_due()
-            self._pool.submit(self._wake, key)
+                context = self._contexts.pop(key)
+            self._pool.submit(context.run, self._wake, key)
 
     def _next_due(self) -> K:
         """Wait for the earliest wake-up that is still pending and due; called locked."""

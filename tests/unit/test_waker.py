@@ -1,0 +1,30 @@
+"""In-process wake-ups: due keys are called once, the earliest wake-up wins, and the caller's
+context travels with it."""
+
+import contextvars
+import queue
+import time
+from datetime import UTC, datetime, timedelta
+
+from tenant_backup.core.waker import Waker
+
+CALLER = contextvars.ContextVar[str]("caller")
+TIMEOUT = 10.0
+
+
+def test_a_key_is_woken_once_at_its_earliest_time_in_its_callers_context() -> None:
+    woken: queue.Queue[tuple[str, str, float]] = queue.Queue()
+    waker: Waker[str] = Waker(lambda key: woken.put((key, CALLER.get("none"), time.time())))
+    CALLER.set("handler")
+    soon = datetime.now(UTC) + timedelta(seconds=0.3)
+    waker.at("b", soon + timedelta(hours=1))
+    waker.at("b", soon)  # earlier: replaces the later one
+    waker.at("b", soon + timedelta(hours=2))  # later than the pending one: ignored
+    waker.soon("a")
+    first = woken.get(timeout=TIMEOUT)
+    second = woken.get(timeout=TIMEOUT)
+    assert (first[0], first[1]) == ("a", "handler")
+    assert (second[0], second[1]) == ("b", "handler")
+    assert second[2] >= soon.timestamp()
+    time.sleep(0.5)
+    assert woken.empty(), "a key was woken twice"
