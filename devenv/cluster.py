@@ -7,7 +7,7 @@ With `pod_gateway` set there is no kwok: the API server also listens for pods be
 address (its `kubernetes` Service points there) and a real node joins (`real_node.py`).
 
 Library: ``Cluster.start(state_dir)`` ... ``cluster.stop()``.
-CLI (from the repo root): ``python tests/support/cluster.py up|down|status``; ``up`` starts
+CLI (from the repo root): ``python -m devenv.cluster up|down|status``; ``up`` starts
 a detached cluster in ``.cache/cluster/`` and prints ``export KUBECONFIG=...``.
 """
 
@@ -38,13 +38,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 
+from devenv.paths import CACHE, REPO
+
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-BUILD_SCRIPT = REPO_ROOT / "tools" / "controlplane" / "build.sh"
+BUILD_SCRIPT = REPO / "tools" / "controlplane" / "build.sh"
 STAGES_FILE = Path(__file__).with_name("kwok-stages.yaml")
-DEFAULT_STATE_DIR = REPO_ROOT / ".cache" / "cluster"
+DEFAULT_STATE_DIR = CACHE / "cluster"
 
 NODE_NAME = "kwok-node-0"
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
@@ -727,7 +728,7 @@ def _cmd_status(state_dir: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of `python tests/support/cluster.py`."""
+    """Entry point of `python -m devenv.cluster`."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("command", choices=("up", "down", "status"))
     parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tests.support.cluster import KubectlRunner
+from devenv.cluster import KubectlRunner
 
 RUNNER = Path(sys.executable).parent / "tenant-backup"
 ANNOTATION = "kwok.tenantbackup.dev"

@@ -9,7 +9,8 @@ from typing import Any
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+from devenv.paths import REPO
+
 CHART = REPO / "charts" / "tenant-backup-operator"
 BUILD_SCRIPT = REPO / "tools" / "chart-tools" / "build.sh"
 

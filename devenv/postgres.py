@@ -20,7 +20,7 @@ from psycopg import sql
 from psycopg.abc import Query
 from psycopg.conninfo import make_conninfo
 
-from tests.support.pod_network import PodNetwork
+from devenv.pod_network import PodNetwork
 
 DEFAULT_BIN_DIR = Path("/usr/lib/postgresql/15/bin")
 OS_USER = "postgres"  # initdb refuses root; the server runs as this user.

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.cluster import (
+from devenv.cluster import (
     Cluster,
     ClusterError,
     alive,
@@ -42,17 +42,18 @@ from tests.support.cluster import (
     tail,
     write_kubeconfig,
 )
-from tests.support.images import Image
-from tests.support.node_config import (
+from devenv.images import Image
+from devenv.node_config import (
     CGROUP_ROOT,
     NODE_NAME,
     containerd_config,
     kube_proxy_config,
     kubelet_config,
 )
-from tests.support.pod_network import PodNetwork
+from devenv.paths import REPO
+from devenv.pod_network import PodNetwork
 
-BUILD_SCRIPT = Path(__file__).resolve().parents[2] / "tools" / "controlplane" / "build-node.sh"
+BUILD_SCRIPT = REPO / "tools" / "controlplane" / "build-node.sh"
 CGROUP_MOUNT = Path("/sys/fs/cgroup")
 CONTAINERD = "/usr/bin/containerd"
 CTR = "/usr/bin/ctr"

@@ -18,11 +18,11 @@ import boto3
 from botocore.config import Config
 from mypy_boto3_s3 import S3Client
 
-from tests.support.cluster import free_port
-from tests.support.waiting import wait_for
+from devenv.cluster import free_port
+from devenv.paths import REPO
+from devenv.waiting import wait_for
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-BUILD_SCRIPT = REPO_ROOT / "tools" / "minio" / "build.sh"
+BUILD_SCRIPT = REPO / "tools" / "minio" / "build.sh"
 REGION = "us-east-1"
 START_TIMEOUT_SECONDS = 60
 
