@@ -66,10 +66,10 @@ bench: install packages minio ## Runner vs bare pg_dump on a small and a 1 GiB t
 	PYTHONPATH=.:operator $(BIN)/python tools/bench/bench.py
 
 cluster-up: install controlplane ## Start the local control plane in the background; prints KUBECONFIG
-	$(BIN)/python -m devenv.cluster up
+	$(BIN)/python -m devenv.cluster_cli up
 
 cluster-down: install ## Stop the local control plane
-	$(BIN)/python -m devenv.cluster down
+	$(BIN)/python -m devenv.cluster_cli down
 
 run: install ## Run the operator against $$KUBECONFIG (all namespaces)
 	$(BIN)/tenant-backup operator --all-namespaces

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from devenv.cluster import KubectlRunner
+from devenv.kubectl import KubectlRunner
 from devenv.tenants import Database
 from devenv.waiting import wait_for
 from tenant_backup.policy import ALLOWED_TENANTS_ANNOTATION

@@ -18,8 +18,8 @@ import boto3
 from botocore.config import Config
 from mypy_boto3_s3 import S3Client
 
-from devenv.cluster import free_port
 from devenv.paths import REPO
+from devenv.processes import free_port
 from devenv.waiting import wait_for
 
 BUILD_SCRIPT = REPO / "tools" / "minio" / "build.sh"

@@ -8,7 +8,6 @@ import pwd
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -21,6 +20,7 @@ from psycopg.abc import Query
 from psycopg.conninfo import make_conninfo
 
 from devenv.pod_network import PodNetwork
+from devenv.processes import free_port
 
 DEFAULT_BIN_DIR = Path("/usr/lib/postgresql/15/bin")
 OS_USER = "postgres"  # initdb refuses root; the server runs as this user.
@@ -53,14 +53,6 @@ class Credentials:
 
     user: str
     password: str
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class PostgresServer:

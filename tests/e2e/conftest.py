@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from devenv import operator_release
-from devenv.cluster import KubectlRunner
+from devenv.kubectl import KubectlRunner
 from devenv.node_cluster import NodeCluster
 from devenv.postgres import PostgresServer
 from devenv.tenants import (

@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 
 from devenv import operator_release
-from devenv.cluster import KubectlRunner
+from devenv.kubectl import KubectlRunner
 from devenv.node_cluster import NodeCluster
 from devenv.postgres import PostgresServer
 from devenv.restore import restore, row_counts

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from devenv.cluster import KubectlRunner
+from devenv.kubectl import KubectlRunner
 from devenv.postgres import PostgresServer
 from devenv.telegram_stand_in import BotApiStandIn
 from devenv.tenants import Database

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from devenv import chart_tools as chart
-from devenv.cluster import Cluster, KubectlError, KubectlRunner
+from devenv.cluster import Cluster
+from devenv.kubectl import KubectlError, KubectlRunner
 from tests.support import operator_rbac as rbac
 from tests.support.openapi_schemas import write_schemas
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from devenv.cluster import KubectlRunner
+from devenv.kubectl import KubectlRunner
 from devenv.pod_executor import end_pod
 from devenv.tenants import Database
 from devenv.waiting import wait_for

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from devenv.cluster import KubectlRunner
+from devenv.kubectl import KubectlRunner
 from tests.support import backups as tb
 from tests.support.operator_fixtures import StartOperator
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from devenv.cluster import KubectlRunner
+from devenv.kubectl import KubectlRunner
 from devenv.pod_executor import end_pod, run_dump_container
 from devenv.tenants import Database
 from tests.support import backups as tb

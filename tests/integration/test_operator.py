@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from devenv.cluster import KubectlRunner
+from devenv.kubectl import KubectlRunner
 from devenv.tenants import Database
 from devenv.waiting import wait_for
 from tenant_backup.api.reasons import Reason

@@ -17,7 +17,9 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from devenv.cluster import Cluster, KubectlRunner, free_port
+from devenv.cluster import Cluster
+from devenv.kubectl import KubectlRunner
+from devenv.processes import free_port
 from devenv.tenants import Database
 from devenv.waiting import wait_for
 from tests.support import backups as tb

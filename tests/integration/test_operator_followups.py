@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from devenv.cluster import KubectlRunner
+from devenv.kubectl import KubectlRunner
 from devenv.postgres import PostgresServer
 from devenv.waiting import wait_for
 from tenant_backup.api.reasons import Reason

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from devenv.cluster import Cluster, KubectlRunner
+from devenv.cluster import Cluster
+from devenv.kubectl import KubectlRunner
 from devenv.tenants import Database
 from devenv.waiting import wait_for
 from tenant_backup.api.reasons import Reason

@@ -21,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from devenv.cluster import Cluster, KubectlRunner
+from devenv.cluster import Cluster
+from devenv.kubectl import KubectlRunner
 from devenv.pod_executor import end_pod, run_dump_container
 from devenv.tenants import Database
 from tests.support import backups as tb

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from devenv.cluster import KubectlRunner
+from devenv.kubectl import KubectlRunner
 from devenv.pod_executor import end_pod, run_dump_container
 from devenv.telegram_stand_in import BotApiStandIn, reassemble
 from tests.support import backups as tb

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from devenv.cluster import free_port
 from devenv.minio import S3Account
 from devenv.postgres import DEFAULT_BIN_DIR
+from devenv.processes import free_port
 from devenv.tenants import Database
 from devenv.waiting import wait_for
 from tests.support.dump_runs import (

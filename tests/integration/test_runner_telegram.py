@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from devenv.cluster import free_port
 from devenv.postgres import DEFAULT_BIN_DIR
+from devenv.processes import free_port
 from devenv.telegram_stand_in import BotApiStandIn, reassemble
 from devenv.tenants import Database
 from tests.support.dump_runs import (

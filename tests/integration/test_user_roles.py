@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from devenv.cluster import Cluster, KubectlRunner
+from devenv.cluster import Cluster
+from devenv.kubectl import KubectlRunner
 from devenv.waiting import wait_for
 from tests.support import backups as tb
 from tests.support import operator_rbac as rbac

@@ -22,7 +22,7 @@ from devenv.backup_objects import (
     tenant_backup,
     wait_phase,
 )
-from devenv.cluster import KubectlRunner
+from devenv.kubectl import KubectlRunner
 from devenv.pod_executor import end_pod, run_dump_container
 from devenv.waiting import wait_for
 from tenant_backup.api.reasons import Reason

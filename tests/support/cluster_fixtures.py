@@ -17,7 +17,8 @@ import pytest
 from kubernetes.client import ApiClient, CoreV1Api, V1Namespace, V1ObjectMeta
 from kubernetes.client.exceptions import ApiException
 
-from devenv.cluster import Cluster, KubectlRunner
+from devenv.cluster import Cluster
+from devenv.kubectl import KubectlRunner
 from devenv.waiting import wait_for
 from tenant_backup.policy import ALLOWED_TENANTS_ANNOTATION, ANY_TENANT
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from devenv.cluster import Cluster, KubectlError, KubectlRunner
+from devenv.cluster import Cluster
+from devenv.kubectl import KubectlError, KubectlRunner
 from devenv.waiting import wait_for
 from tests.support.operator_process import OperatorProcess
 from tests.support.operator_rbac import install_identity
