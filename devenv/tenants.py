@@ -1,16 +1,21 @@
 """The test tenants (tenants.sql) on a `PostgresServer`: loaded once into a template
 database, then copied (CREATE DATABASE ... TEMPLATE, milliseconds) into databases to back up.
+
+By hand (as root: the server runs as the `postgres` user): ``python -m devenv.tenants``
+starts a PostgreSQL with the tenants and prints how to connect, until Ctrl-C.
 """
 
 from __future__ import annotations
 
 import itertools
 import secrets
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from psycopg import sql
 
+from devenv.foreground import serve
 from devenv.postgres import Credentials, PostgresServer
 
 TENANTS_SQL = Path(__file__).with_name("tenants.sql")
@@ -72,3 +77,21 @@ def clone_tenants(server: PostgresServer, roles: Roles, prefix: str) -> Database
     name = f"{prefix}_{next(_counter)}"
     server.create_database(name, template=TEMPLATE_DB)
     return Database(server, name, roles)
+
+
+def main() -> int:
+    """Start a PostgreSQL holding the tenants in a database `app_<n>`; print its libpq
+    settings (as the backup role) and, on stderr, the superuser's DSN; stop it at Ctrl-C."""
+    server = PostgresServer()
+    try:
+        server.start()
+        db = clone_tenants(server, create_tenant_template(server), "app")
+    except BaseException:
+        server.destroy()
+        raise
+    print(f"superuser: {server.superuser_dsn}", file=sys.stderr)
+    return serve(server.destroy, db.env(), "--tenant acme --output /tmp/acme.pgdump.zst")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,6 +1,6 @@
 """Pytest fixtures over `devenv.cluster`: a real control plane per session.
 
-Set TBO_KUBECONFIG to reuse a running cluster (e.g. one from `cluster.py up`)
+Set TBO_KUBECONFIG to reuse a running cluster (e.g. one from `make cluster-up`)
 instead of starting one.
 """
 
