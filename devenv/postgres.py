@@ -1,4 +1,5 @@
-"""A throwaway PostgreSQL server for tests: temporary data dir, free port, fast settings."""
+"""A throwaway PostgreSQL server (tests, demo, bench, `python -m devenv.tenants`): temporary
+data dir, free port, fast settings."""
 
 from __future__ import annotations
 
