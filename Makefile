@@ -28,7 +28,7 @@ node: ## Build (once) kubelet and kube-proxy for the local real node
 	tools/controlplane/build-node.sh
 
 images: install ## Build the pause and operator images for the real node (cached by their inputs)
-	$(BIN)/python -m tests.support.images
+	$(BIN)/python -m devenv.images
 
 minio: ## Build (once) the MinIO server the S3 tests run
 	tools/minio/build.sh
@@ -45,8 +45,8 @@ crds: install ## Regenerate crds/ from the pydantic models
 	$(BIN)/python -m tenant_backup.api.crd crds
 
 lint: install ## ruff, mypy --strict and the import contracts (lint-imports)
-	$(BIN)/ruff check operator tests
-	$(BIN)/ruff format --check operator tests
+	$(BIN)/ruff check operator devenv tests tools
+	$(BIN)/ruff format --check operator devenv tests tools
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
@@ -57,19 +57,19 @@ test: install packages controlplane node images minio chart-lint lint ## Everyth
 	$(BIN)/pytest
 
 demo: $(if $(KIND),,install packages controlplane node images chart-tools) ## A real backup on a local real-node cluster (KIND=1: on kind), restored; leaves it up
-	$(if $(KIND),$(PYTHON) tools/kind-e2e/run.py --keep,$(BIN)/python -m tests.support.demo up)
+	$(if $(KIND),$(PYTHON) tools/kind-e2e/run.py --keep,$(BIN)/python -m devenv.demo up)
 
 demo-down: install ## Stop what `make demo` left running
-	$(BIN)/python -m tests.support.demo down
+	$(BIN)/python -m devenv.demo down
 
 bench: install packages minio ## Runner vs bare pg_dump on a small and a 1 GiB tenant (file and S3); prints figures
 	PYTHONPATH=.:operator $(BIN)/python tools/bench/bench.py
 
 cluster-up: install controlplane ## Start the local control plane in the background; prints KUBECONFIG
-	$(BIN)/python tests/support/cluster.py up
+	$(BIN)/python -m devenv.cluster_cli up
 
 cluster-down: install ## Stop the local control plane
-	$(BIN)/python tests/support/cluster.py down
+	$(BIN)/python -m devenv.cluster_cli down
 
 run: install ## Run the operator against $$KUBECONFIG (all namespaces)
 	$(BIN)/tenant-backup operator --all-namespaces

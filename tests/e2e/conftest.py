@@ -16,19 +16,19 @@ from typing import Any
 
 import pytest
 
-from tests.support import backups as tb
-from tests.support import operator_release
-from tests.support.cluster import KubectlRunner
-from tests.support.cluster_fixtures import namespace_name
-from tests.support.node_cluster import NodeCluster
-from tests.support.postgres import PostgresServer
-from tests.support.postgres_fixtures import (
+from devenv import operator_release
+from devenv.kubectl import KubectlRunner
+from devenv.node_cluster import NodeCluster
+from devenv.postgres import PostgresServer
+from devenv.tenants import (
     Database,
     Roles,
     clone_tenants,
     create_tenant_template,
 )
-from tests.support.waiting import wait_for
+from devenv.waiting import wait_for
+from tests.support import backups as tb
+from tests.support.cluster_fixtures import namespace_name
 
 RUN_AS = 65532  # the dump container's user, which writes into the claim's host directory
 

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import psycopg
 
+from devenv import operator_release
+from devenv.kubectl import KubectlRunner
+from devenv.node_cluster import NodeCluster
+from devenv.postgres import PostgresServer
+from devenv.restore import restore, row_counts
+from devenv.tenants import Database
+from devenv.waiting import wait_for
 from tests.e2e.conftest import Apply
 from tests.support import backups as tb
-from tests.support import operator_release
-from tests.support.cluster import KubectlRunner
-from tests.support.node_cluster import NodeCluster
-from tests.support.postgres import PostgresServer
-from tests.support.postgres_fixtures import Database
-from tests.support.restore import restore, row_counts
-from tests.support.waiting import wait_for
 
 SCHEMA = "tenant_acme"
 BACKUP_TIMEOUT = 180

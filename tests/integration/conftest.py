@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from devenv.kubectl import KubectlRunner
+from devenv.postgres import PostgresServer
+from devenv.telegram_stand_in import BotApiStandIn
+from devenv.tenants import Database
 from tenant_backup.settings import Settings
 from tests.support import backups as tb
-from tests.support.cluster import KubectlRunner
 from tests.support.history import settings_for
-from tests.support.postgres import PostgresServer
-from tests.support.postgres_fixtures import Database
-from tests.support.telegram_bot_api import BotApiStandIn
 
 _history_databases = itertools.count(1)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.cluster import KubectlRunner
+from devenv.kubectl import KubectlRunner
 from tests.support.factories import backup_body
 
 Apply = Callable[..., Any]

@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
-from tests.support import chart_tools as chart
+from devenv import chart_tools as chart
+from devenv.cluster import Cluster
+from devenv.kubectl import KubectlError, KubectlRunner
 from tests.support import operator_rbac as rbac
-from tests.support.cluster import Cluster, KubectlError, KubectlRunner
 from tests.support.openapi_schemas import write_schemas
 
 NAMESPACED = 'watchNamespaces=["team-a", "team-b"]'

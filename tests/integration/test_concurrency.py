@@ -11,14 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from devenv.kubectl import KubectlRunner
+from devenv.pod_executor import end_pod
+from devenv.tenants import Database
+from devenv.waiting import wait_for
 from tenant_backup.api.reasons import Reason
 from tenant_backup.result import DumpResult, ResultArtifact
 from tests.support import backups as tb
-from tests.support.cluster import KubectlRunner
 from tests.support.operator_fixtures import StartOperator
-from tests.support.pod_executor import end_pod
-from tests.support.postgres_fixtures import Database
-from tests.support.waiting import wait_for
 
 Apply = Callable[..., Any]
 NAMES = [f"b{n:02}" for n in range(1, 21)]

@@ -27,15 +27,15 @@ from kubernetes.client import (
 )
 from kubernetes.client.exceptions import ApiException
 
-from tests.support.cluster import (
+from devenv.cluster import Cluster
+from devenv.cluster_config import (
     EXIT_CODE_ANNOTATION,
     MESSAGE_ANNOTATION,
     REASON_ANNOTATION,
     STAY_PENDING_ANNOTATION,
-    Cluster,
 )
+from devenv.waiting import wait_for
 from tests.support.cluster_fixtures import namespace_name
-from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg
 
+from devenv.postgres import PostgresServer
 from tenant_backup.adapters.history import store
 from tenant_backup.adapters.history.migrations import Names, migrate
 from tenant_backup.api.backup import TenantBackup
@@ -22,7 +23,6 @@ from tenant_backup.settings import Settings
 from tests.support.factories import T0, UID
 from tests.support.history import catalog, rows, settings_for
 from tests.support.lifecycles import lifecycle
-from tests.support.postgres import PostgresServer
 
 CLI = Path(sys.executable).parent / "tenant-backup"
 SHA = "a" * 64

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
+from devenv.kubectl import KubectlRunner
+from devenv.pod_executor import end_pod, run_dump_container
+from devenv.tenants import Database
 from tests.support import backups as tb
-from tests.support.cluster import KubectlRunner
 from tests.support.operator_fixtures import StartOperator
-from tests.support.pod_executor import end_pod, run_dump_container
-from tests.support.postgres_fixtures import Database
 
 Apply = Callable[..., Any]
 BASE: dict[str, Any] = {

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
+from devenv.kubectl import KubectlRunner
+from devenv.tenants import Database
+from devenv.waiting import wait_for
 from tenant_backup.core.policy import ALLOWED_TENANTS_ANNOTATION
 from tests.support import backups as tb
-from tests.support.cluster import KubectlRunner
 from tests.support.operator_fixtures import StartOperator
-from tests.support.postgres_fixtures import Database
 from tests.support.users import bind_cluster_role, can_i
-from tests.support.waiting import wait_for
 
 Apply = Callable[..., Any]
 

@@ -16,15 +16,15 @@ from typing import Any
 
 import pytest
 
+from devenv.kubectl import KubectlRunner
+from devenv.tenants import Database
+from devenv.waiting import wait_for
 from tenant_backup.api.backup import TenantBackup
 from tenant_backup.api.reasons import Reason
 from tenant_backup.backup.job import build_job
 from tenant_backup.settings import Settings
 from tests.support import backups as tb
-from tests.support.cluster import KubectlRunner
 from tests.support.operator_fixtures import StartOperator
-from tests.support.postgres_fixtures import Database
-from tests.support.waiting import wait_for
 
 Apply = Callable[..., Any]
 

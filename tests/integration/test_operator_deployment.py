@@ -17,12 +17,14 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from devenv.cluster import Cluster
+from devenv.kubectl import KubectlRunner
+from devenv.processes import free_port
+from devenv.tenants import Database
+from devenv.waiting import wait_for
 from tests.support import backups as tb
 from tests.support import operator_rbac as rbac
-from tests.support.cluster import Cluster, KubectlRunner, free_port
 from tests.support.operator_process import OperatorProcess
-from tests.support.postgres_fixtures import Database
-from tests.support.waiting import wait_for
 
 POD_NAME = "tenant-backup-operator-5d8f7c9b4-x2x7q"
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]

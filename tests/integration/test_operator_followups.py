@@ -16,15 +16,15 @@ from typing import Any
 import psycopg
 import pytest
 
+from devenv.kubectl import KubectlRunner
+from devenv.postgres import PostgresServer
+from devenv.waiting import wait_for
 from tenant_backup.api.reasons import Reason
 from tenant_backup.settings import Settings
 from tests.support import backups as tb
-from tests.support.cluster import KubectlRunner
 from tests.support.history import rows, settings_for
 from tests.support.operator_fixtures import StartOperator
-from tests.support.postgres import PostgresServer
 from tests.support.receivers import SmtpReceiver, WebhookReceiver, self_signed_certificate
-from tests.support.waiting import wait_for
 
 Apply = Callable[..., Any]
 SMTP_LOGIN = ("backup-bot", "smtp-pass-4c1d")

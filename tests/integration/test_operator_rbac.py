@@ -15,13 +15,14 @@ from typing import Any
 
 import pytest
 
+from devenv.cluster import Cluster
+from devenv.kubectl import KubectlRunner
+from devenv.tenants import Database
+from devenv.waiting import wait_for
 from tenant_backup.api.reasons import Reason
 from tests.support import backups as tb
 from tests.support import operator_rbac as rbac
-from tests.support.cluster import Cluster, KubectlRunner
 from tests.support.operator_fixtures import StartOperator
-from tests.support.postgres_fixtures import Database
-from tests.support.waiting import wait_for
 
 # Used by every run of the flow below; anything else granted may be unused in a short run.
 ESSENTIAL: set[rbac.Permission] = {

@@ -21,12 +21,13 @@ from typing import Any
 
 import pytest
 
+from devenv.cluster import Cluster
+from devenv.kubectl import KubectlRunner
+from devenv.pod_executor import end_pod, run_dump_container
+from devenv.tenants import Database
 from tests.support import backups as tb
-from tests.support.cluster import Cluster, KubectlRunner
 from tests.support.factories import backup_body
 from tests.support.operator_fixtures import StartOperator
-from tests.support.pod_executor import end_pod, run_dump_container
-from tests.support.postgres_fixtures import Database
 from tests.support.s3_fixtures import Bucket
 
 Apply = Callable[..., Any]

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
+from devenv.kubectl import KubectlRunner
+from devenv.pod_executor import end_pod, run_dump_container
+from devenv.telegram_stand_in import BotApiStandIn, reassemble
 from tests.support import backups as tb
-from tests.support.cluster import KubectlRunner
 from tests.support.factories import backup_body
 from tests.support.operator_fixtures import StartOperator
-from tests.support.pod_executor import end_pod, run_dump_container
-from tests.support.telegram_bot_api import BotApiStandIn, reassemble
 
 Apply = Callable[..., Any]
 BOT_SECRET = "backup-bot"

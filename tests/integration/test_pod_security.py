@@ -7,11 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from devenv.kubectl import KubectlRunner
+from devenv.pod_executor import end_pod, run_dump_container
+from devenv.tenants import Database
 from tests.support import backups as tb
-from tests.support.cluster import KubectlRunner
 from tests.support.operator_fixtures import StartOperator
-from tests.support.pod_executor import end_pod, run_dump_container
-from tests.support.postgres_fixtures import Database
 
 Apply = Callable[..., Any]
 

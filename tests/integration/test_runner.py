@@ -18,10 +18,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.support.postgres import DEFAULT_BIN_DIR, Credentials, PostgresServer
-from tests.support.postgres_fixtures import Database
-from tests.support.restore import decompressed, pipe_into, restore
-from tests.support.waiting import wait_for
+from devenv.postgres import DEFAULT_BIN_DIR, Credentials, PostgresServer
+from devenv.restore import decompressed, pipe_into, restore
+from devenv.tenants import Database
+from devenv.waiting import wait_for
 
 TENANT_BACKUP = Path(sys.executable).with_name("tenant-backup")
 TABLES = ("customers", "orders", "order_items", "secrets")

@@ -18,7 +18,11 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from tests.support.cluster import free_port
+from devenv.minio import S3Account
+from devenv.postgres import DEFAULT_BIN_DIR
+from devenv.processes import free_port
+from devenv.tenants import Database
+from devenv.waiting import wait_for
 from tests.support.dump_runs import (
     Run,
     add_blobs,
@@ -27,11 +31,7 @@ from tests.support.dump_runs import (
     terminated,
     wrapper_bin,
 )
-from tests.support.minio import S3Account
-from tests.support.postgres import DEFAULT_BIN_DIR
-from tests.support.postgres_fixtures import Database
 from tests.support.s3_fixtures import Bucket
-from tests.support.waiting import wait_for
 
 TENANT_BACKUP = Path(sys.executable).with_name("tenant-backup")
 KEY = "nightly/acme/acme-20261125T120000Z-0a1b2c3d.pgdump.zst"

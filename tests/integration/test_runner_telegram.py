@@ -15,7 +15,10 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from tests.support.cluster import free_port
+from devenv.postgres import DEFAULT_BIN_DIR
+from devenv.processes import free_port
+from devenv.telegram_stand_in import BotApiStandIn, reassemble
+from devenv.tenants import Database
 from tests.support.dump_runs import (
     Run,
     add_blobs,
@@ -24,9 +27,6 @@ from tests.support.dump_runs import (
     terminated,
     wrapper_bin,
 )
-from tests.support.postgres import DEFAULT_BIN_DIR
-from tests.support.postgres_fixtures import Database
-from tests.support.telegram_bot_api import BotApiStandIn, reassemble
 
 TENANT_BACKUP = Path(sys.executable).with_name("tenant-backup")
 CHAT = "-1001234567890"

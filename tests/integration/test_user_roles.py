@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
+from devenv.cluster import Cluster
+from devenv.kubectl import KubectlRunner
+from devenv.waiting import wait_for
 from tests.support import backups as tb
 from tests.support import operator_rbac as rbac
-from tests.support.cluster import Cluster, KubectlRunner
 from tests.support.users import RBAC_API, bind_cluster_role, can_i
-from tests.support.waiting import wait_for
 
 AGGREGATE_LABEL_PREFIX = f"{RBAC_API}/aggregate-to-"
 BACKUP = tb.manifest()

@@ -1,145 +1,53 @@
-"""Test-side helpers for TenantBackups: their manifests and the objects they need, reading
-their state, and ending their attempts' pods through KWOK (for real, or as a failure)."""
+"""Test-side helpers for TenantBackups: the objects of `devenv.backup_objects` (re-exported,
+so tests reach everything as `tb.*`), listing Jobs and Events, and ending attempts' pods
+through KWOK (for real, or as a failure)."""
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 from typing import Any
 
+from devenv.backup_objects import (
+    CLAIM_NAME,
+    SECRET_NAME,
+    artifact_file,
+    create_bound_claim,
+    create_db_secret,
+    create_secret,
+    get,
+    manifest,
+    restricted_namespace,
+    status,
+    tenant_backup,
+    wait_phase,
+)
+from devenv.kubectl import KubectlRunner
+from devenv.pod_executor import end_pod, run_dump_container
+from devenv.waiting import wait_for
 from tenant_backup.api.reasons import Reason
-from tenant_backup.core.policy import ALLOWED_TENANTS_ANNOTATION
-from tests.support.cluster import KubectlRunner
 from tests.support.lifecycles import failure_message
-from tests.support.pod_executor import end_pod, run_dump_container
-from tests.support.postgres_fixtures import Database
-from tests.support.waiting import wait_for
 
-SECRET_NAME = "pg-app"
-CLAIM_NAME = "backups"
-
-
-def restricted_namespace(name: str, allowed_tenants: str | None = None) -> dict[str, Any]:
-    """A Namespace enforcing the restricted Pod Security level; `allowed_tenants` is the
-    allowed-tenants annotation a cluster admin sets (None: none)."""
-    metadata: dict[str, Any] = {
-        "name": name,
-        "labels": {"pod-security.kubernetes.io/enforce": "restricted"},
-    }
-    if allowed_tenants is not None:
-        metadata["annotations"] = {ALLOWED_TENANTS_ANNOTATION: allowed_tenants}
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata}
-
-
-def tenant_backup(name: str, spec: dict[str, Any]) -> dict[str, Any]:
-    """A TenantBackup to `apply` with exactly this spec."""
-    return {
-        "apiVersion": "tenantbackup.dev/v1alpha1",
-        "kind": "TenantBackup",
-        "metadata": {"name": name},
-        "spec": spec,
-    }
-
-
-def manifest(
-    name: str = "nightly", tenant: str = "acme", secret_name: str = SECRET_NAME, **spec: Any
-) -> dict[str, Any]:
-    """A TenantBackup to `apply`: `tenant` with the credentials of Secret `secret_name`, into claim
-    `backups` under `nightly/`, up to 3 attempts 1-2 s apart. `spec` sets top-level spec
-    fields; None leaves one out."""
-    fields = {
-        "tenant": tenant,
-        "database": {"secretRef": {"name": secret_name}},
-        "destination": {"pvc": {"claimName": CLAIM_NAME, "path": "nightly"}},
-        "retry": {"maxAttempts": 3, "backoffSeconds": 1, "maxBackoffSeconds": 2},
-    } | spec
-    return tenant_backup(name, {key: value for key, value in fields.items() if value is not None})
-
-
-def create_secret(kubectl: KubectlRunner, namespace: str, name: str, data: dict[str, str]) -> None:
-    """An Opaque Secret holding `data`."""
-    secret = {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": name, "namespace": namespace},
-        "data": {key: base64.b64encode(value.encode()).decode() for key, value in data.items()},
-    }
-    kubectl("apply", "-f", "-", input=json.dumps(secret))
-
-
-def create_db_secret(kubectl: KubectlRunner, namespace: str, db: Database) -> dict[str, str]:
-    """A Secret in the CloudNativePG app-Secret layout for the backup role; returns its data."""
-    data = {
-        "host": db.server.pod_host,
-        "port": str(db.server.port),
-        "dbname": db.dbname,
-        "username": db.backup.user,
-        "password": db.backup.password,
-    }
-    create_secret(kubectl, namespace, SECRET_NAME, data)
-    return data
-
-
-def create_bound_claim(kubectl: KubectlRunner, namespace: str, host_dir: Path) -> Path:
-    """A hostPath PersistentVolume pre-bound to claim `backups`; returns the host directory."""
-    host_dir.mkdir(parents=True, exist_ok=True)
-    storage_class = f"manual-{namespace}"
-    volume = {
-        "apiVersion": "v1",
-        "kind": "PersistentVolume",
-        "metadata": {"name": f"pv-{namespace}"},
-        "spec": {
-            "capacity": {"storage": "1Gi"},
-            "accessModes": ["ReadWriteOnce"],
-            "storageClassName": storage_class,
-            "hostPath": {"path": str(host_dir)},
-            "claimRef": {"namespace": namespace, "name": CLAIM_NAME},
-        },
-    }
-    claim = {
-        "apiVersion": "v1",
-        "kind": "PersistentVolumeClaim",
-        "metadata": {"name": CLAIM_NAME, "namespace": namespace},
-        "spec": {
-            "accessModes": ["ReadWriteOnce"],
-            "storageClassName": storage_class,
-            "resources": {"requests": {"storage": "1Gi"}},
-        },
-    }
-    kubectl(
-        "apply",
-        "-f",
-        "-",
-        input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [volume, claim]}),
-    )
-    wait_for(
-        lambda: (
-            kubectl(
-                "get", "-n", namespace, "pvc", CLAIM_NAME, "-o", "jsonpath={.status.phase}"
-            ).stdout
-            == "Bound"
-        ),
-        30,
-        "claim never bound",
-    )
-    return host_dir
-
-
-def artifact_file(claim_dir: Path, url: str) -> Path:
-    """The host file behind a `pvc://<claim>/<path>` artifact URL of claim `backups`."""
-    prefix = f"pvc://{CLAIM_NAME}/"
-    if not url.startswith(prefix):
-        raise ValueError(f"not an artifact of claim {CLAIM_NAME}: {url}")
-    return claim_dir / url.removeprefix(prefix)
-
-
-def get(kubectl: KubectlRunner, namespace: str, kind: str, name: str) -> dict[str, Any]:
-    """One object as JSON."""
-    result: dict[str, Any] = json.loads(
-        kubectl("get", "-n", namespace, kind, name, "-o", "json").stdout
-    )
-    return result
+__all__ = [
+    "CLAIM_NAME",
+    "SECRET_NAME",
+    "artifact_file",
+    "create_bound_claim",
+    "create_db_secret",
+    "create_secret",
+    "event_reasons",
+    "fail_attempt",
+    "get",
+    "items",
+    "job_names",
+    "manifest",
+    "restricted_namespace",
+    "run_real_attempt",
+    "running_pod",
+    "status",
+    "tenant_backup",
+    "wait_phase",
+]
 
 
 def items(
@@ -163,29 +71,6 @@ def event_reasons(kubectl: KubectlRunner, namespace: str) -> list[str]:
         for event in items(kubectl, namespace, "events")
         if event["involvedObject"]["kind"] == "TenantBackup"
     ]
-
-
-def status(kubectl: KubectlRunner, namespace: str, name: str) -> dict[str, Any]:
-    """A TenantBackup's status (empty until the operator writes one)."""
-    found: dict[str, Any] = get(kubectl, namespace, "tenantbackup", name).get("status", {})
-    return found
-
-
-def wait_phase(
-    kubectl: KubectlRunner, namespace: str, name: str, phase: str, timeout: float = 60
-) -> dict[str, Any]:
-    """Wait until the TenantBackup reaches `phase`; returns its status."""
-
-    def reached() -> dict[str, Any] | None:
-        current = status(kubectl, namespace, name)
-        return current if current.get("phase") == phase else None
-
-    found: dict[str, Any] = wait_for(
-        reached,
-        timeout,
-        lambda: f"{name} never reached {phase}: {status(kubectl, namespace, name)}",
-    )
-    return found
 
 
 def running_pod(

@@ -1,6 +1,6 @@
-"""Pytest fixtures over `tests.support.cluster`: a real control plane per session.
+"""Pytest fixtures over `devenv.cluster`: a real control plane per session.
 
-Set TBO_KUBECONFIG to reuse a running cluster (e.g. one from `cluster.py up`)
+Set TBO_KUBECONFIG to reuse a running cluster (e.g. one from `make cluster-up`)
 instead of starting one.
 """
 
@@ -17,9 +17,10 @@ import pytest
 from kubernetes.client import ApiClient, CoreV1Api, V1Namespace, V1ObjectMeta
 from kubernetes.client.exceptions import ApiException
 
+from devenv.cluster import Cluster
+from devenv.kubectl import KubectlRunner
+from devenv.waiting import wait_for
 from tenant_backup.core.policy import ALLOWED_TENANTS_ANNOTATION, ANY_TENANT
-from tests.support.cluster import Cluster, KubectlRunner
-from tests.support.waiting import wait_for
 
 _ALPHABET = string.ascii_lowercase + string.digits
 

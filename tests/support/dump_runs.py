@@ -14,9 +14,9 @@ from typing import Any
 
 from psycopg import sql
 
-from tests.support.postgres import DEFAULT_BIN_DIR
-from tests.support.postgres_fixtures import Database
-from tests.support.waiting import wait_for
+from devenv.postgres import DEFAULT_BIN_DIR
+from devenv.tenants import Database
+from devenv.waiting import wait_for
 
 REAL_VERSION = f'if [ "$1" = --version ]; then exec {DEFAULT_BIN_DIR}/pg_dump --version; fi\n'
 

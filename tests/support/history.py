@@ -8,9 +8,9 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from devenv.postgres import PostgresServer
 from tenant_backup.adapters.history.migrations import Names
 from tenant_backup.settings import Settings
-from tests.support.postgres import PostgresServer
 
 
 def settings_for(server: PostgresServer, dbname: str, **more: Any) -> Settings:

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from tests.support.cluster import Cluster, KubectlError, KubectlRunner
+from devenv.cluster import Cluster
+from devenv.kubectl import KubectlError, KubectlRunner
+from devenv.waiting import wait_for
 from tests.support.operator_process import OperatorProcess
 from tests.support.operator_rbac import install_identity
-from tests.support.waiting import wait_for
 
 CRD_FILE = Path(__file__).resolve().parents[2] / "crds" / "tenantbackups.tenantbackup.dev.yaml"
 

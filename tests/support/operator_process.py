@@ -9,7 +9,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from tests.support.cluster import free_port
+from devenv.processes import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 CLI = Path(sys.executable).parent / "tenant-backup"

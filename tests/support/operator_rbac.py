@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from tests.support.cluster import Cluster
+from devenv.cluster import Cluster
 
 REPO = Path(__file__).resolve().parents[2]
 MANIFESTS = REPO / "manifests"

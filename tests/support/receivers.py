@@ -19,7 +19,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from tests.support.postgres import free_port
+from devenv.processes import free_port
 
 
 def self_signed_certificate(directory: Path) -> tuple[Path, Path]:

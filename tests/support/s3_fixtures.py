@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pytest
 from mypy_boto3_s3 import S3Client
 
-from tests.support.minio import MinioServer
+from devenv.minio import MinioServer
 
 _counter = itertools.count(1)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from tests.support.cluster import KubectlRunner
+from devenv.kubectl import KubectlRunner
 
 RBAC_API = "rbac.authorization.k8s.io"
 

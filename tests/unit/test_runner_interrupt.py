@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from devenv.waiting import wait_for
 from tenant_backup.api.reasons import Reason
 from tenant_backup.runner.errors import DumpError
 from tenant_backup.runner.interrupt import Interrupts
-from tests.support.waiting import wait_for
 
 
 def test_leaving_the_block_kills_the_whole_process_group() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from devenv.telegram_stand_in import parse_multipart
 from tenant_backup.api.destinations import TelegramDestination
 from tenant_backup.api.reasons import Reason
 from tenant_backup.backup.destination import destination_secret_problem
@@ -36,7 +37,6 @@ from tenant_backup.runner.errors import DumpError
 from tenant_backup.runner.options import TelegramTarget, from_args
 from tenant_backup.settings import Settings
 from tests.support.factories import backup
-from tests.support.telegram_bot_api import parse_multipart
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 TELEGRAM = {"chatId": -1001234567890, "secretRef": {"name": "bot"}}

@@ -24,8 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.minio import MinioServer
-from tests.support.postgres import DEFAULT_BIN_DIR, PostgresServer
+from devenv.minio import MinioServer
+from devenv.postgres import DEFAULT_BIN_DIR, PostgresServer
 
 RUNNER = Path(sys.executable).with_name("tenant-backup")
 GNU_TIME = "/usr/bin/time"

@@ -45,9 +45,9 @@ def secret(name: str, data: dict[str, str]) -> dict[str, Any]:
 
 
 def postgres(password: str, role_password: str) -> list[dict[str, Any]]:
-    """PostgreSQL 15 loaded with tests/support/tenants.sql, and its Service."""
+    """PostgreSQL 15 loaded with devenv/tenants.sql, and its Service."""
     init = {
-        "01-tenants.sql": (REPO / "tests/support/tenants.sql").read_text(),
+        "01-tenants.sql": (REPO / "devenv/tenants.sql").read_text(),
         "02-roles.sql": f"ALTER ROLE backup_owner PASSWORD '{role_password}';\n",
     }
     labels = {"app": "postgres"}

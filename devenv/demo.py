@@ -17,18 +17,17 @@ import os
 import shutil
 import sys
 import time
-from pathlib import Path
 
-from tests.support import backups as tb
-from tests.support import operator_release
-from tests.support.node_cluster import NodeCluster
-from tests.support.pod_network import PodNetwork
-from tests.support.postgres import PostgresServer
-from tests.support.postgres_fixtures import clone_tenants, create_tenant_template
-from tests.support.restore import restore, row_counts
+from devenv import backup_objects as tb
+from devenv import operator_release
+from devenv.node_cluster import NodeCluster
+from devenv.paths import CACHE
+from devenv.pod_network import PodNetwork
+from devenv.postgres import PostgresServer
+from devenv.restore import restore, row_counts
+from devenv.tenants import clone_tenants, create_tenant_template
 
-REPO = Path(__file__).resolve().parents[2]
-STATE_DIR = REPO / ".cache" / "demo"
+STATE_DIR = CACHE / "demo"
 NAMESPACE = "demo"
 BACKUP = "acme-demo"
 RUN_AS = 65532  # the dump container's user: it writes into the claim's host directory
@@ -104,7 +103,7 @@ def down() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of `python -m tests.support.demo [up|down]`."""
+    """Entry point of `python -m devenv.demo [up|down]`."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("command", nargs="?", choices=("up", "down"), default="up")
     args = parser.parse_args(argv)

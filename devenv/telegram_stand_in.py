@@ -1,4 +1,4 @@
-"""A local stand-in for Telegram's cloud Bot API, on 127.0.0.1, for tests.
+"""A local stand-in for Telegram's cloud Bot API, on 127.0.0.1, for tests and by hand.
 
 It speaks the protocol the runner and a restore use: `POST /bot<token>/<method>` with JSON,
 form or multipart/form-data bodies, or GET with a query (getMe, sendDocument, sendMessage,
@@ -8,12 +8,17 @@ Its failures are the cloud API's: 401 Unauthorized for a wrong token, 404 for a 
 path, 413 "Request Entity Too Large" (not JSON) for a document over the upload limit, 400
 for getFile over the download limit or unknown messages, and, when switched on with
 `rate_limit`, 429 with `parameters.retry_after`.
+
+By hand: ``python -m devenv.telegram_stand_in`` serves one bot (any numeric chat id works)
+and prints the runner's settings for it, until Ctrl-C.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import secrets
+import sys
 import threading
 import time
 import urllib.request
@@ -21,6 +26,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from devenv.foreground import serve
 
 MB = 1000 * 1000
 _METHOD_PATH = re.compile(r"^/bot(?P<token>[^/]+)/(?P<method>[A-Za-z]+)$")
@@ -334,3 +341,16 @@ def reassemble(base_url: str, token: str, artifact_url: str) -> tuple[dict[str, 
     manifest = json.loads(download(base_url, token, manifest_file_id))
     parts = [download(base_url, token, part["fileId"]) for part in manifest["parts"]]
     return manifest, b"".join(parts)
+
+
+def main() -> int:
+    """Serve a bot with a random token; print the runner's settings for it."""
+    token = f"{secrets.randbelow(10**9) + 1}:{secrets.token_urlsafe(24)}"
+    api = BotApiStandIn(token).start()
+    chat = f"--telegram-chat-id -1001234567890 --telegram-api-url {api.url}"
+    args = f"--tenant acme {chat} --telegram-file-name acme.pgdump.zst"
+    return serve(api.stop, {"TELEGRAM_BOT_TOKEN": token}, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

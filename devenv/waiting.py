@@ -1,4 +1,4 @@
-"""Polling helper with an explicit deadline, shared by the integration tests."""
+"""Polling helper with an explicit deadline, shared by devenv and the tests."""
 
 from __future__ import annotations
 

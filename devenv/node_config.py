@@ -10,8 +10,8 @@ from pathlib import Path
 
 import yaml
 
-from tests.support.images import Image
-from tests.support.pod_network import CNI_BIN_DIR, PodNetwork
+from devenv.images import Image
+from devenv.pod_network import CNI_BIN_DIR, PodNetwork
 
 NODE_NAME = "tbo-node-0"
 CGROUP_ROOT = "tbo-node"

@@ -9,7 +9,8 @@ from typing import Any
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+from devenv.paths import REPO
+
 CHART = REPO / "charts" / "tenant-backup-operator"
 BUILD_SCRIPT = REPO / "tools" / "chart-tools" / "build.sh"
 
@@ -22,7 +23,7 @@ def tools_dir() -> Path:
 
 
 def run(tool: str, *args: str, input: str | None = None) -> str:
-    """Run `helm` or `kubeconform`; its stdout (raises CalledProcessError with stderr)."""
+    """Run `helm` or `kubeconform`; its stdout (raises AssertionError with its output)."""
     result = subprocess.run(
         [str(tools_dir() / tool), *args], input=input, capture_output=True, text=True, check=False
     )

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.support import backups, chart_tools
-from tests.support.cluster import Cluster
-from tests.support.images import Image
+from devenv import backup_objects, chart_tools
+from devenv.cluster import Cluster
+from devenv.images import Image
 
 RELEASE = "tenant-backup-operator"
 NAMESPACE = "tenant-backup-system"
@@ -22,7 +22,7 @@ def install(cluster: Cluster, image: Image, **settings: str | int) -> None:
     """`helm upgrade --install` the chart into NAMESPACE (Pod Security restricted) with
     `image` for the operator and its Jobs; `settings` become `dumpJob.settings` (operator
     settings, e.g. resyncSeconds=2). Returns once the Deployment is available."""
-    namespace = backups.restricted_namespace(NAMESPACE)
+    namespace = backup_objects.restricted_namespace(NAMESPACE)
     cluster.kubectl("apply", "-f", "-", input=json.dumps(namespace))
     repository, tag = image.short_name.rsplit(":", 1)
     values = {

@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tests.support.cluster import KubectlRunner
+from devenv.cluster_config import EXIT_CODE_ANNOTATION, MESSAGE_ANNOTATION, REASON_ANNOTATION
+from devenv.kubectl import KubectlRunner
 
 RUNNER = Path(sys.executable).parent / "tenant-backup"
-ANNOTATION = "kwok.tenantbackup.dev"
 
 
 def container_env(container: Mapping[str, Any], secret: Mapping[str, str]) -> dict[str, str]:
@@ -65,7 +65,7 @@ def end_pod(
     reason: str | None = None,
 ) -> None:
     """Have KWOK terminate the pod's container with this exit code and message."""
-    annotations = [f"{ANNOTATION}/message={message}", f"{ANNOTATION}/exit-code={exit_code}"]
+    annotations = [f"{MESSAGE_ANNOTATION}={message}", f"{EXIT_CODE_ANNOTATION}={exit_code}"]
     if reason:
-        annotations.append(f"{ANNOTATION}/reason={reason}")
+        annotations.append(f"{REASON_ANNOTATION}={reason}")
     kubectl("annotate", "--overwrite", "-n", namespace, "pod", pod_name, *annotations)

@@ -1,6 +1,9 @@
-"""A throwaway MinIO server for tests and benchmarks: temp data dir, free port, loopback only.
+"""A throwaway MinIO server for tests, benchmarks and by hand: temp data dir, free port,
+loopback only. The binary comes from `tools/minio/build.sh` (built once from MinIO's Go
+module).
 
-The binary comes from `tools/minio/build.sh` (built once from MinIO's Go module).
+By hand: ``python -m devenv.minio`` starts one with a bucket `backups` and prints the
+runner's S3 settings for it, until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -8,6 +11,7 @@ from __future__ import annotations
 import secrets
 import shutil
 import subprocess
+import sys
 import tempfile
 import urllib.error
 import urllib.request
@@ -18,11 +22,12 @@ import boto3
 from botocore.config import Config
 from mypy_boto3_s3 import S3Client
 
-from tests.support.cluster import free_port
-from tests.support.waiting import wait_for
+from devenv.foreground import serve
+from devenv.paths import REPO
+from devenv.processes import free_port
+from devenv.waiting import wait_for
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-BUILD_SCRIPT = REPO_ROOT / "tools" / "minio" / "build.sh"
+BUILD_SCRIPT = REPO / "tools" / "minio" / "build.sh"
 REGION = "us-east-1"
 START_TIMEOUT_SECONDS = 60
 
@@ -111,3 +116,25 @@ class MinioServer:
                 self._proc.wait()
         shutil.rmtree(self.data_dir, ignore_errors=True)
         self.log_file.unlink(missing_ok=True)
+
+
+def main() -> int:
+    """Start a server with an empty bucket `backups`; print the runner's settings for it."""
+    server = MinioServer().start()
+    try:
+        server.client().create_bucket(Bucket="backups")
+    except BaseException:
+        server.stop()
+        raise
+    account = server.account
+    keys = {
+        "AWS_ACCESS_KEY_ID": account.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": account.secret_access_key,
+    }
+    where = f"--s3-endpoint {server.endpoint} --s3-region {REGION} --s3-force-path-style"
+    args = f"--tenant acme --s3-bucket backups --s3-key acme.pgdump.zst {where}"
+    return serve(server.stop, keys, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,4 +1,5 @@
-"""A throwaway PostgreSQL server for tests: temporary data dir, free port, fast settings."""
+"""A throwaway PostgreSQL server (tests, demo, bench, `python -m devenv.tenants`): temporary
+data dir, free port, fast settings."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import pwd
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -20,7 +20,8 @@ from psycopg import sql
 from psycopg.abc import Query
 from psycopg.conninfo import make_conninfo
 
-from tests.support.pod_network import PodNetwork
+from devenv.pod_network import PodNetwork
+from devenv.processes import free_port
 
 DEFAULT_BIN_DIR = Path("/usr/lib/postgresql/15/bin")
 OS_USER = "postgres"  # initdb refuses root; the server runs as this user.
@@ -53,14 +54,6 @@ class Credentials:
 
     user: str
     password: str
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class PostgresServer:

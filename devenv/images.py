@@ -10,7 +10,7 @@
   Layers 2 and 3 are the upper directories of overlay mounts on the layers below, so each
   holds exactly what its step changed. pip itself never enters the image.
 
-CLI: ``python -m tests.support.images`` builds both and prints their tarballs.
+CLI: ``python -m devenv.images`` builds both and prints their tarballs.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.oci import write_image, write_layer
+from devenv.oci import write_image, write_layer
+from devenv.paths import CACHE, REPO
 
-REPO = Path(__file__).resolve().parents[2]
-CACHE = REPO / ".cache" / "images"
+IMAGE_CACHE = CACHE / "images"
 PAUSE_SOURCE = REPO / "tools" / "images" / "pause"
 SUITE = "bookworm"
 BASE_PACKAGES = ("python3", "python3-venv", "postgresql-client-15", "zstd", "ca-certificates")
@@ -139,7 +139,9 @@ def _finish(layer: Layer, *, skip_contents_of: tuple[str, ...] = ()) -> Layer:
 def base_layer() -> Layer:
     """Debian minbase with BASE_PACKAGES, apt's lists and caches removed."""
     mirror = debian_mirror()
-    layer = Layer(CACHE / "layers" / f"base-{_key(BASE_RECIPE, SUITE, mirror, *BASE_PACKAGES)}")
+    layer = Layer(
+        IMAGE_CACHE / "layers" / f"base-{_key(BASE_RECIPE, SUITE, mirror, *BASE_PACKAGES)}"
+    )
     if layer.complete:
         return layer
     _fresh(layer)
@@ -198,7 +200,9 @@ def deps_layer(base: Layer) -> Layer:
     """A venv at VENV (no pip in it) holding the dependencies of pyproject.toml."""
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
     requirements = "\n".join(pyproject["project"]["dependencies"]) + "\n"
-    layer = Layer(CACHE / "layers" / f"deps-{_key(DEPS_RECIPE, base.root.name, requirements)}")
+    layer = Layer(
+        IMAGE_CACHE / "layers" / f"deps-{_key(DEPS_RECIPE, base.root.name, requirements)}"
+    )
     if layer.complete:
         return layer
     _fresh(layer)
@@ -219,7 +223,7 @@ def _wheel_inputs() -> list[Path]:
 def app_layer(base: Layer, deps: Layer) -> Layer:
     """The project's wheel (built from this checkout) installed into VENV, nothing else."""
     key = _key(APP_RECIPE, deps.root.name, _files_digest(_wheel_inputs()))
-    layer = Layer(CACHE / "layers" / f"app-{key}")
+    layer = Layer(IMAGE_CACHE / "layers" / f"app-{key}")
     if layer.complete:
         return layer
     _fresh(layer)
@@ -233,7 +237,7 @@ def app_layer(base: Layer, deps: Layer) -> Layer:
 
 
 def _image_path(name: str) -> Path:
-    return CACHE / f"{name.rsplit('/', 1)[-1].replace(':', '-')}.tar"
+    return IMAGE_CACHE / f"{name.rsplit('/', 1)[-1].replace(':', '-')}.tar"
 
 
 def operator_image() -> Image:
@@ -254,7 +258,7 @@ def operator_image() -> Image:
         config = {
             "User": RUN_AS,
             "Env": env,
-            "WorkingDir": "/tmp",
+            "WorkingDir": "/tmp",  # noqa: S108 (in the container)
             "Entrypoint": ["tenant-backup"],
             "Cmd": ["operator", "--all-namespaces", "--log-format=json"],
         }
@@ -265,7 +269,7 @@ def operator_image() -> Image:
 def pause_image() -> Image:
     """The pod sandbox image: tools/images/pause, statically linked."""
     sources = sorted(PAUSE_SOURCE.glob("*"))
-    layer = Layer(CACHE / "layers" / f"pause-{_files_digest(sources)}")
+    layer = Layer(IMAGE_CACHE / "layers" / f"pause-{_files_digest(sources)}")
     if not layer.complete:
         _fresh(layer)
         layer.tree.mkdir()

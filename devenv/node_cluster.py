@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.cluster import Cluster
-from tests.support.images import Image, operator_image, pause_image
-from tests.support.pod_network import PodNetwork
-from tests.support.real_node import RealNode
+from devenv.cluster import Cluster
+from devenv.images import Image, operator_image, pause_image
+from devenv.pod_network import PodNetwork
+from devenv.real_node import RealNode
 
 
 @dataclass

@@ -32,27 +32,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.cluster import (
-    Cluster,
-    ClusterError,
-    alive,
-    die_with_parent,
-    free_port,
-    issue_client_cert,
-    tail,
-    write_kubeconfig,
-)
-from tests.support.images import Image
-from tests.support.node_config import (
+from devenv import processes
+from devenv.cluster import Cluster
+from devenv.errors import ClusterError
+from devenv.images import Image
+from devenv.kubeconfig import write_kubeconfig
+from devenv.node_config import (
     CGROUP_ROOT,
     NODE_NAME,
     containerd_config,
     kube_proxy_config,
     kubelet_config,
 )
-from tests.support.pod_network import PodNetwork
+from devenv.paths import REPO
+from devenv.pki import issue_client_cert
+from devenv.pod_network import PodNetwork
+from devenv.processes import free_port, launch, tail
 
-BUILD_SCRIPT = Path(__file__).resolve().parents[2] / "tools" / "controlplane" / "build-node.sh"
+BUILD_SCRIPT = REPO / "tools" / "controlplane" / "build-node.sh"
 CGROUP_MOUNT = Path("/sys/fs/cgroup")
 CONTAINERD = "/usr/bin/containerd"
 CTR = "/usr/bin/ctr"
@@ -165,16 +162,7 @@ class RealNode:
         return node
 
     def _launch(self, name: str, argv: list[str], detach: bool) -> None:
-        with (self.state_dir / f"{name}.log").open("ab") as log:
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.state_dir,
-                start_new_session=True,
-                preexec_fn=None if detach else die_with_parent(),
-            )
+        proc = launch(name, argv, self.state_dir, detach)
         self._procs[name] = proc
         self.pids[name] = proc.pid
 
@@ -248,15 +236,7 @@ class RealNode:
                      detach)  # fmt: skip
 
     def _wait_ready(self, deadline: float) -> None:
-        def ready() -> bool:
-            got = self.cluster.kubectl("get", "node", self.name, "-o", "json", check=False)
-            if got.returncode != 0:
-                return False
-            node = json.loads(got.stdout)
-            conditions = node.get("status", {}).get("conditions", [])
-            is_ready = any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
-            return is_ready and not node.get("spec", {}).get("taints")
-
+        ready = functools.partial(self.cluster.node_ready, self.name)
         self._wait(f"Node {self.name} to be Ready", ready, deadline)
 
     # --- stop and clean up ---
@@ -290,11 +270,11 @@ class RealNode:
         with contextlib.suppress(FileNotFoundError):
             (self.state_dir / "node.json").unlink()
 
+    def _component(self, name: str) -> processes.Component:
+        return processes.Component(self.pids[name], self._binary(name), self._procs.get(name))
+
     def _component_alive(self, name: str) -> bool:
-        proc = self._procs.get(name)
-        if proc is not None:
-            return proc.poll() is None
-        return name in self.pids and alive(self.pids[name], self._binary(name))
+        return name in self.pids and self._component(name).running()
 
     @staticmethod
     def _binary(name: str) -> str:
@@ -332,20 +312,9 @@ class RealNode:
                 if needle in (proc / "cmdline").read_bytes():
                     os.kill(int(proc.name), signal.SIGKILL)
 
-    def _stop_component(self, name: str, grace: float = 15.0) -> None:
-        if not self._component_alive(name):
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pids[name], signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while self._component_alive(name) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if self._component_alive(name):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.pids[name], signal.SIGKILL)
-        proc = self._procs.get(name)
-        if proc is not None:
-            proc.wait(timeout=10)
+    def _stop_component(self, name: str) -> None:
+        if name in self.pids:
+            processes.stop([self._component(name)], grace=15.0)
 
     # --- persisted state (demo CLI) ---
 

@@ -14,7 +14,7 @@ import psycopg
 import zstandard
 from psycopg import sql
 
-from tests.support.postgres import DEFAULT_BIN_DIR
+from devenv.postgres import DEFAULT_BIN_DIR
 
 
 def decompressed(path: Path, fmt: str, compression: str) -> IO[bytes]:
