@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from devenv.kubectl import KubectlRunner
 from devenv.pod_executor import end_pod
 from devenv.tenants import Database
@@ -22,6 +24,31 @@ from tests.support.operator_fixtures import StartOperator
 
 Apply = Callable[..., Any]
 NAMES = [f"b{n:02}" for n in range(1, 21)]
+
+
+@pytest.fixture(autouse=True)
+def backup_ready(
+    kubectl: KubectlRunner, namespace: str, shared_tenant_db: Database, tmp_path: Path
+) -> None:
+    """Every test's namespace has the claim and the database Secret its backups use."""
+    tb.create_bound_claim(kubectl, namespace, tmp_path / "claim")
+    tb.create_db_secret(kubectl, namespace, shared_tenant_db)
+
+
+def queue_behind(
+    kubectl: KubectlRunner, namespace: str, apply: Apply, first: str, second: str
+) -> dict[str, Any]:
+    """Backup `first` of tenant `first` running, then `second` of tenant `second` queued
+    behind it; the first's running pod."""
+    apply(tb.manifest("first", first))
+    pod = tb.running_pod(kubectl, namespace, "first-1")
+    apply(tb.manifest("second", second))
+    wait_for(
+        lambda: tb.status(kubectl, namespace, "second").get("reason") == "Queued",
+        30,
+        "second backup not queued",
+    )
+    return pod
 
 
 def succeed(kubectl: KubectlRunner, namespace: str, pod: dict[str, Any]) -> None:
@@ -56,11 +83,7 @@ def test_twenty_backups_queue_and_run_in_creation_order(
     kubectl: KubectlRunner,
     namespace: str,
     start_operator: StartOperator,
-    shared_tenant_db: Database,
-    tmp_path: Path,
 ) -> None:
-    tb.create_bound_claim(kubectl, namespace, tmp_path / "claim")
-    tb.create_db_secret(kubectl, namespace, shared_tenant_db)
     start_operator(max_running_jobs="5", max_running_jobs_per_server="3")
     tenants = ["acme", "acme_eu", "globex"]
     items = [tb.manifest(name, tenants[i % 3]) for i, name in enumerate(NAMES)]
@@ -114,20 +137,9 @@ def test_one_tenant_never_runs_twice_at_once(
     namespace: str,
     start_operator: StartOperator,
     apply: Apply,
-    shared_tenant_db: Database,
-    tmp_path: Path,
 ) -> None:
-    tb.create_bound_claim(kubectl, namespace, tmp_path / "claim")
-    tb.create_db_secret(kubectl, namespace, shared_tenant_db)
     start_operator(max_running_jobs_per_server="5")
-    apply(tb.manifest("first", "acme"))
-    first = tb.running_pod(kubectl, namespace, "first-1")
-    apply(tb.manifest("second", "acme"))
-    wait_for(
-        lambda: tb.status(kubectl, namespace, "second").get("reason") == "Queued",
-        30,
-        "second backup of acme not queued",
-    )
+    first = queue_behind(kubectl, namespace, apply, "acme", "acme")
     assert (
         "another backup of tenant acme is running"
         in tb.status(kubectl, namespace, "second")["message"]
@@ -149,20 +161,9 @@ def test_a_queued_backup_starts_when_its_slot_frees_not_at_the_resync(
     namespace: str,
     start_operator: StartOperator,
     apply: Apply,
-    shared_tenant_db: Database,
-    tmp_path: Path,
 ) -> None:
-    tb.create_bound_claim(kubectl, namespace, tmp_path / "claim")
-    tb.create_db_secret(kubectl, namespace, shared_tenant_db)
     start_operator(max_running_jobs="1", resync_seconds=RESYNC_SECONDS)
-    apply(tb.manifest("first", "acme"))
-    first = tb.running_pod(kubectl, namespace, "first-1")
-    apply(tb.manifest("second", "globex"))
-    wait_for(
-        lambda: tb.status(kubectl, namespace, "second").get("reason") == "Queued",
-        30,
-        "second backup not queued",
-    )
+    first = queue_behind(kubectl, namespace, apply, "acme", "globex")
     succeed(kubectl, namespace, first)
     freed = time.monotonic()
     wait_for(
@@ -183,11 +184,7 @@ def test_a_retry_starts_when_its_backoff_ends_not_at_the_resync(
     namespace: str,
     start_operator: StartOperator,
     apply: Apply,
-    shared_tenant_db: Database,
-    tmp_path: Path,
 ) -> None:
-    tb.create_bound_claim(kubectl, namespace, tmp_path / "claim")
-    tb.create_db_secret(kubectl, namespace, shared_tenant_db)
     start_operator(resync_seconds=RESYNC_SECONDS)
     retry = {"maxAttempts": 2, "backoffSeconds": 5, "maxBackoffSeconds": 5}
     apply(tb.manifest("flaky", "acme", retry=retry))
