@@ -29,9 +29,8 @@ from tenant_backup.runner.destinations.s3 import (
     S3Upload,
     base_part_size,
     part_size,
-    s3_error,
-    s3_reason,
 )
+from tenant_backup.runner.destinations.s3_client import s3_error, s3_reason
 from tenant_backup.runner.errors import DumpError
 from tenant_backup.runner.interrupt import Interrupts
 from tenant_backup.runner.verify import StreamVerifier

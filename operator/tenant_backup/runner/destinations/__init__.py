@@ -2,9 +2,15 @@
 of `base`. `open_upload` picks the module for the options, importing S3's client only when
 an S3 target is used."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from tenant_backup.runner.destinations.base import ArtifactFacts, Upload
 from tenant_backup.runner.interrupt import Interrupts
-from tenant_backup.runner.options import LocalTarget, Target, TelegramTarget
+
+if TYPE_CHECKING:
+    from tenant_backup.runner.options import Target
 
 
 def open_upload(
@@ -12,6 +18,9 @@ def open_upload(
 ) -> Upload:
     """Start writing one artifact to `target`; nothing is visible until `commit`. Waits the
     destination asks for end early on a termination signal."""
+    # Imported here: options imports this package (for S3Connection).
+    from tenant_backup.runner.options import LocalTarget, TelegramTarget
+
     if isinstance(target, LocalTarget):
         from tenant_backup.runner.destinations.local import LocalUpload
 
