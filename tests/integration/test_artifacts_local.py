@@ -1,10 +1,10 @@
-"""Artifact files (a local path or a claim's): a killed runner's temp file removed by the
-next run; modes that let another user of the pod's group (a restore or prune Job) read and
-delete what the runner wrote."""
+"""Artifact files (a local path or a claim's): read back in chunks, corruption and absence
+told apart, deleted; a killed runner's temp file removed by the next run; modes that let
+another user of the pod's group (a restore or prune Job) read and delete what the runner
+wrote."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import signal
@@ -13,11 +13,17 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import psycopg
 import pytest
 
+from tenant_backup.api.contract import FileLocation, PvcLocation
+from tenant_backup.runner.destinations import delete
+from tenant_backup.runner.destinations.access import Access
+from tenant_backup.runner.destinations.base import AlreadyGone
+from tenant_backup.runner.destinations.local import LocalUpload
+from tests.support.artifacts import assert_round_trip, payload, read_failure, sha256, write
 from tests.support.dump_runs import run_dump
 from tests.support.postgres_fixtures import Database
 from tests.support.waiting import wait_for
@@ -25,6 +31,56 @@ from tests.support.waiting import wait_for
 TENANT_BACKUP = Path(sys.executable).with_name("tenant-backup")
 FS_GROUP = 65530  # the pod's fsGroup: the group every Job of the namespace's backups shares
 OTHER_UID = 65533  # a restore or prune Job's user: not the runner's, in the same fsGroup
+
+
+def _written(path: Path, data: bytes) -> None:
+    write(LocalUpload(path, path.as_uri()), data)
+
+
+@pytest.mark.parametrize("kind", ["file", "pvc"])
+def test_round_trip(tmp_path: Path, kind: str) -> None:
+    data = payload(300_001)
+    path = tmp_path / "claim" / "team-a" / "acme.pgdump.zst"
+    _written(path, data)
+    if kind == "pvc":
+        location: FileLocation | PvcLocation = PvcLocation("backups", "team-a/acme.pgdump.zst")
+    else:
+        location = FileLocation(PurePosixPath(path))
+    assert_round_trip(location, Access(pvc_root=tmp_path / "claim"), data, chunk_size=4096)
+    assert not path.exists()
+
+
+def test_a_missing_file_is_not_found(tmp_path: Path) -> None:
+    location = PvcLocation("backups", "nowhere/acme.pgdump.zst")
+    error = read_failure(location, Access(pvc_root=tmp_path), "a" * 64)
+    assert (error.reason, error.message) == (
+        "ArtifactNotFound",
+        "cannot open pvc://backups/nowhere/acme.pgdump.zst: No such file or directory",
+    )
+
+
+def test_changed_bytes_are_corrupt(tmp_path: Path) -> None:
+    data = payload(70_000)
+    path = tmp_path / "acme.pgdump.zst"
+    _written(path, data)
+    with path.open("r+b") as file:
+        file.seek(50_000)
+        file.write(b"\x00")
+    location = FileLocation(PurePosixPath(path))
+    error = read_failure(location, Access(), sha256(data))
+    assert error.reason == "ArtifactCorrupt"
+    assert error.message.startswith(f"{path.as_uri()}: sha256 ")
+    assert error.message.endswith(f", expected {sha256(data)}")
+    path.write_bytes(data[:-1])
+    assert read_failure(location, Access(), sha256(data)).reason == "ArtifactCorrupt"
+
+
+def test_a_pvc_url_needs_the_claims_mount() -> None:
+    error = read_failure(PvcLocation("backups", "a.dump"), Access(), "a" * 64)
+    assert (error.reason, error.message) == (
+        "ValidationFailed",
+        "pvc://backups/a.dump: the claim's mount is unknown",
+    )
 
 
 # --- the runner: a killed run's temp file, and file modes ----------------------------------
@@ -89,7 +145,7 @@ def test_the_next_run_removes_a_killed_runs_temp_file(tenant_db: Database, tmp_p
     assert f"removed {partial}, left by an earlier run" in run.stderr
     assert not partial.exists()
     assert sorted(claim.iterdir()) == sorted([output, *others])
-    assert run.result["artifact"]["sha256"] == hashlib.sha256(output.read_bytes()).hexdigest()
+    assert run.result["artifact"]["sha256"] == sha256(output.read_bytes())
 
 
 @pytest.fixture
@@ -130,8 +186,9 @@ def test_another_user_of_the_group_reads_and_deletes_what_the_runner_wrote(
 
     stranger = _as_other_user(f"cat {output} > /dev/null", [])
     assert "Permission denied" in stranger.stderr
-    digest = hashlib.sha256(output.read_bytes()).hexdigest()
+    digest = sha256(output.read_bytes())
     member = _as_other_user(f"sha256sum < {output} && rm {output}", [FS_GROUP])
     assert member.returncode == 0, member.stderr
     assert member.stdout.split()[0] == digest
     assert not output.exists()
+    assert delete(FileLocation(PurePosixPath(output)), Access()) == AlreadyGone()

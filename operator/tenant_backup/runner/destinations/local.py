@@ -1,5 +1,5 @@
 """Local (or mounted PVC) file destination: a temp file beside the output, fsynced, read back
-for verification, then renamed into place atomically.
+for verification, then renamed into place atomically; read back and deleted by path.
 
 The temp file (`.<name>.partial-<random>`) sits beside the output so the rename is atomic;
 until `commit()` nothing exists at the output path, and `abort()` removes the temp file. A
@@ -16,11 +16,18 @@ import contextlib
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from tenant_backup.api.reasons import Reason
-from tenant_backup.runner.destinations.base import Digest, DownloadLink
+from tenant_backup.runner.destinations.base import (
+    DeleteOutcome,
+    Digest,
+    DownloadLink,
+    checked,
+    delete_outcome,
+)
 from tenant_backup.runner.errors import DumpError
 
 log = logging.getLogger(__name__)
@@ -139,3 +146,51 @@ class LocalUpload:
         """Files have no download links."""
         del seconds
         return None
+
+
+def _access_error(action: str, exc: OSError) -> DumpError:
+    """A failed read or delete: no such file, not allowed, or the file system failing."""
+    if isinstance(exc, FileNotFoundError | NotADirectoryError):
+        reason = Reason.ARTIFACT_NOT_FOUND
+    elif isinstance(exc, PermissionError):
+        reason = Reason.PERMISSION_DENIED
+    else:
+        reason = Reason.DESTINATION_UNAVAILABLE
+    return DumpError(reason, f"cannot {action}: {exc.strerror or exc}")
+
+
+class LocalArtifact:
+    """A committed artifact file."""
+
+    def __init__(self, path: Path, url: str) -> None:
+        self.path = path
+        self.url = url
+
+    @contextlib.contextmanager
+    def open_reader(self, expected_sha256: str, chunk_size: int) -> Iterator[Iterator[bytes]]:
+        """The file's bytes in chunks, its sha256 checked at the end."""
+        try:
+            file = self.path.open("rb")
+        except OSError as exc:
+            raise _access_error(f"open {self.url}", exc) from exc
+        with file:
+            yield checked(self._chunks(file, chunk_size), expected_sha256, self.url)
+
+    def _chunks(self, file: BinaryIO, chunk_size: int) -> Iterator[bytes]:
+        try:
+            while chunk := file.read(chunk_size):
+                yield chunk
+        except OSError as exc:
+            raise _access_error(f"read {self.url}", exc) from exc
+
+    def delete(self) -> DeleteOutcome:
+        """Unlink the file, durably; a missing one is already gone."""
+        try:
+            self.path.unlink()
+            _sync_directory(self.path.parent)
+        except FileNotFoundError:
+            return delete_outcome(removed=False)
+        except OSError as exc:
+            raise _access_error(f"delete {self.url}", exc) from exc
+        log.info("deleted %s", self.url)
+        return delete_outcome(removed=True)
