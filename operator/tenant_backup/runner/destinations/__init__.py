@@ -15,6 +15,7 @@ from tenant_backup.api.contract import (
     ArtifactLocation,
     FileLocation,
     PvcLocation,
+    TelegramLocation,
 )
 from tenant_backup.api.reasons import Reason
 from tenant_backup.runner.destinations.access import Access
@@ -86,7 +87,13 @@ def _stored(location: ArtifactLocation, access: Access, sleep: Callable[[float],
         from tenant_backup.runner.destinations.local import LocalArtifact
 
         return LocalArtifact(_local_path(location, access.pvc_root), location.url)
-    raise DumpError(Reason.VALIDATION_FAILED, f"{location.url}: cannot be read or deleted yet")
+    if isinstance(location, TelegramLocation):
+        raise DumpError(Reason.VALIDATION_FAILED, f"{location.url}: cannot be read or deleted yet")
+    if access.s3 is None:
+        raise DumpError(Reason.VALIDATION_FAILED, f"{location.url}: no S3 connection settings")
+    from tenant_backup.runner.destinations.s3_artifact import S3Artifact
+
+    return S3Artifact.connect(location, access.s3)
 
 
 def _local_path(location: FileLocation | PvcLocation, pvc_root: Path | None) -> Path:

@@ -14,7 +14,8 @@ check) aborts the upload, so neither an object nor an incomplete upload remains.
   completed: whoever sees the artifact finds its sidecar.
 - Uploads of the same key left by a killed earlier attempt are aborted when a run starts.
 
-The client, its credentials and error reasons: `s3_client`.
+The client, its credentials and error reasons: `s3_client`. Reading and deleting committed
+artifacts: `s3_artifact`.
 """
 
 from __future__ import annotations
