@@ -88,7 +88,9 @@ def _stored(location: ArtifactLocation, access: Access, sleep: Callable[[float],
 
         return LocalArtifact(_local_path(location, access.pvc_root), location.url)
     if isinstance(location, TelegramLocation):
-        raise DumpError(Reason.VALIDATION_FAILED, f"{location.url}: cannot be read or deleted yet")
+        from tenant_backup.runner.destinations.telegram_artifact import TelegramArtifact
+
+        return TelegramArtifact.connect(location, access.telegram_api_url, sleep)
     if access.s3 is None:
         raise DumpError(Reason.VALIDATION_FAILED, f"{location.url}: no S3 connection settings")
     from tenant_backup.runner.destinations.s3_artifact import S3Artifact
