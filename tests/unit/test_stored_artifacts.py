@@ -2,6 +2,7 @@
 manifests parsed, Bot API replies of reads and deletes, and what a URL alone does not say."""
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -10,10 +11,15 @@ from tenant_backup.api.contract import S3Location, TelegramLocation
 from tenant_backup.api.reasons import Reason, is_retryable
 from tenant_backup.runner.destinations import open_reader
 from tenant_backup.runner.destinations.access import Access
-from tenant_backup.runner.destinations.base import checked, sha256_hex
-from tenant_backup.runner.destinations.bot_api import parse_reply
+from tenant_backup.runner.destinations.base import Leftover, PartlyLeft, checked, sha256_hex
+from tenant_backup.runner.destinations.bot_api import BotApi, Fields, parse_reply
 from tenant_backup.runner.destinations.telegram import MANIFEST_KIND
-from tenant_backup.runner.destinations.telegram_artifact import parse_manifest
+from tenant_backup.runner.destinations.telegram_artifact import (
+    UNDELETABLE,
+    TelegramArtifact,
+    parse_manifest,
+)
+from tenant_backup.runner.errors import DumpError
 from tests.support.artifacts import failure, sha256
 
 URL = "telegram://-100/7"
@@ -112,3 +118,35 @@ def test_what_a_url_alone_does_not_say_is_asked_for() -> None:
     )
     no_id = failure(lambda: open_reader(TelegramLocation("-100"), Access(), "a" * 64))
     assert no_id.message == "telegram://-100: no manifest message id"
+
+
+class NoDeletesApi(BotApi):
+    """A channel where the bot may post but not delete: every deleteMessage is refused."""
+
+    NOT_ALLOWED = "Bot API deleteMessage: HTTP 400: Bad Request: message can't be deleted"
+
+    def __init__(self) -> None:
+        super().__init__("http://127.0.0.1:1", "1:token")
+
+    def call(self, method: str, fields: Fields, document: Any = None) -> Any:
+        if method == "deleteMessage":
+            raise DumpError(Reason.PERMISSION_DENIED, self.NOT_ALLOWED)
+        if method == "forwardMessage":
+            return {"message_id": 99, "document": {"file_id": "m", "file_size": 300}}
+        return {"file_path": f"documents/{fields['file_id']}"}
+
+    def download(self, file_path: str, chunk_size: int) -> Iterator[bytes]:
+        yield _manifest()
+
+
+def test_every_message_the_api_refuses_to_delete_is_left_even_the_forwarded_copy() -> None:
+    outcome = TelegramArtifact(NoDeletesApi(), "-100", 7).delete()
+    why = f"{NoDeletesApi.NOT_ALLOWED} ({UNDELETABLE})"
+    assert outcome == PartlyLeft(
+        (
+            Leftover("message 99 (a forwarded copy of the manifest)", why),
+            Leftover("message 5 (part 1)", why),
+            Leftover("message 6 (part 2)", why),
+            Leftover("message 7 (the manifest)", why),
+        )
+    )

@@ -2,8 +2,9 @@
 deleted through the Bot API.
 
 - The Bot API cannot read a message by id: the manifest's file id comes from forwarding its
-  message into the same chat, which posts a copy; the copy is deleted at once (best effort).
-  The manifest lists every part's message id, file id, size and sha256.
+  message into the same chat, which posts a copy; the copy is deleted at once (a copy that
+  cannot be is warned about by reads, and reported as left by deletes). The manifest lists
+  every part's message id, file id, size and sha256.
 - Read: the manifest's sha256 must be the expected one; then one part at a time (getFile,
   then the file's download, in chunks), each checked against the manifest's size and sha256,
   and the whole against the expected sha256. The cloud Bot API lets bots download files of at
@@ -117,7 +118,10 @@ class TelegramArtifact:
     def open_reader(self, expected_sha256: str, chunk_size: int) -> Iterator[Iterator[bytes]]:
         """The parts' bytes in order, in chunks, checked against the manifest and
         `expected_sha256`."""
-        manifest = self._manifest(self._forward())
+        file_id, copy_left = self._forward()
+        if copy_left:
+            log.warning("left %s: %s", *copy_left)
+        manifest = self._manifest(file_id)
         if manifest.sha256 != expected_sha256:
             raise DumpError(
                 Reason.ARTIFACT_CORRUPT,
@@ -141,9 +145,10 @@ class TelegramArtifact:
             raise DumpError(Reason.DESTINATION_UNAVAILABLE, f"getFile of {what}: no file path")
         return self._api.download(file_path, chunk_size)
 
-    def _forward(self) -> str:
-        """The manifest's file id, learnt by forwarding its message (the copy deleted);
-        ArtifactNotFound if there is no such message."""
+    def _forward(self) -> tuple[str, Leftover | None]:
+        """The manifest's file id, learnt by forwarding its message, and what is left of the
+        copy that made (deleted at once, best effort); ArtifactNotFound if there is no such
+        message."""
         fields: Fields = {
             "chat_id": self._chat,
             "from_chat_id": self._chat,
@@ -152,20 +157,20 @@ class TelegramArtifact:
         }
         reply = self._api.call("forwardMessage", fields)
         copy = _field(reply, "message_id")
-        if isinstance(copy, int):
-            self._delete_copy(copy)
+        copy_left = self._delete_copy(copy) if isinstance(copy, int) else None
         file_id, size = _field(reply, "document", "file_id"), _field(reply, "document", "file_size")
         if not isinstance(file_id, str):
             raise DumpError(Reason.ARTIFACT_CORRUPT, f"{self.url}: the message is no document")
         if isinstance(size, int) and size > MAX_MANIFEST_BYTES:
             raise DumpError(Reason.ARTIFACT_CORRUPT, f"{self.url}: a {size}-byte document")
-        return file_id
+        return file_id, copy_left
 
-    def _delete_copy(self, message_id: int) -> None:
+    def _delete_copy(self, message_id: int) -> Leftover | None:
+        what = f"message {message_id} (a forwarded copy of the manifest)"
         try:
-            self._api.call("deleteMessage", {"chat_id": self._chat, "message_id": message_id})
+            return self._delete_message(message_id, what)
         except DumpError as exc:
-            log.warning("cannot delete the manifest's forwarded copy %d: %s", message_id, exc)
+            return Leftover(what, exc.message)
 
     def _manifest(self, file_id: str) -> Manifest:
         """The manifest document, downloaded and parsed."""
@@ -180,7 +185,7 @@ class TelegramArtifact:
         """Delete the parts' messages, then the manifest's; the ones the API refuses to
         delete are left, and said so."""
         try:
-            file_id = self._forward()
+            file_id, copy_left = self._forward()
         except DumpError as exc:
             if exc.reason is Reason.ARTIFACT_NOT_FOUND:
                 return delete_outcome(removed=False)
@@ -190,7 +195,7 @@ class TelegramArtifact:
             (p.message_id, f"message {p.message_id} (part {p.part})") for p in manifest.parts
         ]
         messages.append((self._message_id, f"message {self._message_id} (the manifest)"))
-        left: list[Leftover] = []
+        left = [copy_left] if copy_left else []
         for message_id, what in messages:
             if leftover := self._delete_message(message_id, what):
                 left.append(leftover)
