@@ -6,8 +6,9 @@ editMessageCaption, forwardMessage, deleteMessage, getFile), answering
 `{"ok": true, "result": ...}`, and file downloads at `GET /file/bot<token>/<file_path>`.
 Its failures are the cloud API's: 401 Unauthorized for a wrong token, 404 for a malformed
 path, 413 "Request Entity Too Large" (not JSON) for a document over the upload limit, 400
-for getFile over the download limit or unknown messages, and, when switched on with
-`rate_limit`, 429 with `parameters.retry_after`.
+for getFile over the download limit or unknown messages, 400 "message can't be deleted"
+for deleteMessage of a message older than 48 hours (`age` makes one so), and, when switched
+on with `rate_limit`, 429 with `parameters.retry_after`.
 
 By hand: ``python -m devenv.telegram_stand_in`` serves one bot (any numeric chat id works)
 and prints the runner's settings for it, until Ctrl-C.
@@ -22,7 +23,7 @@ import sys
 import threading
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -34,6 +35,7 @@ _METHOD_PATH = re.compile(r"^/bot(?P<token>[^/]+)/(?P<method>[A-Za-z]+)$")
 _FILE_PATH = re.compile(r"^/file/bot(?P<token>[^/]+)/(?P<path>documents/file_\d+)$")
 _DISPOSITION = re.compile(r'(?P<key>name|filename)="(?P<value>[^"]*)"')
 USERNAME_CHAT_ID = -1001000000001  # what every @username resolves to
+DELETABLE_SECONDS = 48 * 3600  # bots may delete messages only this long after they were sent
 
 
 @dataclass
@@ -59,12 +61,13 @@ class Message:
     text: str | None = None
     document: StoredFile | None = None
     deleted: bool = False
+    date: int = field(default_factory=lambda: int(time.time()))
 
     def wire(self) -> dict[str, Any]:
         """The Message object of the Bot API."""
         message: dict[str, Any] = {
             "message_id": self.message_id,
-            "date": int(time.time()),
+            "date": self.date,
             "chat": {"id": self.chat_id, "type": "supergroup"},
         }
         if self.caption is not None:
@@ -152,6 +155,13 @@ class BotApiStandIn:
         with self._lock:
             self.calls.append(call)
 
+    def age(self, message_id: int, hours: float) -> None:
+        """Make message `message_id` as if it had been sent `hours` earlier."""
+        with self._lock:
+            for message in self.messages:
+                if message.message_id == message_id:
+                    message.date -= int(hours * 3600)
+
     def live(self) -> list[Message]:
         """The messages not deleted."""
         with self._lock:
@@ -230,7 +240,10 @@ class BotApiStandIn:
         return self._add(copy)
 
     def _deleteMessage(self, params: dict[str, str], files: dict[str, StoredFile]) -> Any:  # noqa: N802
-        self._message(params, "delete").deleted = True
+        message = self._message(params, "delete")
+        if time.time() - message.date > DELETABLE_SECONDS:
+            raise ApiError(400, "Bad Request: message can't be deleted")
+        message.deleted = True
         return True
 
     def _getFile(self, params: dict[str, str], files: dict[str, StoredFile]) -> Any:  # noqa: N802

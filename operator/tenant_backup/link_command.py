@@ -74,23 +74,21 @@ def make_link(kube: "Kube", namespace: str, name: str, seconds: int) -> tuple[st
     if secret is None or not secret.get("accessKeyId") or not secret.get("secretAccessKey"):
         raise LinkError(f"Secret {secret_name} with accessKeyId and secretAccessKey not found")
     # The S3 client only here, never in the operator's process.
-    from tenant_backup.runner.destinations.s3 import Credentials, make_client, presign
-    from tenant_backup.runner.options import S3Target
+    from tenant_backup.runner.destinations.access import S3Connection
+    from tenant_backup.runner.destinations.s3 import presign
+    from tenant_backup.runner.destinations.s3_client import Credentials, make_client
 
-    target = S3Target(
-        bucket=location.bucket,
-        key=location.key,
+    connection = S3Connection(
         region=s3.region,
         endpoint=s3.endpoint,
         force_path_style=s3.force_path_style,
         checksum=s3.checksum_calculation,
         ca_file=None,  # signing sends no request
-        download_link_seconds=seconds,
     )
     credentials = Credentials(
         secret["accessKeyId"], secret["secretAccessKey"], secret.get("sessionToken") or None
     )
-    link = presign(make_client(target, credentials), location.bucket, location.key, seconds)
+    link = presign(make_client(connection, credentials), location.bucket, location.key, seconds)
     return link.url, link.expires_at
 
 

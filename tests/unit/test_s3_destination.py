@@ -29,9 +29,8 @@ from tenant_backup.runner.destinations.s3 import (
     S3Upload,
     base_part_size,
     part_size,
-    s3_error,
-    s3_reason,
 )
+from tenant_backup.runner.destinations.s3_client import s3_error, s3_reason
 from tenant_backup.runner.errors import DumpError
 from tenant_backup.runner.interrupt import Interrupts
 from tenant_backup.runner.verify import StreamVerifier
@@ -332,3 +331,19 @@ def test_the_cli_offers_kopfs_log_formats() -> None:
     from tenant_backup.operator_command import LOG_FORMATS
 
     assert list(LOG_FORMATS) == [f.name.lower() for f in kopf.LogFormat]
+
+
+def test_a_file_read_loads_no_s3_client(tmp_path: Path) -> None:
+    artifact = tmp_path / "a.dump"
+    artifact.write_bytes(b"abc")
+    sha256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    loaded = _loaded_after(
+        "import tenant_backup.runner.options\n"  # first: it imports the destinations package
+        "from tenant_backup.api.contract import parse_artifact_url as parse\n"
+        "from tenant_backup.runner.destinations import open_reader\n"
+        "from tenant_backup.runner.destinations.access import Access\n"
+        f"with open_reader(parse({artifact.as_uri()!r}), Access(), {sha256!r}) as chunks:\n"
+        "    assert b''.join(chunks) == b'abc'"
+    )
+    assert "tenant_backup.runner.destinations.local" in loaded
+    assert not {"botocore", "tenant_backup.runner.destinations.s3_client"} & loaded

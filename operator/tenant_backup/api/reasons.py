@@ -35,6 +35,9 @@ class Reason(StrEnum):
     POD_FAILED = "PodFailed"
     RESULT_MISSING = "ResultMissing"
     JOB_DELETED = "JobDeleted"
+    # Permanent failures of reading a stored artifact back.
+    ARTIFACT_NOT_FOUND = "ArtifactNotFound"
+    ARTIFACT_CORRUPT = "ArtifactCorrupt"
 
 
 PERMANENT: frozenset[Reason] = frozenset(
@@ -49,6 +52,8 @@ PERMANENT: frozenset[Reason] = frozenset(
         Reason.EMPTY_DUMP,
         Reason.VERIFICATION_FAILED,
         Reason.DEADLINE_EXCEEDED,
+        Reason.ARTIFACT_NOT_FOUND,
+        Reason.ARTIFACT_CORRUPT,
     }
 )
 

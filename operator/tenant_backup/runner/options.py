@@ -26,6 +26,7 @@ from tenant_backup.api.contract import (
     Verification,
 )
 from tenant_backup.api.reasons import Reason
+from tenant_backup.runner.destinations.access import S3Connection
 from tenant_backup.runner.errors import DumpError
 
 TERMINATION_LOG = Path("/dev/termination-log")
@@ -40,16 +41,11 @@ class LocalTarget:
 
 
 @dataclass(frozen=True)
-class S3Target:
+class S3Target(S3Connection):
     """An object in an S3-compatible bucket; credentials come only from the environment."""
 
     bucket: str
     key: str
-    region: str
-    endpoint: str | None
-    force_path_style: bool
-    checksum: ChecksumCalculation
-    ca_file: Path | None
     download_link_seconds: int | None
 
 

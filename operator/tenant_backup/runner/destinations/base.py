@@ -1,12 +1,22 @@
-"""The destination interface: one artifact written, invisible until committed, and leaving
-nothing behind when aborted."""
+"""The destination interfaces: one artifact written, invisible until committed, and leaving
+nothing behind when aborted (`Upload`); a committed one read back, its digests checked on the
+way (`ArtifactReader`), and deleted, saying what could not be (`ArtifactDeleter`)."""
 
 import contextlib
-from collections.abc import Iterator
+import hashlib
+import re
+from collections.abc import Generator, Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
+
+from tenant_backup.api.reasons import Reason
+from tenant_backup.runner.errors import DumpError
+
+CHUNK_SIZE = 1 << 20
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -71,3 +81,88 @@ def aborted_unless_committed(upload: Upload) -> Iterator[Upload]:
         yield upload
     finally:
         upload.abort()  # a no-op once committed
+
+
+@dataclass(frozen=True)
+class Deleted:
+    """Everything the artifact was made of is gone now."""
+
+
+@dataclass(frozen=True)
+class AlreadyGone:
+    """Nothing of the artifact was there to delete."""
+
+
+class Leftover(NamedTuple):
+    """A piece of an artifact that a delete could not remove (`what`, e.g. `message 42
+    (part 1)`), and why."""
+
+    what: str
+    why: str
+
+
+@dataclass(frozen=True)
+class PartlyLeft:
+    """What could be deleted is gone; `left` remains."""
+
+    left: tuple[Leftover, ...]
+
+
+DeleteOutcome = Deleted | AlreadyGone | PartlyLeft
+
+
+def delete_outcome(removed: bool, left: Iterable[Leftover] = ()) -> DeleteOutcome:
+    """PartlyLeft if anything is `left`; else Deleted if anything was `removed`; else
+    AlreadyGone."""
+    if left := tuple(left):
+        return PartlyLeft(left)
+    return Deleted() if removed else AlreadyGone()
+
+
+class ArtifactReader(Protocol):
+    """A committed artifact to read back."""
+
+    url: str
+
+    def open_reader(
+        self, expected_sha256: str, chunk_size: int
+    ) -> AbstractContextManager[Iterator[bytes]]:
+        """Its bytes in chunks of at most `chunk_size`, checked while read against the digests
+        the destination keeps and, at the end, `expected_sha256` (as `sha256_hex` gives it):
+        ArtifactCorrupt where a check fails (trust the bytes only once the chunks end without
+        error), ArtifactNotFound if there is no such artifact."""
+
+
+class ArtifactDeleter(Protocol):
+    """A committed artifact to delete."""
+
+    url: str
+
+    def delete(self) -> DeleteOutcome:
+        """Delete every piece of the artifact (idempotent): what was done, and what is left."""
+
+
+def sha256_hex(text: str) -> str:
+    """`text` as a SHA-256 hex digest (lower case); ValidationFailed if it is none."""
+    digest = text.strip().lower()
+    if not _SHA256.fullmatch(digest):
+        raise DumpError(Reason.VALIDATION_FAILED, "the expected sha256 must be 64 hex digits")
+    return digest
+
+
+def checked(
+    chunks: Iterable[bytes], sha256: str, what: str, size_bytes: int | None = None
+) -> Generator[bytes, None, None]:
+    """`chunks` passed on while hashed; ArtifactCorrupt after the last one if their sha256 (or
+    their total size, if given) is not the expected one."""
+    digest, size = hashlib.sha256(), 0
+    for chunk in chunks:
+        digest.update(chunk)
+        size += len(chunk)
+        yield chunk
+    if size_bytes is not None and size != size_bytes:
+        raise DumpError(Reason.ARTIFACT_CORRUPT, f"{what}: {size} bytes, expected {size_bytes}")
+    if digest.hexdigest() != sha256:
+        raise DumpError(
+            Reason.ARTIFACT_CORRUPT, f"{what}: sha256 {digest.hexdigest()}, expected {sha256}"
+        )

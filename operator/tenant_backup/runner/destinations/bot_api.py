@@ -1,5 +1,6 @@
-"""A small Telegram Bot API client on urllib: JSON and multipart calls, failures mapped to
-reasons, flood control (HTTP 429 with `retry_after`) honoured a bounded number of times.
+"""A small Telegram Bot API client on urllib: JSON and multipart calls, file downloads in
+chunks, failures mapped to reasons, flood control (HTTP 429 with `retry_after`) honoured a
+bounded number of times.
 
 The bot token is part of every request URL, so no URL is ever put in a message, and every
 message that leaves this module has the token removed.
@@ -12,8 +13,9 @@ import logging
 import secrets
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -36,8 +38,12 @@ _STATUS_REASONS = {
     413: Reason.VALIDATION_FAILED,  # the part size is too large for this server: never better
 }
 
-# 400 replies that mean the bot may not post there: never in the chat, or without the right.
-_DENIED_WORDS = ("chat not found", "not enough rights")
+# 400 replies that mean the bot may not post there: never in the chat, or without the right;
+# or may not delete or forward that message (deleting: older than 48 hours, or no right).
+_DENIED_WORDS = ("chat not found", "not enough rights", "can't be deleted", "can't be forwarded")
+# 400 replies to reading or deleting what is not there.
+_GONE_WORDS = ("message to forward not found", "message to delete not found", "invalid file_id")
+_TOO_BIG = "file is too big"
 
 
 @dataclass(frozen=True)
@@ -62,9 +68,22 @@ def reply_reason(status: int, description: str) -> Reason:
         return _STATUS_REASONS[status]
     if any(words in description.lower() for words in _DENIED_WORDS):
         return Reason.PERMISSION_DENIED
+    if any(words in description.lower() for words in _GONE_WORDS):
+        return Reason.ARTIFACT_NOT_FOUND
+    if _TOO_BIG in description.lower():
+        return Reason.VALIDATION_FAILED
     if status >= 500 or status == 429:
         return Reason.DESTINATION_UNAVAILABLE
     return Reason.UPLOAD_FAILED
+
+
+def _hint(status: int, description: str) -> str:
+    """What to do about a failure, where the API's words do not say."""
+    if status == 413:
+        return ": lower partSizeBytes"
+    if _TOO_BIG in description.lower():
+        return ": the cloud Bot API lets bots download files of at most 20 MB"
+    return ""
 
 
 def parse_reply(method: str, status: int, body: bytes) -> Any:
@@ -83,7 +102,7 @@ def parse_reply(method: str, status: int, body: bytes) -> Any:
     if code == 429 and isinstance(retry_after, int):
         raise RateLimitedError(retry_after)
     description = str(reply.get("description", ""))[:500]
-    hint = ": lower partSizeBytes" if code == 413 else ""
+    hint = _hint(code, description)
     raise DumpError(
         reply_reason(code, description), f"Bot API {method}: HTTP {code}: {description}{hint}"
     )
@@ -158,8 +177,30 @@ class BotApi:
                 return error.code, error.read()
             return error.code, b""  # the body was cut off: the status alone tells
         except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
-            reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-            message = f"Bot API {method}: cannot reach {self.base_url}: {reason}"
-            raise DumpError(
-                Reason.DESTINATION_UNAVAILABLE, redact(message, [self._token])
-            ) from None
+            raise self._unreachable(method, exc) from None
+
+    def download(self, file_path: str, chunk_size: int) -> Iterator[bytes]:
+        """The file at `file_path` (as getFile names it), in chunks of at most `chunk_size`
+        read as they are used: one request; ArtifactNotFound if the server has no such file."""
+        request = urllib.request.Request(  # noqa: S310 (the scheme was checked: http or https)
+            f"{self.base_url}/file/bot{self._token}/{urllib.parse.quote(file_path)}",
+            headers={"User-Agent": USER_AGENT},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
+                while chunk := response.read(chunk_size):
+                    yield chunk
+        except urllib.error.HTTPError as error:
+            error.close()
+            reason = (
+                Reason.ARTIFACT_NOT_FOUND if error.code == 404 else reply_reason(error.code, "")
+            )
+            raise DumpError(reason, f"Bot API file download: HTTP {error.code}") from None
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+            raise self._unreachable("file download", exc) from None
+
+    def _unreachable(self, what: str, exc: Exception) -> DumpError:
+        """DestinationUnavailable for a request that got no answer, without the token."""
+        reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+        message = f"Bot API {what}: cannot reach {self.base_url}: {reason}"
+        return DumpError(Reason.DESTINATION_UNAVAILABLE, redact(message, [self._token]))

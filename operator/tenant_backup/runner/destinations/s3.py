@@ -13,6 +13,9 @@ check) aborts the upload, so neither an object nor an incomplete upload remains.
   (`sha256sum -c` format; the same facts in its metadata), written just before the upload is
   completed: whoever sees the artifact finds its sidecar.
 - Uploads of the same key left by a killed earlier attempt are aborted when a run starts.
+
+The client, its credentials and error reasons: `s3_client`. Reading and deleting committed
+artifacts: `s3_artifact`.
 """
 
 from __future__ import annotations
@@ -21,17 +24,12 @@ import base64
 import hashlib
 import logging
 import math
-import os
 import posixpath
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, cast
 
-import botocore.session
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
-from botocore.exceptions import ConnectionError as NetworkError
+from botocore.exceptions import BotoCoreError, ClientError
 
 if TYPE_CHECKING:  # stubs only: botocore's client is used without boto3's session layer
     from mypy_boto3_s3 import S3Client
@@ -39,6 +37,13 @@ if TYPE_CHECKING:  # stubs only: botocore's client is used without boto3's sessi
 
 from tenant_backup.api.reasons import Reason
 from tenant_backup.runner.destinations.base import ArtifactFacts, Digest, DownloadLink
+from tenant_backup.runner.destinations.s3_client import (
+    abort_stale_uploads,
+    abort_upload,
+    credentials_from_env,
+    make_client,
+    s3_error,
+)
 from tenant_backup.runner.errors import DumpError
 from tenant_backup.runner.options import S3Target
 
@@ -53,39 +58,6 @@ SIZE_FACTOR = 2  # a dump can outgrow its tables (bytea as hex text, uncompresse
 GROWTH_EVERY = 2_500  # parts after which the part size doubles, should the estimate be short
 SIDECAR_SUFFIX = ".sha256"
 
-_AUTH_CODES = frozenset(
-    {
-        "InvalidAccessKeyId",
-        "SignatureDoesNotMatch",
-        "InvalidToken",
-        "ExpiredToken",
-        "TokenRefreshRequired",
-        "AuthorizationHeaderMalformed",  # signed for another region
-    }
-)
-_DENIED_CODES = frozenset({"AccessDenied", "AllAccessDisabled", "AccountProblem"})
-_UNAVAILABLE_CODES = frozenset({"NoSuchBucket", "PermanentRedirect", "SlowDown"})
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """An S3 access key, with a session token for temporary credentials."""
-
-    access_key_id: str
-    secret_access_key: str
-    session_token: str | None = None
-
-
-def credentials_from_env() -> Credentials:
-    """The credentials the Job's Secret put in the environment; AuthFailed if absent."""
-    key_id = os.environ.get("AWS_ACCESS_KEY_ID", "")
-    secret = os.environ.get("AWS_SECRET_ACCESS_KEY", "")
-    if not key_id or not secret:
-        raise DumpError(
-            Reason.AUTH_FAILED, "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must both be set"
-        )
-    return Credentials(key_id, secret, os.environ.get("AWS_SESSION_TOKEN") or None)
-
 
 def base_part_size(size_estimate: int) -> int:
     """max(5 MiB, estimate * factor / 9000), within S3's limits."""
@@ -96,56 +68,6 @@ def base_part_size(size_estimate: int) -> int:
 def part_size(number: int, base: int) -> int:
     """Size of part `number` (from 1): `base`, doubling every GROWTH_EVERY parts."""
     return min(base << ((number - 1) // GROWTH_EVERY), MAX_PART_SIZE)
-
-
-def s3_reason(code: str | None, http_status: int | None) -> Reason:
-    """Reason for an S3 error response."""
-    if code in _AUTH_CODES:
-        return Reason.AUTH_FAILED
-    if code in _DENIED_CODES:
-        return Reason.PERMISSION_DENIED
-    if code in _UNAVAILABLE_CODES or (http_status is not None and http_status >= 500):
-        return Reason.DESTINATION_UNAVAILABLE
-    return Reason.UPLOAD_FAILED
-
-
-def s3_error(action: str, exc: Exception) -> DumpError:
-    """A DumpError for a failed S3 call: the service's verdict, or unreachable."""
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        code = error.get("Code")
-        return DumpError(
-            s3_reason(code, status), f"cannot {action}: {code}: {error.get('Message', '')}"
-        )
-    if isinstance(exc, NetworkError | HTTPClientError):
-        return DumpError(Reason.DESTINATION_UNAVAILABLE, f"cannot {action}: {exc}")
-    return DumpError(Reason.UPLOAD_FAILED, f"cannot {action}: {exc}")
-
-
-def make_client(target: S3Target, credentials: Credentials) -> S3Client:
-    """An S3 client for `target` with exactly these credentials (no other source is read)."""
-    config = Config(
-        region_name=target.region,
-        signature_version="s3v4",
-        s3={"addressing_style": "path" if target.force_path_style else "auto"},
-        request_checksum_calculation=target.checksum.value,
-        response_checksum_validation=target.checksum.value,
-        retries={"mode": "standard", "max_attempts": 3},
-        connect_timeout=10,
-        read_timeout=120,
-        max_pool_connections=2,
-    )
-    client = botocore.session.get_session().create_client(
-        "s3",
-        endpoint_url=target.endpoint,
-        aws_access_key_id=credentials.access_key_id,
-        aws_secret_access_key=credentials.secret_access_key,
-        aws_session_token=credentials.session_token,
-        verify=str(target.ca_file) if target.ca_file else True,
-        config=config,
-    )
-    return cast("S3Client", client)
 
 
 def presign(client: S3Client, bucket: str, key: str, seconds: int) -> DownloadLink:
@@ -199,7 +121,7 @@ class S3Upload:
         self._key = key
         self._facts = facts
         self._base_size = base_size
-        self._abort_stale_uploads()
+        abort_stale_uploads(client, bucket, key, url)
         try:
             created = client.create_multipart_upload(
                 Bucket=bucket,
@@ -219,31 +141,6 @@ class S3Upload:
         self._pending: Future[CompletedPartTypeDef] | None = None
         self._sidecar_written = False
         self._closed = False
-
-    def _abort_stale_uploads(self) -> None:
-        try:
-            listing = self._client.list_multipart_uploads(Bucket=self._bucket, Prefix=self._key)
-        except ClientError as exc:
-            if s3_reason(exc.response.get("Error", {}).get("Code"), None) is not (
-                Reason.PERMISSION_DENIED
-            ):
-                raise s3_error(f"list the uploads of {self.url}", exc) from exc
-            log.warning("may not list uploads: stale uploads of %s are left", self.url)
-            return
-        except BotoCoreError as exc:
-            raise s3_error(f"reach the bucket of {self.url}", exc) from exc
-        for stale in listing.get("Uploads", []):
-            if stale.get("Key") == self._key and "UploadId" in stale:
-                log.info("aborting a stale upload of %s from %s", self.url, stale.get("Initiated"))
-                self._abort(stale["UploadId"])
-
-    def _abort(self, upload_id: str) -> None:
-        try:
-            self._client.abort_multipart_upload(
-                Bucket=self._bucket, Key=self._key, UploadId=upload_id
-            )
-        except (BotoCoreError, ClientError) as exc:
-            log.error("cannot abort upload %s of %s: %s", upload_id, self.url, exc)
 
     def _upload_part(self, number: int, body: bytearray) -> CompletedPartTypeDef:
         md5 = base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode()
@@ -342,7 +239,7 @@ class S3Upload:
             return
         self._closed = True
         self._pool.shutdown(wait=True, cancel_futures=True)  # a part in flight ends first
-        self._abort(self._upload_id)
+        abort_upload(self._client, self._bucket, self._key, self._upload_id, self.url)
         if self._sidecar_written:
             try:
                 self._client.delete_object(Bucket=self._bucket, Key=self._key + SIDECAR_SUFFIX)

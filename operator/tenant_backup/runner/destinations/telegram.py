@@ -11,6 +11,8 @@ most the part size, and is complete only once a manifest document follows them.
   (deleteMessage), best effort: a bot may not be allowed to delete them (channels without
   the right, messages over 48 hours old), and a part whose upload was cut off mid-reply is
   unknown to us. Parts without a manifest are never a backup.
+
+Reading and deleting committed artifacts: `telegram_artifact`.
 """
 
 import hashlib
