@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from tenant_backup.api.reasons import Reason, is_retryable
 from tenant_backup.api.resource import TenantBackup
+from tenant_backup.api.result import DumpResult
 from tenant_backup.api.status import (
     MAX_ATTEMPT_HISTORY,
     Artifact,
@@ -22,7 +23,6 @@ from tenant_backup.api.status import (
 from tenant_backup.conditions import conditions_for, with_verified
 from tenant_backup.naming import job_name
 from tenant_backup.observe import JobFinish, ObservedJob
-from tenant_backup.result import DumpResult
 from tenant_backup.units import human_size
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tenant_backup.result import DumpResult, ResultArtifact
+from tenant_backup.api.result import DumpResult, ResultArtifact
 from tests.support import backups as tb
 from tests.support.cluster import KubectlRunner
 from tests.support.operator_fixtures import StartOperator

@@ -6,10 +6,10 @@ import pytest
 
 from tenant_backup.api.reasons import Reason
 from tenant_backup.api.resource import TenantBackup
+from tenant_backup.api.result import DumpResult
 from tenant_backup.api.status import Phase
 from tenant_backup.observe import JobFinish, ObservedJob, Termination
 from tenant_backup.reconcile import Plan, Preflight, PreflightFailure, reconcile
-from tenant_backup.result import DumpResult
 from tests.support.factories import T0, UID, backup, success_message
 
 OK = Preflight()

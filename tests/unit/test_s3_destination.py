@@ -16,11 +16,11 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from tenant_backup.api.contract import Compression, DumpFormat, Verification
 from tenant_backup.api.reasons import Reason
+from tenant_backup.api.result import TERMINATION_MESSAGE_LIMIT, DumpResult, ResultArtifact
 from tenant_backup.api.status import ConditionType
 from tenant_backup.artifacts import destination_secret_problem, plan_destination
 from tenant_backup.builders import build_job
 from tenant_backup.conditions import with_verified
-from tenant_backup.result import TERMINATION_MESSAGE_LIMIT, DumpResult, ResultArtifact
 from tenant_backup.runner.destinations.base import ArtifactFacts
 from tenant_backup.runner.destinations.s3 import (
     MAX_PART_SIZE,

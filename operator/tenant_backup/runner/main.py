@@ -12,7 +12,7 @@ from pathlib import Path
 from tenant_backup import naming
 from tenant_backup.api.contract import SECRET_VARIABLES, Compression
 from tenant_backup.api.reasons import Reason, is_retryable
-from tenant_backup.result import DumpResult, ResultArtifact
+from tenant_backup.api.result import DumpResult, ResultArtifact
 from tenant_backup.runner import database
 from tenant_backup.runner.classify import redact
 from tenant_backup.runner.destinations import open_upload
