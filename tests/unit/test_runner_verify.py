@@ -8,7 +8,7 @@ import zstandard
 
 from tenant_backup.api.contract import Compression, DumpFormat
 from tenant_backup.api.reasons import Reason
-from tenant_backup.runner.errors import DumpError
+from tenant_backup.runner.errors import RunError
 from tenant_backup.runner.verify import outer_codec, plain_problems, read_artifact, toc_lists_schema
 
 TOC = """;
@@ -75,6 +75,6 @@ def test_read_artifact_decompresses(tmp_path: Path) -> None:
 def test_corrupt_artifact_fails_verification(tmp_path: Path, codec: Compression) -> None:
     bad = tmp_path / "bad"
     bad.write_bytes(b"definitely not compressed" * 10)
-    with pytest.raises(DumpError) as caught:
+    with pytest.raises(RunError) as caught:
         b"".join(read_artifact(bad, codec))
     assert caught.value.reason is Reason.VERIFICATION_FAILED

@@ -32,7 +32,7 @@ from tenant_backup.runner.destinations.s3 import (
     s3_error,
     s3_reason,
 )
-from tenant_backup.runner.errors import DumpError
+from tenant_backup.runner.errors import RunError
 from tenant_backup.runner.interrupt import Interrupts
 from tenant_backup.runner.verify import StreamVerifier
 from tenant_backup.settings import Settings
@@ -295,7 +295,7 @@ def test_stream_verifier_passes_a_plain_gzip_dump_however_chunked(piece: int) ->
     ],
 )
 def test_stream_verifier_refuses_broken_streams(data: bytes, problem: str) -> None:
-    with pytest.raises(DumpError) as caught:
+    with pytest.raises(RunError) as caught:
         _stream_verify(data, 1000)
     assert caught.value.reason is Reason.VERIFICATION_FAILED
     assert problem in caught.value.message

@@ -10,7 +10,7 @@ import psycopg
 from psycopg.rows import TupleRow
 
 from tenant_backup.runner.classify import classify_db_error
-from tenant_backup.runner.errors import DumpError
+from tenant_backup.runner.errors import RunError
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class ServerFacts:
 
 
 def inspect(schema: str) -> ServerFacts:
-    """Connect once and gather ServerFacts; connection and query errors become DumpError."""
+    """Connect once and gather ServerFacts; connection and query errors become RunError."""
     connecting = True
     try:
         with psycopg.connect(
@@ -85,7 +85,7 @@ def inspect(schema: str) -> ServerFacts:
     except psycopg.Error as exc:
         reason = classify_db_error(exc.sqlstate, str(exc), connecting=connecting)
         step = "connection" if connecting else "query"
-        raise DumpError(reason, f"pre-flight {step} failed: {exc}") from exc
+        raise RunError(reason, f"pre-flight {step} failed: {exc}") from exc
 
 
 def _schema_bytes(conn: psycopg.Connection[TupleRow], schema: str) -> int:

@@ -23,7 +23,7 @@ from tenant_backup.runner.destinations.base import (
     aborted_unless_committed,
 )
 from tenant_backup.runner.dump import run_pg_dump
-from tenant_backup.runner.errors import DumpError
+from tenant_backup.runner.errors import RunError
 from tenant_backup.runner.interrupt import Interrupts
 from tenant_backup.runner.options import DumpOptions, S3Target, from_args, result_file
 from tenant_backup.runner.pgdump import choose_pg_dump, parse_version, pg_dump_argv, sibling_tool
@@ -70,24 +70,24 @@ def _pg_dump_version(pg_dump: str) -> tuple[int, str]:
         )
         return parse_version(completed.stdout)
     except (OSError, subprocess.SubprocessError, ValueError) as exc:
-        raise DumpError(Reason.DUMP_FAILED, f"cannot run {pg_dump} --version: {exc}") from exc
+        raise RunError(Reason.DUMP_FAILED, f"cannot run {pg_dump} --version: {exc}") from exc
 
 
 def _check_dumpable(facts: database.ServerFacts, schema: str, pg_dump_major: int) -> None:
     if facts.major > pg_dump_major:
-        raise DumpError(
+        raise RunError(
             Reason.VERSION_MISMATCH,
             f"server is PostgreSQL {facts.version} but pg_dump is {pg_dump_major}: "
             f"a pg_dump of major {facts.major} or newer is needed",
         )
     if not facts.schema_exists:
-        raise DumpError(Reason.TENANT_NOT_FOUND, f"schema {schema} does not exist")
+        raise RunError(Reason.TENANT_NOT_FOUND, f"schema {schema} does not exist")
     if not facts.schema_usable:
-        raise DumpError(Reason.PERMISSION_DENIED, f"no USAGE privilege on schema {schema}")
+        raise RunError(Reason.PERMISSION_DENIED, f"no USAGE privilege on schema {schema}")
     if facts.unreadable:
         names = ", ".join(facts.unreadable[:MAX_LISTED_TABLES])
         more = len(facts.unreadable) - MAX_LISTED_TABLES
-        raise DumpError(
+        raise RunError(
             Reason.PERMISSION_DENIED,
             f"no SELECT privilege in {schema} on {names}"
             + (f" and {more} more" if more > 0 else ""),
@@ -113,11 +113,11 @@ def _artifact_stream(
 
 
 def dump(opts: DumpOptions, facts: _Facts, interrupts: Interrupts) -> ResultArtifact:
-    """One dump run; raises DumpError on any failure, leaving nothing at the destination."""
+    """One dump run; raises RunError on any failure, leaving nothing at the destination."""
     try:
         schema = naming.schema_name(opts.tenant)
     except naming.InvalidSlugError as exc:
-        raise DumpError(Reason.VALIDATION_FAILED, str(exc)) from exc
+        raise RunError(Reason.VALIDATION_FAILED, str(exc)) from exc
     log.info("pre-flight for schema %s", schema)
     server = database.inspect(schema)
     facts.server_version = server.version
@@ -148,7 +148,7 @@ def dump(opts: DumpOptions, facts: _Facts, interrupts: Interrupts) -> ResultArti
         stream, verifier = _artifact_stream(upload, opts, schema, pg_restore, interrupts, stack)
         run_pg_dump(argv, stream, interrupts)
         if stream.input_size == 0:
-            raise DumpError(Reason.EMPTY_DUMP, "pg_dump succeeded but wrote nothing")
+            raise RunError(Reason.EMPTY_DUMP, "pg_dump succeeded but wrote nothing")
         stream.finish()
         local = upload.local_copy()
         if verifier is not None:
@@ -216,7 +216,7 @@ def run(args: argparse.Namespace) -> int:
                 server_version=facts.server_version,
                 pg_dump_version=facts.pg_dump_version,
             )
-        except DumpError as exc:
+        except RunError as exc:
             log.error("dump failed (%s): %s", exc.reason, exc.message)
             result = DumpResult(
                 ok=False,

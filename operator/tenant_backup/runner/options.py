@@ -26,7 +26,7 @@ from tenant_backup.api.contract import (
     Verification,
 )
 from tenant_backup.api.reasons import Reason
-from tenant_backup.runner.errors import DumpError
+from tenant_backup.runner.errors import RunError
 
 TERMINATION_LOG = Path("/dev/termination-log")
 FILE_NAME = r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,200}"
@@ -173,13 +173,13 @@ def result_file(args: argparse.Namespace) -> Path | None:
 def _level(compression: Compression, level: int | None) -> int | None:
     if compression is Compression.NONE:
         if level is not None:
-            raise DumpError(Reason.VALIDATION_FAILED, "--compression-level needs a compression")
+            raise RunError(Reason.VALIDATION_FAILED, "--compression-level needs a compression")
         return None
     allowed = COMPRESSION_LEVELS[compression]
     if level is None:
         return DEFAULT_COMPRESSION_LEVELS[compression]
     if level not in allowed:
-        raise DumpError(
+        raise RunError(
             Reason.VALIDATION_FAILED,
             f"{compression} level must be within {allowed.start}..{allowed.stop - 1}",
         )
@@ -189,10 +189,10 @@ def _level(compression: Compression, level: int | None) -> int | None:
 def from_args(args: argparse.Namespace) -> DumpOptions:
     """Check the parsed arguments' combinations and fill in defaults."""
     if args.lock_wait_timeout_seconds < 1:
-        raise DumpError(Reason.VALIDATION_FAILED, "--lock-wait-timeout-seconds must be >= 1")
+        raise RunError(Reason.VALIDATION_FAILED, "--lock-wait-timeout-seconds must be >= 1")
     target = _target(args)
     if args.artifact_url and isinstance(target, TelegramTarget):
-        raise DumpError(
+        raise RunError(
             Reason.VALIDATION_FAILED, "--artifact-url cannot be set: Telegram names it on commit"
         )
     return DumpOptions(
@@ -210,20 +210,20 @@ def from_args(args: argparse.Namespace) -> DumpOptions:
 
 def _telegram_target(args: argparse.Namespace) -> TelegramTarget:
     if not re.fullmatch(CHAT_ID_TEXT, args.telegram_chat_id):
-        raise DumpError(Reason.VALIDATION_FAILED, "--telegram-chat-id: not a chat id or @username")
+        raise RunError(Reason.VALIDATION_FAILED, "--telegram-chat-id: not a chat id or @username")
     if not args.telegram_file_name or not re.fullmatch(FILE_NAME, args.telegram_file_name):
-        raise DumpError(
+        raise RunError(
             Reason.VALIDATION_FAILED, "--telegram-chat-id needs a --telegram-file-name like a.b"
         )
     if not TELEGRAM_MIN_PART_BYTES <= args.telegram_part_size <= TELEGRAM_MAX_PART_BYTES:
-        raise DumpError(
+        raise RunError(
             Reason.VALIDATION_FAILED,
             f"--telegram-part-size must be within "
             f"{TELEGRAM_MIN_PART_BYTES}..{TELEGRAM_MAX_PART_BYTES}",
         )
     parts = urlsplit(args.telegram_api_url)
     if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
-        raise DumpError(
+        raise RunError(
             Reason.VALIDATION_FAILED, "--telegram-api-url must be an http(s) URL, no userinfo"
         )
     return TelegramTarget(
@@ -240,10 +240,10 @@ def _target(args: argparse.Namespace) -> Target:
     if args.telegram_chat_id is not None:
         return _telegram_target(args)
     if not args.s3_key:
-        raise DumpError(Reason.VALIDATION_FAILED, "--s3-bucket needs --s3-key")
+        raise RunError(Reason.VALIDATION_FAILED, "--s3-bucket needs --s3-key")
     seconds = args.s3_download_link_seconds
     if seconds is not None and not 1 <= seconds <= MAX_DOWNLOAD_LINK_SECONDS:
-        raise DumpError(
+        raise RunError(
             Reason.VALIDATION_FAILED,
             f"--s3-download-link-seconds must be within 1..{MAX_DOWNLOAD_LINK_SECONDS} (7 days)",
         )

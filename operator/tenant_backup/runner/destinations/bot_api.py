@@ -19,7 +19,7 @@ from typing import Any, cast
 
 from tenant_backup.api.reasons import Reason
 from tenant_backup.runner.classify import redact
-from tenant_backup.runner.errors import DumpError
+from tenant_backup.runner.errors import RunError
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def reply_reason(status: int, description: str) -> Reason:
 
 
 def parse_reply(method: str, status: int, body: bytes) -> Any:
-    """The call's `result`; RateLimitedError for a 429; DumpError for any other failure."""
+    """The call's `result`; RateLimitedError for a 429; RunError for any other failure."""
     try:
         reply = json.loads(body)
     except ValueError:
@@ -84,7 +84,7 @@ def parse_reply(method: str, status: int, body: bytes) -> Any:
         raise RateLimitedError(retry_after)
     description = str(reply.get("description", ""))[:500]
     hint = ": lower partSizeBytes" if code == 413 else ""
-    raise DumpError(
+    raise RunError(
         reply_reason(code, description), f"Bot API {method}: HTTP {code}: {description}{hint}"
     )
 
@@ -122,19 +122,19 @@ class BotApi:
                 return parse_reply(method, *self._post(method, fields, document))
             except RateLimitedError as limited:
                 if attempt == MAX_ATTEMPTS or limited.retry_after > MAX_RETRY_AFTER_SECONDS:
-                    raise DumpError(
+                    raise RunError(
                         Reason.DESTINATION_UNAVAILABLE,
                         f"Bot API {method}: still rate limited after {attempt} attempts "
                         f"(retry after {limited.retry_after}s)",
                     ) from None
                 log.warning("Bot API %s: rate limited, retry in %ds", method, limited.retry_after)
                 self._sleep(limited.retry_after)
-            except DumpError as exc:
-                raise DumpError(exc.reason, redact(exc.message, [self._token])) from None
+            except RunError as exc:
+                raise RunError(exc.reason, redact(exc.message, [self._token])) from None
         raise AssertionError("unreachable")  # the loop returns or raises
 
     def _post(self, method: str, fields: Fields, document: Document | None) -> tuple[int, bytes]:
-        """(HTTP status, body); DumpError if the server cannot be reached."""
+        """(HTTP status, body); RunError if the server cannot be reached."""
         body: list[bytes | bytearray]
         if document is None:
             content_type, body = "application/json", [json.dumps(dict(fields)).encode()]
@@ -160,6 +160,4 @@ class BotApi:
         except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
             reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
             message = f"Bot API {method}: cannot reach {self.base_url}: {reason}"
-            raise DumpError(
-                Reason.DESTINATION_UNAVAILABLE, redact(message, [self._token])
-            ) from None
+            raise RunError(Reason.DESTINATION_UNAVAILABLE, redact(message, [self._token])) from None

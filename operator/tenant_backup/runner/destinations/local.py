@@ -13,11 +13,11 @@ from typing import BinaryIO
 
 from tenant_backup.api.reasons import Reason
 from tenant_backup.runner.destinations.base import Digest, DownloadLink
-from tenant_backup.runner.errors import DumpError
+from tenant_backup.runner.errors import RunError
 
 
-def _destination_error(action: str, exc: OSError) -> DumpError:
-    return DumpError(Reason.DESTINATION_UNAVAILABLE, f"{action}: {exc}")
+def _destination_error(action: str, exc: OSError) -> RunError:
+    return RunError(Reason.DESTINATION_UNAVAILABLE, f"{action}: {exc}")
 
 
 class LocalUpload:

@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # stubs only: botocore's client is used without boto3's sessi
 
 from tenant_backup.api.reasons import Reason
 from tenant_backup.runner.destinations.base import ArtifactFacts, Digest, DownloadLink
-from tenant_backup.runner.errors import DumpError
+from tenant_backup.runner.errors import RunError
 from tenant_backup.runner.options import S3Target
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ def credentials_from_env() -> Credentials:
     key_id = os.environ.get("AWS_ACCESS_KEY_ID", "")
     secret = os.environ.get("AWS_SECRET_ACCESS_KEY", "")
     if not key_id or not secret:
-        raise DumpError(
+        raise RunError(
             Reason.AUTH_FAILED, "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must both be set"
         )
     return Credentials(key_id, secret, os.environ.get("AWS_SESSION_TOKEN") or None)
@@ -109,18 +109,18 @@ def s3_reason(code: str | None, http_status: int | None) -> Reason:
     return Reason.UPLOAD_FAILED
 
 
-def s3_error(action: str, exc: Exception) -> DumpError:
-    """A DumpError for a failed S3 call: the service's verdict, or unreachable."""
+def s3_error(action: str, exc: Exception) -> RunError:
+    """A RunError for a failed S3 call: the service's verdict, or unreachable."""
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         code = error.get("Code")
-        return DumpError(
+        return RunError(
             s3_reason(code, status), f"cannot {action}: {code}: {error.get('Message', '')}"
         )
     if isinstance(exc, NetworkError | HTTPClientError):
-        return DumpError(Reason.DESTINATION_UNAVAILABLE, f"cannot {action}: {exc}")
-    return DumpError(Reason.UPLOAD_FAILED, f"cannot {action}: {exc}")
+        return RunError(Reason.DESTINATION_UNAVAILABLE, f"cannot {action}: {exc}")
+    return RunError(Reason.UPLOAD_FAILED, f"cannot {action}: {exc}")
 
 
 def make_client(target: S3Target, credentials: Credentials) -> S3Client:
@@ -275,7 +275,7 @@ class S3Upload:
         self._wait()
         number = len(self._parts) + 1
         if number > MAX_PARTS:
-            raise DumpError(Reason.UPLOAD_FAILED, f"{self.url} needs more than {MAX_PARTS} parts")
+            raise RunError(Reason.UPLOAD_FAILED, f"{self.url} needs more than {MAX_PARTS} parts")
         self._pending = self._pool.submit(self._upload_part, number, body)
         free, self._in_flight = self._in_flight, body
         self._buffer = bytearray() if free is None or len(free) != self._next_part_size() else free
