@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from tenant_backup.api.reasons import Reason, is_retryable
 from tenant_backup.api.resource import TenantBackup
@@ -24,6 +24,8 @@ from tenant_backup.conditions import conditions_for, with_verified
 from tenant_backup.naming import job_name
 from tenant_backup.observe import JobFinish, ObservedJob
 from tenant_backup.units import human_size
+
+_RESULT = TypeAdapter(DumpResult)
 
 
 class PreflightFailure(StrEnum):
@@ -304,7 +306,7 @@ def _parse_result(message: str | None) -> DumpResult | None:
     if not message:
         return None
     try:
-        return DumpResult.model_validate_json(message.strip())
+        return _RESULT.validate_json(message.strip())
     except ValidationError:
         return None
 

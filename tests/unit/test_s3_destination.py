@@ -14,7 +14,7 @@ from typing import Any, cast
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from tenant_backup.api.contract import Compression, DumpFormat, Verification
+from tenant_backup.api.contract import Compression, DumpFormat, ReadBack, Verification
 from tenant_backup.api.reasons import Reason
 from tenant_backup.api.result import TERMINATION_MESSAGE_LIMIT, DumpResult, ResultArtifact
 from tenant_backup.api.status import ConditionType
@@ -227,7 +227,7 @@ def _result(url: str) -> DumpResult:
             sha256="a" * 64,
             format="custom",
             compression="zstd",
-            verification="toc",
+            verification=ReadBack.TOC,
             download_url=url,
             download_url_expires_at=T0,
         ),
@@ -238,8 +238,8 @@ def test_download_link_stays_in_the_message_unless_it_cannot_fit() -> None:
     url = "http://127.0.0.1:9000/b/k?X-Amz-Signature=" + "f" * 64
     result = _result(url)
     assert url in result.to_message()
-    assert url not in result.without_download_link().to_message()
-    assert result.without_download_link().artifact is not None
+    assert url not in result.public().to_message()
+    assert result.public().artifact is not None
     huge = _result("http://x/?" + "t" * TERMINATION_MESSAGE_LIMIT)
     message = huge.to_message()
     assert len(message.encode()) <= TERMINATION_MESSAGE_LIMIT

@@ -1,20 +1,19 @@
-"""The `dump` subcommand: validate, pre-flight, dump, verify, commit, report one result."""
+"""The `dump` subcommand's body: validate, pre-flight, dump, verify, commit; its result.
+
+The frame (`runner.frame`) runs it: redaction, signals, the failed result, the output.
+"""
 
 import argparse
 import contextlib
 import logging
-import os
 import subprocess
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 from tenant_backup import naming
-from tenant_backup.api.contract import SECRET_VARIABLES, Compression
-from tenant_backup.api.reasons import Reason, is_retryable
+from tenant_backup.api.contract import Compression, ReadBack
+from tenant_backup.api.reasons import Reason
 from tenant_backup.api.result import DumpResult, ResultArtifact
-from tenant_backup.runner import database
-from tenant_backup.runner.classify import redact
+from tenant_backup.runner import database, frame
 from tenant_backup.runner.destinations import open_upload
 from tenant_backup.runner.destinations.base import (
     ArtifactFacts,
@@ -33,8 +32,6 @@ from tenant_backup.runner.verify import StreamVerifier, verify
 log = logging.getLogger(__name__)
 
 MAX_LISTED_TABLES = 10
-_SECRETS: list[str] = []
-"""What the logs and the result's message redact; a download link joins once made."""
 
 
 @dataclass
@@ -43,19 +40,6 @@ class _Facts:
 
     server_version: str | None = None
     pg_dump_version: str | None = None
-
-
-class _RedactFilter(logging.Filter):
-    """Removes secrets from log records before any handler formats them."""
-
-    def __init__(self, secrets: list[str]) -> None:
-        super().__init__()
-        self._secrets = secrets
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact(record.getMessage(), self._secrets)
-        record.args = None
-        return True
 
 
 def _pg_dump_version(pg_dump: str) -> tuple[int, str]:
@@ -112,8 +96,9 @@ def _artifact_stream(
     return ArtifactStream(upload, zstd_level, verifier.feed), verifier
 
 
-def dump(opts: DumpOptions, facts: _Facts, interrupts: Interrupts) -> ResultArtifact:
+def dump(opts: DumpOptions, facts: _Facts, context: frame.Context) -> ResultArtifact:
     """One dump run; raises RunError on any failure, leaving nothing at the destination."""
+    interrupts = context.interrupts
     try:
         schema = naming.schema_name(opts.tenant)
     except naming.InvalidSlugError as exc:
@@ -161,82 +146,64 @@ def dump(opts: DumpOptions, facts: _Facts, interrupts: Interrupts) -> ResultArti
         digest = stream.digest
         upload.commit(digest)
     log.info("wrote %s: %d bytes, sha256 %s", upload.url, digest.size_bytes, digest.sha256)
-    link = _download_link(upload, opts)
+    link = _download_link(upload, opts, context.secrets)
     return ResultArtifact(
         url=upload.url,
         size_bytes=digest.size_bytes,
         sha256=digest.sha256,
         format=opts.format,
         compression=opts.compression,
-        verification=opts.verify,
+        verification=ReadBack(opts.verify),
         download_url=link.url if link else None,
         download_url_expires_at=link.expires_at if link else None,
     )
 
 
-def _download_link(upload: Upload, opts: DumpOptions) -> DownloadLink | None:
+def _download_link(
+    upload: Upload, opts: DumpOptions, secrets: frame.Secrets
+) -> DownloadLink | None:
     """The opt-in presigned link, its URL added to what the logs redact."""
     seconds = opts.target.download_link_seconds if isinstance(opts.target, S3Target) else None
     if seconds is None:
         return None
     link = upload.download_link(seconds)
     if link is not None:
-        _SECRETS.append(link.url)
+        secrets.add(link.url)
         log.info("presigned a download link valid until %s", link.expires_at.isoformat())
     return link
 
 
-def _emit(result: DumpResult, path: Path | None) -> None:
-    """The result to the result file; stdout (container logs) gets it without the link."""
-    sys.stdout.write(result.without_download_link().to_message() + "\n")
-    sys.stdout.flush()
-    if path is not None:
-        try:
-            path.write_text(result.to_message())
-        except OSError as exc:
-            log.warning("cannot write result to %s: %s", path, exc)
+class Dump:
+    """`tenant-backup dump`, as the frame runs it."""
+
+    failure_reason = Reason.DUMP_FAILED
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self._args = args
+        self._facts = _Facts()
+
+    def run(self, context: frame.Context) -> DumpResult:
+        """Dump, verify and commit one artifact."""
+        opts = from_args(self._args)
+        artifact = dump(opts, self._facts, context)
+        return DumpResult(
+            ok=True,
+            reason=Reason.SUCCEEDED,
+            message=f"dumped tenant {opts.tenant}",
+            artifact=artifact,
+            server_version=self._facts.server_version,
+            pg_dump_version=self._facts.pg_dump_version,
+        )
+
+    def failed(self) -> DumpResult:
+        """The versions learned before the failure."""
+        return DumpResult(
+            ok=False,
+            server_version=self._facts.server_version,
+            pg_dump_version=self._facts.pg_dump_version,
+        )
 
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `tenant-backup dump`: 0 on success, non-zero otherwise."""
-    _SECRETS[:] = [os.environ.get(name, "") for name in SECRET_VARIABLES]
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(_RedactFilter(_SECRETS))
-    interrupts = Interrupts()
-    facts = _Facts()
-    result: DumpResult
-    with interrupts.installed():
-        try:
-            artifact = dump(from_args(args), facts, interrupts)
-            result = DumpResult(
-                ok=True,
-                reason=Reason.SUCCEEDED,
-                message=f"dumped tenant {args.tenant}",
-                artifact=artifact,
-                server_version=facts.server_version,
-                pg_dump_version=facts.pg_dump_version,
-            )
-        except RunError as exc:
-            log.error("dump failed (%s): %s", exc.reason, exc.message)
-            result = DumpResult(
-                ok=False,
-                reason=exc.reason,
-                retryable=is_retryable(exc.reason),
-                message=redact(exc.message, _SECRETS),
-                server_version=facts.server_version,
-                pg_dump_version=facts.pg_dump_version,
-            )
-        except Exception as exc:  # a bug: still report a result rather than crash silently
-            log.exception("unexpected error")
-            result = DumpResult(
-                ok=False,
-                reason=Reason.DUMP_FAILED,
-                retryable=True,
-                message=redact(f"internal error: {type(exc).__name__}: {exc}", _SECRETS),
-            )
-        _emit(result, result_file(args))
-    if result.ok:
-        return 0
-    if result.reason is Reason.DUMP_INTERRUPTED and interrupts.signum is not None:
-        return 128 + interrupts.signum
-    return 1
+    return frame.run(Dump(args), result_file(args))

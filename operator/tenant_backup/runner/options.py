@@ -1,4 +1,5 @@
-"""The `dump` subcommand's arguments and the options they become."""
+"""The runner subcommands' arguments: those they share (the tenant, the result file, the
+destination) and the `dump` subcommand's, and the options they become."""
 
 import argparse
 import re
@@ -82,49 +83,25 @@ class DumpOptions:
     pg_bin_dir: Path | None
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Declare the `dump` subcommand's arguments on `parser`."""
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the arguments every runner subcommand has: the tenant, the result file, the
+    PostgreSQL client tools."""
     parser.add_argument("--tenant", required=True, help="tenant slug; the schema is tenant_<slug>")
-    where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--output", type=Path, help="final path of the artifact (a local file)")
-    where.add_argument("--s3-bucket", help="upload the artifact to this S3 bucket instead")
-    where.add_argument("--telegram-chat-id", help="send the artifact to this Telegram chat instead")
-    parser.add_argument("--artifact-url", help="URL recorded in the result (default: file URL)")
-    parser.add_argument(
-        "--format",
-        type=DumpFormat,
-        choices=list(DumpFormat),
-        default=DumpFormat.CUSTOM,
-        help="pg_dump format",
-    )
-    parser.add_argument(
-        "--compression",
-        type=Compression,
-        choices=list(Compression),
-        default=Compression.ZSTD,
-        help="zstd: by the runner, multi-threaded; gzip: pg_dump's own",
-    )
-    defaults = ", ".join(f"{codec} {level}" for codec, level in DEFAULT_COMPRESSION_LEVELS.items())
-    parser.add_argument("--compression-level", type=int, help=f"default: {defaults}")
-    parser.add_argument(
-        "--lock-wait-timeout-seconds",
-        type=int,
-        default=DEFAULT_LOCK_WAIT_TIMEOUT_SECONDS,
-        help="give up if a table lock is not granted in time",
-    )
-    parser.add_argument(
-        "--verify",
-        type=Verification,
-        choices=list(Verification),
-        default=Verification.TOC,
-        help="toc: list the archive; full: read all of it",
-    )
     parser.add_argument(
         "--result-file",
         type=Path,
         help=f"where to write the JSON result too (default: {TERMINATION_LOG} if it exists)",
     )
     parser.add_argument("--pg-bin-dir", type=Path, help="directory holding pg_dump and pg_restore")
+
+
+def add_destination_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare where the artifact is: exactly one of a file, an S3 object, a Telegram chat,
+    and each destination's settings (read by `target_from_args`)."""
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--output", type=Path, help="path of the artifact (a local file)")
+    where.add_argument("--s3-bucket", help="the artifact is in this S3 bucket instead")
+    where.add_argument("--telegram-chat-id", help="the artifact is in this Telegram chat instead")
     s3 = parser.add_argument_group(
         "S3 destination",
         "Credentials only from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN.",
@@ -162,6 +139,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the `dump` subcommand's arguments on `parser`."""
+    add_common_arguments(parser)
+    add_destination_arguments(parser)
+    parser.add_argument("--artifact-url", help="URL recorded in the result (default: file URL)")
+    parser.add_argument(
+        "--format",
+        type=DumpFormat,
+        choices=list(DumpFormat),
+        default=DumpFormat.CUSTOM,
+        help="pg_dump format",
+    )
+    parser.add_argument(
+        "--compression",
+        type=Compression,
+        choices=list(Compression),
+        default=Compression.ZSTD,
+        help="zstd: by the runner, multi-threaded; gzip: pg_dump's own",
+    )
+    defaults = ", ".join(f"{codec} {level}" for codec, level in DEFAULT_COMPRESSION_LEVELS.items())
+    parser.add_argument("--compression-level", type=int, help=f"default: {defaults}")
+    parser.add_argument(
+        "--lock-wait-timeout-seconds",
+        type=int,
+        default=DEFAULT_LOCK_WAIT_TIMEOUT_SECONDS,
+        help="give up if a table lock is not granted in time",
+    )
+    parser.add_argument(
+        "--verify",
+        type=Verification,
+        choices=list(Verification),
+        default=Verification.TOC,
+        help="toc: list the archive; full: read all of it (plain: a scan of the SQL, either way)",
+    )
+
+
 def result_file(args: argparse.Namespace) -> Path | None:
     """Where the result goes besides stdout."""
     path: Path | None = args.result_file
@@ -190,7 +203,7 @@ def from_args(args: argparse.Namespace) -> DumpOptions:
     """Check the parsed arguments' combinations and fill in defaults."""
     if args.lock_wait_timeout_seconds < 1:
         raise RunError(Reason.VALIDATION_FAILED, "--lock-wait-timeout-seconds must be >= 1")
-    target = _target(args)
+    target = target_from_args(args)
     if args.artifact_url and isinstance(target, TelegramTarget):
         raise RunError(
             Reason.VALIDATION_FAILED, "--artifact-url cannot be set: Telegram names it on commit"
@@ -234,7 +247,8 @@ def _telegram_target(args: argparse.Namespace) -> TelegramTarget:
     )
 
 
-def _target(args: argparse.Namespace) -> Target:
+def target_from_args(args: argparse.Namespace) -> Target:
+    """The destination `add_destination_arguments` declared; RunError if it is incomplete."""
     if args.output is not None:
         return LocalTarget(args.output)
     if args.telegram_chat_id is not None:
