@@ -10,7 +10,7 @@ import subprocess
 from dataclasses import dataclass
 
 from tenant_backup import naming
-from tenant_backup.api.contract import Compression, ReadBack
+from tenant_backup.api.contract import Compression
 from tenant_backup.api.reasons import Reason
 from tenant_backup.api.result import DumpResult, ResultArtifact
 from tenant_backup.runner import database, frame
@@ -27,7 +27,7 @@ from tenant_backup.runner.interrupt import Interrupts
 from tenant_backup.runner.options import DumpOptions, S3Target, from_args, result_file
 from tenant_backup.runner.pgdump import choose_pg_dump, parse_version, pg_dump_argv, sibling_tool
 from tenant_backup.runner.stream import ArtifactStream
-from tenant_backup.runner.verify import StreamVerifier, verify
+from tenant_backup.runner.verify import StreamVerifier, read_back, verify
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ def dump(opts: DumpOptions, facts: _Facts, context: frame.Context) -> ResultArti
         sha256=digest.sha256,
         format=opts.format,
         compression=opts.compression,
-        verification=ReadBack(opts.verify),
+        verification=read_back(opts.format, opts.verify),
         download_url=link.url if link else None,
         download_url_expires_at=link.expires_at if link else None,
     )

@@ -2,7 +2,8 @@
 
 custom: `pg_restore --list` must list the schema (`toc`); `full` also has pg_restore read every
 data block. plain: the whole stream must decompress, create the schema and end with pg_dump's
-trailer (both modes). zstd artifacts are decompressed in a stream into pg_restore's stdin.
+trailer (`scan`, whichever mode was asked for). zstd artifacts are decompressed in a stream
+into pg_restore's stdin.
 
 Two ways, the same checks: `verify` reads a finished local file back (the local destination);
 `StreamVerifier` checks the artifact bytes as they stream to a destination that keeps no
@@ -24,7 +25,7 @@ from typing import IO, cast
 
 import zstandard
 
-from tenant_backup.api.contract import Compression, DumpFormat, Verification
+from tenant_backup.api.contract import Compression, DumpFormat, ReadBack, Verification
 from tenant_backup.api.reasons import Reason
 from tenant_backup.runner.errors import RunError
 from tenant_backup.runner.interrupt import Interrupts
@@ -44,6 +45,14 @@ def outer_codec(fmt: DumpFormat, compression: Compression) -> Compression:
     ):
         return compression
     return Compression.NONE
+
+
+def read_back(fmt: DumpFormat, mode: Verification) -> ReadBack:
+    """How an artifact of `fmt` is read back when `mode` is asked for: pg_restore lists or
+    reads a custom archive; a plain dump is scanned whole, whatever the mode."""
+    if fmt is DumpFormat.PLAIN:
+        return ReadBack.SCAN
+    return ReadBack.FULL if mode is Verification.FULL else ReadBack.TOC
 
 
 def read_artifact(path: Path, codec: Compression) -> Iterator[bytes]:
