@@ -49,6 +49,7 @@ class StderrTail:
 def run_pg_dump(argv: Sequence[str], writer: ArtifactStream, interrupts: Interrupts) -> None:
     """Stream pg_dump's stdout into `writer`; raise RunError unless it exits 0."""
     log.info("running %s", " ".join(argv))
+    started = time.monotonic()
     pipes = {"stdin": subprocess.DEVNULL, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
     with interrupts.child(argv, **pipes) as proc:
         assert proc.stdout is not None
@@ -72,4 +73,5 @@ def run_pg_dump(argv: Sequence[str], writer: ArtifactStream, interrupts: Interru
     if returncode != 0:
         message = f"pg_dump {describe_exit(returncode)}"
         raise RunError(classify_exit(returncode, tail), f"{message}: {tail}" if tail else message)
-    log.info("pg_dump finished: %d bytes dumped", writer.input_size)
+    seconds = time.monotonic() - started
+    log.info("pg_dump finished: %d bytes dumped in %.3f s", writer.input_size, seconds)

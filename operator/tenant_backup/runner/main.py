@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import logging
 import subprocess
+import time
 from dataclasses import dataclass
 
 from tenant_backup import naming
@@ -96,6 +97,25 @@ def _artifact_stream(
     return ArtifactStream(upload, zstd_level, verifier.feed), verifier
 
 
+def _read_back(
+    upload: Upload,
+    verifier: StreamVerifier | None,
+    opts: DumpOptions,
+    schema: str,
+    pg_restore: str,
+    interrupts: Interrupts,
+) -> None:
+    """The stream verifier's verdict, or the upload's local copy read back."""
+    started = time.monotonic()
+    local = upload.local_copy()
+    if verifier is not None:
+        verifier.finish()
+    elif local is not None:
+        verify(local, opts.format, opts.compression, opts.verify, schema, pg_restore, interrupts)
+    how = read_back(opts.format, opts.verify)
+    log.info("verified (%s) in %.3f s", how, time.monotonic() - started)
+
+
 def dump(opts: DumpOptions, facts: _Facts, context: frame.Context) -> ResultArtifact:
     """One dump run; raises RunError on any failure, leaving nothing at the destination."""
     interrupts = context.interrupts
@@ -104,12 +124,19 @@ def dump(opts: DumpOptions, facts: _Facts, context: frame.Context) -> ResultArti
     except naming.InvalidSlugError as exc:
         raise RunError(Reason.VALIDATION_FAILED, str(exc)) from exc
     log.info("pre-flight for schema %s", schema)
+    started = time.monotonic()
     server = database.inspect(schema)
     facts.server_version = server.version
     interrupts.check()
     pg_dump = choose_pg_dump(server.major, opts.pg_bin_dir)
     pg_dump_major, facts.pg_dump_version = _pg_dump_version(pg_dump)
-    log.info("server %s, %s %s", server.version, pg_dump, facts.pg_dump_version)
+    log.info(
+        "server %s, %s %s (pre-flight %.3f s)",
+        server.version,
+        pg_dump,
+        facts.pg_dump_version,
+        time.monotonic() - started,
+    )
     _check_dumpable(server, schema, pg_dump_major)
 
     argv = pg_dump_argv(
@@ -135,13 +162,7 @@ def dump(opts: DumpOptions, facts: _Facts, context: frame.Context) -> ResultArti
         if stream.input_size == 0:
             raise RunError(Reason.EMPTY_DUMP, "pg_dump succeeded but wrote nothing")
         stream.finish()
-        local = upload.local_copy()
-        if verifier is not None:
-            verifier.finish()
-        elif local is not None:
-            verify(
-                local, opts.format, opts.compression, opts.verify, schema, pg_restore, interrupts
-            )
+        _read_back(upload, verifier, opts, schema, pg_restore, interrupts)
         interrupts.check()  # the last point a signal fails the run; after it, we finish
         digest = stream.digest
         upload.commit(digest)
