@@ -4,6 +4,7 @@ destination) and the `dump` subcommand's, and the options they become."""
 import argparse
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
@@ -83,6 +84,17 @@ class DumpOptions:
     pg_bin_dir: Path | None
 
 
+def _add_choice(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    flag: str,
+    default: StrEnum,
+    text: str,
+) -> None:
+    """An option taking a member of `default`'s enum, by value."""
+    kind = type(default)
+    parser.add_argument(flag, type=kind, choices=list(kind), default=default, help=text)
+
+
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the arguments every runner subcommand has: the tenant, the result file, the
     PostgreSQL client tools."""
@@ -110,12 +122,11 @@ def add_destination_arguments(parser: argparse.ArgumentParser) -> None:
     s3.add_argument("--s3-region", default=DEFAULT_S3_REGION, help="bucket region")
     s3.add_argument("--s3-endpoint", help="endpoint URL of an S3-compatible service")
     s3.add_argument("--s3-force-path-style", action="store_true", help="path-style bucket URLs")
-    s3.add_argument(
+    _add_choice(
+        s3,
         "--s3-checksum",
-        type=ChecksumCalculation,
-        choices=list(ChecksumCalculation),
-        default=ChecksumCalculation.WHEN_REQUIRED,
-        help="request checksums; parts always carry Content-MD5",
+        ChecksumCalculation.WHEN_REQUIRED,
+        "request checksums; parts always carry Content-MD5",
     )
     s3.add_argument("--s3-ca-file", type=Path, help="PEM bundle of the CAs to trust for TLS")
     s3.add_argument(
@@ -144,19 +155,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser)
     add_destination_arguments(parser)
     parser.add_argument("--artifact-url", help="URL recorded in the result (default: file URL)")
-    parser.add_argument(
-        "--format",
-        type=DumpFormat,
-        choices=list(DumpFormat),
-        default=DumpFormat.CUSTOM,
-        help="pg_dump format",
-    )
-    parser.add_argument(
+    _add_choice(parser, "--format", DumpFormat.CUSTOM, "pg_dump format")
+    _add_choice(
+        parser,
         "--compression",
-        type=Compression,
-        choices=list(Compression),
-        default=Compression.ZSTD,
-        help="zstd: by the runner, multi-threaded; gzip: pg_dump's own",
+        Compression.ZSTD,
+        "zstd: by the runner, multi-threaded; gzip: pg_dump's own",
     )
     defaults = ", ".join(f"{codec} {level}" for codec, level in DEFAULT_COMPRESSION_LEVELS.items())
     parser.add_argument("--compression-level", type=int, help=f"default: {defaults}")
@@ -166,12 +170,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_LOCK_WAIT_TIMEOUT_SECONDS,
         help="give up if a table lock is not granted in time",
     )
-    parser.add_argument(
+    _add_choice(
+        parser,
         "--verify",
-        type=Verification,
-        choices=list(Verification),
-        default=Verification.TOC,
-        help="toc: list the archive; full: read all of it (plain: a scan of the SQL, either way)",
+        Verification.TOC,
+        "toc: list the archive; full: read all of it (plain: a scan of the SQL, either way)",
     )
 
 
