@@ -1,5 +1,6 @@
 """The result a runner writes, as the operator parses it (pydantic over the same dataclasses)."""
 
+import dataclasses
 import json
 
 import pytest
@@ -14,17 +15,19 @@ from tenant_backup.api.result import (
     RunResult,
     camel,
 )
-from tests.support.factories import T0
+from tests.support.factories import T0, success_message
 
 PARSE = TypeAdapter(DumpResult)
-ARTIFACT = ResultArtifact(
-    url="pvc://backups/acme/a.pgdump.zst",
-    size_bytes=4096,
-    sha256="a" * 64,
-    format="custom",
-    compression="zstd",
-    verification=ReadBack.TOC,
-)
+
+
+def _artifact() -> ResultArtifact:
+    """The artifact of the runner's success message that the other tests use."""
+    artifact = PARSE.validate_json(success_message("pvc://backups/acme/a.pgdump.zst")).artifact
+    assert artifact is not None
+    return dataclasses.replace(artifact, verification=ReadBack.TOC)
+
+
+ARTIFACT = _artifact()
 
 
 def test_a_success_round_trips_in_camel_case() -> None:
