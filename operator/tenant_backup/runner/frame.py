@@ -116,7 +116,7 @@ def run(command: Command[R], result_file: Path | None) -> int:
     interrupts = Interrupts()
     with _redacted(secrets), interrupts.installed():
         result = _outcome(command, Context(interrupts, secrets))
-        emit(result, result_file)
+        _emit(result, result_file)
     if result.ok:
         return 0
     if result.reason is Reason.DUMP_INTERRUPTED and interrupts.signum is not None:
@@ -142,7 +142,7 @@ def _outcome(command: Command[R], context: Context) -> R:
     )
 
 
-def emit(result: RunResult, path: Path | None) -> None:
+def _emit(result: RunResult, path: Path | None) -> None:
     """The result to the result file; stdout (container logs) gets it without bearer
     credentials."""
     sys.stdout.write(result.public().to_message() + "\n")
