@@ -116,9 +116,11 @@ def _read_back(
     log.info("verified (%s) in %.3f s", how, time.monotonic() - started)
 
 
-def dump(opts: DumpOptions, facts: _Facts, context: frame.Context) -> ResultArtifact:
-    """One dump run; raises RunError on any failure, leaving nothing at the destination."""
-    interrupts = context.interrupts
+def _preflight(
+    opts: DumpOptions, facts: _Facts, interrupts: Interrupts
+) -> tuple[str, database.ServerFacts, str, str]:
+    """The schema, what the server says of it, the pg_dump to dump it with and that pg_dump's
+    version; RunError unless it can be dumped."""
     try:
         schema = naming.schema_name(opts.tenant)
     except naming.InvalidSlugError as exc:
@@ -129,16 +131,20 @@ def dump(opts: DumpOptions, facts: _Facts, context: frame.Context) -> ResultArti
     facts.server_version = server.version
     interrupts.check()
     pg_dump = choose_pg_dump(server.major, opts.pg_bin_dir)
-    pg_dump_major, facts.pg_dump_version = _pg_dump_version(pg_dump)
+    pg_dump_major, pg_dump_version = _pg_dump_version(pg_dump)
+    facts.pg_dump_version = pg_dump_version
+    seconds = time.monotonic() - started
     log.info(
-        "server %s, %s %s (pre-flight %.3f s)",
-        server.version,
-        pg_dump,
-        facts.pg_dump_version,
-        time.monotonic() - started,
+        "server %s, %s %s (pre-flight %.3f s)", server.version, pg_dump, pg_dump_version, seconds
     )
     _check_dumpable(server, schema, pg_dump_major)
+    return schema, server, pg_dump, pg_dump_version
 
+
+def dump(opts: DumpOptions, facts: _Facts, context: frame.Context) -> ResultArtifact:
+    """One dump run; raises RunError on any failure, leaving nothing at the destination."""
+    interrupts = context.interrupts
+    schema, server, pg_dump, pg_dump_version = _preflight(opts, facts, interrupts)
     argv = pg_dump_argv(
         pg_dump,
         schema,
@@ -153,7 +159,7 @@ def dump(opts: DumpOptions, facts: _Facts, context: frame.Context) -> ResultArti
         format=opts.format,
         compression=opts.compression,
         server_version=server.version,
-        pg_dump_version=facts.pg_dump_version,
+        pg_dump_version=pg_dump_version,
     )
     upload = open_upload(opts.target, opts.artifact_url, about, server.schema_bytes, interrupts)
     with aborted_unless_committed(upload), contextlib.ExitStack() as stack:
