@@ -62,8 +62,8 @@ demo: $(if $(KIND),,install packages controlplane node images chart-tools) ## A 
 demo-down: install ## Stop what `make demo` left running
 	$(BIN)/python -m devenv.demo down
 
-bench: install packages minio ## Runner vs bare pg_dump on a small and a 1 GiB tenant (file and S3); prints figures
-	PYTHONPATH=.:operator $(BIN)/python tools/bench/bench.py
+bench: install packages minio ## Runner vs bare pg_dump on a small and a 1 GiB tenant (file and S3); BENCH_ARGS="--only small"
+	PYTHONPATH=.:operator $(BIN)/python tools/bench/bench.py $(BENCH_ARGS)
 
 cluster-up: install controlplane ## Start the local control plane in the background; prints KUBECONFIG
 	$(BIN)/python -m devenv.cluster_cli up

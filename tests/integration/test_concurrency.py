@@ -18,7 +18,7 @@ from devenv.pod_executor import end_pod
 from devenv.tenants import Database
 from devenv.waiting import wait_for
 from tenant_backup.api.reasons import Reason
-from tenant_backup.result import DumpResult, ResultArtifact
+from tenant_backup.api.result import DumpResult, ResultArtifact
 from tests.support import backups as tb
 from tests.support.operator_fixtures import StartOperator
 

@@ -189,13 +189,16 @@ def test_every_format_and_compression_restores(
     assert run.returncode == 0, run.stderr
     assert run.result["artifact"]["format"] == fmt
     assert run.result["artifact"]["compression"] == compression
+    assert run.result["artifact"]["verification"] == ("scan" if fmt == "plain" else "toc")
     restore(output, fmt, compression, empty_db.dsn())
     _assert_restored_like(shared_tenant_db, empty_db)
 
 
 def test_custom_archive_lists_only_the_tenant(shared_tenant_db: Database, tmp_path: Path) -> None:
     output = tmp_path / "acme.dump"
-    assert _run(shared_tenant_db, output, "--verify", "full").returncode == 0
+    run = _run(shared_tenant_db, output, "--verify", "full")
+    assert run.returncode == 0, run.stderr
+    assert run.result["artifact"]["verification"] == "full"
     toc = _toc(output, "zstd")
     entries = [line for line in toc.splitlines() if line and not line.startswith(";")]
     assert any(" SCHEMA - tenant_acme " in line for line in entries)
@@ -207,7 +210,9 @@ def test_custom_archive_lists_only_the_tenant(shared_tenant_db: Database, tmp_pa
 
 def test_plain_dump_mentions_no_other_schema(shared_tenant_db: Database, tmp_path: Path) -> None:
     output = tmp_path / "acme.sql.zst"
-    assert _run(shared_tenant_db, output, "--format", "plain").returncode == 0
+    run = _run(shared_tenant_db, output, "--format", "plain", "--verify", "full")
+    assert run.returncode == 0, run.stderr
+    assert run.result["artifact"]["verification"] == "scan"  # what was done, not what was asked
     with decompressed(output, "plain", "zstd") as stream:
         text = stream.read().decode()
     assert "CREATE SCHEMA tenant_acme;" in text

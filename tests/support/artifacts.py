@@ -20,7 +20,7 @@ from tenant_backup.runner.destinations.base import (
     Upload,
     aborted_unless_committed,
 )
-from tenant_backup.runner.errors import DumpError
+from tenant_backup.runner.errors import RunError
 
 FACTS = ArtifactFacts("acme", "custom", "zstd", "15.8", "15.8")
 
@@ -55,15 +55,15 @@ def read_back(location: ArtifactLocation, access: Access, digest: str, chunk_siz
     return bytes(data)
 
 
-def failure(action: Callable[[], object]) -> DumpError:
-    """The DumpError `action` raises."""
-    with pytest.raises(DumpError) as caught:
+def failure(action: Callable[[], object]) -> RunError:
+    """The RunError `action` raises."""
+    with pytest.raises(RunError) as caught:
         action()
     return caught.value
 
 
-def read_failure(location: ArtifactLocation, access: Access, digest: str) -> DumpError:
-    """The DumpError reading the artifact whole raises."""
+def read_failure(location: ArtifactLocation, access: Access, digest: str) -> RunError:
+    """The RunError reading the artifact whole raises."""
     return failure(lambda: read_back(location, access, digest, 1 << 16))
 
 

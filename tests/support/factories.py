@@ -5,7 +5,7 @@ from typing import Any
 
 from tenant_backup.api import kinds
 from tenant_backup.api.backup import TenantBackup
-from tenant_backup.result import DumpResult, ResultArtifact
+from tenant_backup.api.result import DumpResult, ResultArtifact
 
 T0 = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
 UID = "0a1b2c3d-0000-4000-8000-000000000001"

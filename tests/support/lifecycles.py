@@ -5,9 +5,9 @@ from typing import Any
 
 from tenant_backup.api.backup import TenantBackup
 from tenant_backup.api.reasons import Reason
+from tenant_backup.api.result import DumpResult
 from tenant_backup.backup.plan import Preflight, reconcile
 from tenant_backup.core.observe import JobFinish, ObservedJob, Termination
-from tenant_backup.result import DumpResult
 from tests.support.factories import T0, UID, backup, success_message
 
 

@@ -7,9 +7,9 @@ import pytest
 from tenant_backup.api.attempts import Phase
 from tenant_backup.api.backup import TenantBackup
 from tenant_backup.api.reasons import Reason
+from tenant_backup.api.result import DumpResult
 from tenant_backup.backup.plan import Plan, Preflight, PreflightFailure, reconcile
 from tenant_backup.core.observe import JobFinish, ObservedJob, Termination
-from tenant_backup.result import DumpResult
 from tests.support.factories import T0, UID, backup, success_message
 
 OK = Preflight()

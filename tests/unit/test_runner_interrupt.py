@@ -11,7 +11,7 @@ import pytest
 
 from devenv.waiting import wait_for
 from tenant_backup.api.reasons import Reason
-from tenant_backup.runner.errors import DumpError
+from tenant_backup.runner.errors import RunError
 from tenant_backup.runner.interrupt import Interrupts
 
 
@@ -43,7 +43,7 @@ def test_sigterm_kills_children_and_check_raises() -> None:
         interrupts.check()
         os.kill(os.getpid(), signal.SIGTERM)
         assert proc.wait(timeout=10) == -signal.SIGKILL
-        with pytest.raises(DumpError) as caught:
+        with pytest.raises(RunError) as caught:
             interrupts.check()
     assert caught.value.reason is Reason.DUMP_INTERRUPTED
     assert "SIGTERM" in caught.value.message
@@ -67,7 +67,7 @@ def test_a_sleep_ends_early_with_dump_interrupted_once_a_signal_arrives() -> Non
     with interrupts.installed():
         timer.start()
         started = time.monotonic()
-        with pytest.raises(DumpError) as caught:
+        with pytest.raises(RunError) as caught:
             interrupts.sleep(60)
     assert caught.value.reason is Reason.DUMP_INTERRUPTED
     assert time.monotonic() - started < 5

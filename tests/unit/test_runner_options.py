@@ -10,7 +10,7 @@ from tenant_backup.api.contract import Compression, DumpFormat, Verification
 from tenant_backup.api.reasons import Reason
 from tenant_backup.cli import build_parser
 from tenant_backup.runner import options
-from tenant_backup.runner.errors import DumpError
+from tenant_backup.runner.errors import RunError
 from tenant_backup.runner.options import from_args
 
 
@@ -65,7 +65,7 @@ def test_explicit_options() -> None:
     ],
 )
 def test_invalid_combinations(args: tuple[str, ...]) -> None:
-    with pytest.raises(DumpError) as caught:
+    with pytest.raises(RunError) as caught:
         from_args(_parse(*args))
     assert caught.value.reason is Reason.VALIDATION_FAILED
 

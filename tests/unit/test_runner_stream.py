@@ -11,7 +11,7 @@ import zstandard
 from tenant_backup.api.reasons import Reason
 from tenant_backup.runner.destinations.base import aborted_unless_committed
 from tenant_backup.runner.destinations.local import LocalUpload
-from tenant_backup.runner.errors import DumpError
+from tenant_backup.runner.errors import RunError
 from tenant_backup.runner.stream import ArtifactStream
 
 DATA = [os.urandom(1000) + b"a" * 300_000 for _ in range(5)]
@@ -76,6 +76,6 @@ def test_failure_inside_the_block_leaves_nothing(tmp_path: Path) -> None:
 
 def test_missing_directory_is_a_destination_problem(tmp_path: Path) -> None:
     (tmp_path / "no").write_text("a file where a directory should be")
-    with pytest.raises(DumpError) as caught:
+    with pytest.raises(RunError) as caught:
         LocalUpload(tmp_path / "no" / "out", "file:///out")
     assert caught.value.reason is Reason.DESTINATION_UNAVAILABLE

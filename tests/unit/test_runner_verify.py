@@ -6,10 +6,16 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from tenant_backup.api.contract import Compression, DumpFormat
+from tenant_backup.api.contract import Compression, DumpFormat, ReadBack, Verification
 from tenant_backup.api.reasons import Reason
-from tenant_backup.runner.errors import DumpError
-from tenant_backup.runner.verify import outer_codec, plain_problems, read_artifact, toc_lists_schema
+from tenant_backup.runner.errors import RunError
+from tenant_backup.runner.verify import (
+    outer_codec,
+    plain_problems,
+    read_artifact,
+    read_back,
+    toc_lists_schema,
+)
 
 TOC = """;
 ; Archive created at 2026-01-01 00:00:00 UTC
@@ -75,6 +81,21 @@ def test_read_artifact_decompresses(tmp_path: Path) -> None:
 def test_corrupt_artifact_fails_verification(tmp_path: Path, codec: Compression) -> None:
     bad = tmp_path / "bad"
     bad.write_bytes(b"definitely not compressed" * 10)
-    with pytest.raises(DumpError) as caught:
+    with pytest.raises(RunError) as caught:
         b"".join(read_artifact(bad, codec))
     assert caught.value.reason is Reason.VERIFICATION_FAILED
+
+
+@pytest.mark.parametrize(
+    ("fmt", "mode", "expected"),
+    [
+        (DumpFormat.CUSTOM, Verification.TOC, ReadBack.TOC),
+        (DumpFormat.CUSTOM, Verification.FULL, ReadBack.FULL),
+        (DumpFormat.PLAIN, Verification.TOC, ReadBack.SCAN),
+        (DumpFormat.PLAIN, Verification.FULL, ReadBack.SCAN),
+    ],
+)
+def test_the_result_says_how_it_was_read_back_not_what_was_asked(
+    fmt: DumpFormat, mode: Verification, expected: ReadBack
+) -> None:
+    assert read_back(fmt, mode) is expected

@@ -15,12 +15,12 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from tenant_backup.api.attempts import ConditionType
-from tenant_backup.api.contract import Compression, DumpFormat, Verification
+from tenant_backup.api.contract import Compression, DumpFormat, ReadBack, Verification
 from tenant_backup.api.reasons import Reason
+from tenant_backup.api.result import TERMINATION_MESSAGE_LIMIT, DumpResult, ResultArtifact
 from tenant_backup.backup.destination import destination_secret_problem, plan_destination
 from tenant_backup.backup.job import build_job
 from tenant_backup.backup.verified import with_verified
-from tenant_backup.result import TERMINATION_MESSAGE_LIMIT, DumpResult, ResultArtifact
 from tenant_backup.runner.destinations.base import ArtifactFacts
 from tenant_backup.runner.destinations.s3 import (
     MAX_PART_SIZE,
@@ -31,7 +31,7 @@ from tenant_backup.runner.destinations.s3 import (
     part_size,
 )
 from tenant_backup.runner.destinations.s3_client import s3_error, s3_reason
-from tenant_backup.runner.errors import DumpError
+from tenant_backup.runner.errors import RunError
 from tenant_backup.runner.interrupt import Interrupts
 from tenant_backup.runner.verify import StreamVerifier
 from tenant_backup.settings import Settings
@@ -226,7 +226,7 @@ def _result(url: str) -> DumpResult:
             sha256="a" * 64,
             format="custom",
             compression="zstd",
-            verification="toc",
+            verification=ReadBack.TOC,
             download_url=url,
             download_url_expires_at=T0,
         ),
@@ -237,8 +237,8 @@ def test_download_link_stays_in_the_message_unless_it_cannot_fit() -> None:
     url = "http://127.0.0.1:9000/b/k?X-Amz-Signature=" + "f" * 64
     result = _result(url)
     assert url in result.to_message()
-    assert url not in result.without_download_link().to_message()
-    assert result.without_download_link().artifact is not None
+    assert url not in result.public().to_message()
+    assert result.public().artifact is not None
     huge = _result("http://x/?" + "t" * TERMINATION_MESSAGE_LIMIT)
     message = huge.to_message()
     assert len(message.encode()) <= TERMINATION_MESSAGE_LIMIT
@@ -294,7 +294,7 @@ def test_stream_verifier_passes_a_plain_gzip_dump_however_chunked(piece: int) ->
     ],
 )
 def test_stream_verifier_refuses_broken_streams(data: bytes, problem: str) -> None:
-    with pytest.raises(DumpError) as caught:
+    with pytest.raises(RunError) as caught:
         _stream_verify(data, 1000)
     assert caught.value.reason is Reason.VERIFICATION_FAILED
     assert problem in caught.value.message

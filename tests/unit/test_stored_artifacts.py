@@ -19,7 +19,7 @@ from tenant_backup.runner.destinations.telegram_artifact import (
     TelegramArtifact,
     parse_manifest,
 )
-from tenant_backup.runner.errors import DumpError
+from tenant_backup.runner.errors import RunError
 from tests.support.artifacts import failure, sha256
 
 URL = "telegram://-100/7"
@@ -130,7 +130,7 @@ class NoDeletesApi(BotApi):
 
     def call(self, method: str, fields: Fields, document: Any = None) -> Any:
         if method == "deleteMessage":
-            raise DumpError(Reason.PERMISSION_DENIED, self.NOT_ALLOWED)
+            raise RunError(Reason.PERMISSION_DENIED, self.NOT_ALLOWED)
         if method == "forwardMessage":
             return {"message_id": 99, "document": {"file_id": "m", "file_size": 300}}
         return {"file_path": f"documents/{fields['file_id']}"}

@@ -33,7 +33,7 @@ from tenant_backup.runner.destinations.telegram import (
     manifest,
     token_from_env,
 )
-from tenant_backup.runner.errors import DumpError
+from tenant_backup.runner.errors import RunError
 from tenant_backup.runner.options import TelegramTarget, from_args
 from tenant_backup.settings import Settings
 from tests.support.factories import backup
@@ -56,7 +56,7 @@ class FakeApi(BotApi):
         data = None if document is None else Document(document.file_name, bytes(document.data))
         self.calls.append((method, dict(fields), data))
         if method in self._fail:
-            raise DumpError(Reason.UPLOAD_FAILED, f"{method} failed")
+            raise RunError(Reason.UPLOAD_FAILED, f"{method} failed")
         number = len(self.calls)
         return {"message_id": number, "chat": {"id": -100}, "document": {"file_id": f"f{number}"}}
 
@@ -165,7 +165,7 @@ def test_manifest_and_caption() -> None:
     ],
 )  # fmt: skip
 def test_failed_replies(status: int, body: bytes, reason: Reason, message: str) -> None:
-    with pytest.raises(DumpError) as caught:
+    with pytest.raises(RunError) as caught:
         parse_reply("sendDocument", status, body)
     assert (caught.value.reason, caught.value.message) == (reason, message)
 
@@ -199,19 +199,19 @@ def test_rate_limits_are_slept_off_a_bounded_number_of_times() -> None:
     assert api.call("deleteMessage", {}) is True
     assert api.slept == [3, 1]
     endless = ScriptedApi([_limited(1)] * bot_api.MAX_ATTEMPTS)
-    with pytest.raises(DumpError) as caught:
+    with pytest.raises(RunError) as caught:
         endless.call("sendDocument", {})
     assert caught.value.reason is Reason.DESTINATION_UNAVAILABLE
     assert len(endless.slept) == bot_api.MAX_ATTEMPTS - 1
     too_long = ScriptedApi([_limited(bot_api.MAX_RETRY_AFTER_SECONDS + 1)])
-    with pytest.raises(DumpError, match="still rate limited"):
+    with pytest.raises(RunError, match="still rate limited"):
         too_long.call("sendDocument", {})
     assert too_long.slept == []
 
 
 def test_the_token_is_redacted_from_every_error() -> None:
     echoed = json.dumps({"ok": False, "description": f"bad url /bot{TOKEN}/x"}).encode()
-    with pytest.raises(DumpError) as caught:
+    with pytest.raises(RunError) as caught:
         ScriptedApi([(400, echoed)]).call("getMe", {})
     assert TOKEN not in caught.value.message
     assert "/bot***/x" in caught.value.message
@@ -222,7 +222,7 @@ def test_urllib_errors_naming_the_url_are_redacted(monkeypatch: pytest.MonkeyPat
         raise ValueError(f"cannot open {request.full_url}")
 
     monkeypatch.setattr(urllib.request, "urlopen", refuse)
-    with pytest.raises(DumpError) as caught:
+    with pytest.raises(RunError) as caught:
         BotApi("http://127.0.0.1:1", TOKEN).call("getMe", {})
     assert caught.value.reason is Reason.DESTINATION_UNAVAILABLE
     assert TOKEN not in caught.value.message
@@ -249,7 +249,7 @@ def test_a_token_that_cannot_be_one_is_auth_failed(
     monkeypatch: pytest.MonkeyPatch, value: str
 ) -> None:
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", value)
-    with pytest.raises(DumpError) as caught:
+    with pytest.raises(RunError) as caught:
         token_from_env()
     assert caught.value.reason is Reason.AUTH_FAILED
     assert caught.value.message == "TELEGRAM_BOT_TOKEN must hold a bot token"
@@ -289,7 +289,7 @@ def test_runner_options() -> None:
     ],
 )
 def test_bad_runner_options_are_validation_failed(args: list[str]) -> None:
-    with pytest.raises(DumpError) as caught:
+    with pytest.raises(RunError) as caught:
         from_args(_parse(*args))
     assert caught.value.reason is Reason.VALIDATION_FAILED
 

@@ -7,7 +7,7 @@ a file; the runner to S3 (MinIO). Prints medians of wall time, their ratios, art
 and the runner's peak RSS (GNU time's maximum resident set size; its children included).
 
 Usage (from the repo root): PYTHONPATH=.:operator .venv/bin/python tools/bench/bench.py
-[--large-rows N] [--repeat N]
+[--small-rows N] [--large-rows N] [--repeat N] [--only small|large]
 """
 
 from __future__ import annotations
@@ -183,7 +183,9 @@ def main() -> int:
     parser.add_argument("--small-rows", type=int, default=30_000)
     parser.add_argument("--large-rows", type=int, default=3_300_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--only", choices=("small", "large"), help="bench one tenant only")
     args = parser.parse_args()
+    slugs = [args.only] if args.only else ["small", "large"]
     workdir = Path(tempfile.mkdtemp(prefix="tenant-backup-bench-"))
     pg = PostgresServer()
     minio = MinioServer(workdir)
@@ -194,11 +196,13 @@ def main() -> int:
         pg.create_database(DATABASE)
         print(f"{os.cpu_count()} CPUs; loading tenants ...", flush=True)
         for slug, rows in (("small", args.small_rows), ("large", args.large_rows)):
+            if slug not in slugs:
+                continue
             started = time.monotonic()
             pg.execute(TENANT_SQL.format(slug=slug, rows=rows), DATABASE)
             pg.execute(f"VACUUM ANALYZE tenant_{slug}.events", DATABASE)
             print(f"  tenant_{slug}: {rows} rows in {time.monotonic() - started:.0f} s", flush=True)
-        for slug in ("small", "large"):
+        for slug in slugs:
             measures = bench_tenant(slug, pg, minio, workdir, args.repeat)
             size = _table_bytes(pg, slug)
             print(report(slug, size, measures), flush=True)

@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from tenant_backup.api.attempts import MAX_ATTEMPT_HISTORY, AttemptOutcome, Phase
 from tenant_backup.api.backup import Artifact, Source, TenantBackup, TenantBackupStatus
 from tenant_backup.api.reasons import Reason
+from tenant_backup.api.result import DumpResult
 from tenant_backup.backup.verified import with_verified
 from tenant_backup.core import attempts
 from tenant_backup.core.conditions import conditions_for
@@ -19,7 +20,6 @@ from tenant_backup.core.events import Event
 from tenant_backup.core.naming import job_name
 from tenant_backup.core.observe import ObservedJob
 from tenant_backup.core.units import human_size
-from tenant_backup.result import DumpResult
 
 
 class PreflightFailure(StrEnum):
@@ -69,11 +69,14 @@ def still_queued(backup: TenantBackup, jobs: list[ObservedJob]) -> bool:
     )
 
 
+_RESULT = TypeAdapter(DumpResult)
+
+
 def _parse_result(message: str | None) -> DumpResult | None:
     if not message:
         return None
     try:
-        return DumpResult.model_validate_json(message.strip())
+        return _RESULT.validate_json(message.strip())
     except ValidationError:
         return None
 

@@ -1,16 +1,19 @@
-"""Pre-flight: what the server is, and whether the tenant's schema exists and is readable.
+"""Database sessions, and the dump's pre-flight: what the server is, and whether the tenant's
+schema exists and is readable.
 
 The connection comes only from libpq's environment (PGHOST, PGUSER, PGPASSWORD, ...).
 """
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import psycopg
 from psycopg.rows import TupleRow
 
 from tenant_backup.runner.classify import classify_db_error
-from tenant_backup.runner.errors import DumpError
+from tenant_backup.runner.errors import RunError
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +57,10 @@ class ServerFacts:
         return self.version_num // 10000
 
 
-def inspect(schema: str) -> ServerFacts:
-    """Connect once and gather ServerFacts; connection and query errors become DumpError."""
+@contextlib.contextmanager
+def session(step: str) -> Iterator[psycopg.Connection[TupleRow]]:
+    """One autocommit connection, from libpq's environment only; a database error in the
+    block, or connecting, becomes a RunError of its reason, its message naming `step`."""
     connecting = True
     try:
         with psycopg.connect(
@@ -65,27 +70,32 @@ def inspect(schema: str) -> ServerFacts:
             autocommit=True,
         ) as conn:
             connecting = False
-            row = conn.execute(
-                "SELECT has_schema_privilege(oid, 'USAGE') FROM pg_namespace WHERE nspname = %s",
-                (schema,),
-            ).fetchone()
-            exists, usable = row is not None, row is not None and bool(row[0])
-            unreadable = (
-                tuple(name for (name,) in conn.execute(_UNREADABLE, (schema,))) if exists else ()
-            )
-            size = _schema_bytes(conn, schema) if exists else 0
-            return ServerFacts(
-                version_num=conn.info.server_version,
-                version=(conn.info.parameter_status("server_version") or "?").split()[0],
-                schema_exists=exists,
-                schema_usable=usable,
-                unreadable=unreadable,
-                schema_bytes=size,
-            )
+            yield conn
     except psycopg.Error as exc:
         reason = classify_db_error(exc.sqlstate, str(exc), connecting=connecting)
-        step = "connection" if connecting else "query"
-        raise DumpError(reason, f"pre-flight {step} failed: {exc}") from exc
+        failed = "connection" if connecting else "query"
+        raise RunError(reason, f"{step} {failed} failed: {exc}") from exc
+
+
+def inspect(schema: str) -> ServerFacts:
+    """Connect once and gather ServerFacts; connection and query errors become RunError."""
+    with session("pre-flight") as conn:
+        row = conn.execute(
+            "SELECT has_schema_privilege(oid, 'USAGE') FROM pg_namespace WHERE nspname = %s",
+            (schema,),
+        ).fetchone()
+        exists, usable = row is not None, row is not None and bool(row[0])
+        unreadable = (
+            tuple(name for (name,) in conn.execute(_UNREADABLE, (schema,))) if exists else ()
+        )
+        return ServerFacts(
+            version_num=conn.info.server_version,
+            version=(conn.info.parameter_status("server_version") or "?").split()[0],
+            schema_exists=exists,
+            schema_usable=usable,
+            unreadable=unreadable,
+            schema_bytes=_schema_bytes(conn, schema) if exists else 0,
+        )
 
 
 def _schema_bytes(conn: psycopg.Connection[TupleRow], schema: str) -> int:

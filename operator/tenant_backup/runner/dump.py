@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import IO
 
 from tenant_backup.runner.classify import classify_exit, describe_exit
-from tenant_backup.runner.errors import DumpError
+from tenant_backup.runner.errors import RunError
 from tenant_backup.runner.interrupt import Interrupts
 from tenant_backup.runner.stream import CHUNK_SIZE, ArtifactStream
 
@@ -47,8 +47,9 @@ class StderrTail:
 
 
 def run_pg_dump(argv: Sequence[str], writer: ArtifactStream, interrupts: Interrupts) -> None:
-    """Stream pg_dump's stdout into `writer`; raise DumpError unless it exits 0."""
+    """Stream pg_dump's stdout into `writer`; raise RunError unless it exits 0."""
     log.info("running %s", " ".join(argv))
+    started = time.monotonic()
     pipes = {"stdin": subprocess.DEVNULL, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
     with interrupts.child(argv, **pipes) as proc:
         assert proc.stdout is not None
@@ -71,5 +72,6 @@ def run_pg_dump(argv: Sequence[str], writer: ArtifactStream, interrupts: Interru
     interrupts.check()
     if returncode != 0:
         message = f"pg_dump {describe_exit(returncode)}"
-        raise DumpError(classify_exit(returncode, tail), f"{message}: {tail}" if tail else message)
-    log.info("pg_dump finished: %d bytes dumped", writer.input_size)
+        raise RunError(classify_exit(returncode, tail), f"{message}: {tail}" if tail else message)
+    seconds = time.monotonic() - started
+    log.info("pg_dump finished: %d bytes dumped in %.3f s", writer.input_size, seconds)

@@ -15,7 +15,7 @@ from types import FrameType
 from typing import Any
 
 from tenant_backup.api.reasons import Reason
-from tenant_backup.runner.errors import DumpError
+from tenant_backup.runner.errors import RunError
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 SLEEP_STEP_SECONDS = 0.2  # how soon a sleep notices a signal (a handler cannot cut it short)
@@ -54,7 +54,7 @@ class Interrupts:
         """Raise DumpInterrupted if a termination signal has arrived."""
         if self.signum is not None:
             name = signal.Signals(self.signum).name
-            raise DumpError(Reason.DUMP_INTERRUPTED, f"runner received {name}")
+            raise RunError(Reason.DUMP_INTERRUPTED, f"runner received {name}")
 
     def sleep(self, seconds: float) -> None:
         """time.sleep, cut short by DumpInterrupted once a termination signal arrives."""

@@ -1,20 +1,20 @@
-"""The `dump` subcommand: validate, pre-flight, dump, verify, commit, report one result."""
+"""The `dump` subcommand's body: validate, pre-flight, dump, verify, commit; its result.
+
+The frame (`runner.frame`) runs it: redaction, signals, the failed result, the output.
+"""
 
 import argparse
 import contextlib
 import logging
-import os
 import subprocess
-import sys
+import time
 from dataclasses import dataclass
-from pathlib import Path
 
-from tenant_backup.api.contract import SECRET_VARIABLES, Compression
-from tenant_backup.api.reasons import Reason, is_retryable
+from tenant_backup.api.contract import Compression
+from tenant_backup.api.reasons import Reason
+from tenant_backup.api.result import DumpResult, ResultArtifact
 from tenant_backup.core import naming
-from tenant_backup.result import DumpResult, ResultArtifact
-from tenant_backup.runner import database
-from tenant_backup.runner.classify import redact
+from tenant_backup.runner import database, frame
 from tenant_backup.runner.destinations import open_upload
 from tenant_backup.runner.destinations.base import (
     ArtifactFacts,
@@ -23,18 +23,16 @@ from tenant_backup.runner.destinations.base import (
     aborted_unless_committed,
 )
 from tenant_backup.runner.dump import run_pg_dump
-from tenant_backup.runner.errors import DumpError
+from tenant_backup.runner.errors import RunError
 from tenant_backup.runner.interrupt import Interrupts
 from tenant_backup.runner.options import DumpOptions, S3Target, from_args, result_file
 from tenant_backup.runner.pgdump import choose_pg_dump, parse_version, pg_dump_argv, sibling_tool
 from tenant_backup.runner.stream import ArtifactStream
-from tenant_backup.runner.verify import StreamVerifier, verify
+from tenant_backup.runner.verify import StreamVerifier, read_back, verify
 
 log = logging.getLogger(__name__)
 
 MAX_LISTED_TABLES = 10
-_SECRETS: list[str] = []
-"""What the logs and the result's message redact; a download link joins once made."""
 
 
 @dataclass
@@ -43,19 +41,6 @@ class _Facts:
 
     server_version: str | None = None
     pg_dump_version: str | None = None
-
-
-class _RedactFilter(logging.Filter):
-    """Removes secrets from log records before any handler formats them."""
-
-    def __init__(self, secrets: list[str]) -> None:
-        super().__init__()
-        self._secrets = secrets
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact(record.getMessage(), self._secrets)
-        record.args = None
-        return True
 
 
 def _pg_dump_version(pg_dump: str) -> tuple[int, str]:
@@ -70,24 +55,24 @@ def _pg_dump_version(pg_dump: str) -> tuple[int, str]:
         )
         return parse_version(completed.stdout)
     except (OSError, subprocess.SubprocessError, ValueError) as exc:
-        raise DumpError(Reason.DUMP_FAILED, f"cannot run {pg_dump} --version: {exc}") from exc
+        raise RunError(Reason.DUMP_FAILED, f"cannot run {pg_dump} --version: {exc}") from exc
 
 
 def _check_dumpable(facts: database.ServerFacts, schema: str, pg_dump_major: int) -> None:
     if facts.major > pg_dump_major:
-        raise DumpError(
+        raise RunError(
             Reason.VERSION_MISMATCH,
             f"server is PostgreSQL {facts.version} but pg_dump is {pg_dump_major}: "
             f"a pg_dump of major {facts.major} or newer is needed",
         )
     if not facts.schema_exists:
-        raise DumpError(Reason.TENANT_NOT_FOUND, f"schema {schema} does not exist")
+        raise RunError(Reason.TENANT_NOT_FOUND, f"schema {schema} does not exist")
     if not facts.schema_usable:
-        raise DumpError(Reason.PERMISSION_DENIED, f"no USAGE privilege on schema {schema}")
+        raise RunError(Reason.PERMISSION_DENIED, f"no USAGE privilege on schema {schema}")
     if facts.unreadable:
         names = ", ".join(facts.unreadable[:MAX_LISTED_TABLES])
         more = len(facts.unreadable) - MAX_LISTED_TABLES
-        raise DumpError(
+        raise RunError(
             Reason.PERMISSION_DENIED,
             f"no SELECT privilege in {schema} on {names}"
             + (f" and {more} more" if more > 0 else ""),
@@ -112,21 +97,54 @@ def _artifact_stream(
     return ArtifactStream(upload, zstd_level, verifier.feed), verifier
 
 
-def dump(opts: DumpOptions, facts: _Facts, interrupts: Interrupts) -> ResultArtifact:
-    """One dump run; raises DumpError on any failure, leaving nothing at the destination."""
+def _read_back(
+    upload: Upload,
+    verifier: StreamVerifier | None,
+    opts: DumpOptions,
+    schema: str,
+    pg_restore: str,
+    interrupts: Interrupts,
+) -> None:
+    """The stream verifier's verdict, or the upload's local copy read back."""
+    started = time.monotonic()
+    local = upload.local_copy()
+    if verifier is not None:
+        verifier.finish()
+    elif local is not None:
+        verify(local, opts.format, opts.compression, opts.verify, schema, pg_restore, interrupts)
+    how = read_back(opts.format, opts.verify)
+    log.info("verified (%s) in %.3f s", how, time.monotonic() - started)
+
+
+def _preflight(
+    opts: DumpOptions, facts: _Facts, interrupts: Interrupts
+) -> tuple[str, database.ServerFacts, str, str]:
+    """The schema, what the server says of it, the pg_dump to dump it with and that pg_dump's
+    version; RunError unless it can be dumped."""
     try:
         schema = naming.schema_name(opts.tenant)
     except naming.InvalidSlugError as exc:
-        raise DumpError(Reason.VALIDATION_FAILED, str(exc)) from exc
+        raise RunError(Reason.VALIDATION_FAILED, str(exc)) from exc
     log.info("pre-flight for schema %s", schema)
+    started = time.monotonic()
     server = database.inspect(schema)
     facts.server_version = server.version
     interrupts.check()
     pg_dump = choose_pg_dump(server.major, opts.pg_bin_dir)
-    pg_dump_major, facts.pg_dump_version = _pg_dump_version(pg_dump)
-    log.info("server %s, %s %s", server.version, pg_dump, facts.pg_dump_version)
+    pg_dump_major, pg_dump_version = _pg_dump_version(pg_dump)
+    facts.pg_dump_version = pg_dump_version
+    seconds = time.monotonic() - started
+    log.info(
+        "server %s, %s %s (pre-flight %.3f s)", server.version, pg_dump, pg_dump_version, seconds
+    )
     _check_dumpable(server, schema, pg_dump_major)
+    return schema, server, pg_dump, pg_dump_version
 
+
+def dump(opts: DumpOptions, facts: _Facts, context: frame.Context) -> ResultArtifact:
+    """One dump run; raises RunError on any failure, leaving nothing at the destination."""
+    interrupts = context.interrupts
+    schema, server, pg_dump, pg_dump_version = _preflight(opts, facts, interrupts)
     argv = pg_dump_argv(
         pg_dump,
         schema,
@@ -141,102 +159,78 @@ def dump(opts: DumpOptions, facts: _Facts, interrupts: Interrupts) -> ResultArti
         format=opts.format,
         compression=opts.compression,
         server_version=server.version,
-        pg_dump_version=facts.pg_dump_version,
+        pg_dump_version=pg_dump_version,
     )
     upload = open_upload(opts.target, opts.artifact_url, about, server.schema_bytes, interrupts)
     with aborted_unless_committed(upload), contextlib.ExitStack() as stack:
         stream, verifier = _artifact_stream(upload, opts, schema, pg_restore, interrupts, stack)
         run_pg_dump(argv, stream, interrupts)
         if stream.input_size == 0:
-            raise DumpError(Reason.EMPTY_DUMP, "pg_dump succeeded but wrote nothing")
+            raise RunError(Reason.EMPTY_DUMP, "pg_dump succeeded but wrote nothing")
         stream.finish()
-        local = upload.local_copy()
-        if verifier is not None:
-            verifier.finish()
-        elif local is not None:
-            verify(
-                local, opts.format, opts.compression, opts.verify, schema, pg_restore, interrupts
-            )
+        _read_back(upload, verifier, opts, schema, pg_restore, interrupts)
         interrupts.check()  # the last point a signal fails the run; after it, we finish
         digest = stream.digest
         upload.commit(digest)
     log.info("wrote %s: %d bytes, sha256 %s", upload.url, digest.size_bytes, digest.sha256)
-    link = _download_link(upload, opts)
+    link = _download_link(upload, opts, context.secrets)
     return ResultArtifact(
         url=upload.url,
         size_bytes=digest.size_bytes,
         sha256=digest.sha256,
         format=opts.format,
         compression=opts.compression,
-        verification=opts.verify,
+        verification=read_back(opts.format, opts.verify),
         download_url=link.url if link else None,
         download_url_expires_at=link.expires_at if link else None,
     )
 
 
-def _download_link(upload: Upload, opts: DumpOptions) -> DownloadLink | None:
+def _download_link(
+    upload: Upload, opts: DumpOptions, secrets: frame.Secrets
+) -> DownloadLink | None:
     """The opt-in presigned link, its URL added to what the logs redact."""
     seconds = opts.target.download_link_seconds if isinstance(opts.target, S3Target) else None
     if seconds is None:
         return None
     link = upload.download_link(seconds)
     if link is not None:
-        _SECRETS.append(link.url)
+        secrets.add(link.url)
         log.info("presigned a download link valid until %s", link.expires_at.isoformat())
     return link
 
 
-def _emit(result: DumpResult, path: Path | None) -> None:
-    """The result to the result file; stdout (container logs) gets it without the link."""
-    sys.stdout.write(result.without_download_link().to_message() + "\n")
-    sys.stdout.flush()
-    if path is not None:
-        try:
-            path.write_text(result.to_message())
-        except OSError as exc:
-            log.warning("cannot write result to %s: %s", path, exc)
+class Dump:
+    """`tenant-backup dump`, as the frame runs it."""
+
+    failure_reason = Reason.DUMP_FAILED
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self._args = args
+        self._facts = _Facts()
+
+    def run(self, context: frame.Context) -> DumpResult:
+        """Dump, verify and commit one artifact."""
+        opts = from_args(self._args)
+        artifact = dump(opts, self._facts, context)
+        return DumpResult(
+            ok=True,
+            reason=Reason.SUCCEEDED,
+            message=f"dumped tenant {opts.tenant}",
+            artifact=artifact,
+            server_version=self._facts.server_version,
+            pg_dump_version=self._facts.pg_dump_version,
+        )
+
+    def failed(self) -> DumpResult:
+        """The versions learned before the failure."""
+        return DumpResult(
+            ok=False,
+            server_version=self._facts.server_version,
+            pg_dump_version=self._facts.pg_dump_version,
+        )
 
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `tenant-backup dump`: 0 on success, non-zero otherwise."""
-    _SECRETS[:] = [os.environ.get(name, "") for name in SECRET_VARIABLES]
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(_RedactFilter(_SECRETS))
-    interrupts = Interrupts()
-    facts = _Facts()
-    result: DumpResult
-    with interrupts.installed():
-        try:
-            artifact = dump(from_args(args), facts, interrupts)
-            result = DumpResult(
-                ok=True,
-                reason=Reason.SUCCEEDED,
-                message=f"dumped tenant {args.tenant}",
-                artifact=artifact,
-                server_version=facts.server_version,
-                pg_dump_version=facts.pg_dump_version,
-            )
-        except DumpError as exc:
-            log.error("dump failed (%s): %s", exc.reason, exc.message)
-            result = DumpResult(
-                ok=False,
-                reason=exc.reason,
-                retryable=is_retryable(exc.reason),
-                message=redact(exc.message, _SECRETS),
-                server_version=facts.server_version,
-                pg_dump_version=facts.pg_dump_version,
-            )
-        except Exception as exc:  # a bug: still report a result rather than crash silently
-            log.exception("unexpected error")
-            result = DumpResult(
-                ok=False,
-                reason=Reason.DUMP_FAILED,
-                retryable=True,
-                message=redact(f"internal error: {type(exc).__name__}: {exc}", _SECRETS),
-            )
-        _emit(result, result_file(args))
-    if result.ok:
-        return 0
-    if result.reason is Reason.DUMP_INTERRUPTED and interrupts.signum is not None:
-        return 128 + interrupts.signum
-    return 1
+    return frame.run(Dump(args), result_file(args))

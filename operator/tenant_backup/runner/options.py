@@ -1,8 +1,10 @@
-"""The `dump` subcommand's arguments and the options they become."""
+"""The runner subcommands' arguments: those they share (the tenant, the result file, the
+destination) and the `dump` subcommand's, and the options they become."""
 
 import argparse
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
@@ -27,7 +29,7 @@ from tenant_backup.api.contract import (
 )
 from tenant_backup.api.reasons import Reason
 from tenant_backup.runner.destinations.access import S3Connection
-from tenant_backup.runner.errors import DumpError
+from tenant_backup.runner.errors import RunError
 
 TERMINATION_LOG = Path("/dev/termination-log")
 FILE_NAME = r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,200}"
@@ -78,49 +80,36 @@ class DumpOptions:
     pg_bin_dir: Path | None
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Declare the `dump` subcommand's arguments on `parser`."""
+def _add_choice(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    flag: str,
+    default: StrEnum,
+    text: str,
+) -> None:
+    """An option taking a member of `default`'s enum, by value."""
+    kind = type(default)
+    parser.add_argument(flag, type=kind, choices=list(kind), default=default, help=text)
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the arguments every runner subcommand has: the tenant, the result file, the
+    PostgreSQL client tools."""
     parser.add_argument("--tenant", required=True, help="tenant slug; the schema is tenant_<slug>")
-    where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--output", type=Path, help="final path of the artifact (a local file)")
-    where.add_argument("--s3-bucket", help="upload the artifact to this S3 bucket instead")
-    where.add_argument("--telegram-chat-id", help="send the artifact to this Telegram chat instead")
-    parser.add_argument("--artifact-url", help="URL recorded in the result (default: file URL)")
-    parser.add_argument(
-        "--format",
-        type=DumpFormat,
-        choices=list(DumpFormat),
-        default=DumpFormat.CUSTOM,
-        help="pg_dump format",
-    )
-    parser.add_argument(
-        "--compression",
-        type=Compression,
-        choices=list(Compression),
-        default=Compression.ZSTD,
-        help="zstd: by the runner, multi-threaded; gzip: pg_dump's own",
-    )
-    defaults = ", ".join(f"{codec} {level}" for codec, level in DEFAULT_COMPRESSION_LEVELS.items())
-    parser.add_argument("--compression-level", type=int, help=f"default: {defaults}")
-    parser.add_argument(
-        "--lock-wait-timeout-seconds",
-        type=int,
-        default=DEFAULT_LOCK_WAIT_TIMEOUT_SECONDS,
-        help="give up if a table lock is not granted in time",
-    )
-    parser.add_argument(
-        "--verify",
-        type=Verification,
-        choices=list(Verification),
-        default=Verification.TOC,
-        help="toc: list the archive; full: read all of it",
-    )
     parser.add_argument(
         "--result-file",
         type=Path,
         help=f"where to write the JSON result too (default: {TERMINATION_LOG} if it exists)",
     )
     parser.add_argument("--pg-bin-dir", type=Path, help="directory holding pg_dump and pg_restore")
+
+
+def add_destination_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare where the artifact is: exactly one of a file, an S3 object, a Telegram chat,
+    and each destination's settings (read by `target_from_args`)."""
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--output", type=Path, help="path of the artifact (a local file)")
+    where.add_argument("--s3-bucket", help="the artifact is in this S3 bucket instead")
+    where.add_argument("--telegram-chat-id", help="the artifact is in this Telegram chat instead")
     s3 = parser.add_argument_group(
         "S3 destination",
         "Credentials only from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN.",
@@ -129,12 +118,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     s3.add_argument("--s3-region", default=DEFAULT_S3_REGION, help="bucket region")
     s3.add_argument("--s3-endpoint", help="endpoint URL of an S3-compatible service")
     s3.add_argument("--s3-force-path-style", action="store_true", help="path-style bucket URLs")
-    s3.add_argument(
+    _add_choice(
+        s3,
         "--s3-checksum",
-        type=ChecksumCalculation,
-        choices=list(ChecksumCalculation),
-        default=ChecksumCalculation.WHEN_REQUIRED,
-        help="request checksums; parts always carry Content-MD5",
+        ChecksumCalculation.WHEN_REQUIRED,
+        "request checksums; parts always carry Content-MD5",
     )
     s3.add_argument("--s3-ca-file", type=Path, help="PEM bundle of the CAs to trust for TLS")
     s3.add_argument(
@@ -158,6 +146,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the `dump` subcommand's arguments on `parser`."""
+    add_common_arguments(parser)
+    add_destination_arguments(parser)
+    parser.add_argument("--artifact-url", help="URL recorded in the result (default: file URL)")
+    _add_choice(parser, "--format", DumpFormat.CUSTOM, "pg_dump format")
+    _add_choice(
+        parser,
+        "--compression",
+        Compression.ZSTD,
+        "zstd: by the runner, multi-threaded; gzip: pg_dump's own",
+    )
+    defaults = ", ".join(f"{codec} {level}" for codec, level in DEFAULT_COMPRESSION_LEVELS.items())
+    parser.add_argument("--compression-level", type=int, help=f"default: {defaults}")
+    parser.add_argument(
+        "--lock-wait-timeout-seconds",
+        type=int,
+        default=DEFAULT_LOCK_WAIT_TIMEOUT_SECONDS,
+        help="give up if a table lock is not granted in time",
+    )
+    _add_choice(
+        parser,
+        "--verify",
+        Verification.TOC,
+        "toc: list the archive; full: read all of it (plain: a scan of the SQL, either way)",
+    )
+
+
 def result_file(args: argparse.Namespace) -> Path | None:
     """Where the result goes besides stdout."""
     path: Path | None = args.result_file
@@ -169,13 +185,13 @@ def result_file(args: argparse.Namespace) -> Path | None:
 def _level(compression: Compression, level: int | None) -> int | None:
     if compression is Compression.NONE:
         if level is not None:
-            raise DumpError(Reason.VALIDATION_FAILED, "--compression-level needs a compression")
+            raise RunError(Reason.VALIDATION_FAILED, "--compression-level needs a compression")
         return None
     allowed = COMPRESSION_LEVELS[compression]
     if level is None:
         return DEFAULT_COMPRESSION_LEVELS[compression]
     if level not in allowed:
-        raise DumpError(
+        raise RunError(
             Reason.VALIDATION_FAILED,
             f"{compression} level must be within {allowed.start}..{allowed.stop - 1}",
         )
@@ -185,10 +201,10 @@ def _level(compression: Compression, level: int | None) -> int | None:
 def from_args(args: argparse.Namespace) -> DumpOptions:
     """Check the parsed arguments' combinations and fill in defaults."""
     if args.lock_wait_timeout_seconds < 1:
-        raise DumpError(Reason.VALIDATION_FAILED, "--lock-wait-timeout-seconds must be >= 1")
-    target = _target(args)
+        raise RunError(Reason.VALIDATION_FAILED, "--lock-wait-timeout-seconds must be >= 1")
+    target = target_from_args(args)
     if args.artifact_url and isinstance(target, TelegramTarget):
-        raise DumpError(
+        raise RunError(
             Reason.VALIDATION_FAILED, "--artifact-url cannot be set: Telegram names it on commit"
         )
     return DumpOptions(
@@ -206,20 +222,20 @@ def from_args(args: argparse.Namespace) -> DumpOptions:
 
 def _telegram_target(args: argparse.Namespace) -> TelegramTarget:
     if not re.fullmatch(CHAT_ID_TEXT, args.telegram_chat_id):
-        raise DumpError(Reason.VALIDATION_FAILED, "--telegram-chat-id: not a chat id or @username")
+        raise RunError(Reason.VALIDATION_FAILED, "--telegram-chat-id: not a chat id or @username")
     if not args.telegram_file_name or not re.fullmatch(FILE_NAME, args.telegram_file_name):
-        raise DumpError(
+        raise RunError(
             Reason.VALIDATION_FAILED, "--telegram-chat-id needs a --telegram-file-name like a.b"
         )
     if not TELEGRAM_MIN_PART_BYTES <= args.telegram_part_size <= TELEGRAM_MAX_PART_BYTES:
-        raise DumpError(
+        raise RunError(
             Reason.VALIDATION_FAILED,
             f"--telegram-part-size must be within "
             f"{TELEGRAM_MIN_PART_BYTES}..{TELEGRAM_MAX_PART_BYTES}",
         )
     parts = urlsplit(args.telegram_api_url)
     if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
-        raise DumpError(
+        raise RunError(
             Reason.VALIDATION_FAILED, "--telegram-api-url must be an http(s) URL, no userinfo"
         )
     return TelegramTarget(
@@ -230,16 +246,17 @@ def _telegram_target(args: argparse.Namespace) -> TelegramTarget:
     )
 
 
-def _target(args: argparse.Namespace) -> Target:
+def target_from_args(args: argparse.Namespace) -> Target:
+    """The destination `add_destination_arguments` declared; RunError if it is incomplete."""
     if args.output is not None:
         return LocalTarget(args.output)
     if args.telegram_chat_id is not None:
         return _telegram_target(args)
     if not args.s3_key:
-        raise DumpError(Reason.VALIDATION_FAILED, "--s3-bucket needs --s3-key")
+        raise RunError(Reason.VALIDATION_FAILED, "--s3-bucket needs --s3-key")
     seconds = args.s3_download_link_seconds
     if seconds is not None and not 1 <= seconds <= MAX_DOWNLOAD_LINK_SECONDS:
-        raise DumpError(
+        raise RunError(
             Reason.VALIDATION_FAILED,
             f"--s3-download-link-seconds must be within 1..{MAX_DOWNLOAD_LINK_SECONDS} (7 days)",
         )

@@ -2,7 +2,8 @@
 
 custom: `pg_restore --list` must list the schema (`toc`); `full` also has pg_restore read every
 data block. plain: the whole stream must decompress, create the schema and end with pg_dump's
-trailer (both modes). zstd artifacts are decompressed in a stream into pg_restore's stdin.
+trailer (`scan`, whichever mode was asked for). zstd artifacts are decompressed in a stream
+into pg_restore's stdin.
 
 Two ways, the same checks: `verify` reads a finished local file back (the local destination);
 `StreamVerifier` checks the artifact bytes as they stream to a destination that keeps no
@@ -24,9 +25,9 @@ from typing import IO, cast
 
 import zstandard
 
-from tenant_backup.api.contract import Compression, DumpFormat, Verification
+from tenant_backup.api.contract import Compression, DumpFormat, ReadBack, Verification
 from tenant_backup.api.reasons import Reason
-from tenant_backup.runner.errors import DumpError
+from tenant_backup.runner.errors import RunError
 from tenant_backup.runner.interrupt import Interrupts
 from tenant_backup.runner.stream import CHUNK_SIZE
 
@@ -46,6 +47,14 @@ def outer_codec(fmt: DumpFormat, compression: Compression) -> Compression:
     return Compression.NONE
 
 
+def read_back(fmt: DumpFormat, mode: Verification) -> ReadBack:
+    """How an artifact of `fmt` is read back when `mode` is asked for: pg_restore lists or
+    reads a custom archive; a plain dump is scanned whole, whatever the mode."""
+    if fmt is DumpFormat.PLAIN:
+        return ReadBack.SCAN
+    return ReadBack.FULL if mode is Verification.FULL else ReadBack.TOC
+
+
 def read_artifact(path: Path, codec: Compression) -> Iterator[bytes]:
     """The artifact's content, decompressed, in chunks of at most CHUNK_SIZE."""
     with path.open("rb") as raw:
@@ -60,7 +69,7 @@ def read_artifact(path: Path, codec: Compression) -> Iterator[bytes]:
             while chunk := stream.read(CHUNK_SIZE):
                 yield chunk
         except (zstandard.ZstdError, OSError, EOFError, zlib.error) as exc:
-            raise DumpError(Reason.VERIFICATION_FAILED, f"cannot decompress: {exc}") from exc
+            raise RunError(Reason.VERIFICATION_FAILED, f"cannot decompress: {exc}") from exc
 
 
 def toc_lists_schema(toc: str, schema: str) -> bool:
@@ -130,7 +139,7 @@ def _pg_restore(
         if returncode != 0:
             err.seek(0)
             detail = err.read().decode(errors="replace").strip()[-1000:]
-            raise DumpError(
+            raise RunError(
                 Reason.VERIFICATION_FAILED, f"pg_restore {' '.join(args)} failed: {detail}"
             )
         out.seek(0)
@@ -151,11 +160,11 @@ def verify(
     if fmt is DumpFormat.PLAIN:
         problems = plain_problems(_checked(read_artifact(path, codec), interrupts), schema)
         if problems:
-            raise DumpError(Reason.VERIFICATION_FAILED, "; ".join(problems))
+            raise RunError(Reason.VERIFICATION_FAILED, "; ".join(problems))
         return
     toc = _pg_restore(pg_restore, ["--list"], path, codec, interrupts)
     if not toc_lists_schema(toc, schema):
-        raise DumpError(Reason.VERIFICATION_FAILED, f"archive TOC does not list schema {schema}")
+        raise RunError(Reason.VERIFICATION_FAILED, f"archive TOC does not list schema {schema}")
     if mode is Verification.FULL:
         _pg_restore(pg_restore, ["--file=/dev/null"], path, codec, interrupts)
 
@@ -200,7 +209,7 @@ class _Decoder:
             else:
                 self._sink(data)
         except (zstandard.ZstdError, zlib.error) as exc:
-            raise DumpError(Reason.VERIFICATION_FAILED, f"cannot decompress: {exc}") from exc
+            raise RunError(Reason.VERIFICATION_FAILED, f"cannot decompress: {exc}") from exc
 
     def finish(self) -> None:
         """Raise VerificationFailed if the compressed stream is incomplete."""
@@ -209,7 +218,7 @@ class _Decoder:
         if self._gzip is not None:
             self._sink(self._gzip.flush())
             if not self._gzip.eof:
-                raise DumpError(Reason.VERIFICATION_FAILED, "the gzip stream is truncated")
+                raise RunError(Reason.VERIFICATION_FAILED, "the gzip stream is truncated")
 
 
 class _RestoreFeed:
@@ -246,7 +255,7 @@ class _RestoreFeed:
         if self._proc.wait() != 0:
             self._err.seek(0)
             detail = self._err.read().decode(errors="replace").strip()[-1000:]
-            raise DumpError(
+            raise RunError(
                 Reason.VERIFICATION_FAILED, f"pg_restore {' '.join(self.args)} failed: {detail}"
             )
         self._out.seek(0)
@@ -302,12 +311,12 @@ class StreamVerifier:
             self._decoder.finish()
             problems = self._plain.problems()
             if problems:
-                raise DumpError(Reason.VERIFICATION_FAILED, "; ".join(problems))
+                raise RunError(Reason.VERIFICATION_FAILED, "; ".join(problems))
             return
         if len(self._restores) > 1:  # full: every byte was decoded and read
             self._decoder.finish()
         toc, *_ = [restore.output() for restore in self._restores]
         if not toc_lists_schema(toc, self._schema):
-            raise DumpError(
+            raise RunError(
                 Reason.VERIFICATION_FAILED, f"archive TOC does not list schema {self._schema}"
             )

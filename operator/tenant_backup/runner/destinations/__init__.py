@@ -28,7 +28,7 @@ from tenant_backup.runner.destinations.base import (
     Upload,
     sha256_hex,
 )
-from tenant_backup.runner.errors import DumpError
+from tenant_backup.runner.errors import RunError
 from tenant_backup.runner.interrupt import Interrupts
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ def _stored(location: ArtifactLocation, access: Access, sleep: Callable[[float],
 
         return TelegramArtifact.connect(location, access.telegram_api_url, sleep)
     if access.s3 is None:
-        raise DumpError(Reason.VALIDATION_FAILED, f"{location.url}: no S3 connection settings")
+        raise RunError(Reason.VALIDATION_FAILED, f"{location.url}: no S3 connection settings")
     from tenant_backup.runner.destinations.s3_artifact import S3Artifact
 
     return S3Artifact.connect(location, access.s3)
@@ -102,5 +102,5 @@ def _local_path(location: FileLocation | PvcLocation, pvc_root: Path | None) -> 
     if isinstance(location, FileLocation):
         return Path(location.path)
     if pvc_root is None:
-        raise DumpError(Reason.VALIDATION_FAILED, f"{location.url}: the claim's mount is unknown")
+        raise RunError(Reason.VALIDATION_FAILED, f"{location.url}: the claim's mount is unknown")
     return pvc_root / location.path

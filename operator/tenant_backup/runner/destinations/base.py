@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from tenant_backup.api.reasons import Reason
-from tenant_backup.runner.errors import DumpError
+from tenant_backup.runner.errors import RunError
 
 CHUNK_SIZE = 1 << 20
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -146,7 +146,7 @@ def sha256_hex(text: str) -> str:
     """`text` as a SHA-256 hex digest (lower case); ValidationFailed if it is none."""
     digest = text.strip().lower()
     if not _SHA256.fullmatch(digest):
-        raise DumpError(Reason.VALIDATION_FAILED, "the expected sha256 must be 64 hex digits")
+        raise RunError(Reason.VALIDATION_FAILED, "the expected sha256 must be 64 hex digits")
     return digest
 
 
@@ -161,8 +161,8 @@ def checked(
         size += len(chunk)
         yield chunk
     if size_bytes is not None and size != size_bytes:
-        raise DumpError(Reason.ARTIFACT_CORRUPT, f"{what}: {size} bytes, expected {size_bytes}")
+        raise RunError(Reason.ARTIFACT_CORRUPT, f"{what}: {size} bytes, expected {size_bytes}")
     if digest.hexdigest() != sha256:
-        raise DumpError(
+        raise RunError(
             Reason.ARTIFACT_CORRUPT, f"{what}: sha256 {digest.hexdigest()}, expected {sha256}"
         )

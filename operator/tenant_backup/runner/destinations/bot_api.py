@@ -21,7 +21,7 @@ from typing import Any, cast
 
 from tenant_backup.api.reasons import Reason
 from tenant_backup.runner.classify import redact
-from tenant_backup.runner.errors import DumpError
+from tenant_backup.runner.errors import RunError
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def _hint(status: int, description: str) -> str:
 
 
 def parse_reply(method: str, status: int, body: bytes) -> Any:
-    """The call's `result`; RateLimitedError for a 429; DumpError for any other failure."""
+    """The call's `result`; RateLimitedError for a 429; RunError for any other failure."""
     try:
         reply = json.loads(body)
     except ValueError:
@@ -103,7 +103,7 @@ def parse_reply(method: str, status: int, body: bytes) -> Any:
         raise RateLimitedError(retry_after)
     description = str(reply.get("description", ""))[:500]
     hint = _hint(code, description)
-    raise DumpError(
+    raise RunError(
         reply_reason(code, description), f"Bot API {method}: HTTP {code}: {description}{hint}"
     )
 
@@ -141,19 +141,19 @@ class BotApi:
                 return parse_reply(method, *self._post(method, fields, document))
             except RateLimitedError as limited:
                 if attempt == MAX_ATTEMPTS or limited.retry_after > MAX_RETRY_AFTER_SECONDS:
-                    raise DumpError(
+                    raise RunError(
                         Reason.DESTINATION_UNAVAILABLE,
                         f"Bot API {method}: still rate limited after {attempt} attempts "
                         f"(retry after {limited.retry_after}s)",
                     ) from None
                 log.warning("Bot API %s: rate limited, retry in %ds", method, limited.retry_after)
                 self._sleep(limited.retry_after)
-            except DumpError as exc:
-                raise DumpError(exc.reason, redact(exc.message, [self._token])) from None
+            except RunError as exc:
+                raise RunError(exc.reason, redact(exc.message, [self._token])) from None
         raise AssertionError("unreachable")  # the loop returns or raises
 
     def _post(self, method: str, fields: Fields, document: Document | None) -> tuple[int, bytes]:
-        """(HTTP status, body); DumpError if the server cannot be reached."""
+        """(HTTP status, body); RunError if the server cannot be reached."""
         body: list[bytes | bytearray]
         if document is None:
             content_type, body = "application/json", [json.dumps(dict(fields)).encode()]
@@ -195,12 +195,12 @@ class BotApi:
             reason = (
                 Reason.ARTIFACT_NOT_FOUND if error.code == 404 else reply_reason(error.code, "")
             )
-            raise DumpError(reason, f"Bot API file download: HTTP {error.code}") from None
+            raise RunError(reason, f"Bot API file download: HTTP {error.code}") from None
         except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
             raise self._unreachable("file download", exc) from None
 
-    def _unreachable(self, what: str, exc: Exception) -> DumpError:
+    def _unreachable(self, what: str, exc: Exception) -> RunError:
         """DestinationUnavailable for a request that got no answer, without the token."""
         reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
         message = f"Bot API {what}: cannot reach {self.base_url}: {reason}"
-        return DumpError(Reason.DESTINATION_UNAVAILABLE, redact(message, [self._token]))
+        return RunError(Reason.DESTINATION_UNAVAILABLE, redact(message, [self._token]))

@@ -28,7 +28,7 @@ from tenant_backup.runner.destinations.base import (
     checked,
     delete_outcome,
 )
-from tenant_backup.runner.errors import DumpError
+from tenant_backup.runner.errors import RunError
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +36,8 @@ FILE_MODE = 0o640
 DIRECTORY_MODE = 0o2770
 
 
-def _destination_error(action: str, exc: OSError) -> DumpError:
-    return DumpError(Reason.DESTINATION_UNAVAILABLE, f"{action}: {exc}")
+def _destination_error(action: str, exc: OSError) -> RunError:
+    return RunError(Reason.DESTINATION_UNAVAILABLE, f"{action}: {exc}")
 
 
 def make_directories(directory: Path) -> None:
@@ -148,7 +148,7 @@ class LocalUpload:
         return None
 
 
-def _access_error(action: str, exc: OSError) -> DumpError:
+def _access_error(action: str, exc: OSError) -> RunError:
     """A failed read or delete: no such file, not allowed, or the file system failing."""
     if isinstance(exc, FileNotFoundError | NotADirectoryError):
         reason = Reason.ARTIFACT_NOT_FOUND
@@ -156,7 +156,7 @@ def _access_error(action: str, exc: OSError) -> DumpError:
         reason = Reason.PERMISSION_DENIED
     else:
         reason = Reason.DESTINATION_UNAVAILABLE
-    return DumpError(reason, f"cannot {action}: {exc.strerror or exc}")
+    return RunError(reason, f"cannot {action}: {exc.strerror or exc}")
 
 
 class LocalArtifact:

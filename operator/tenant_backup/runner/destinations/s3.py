@@ -44,7 +44,7 @@ from tenant_backup.runner.destinations.s3_client import (
     make_client,
     s3_error,
 )
-from tenant_backup.runner.errors import DumpError
+from tenant_backup.runner.errors import RunError
 from tenant_backup.runner.options import S3Target
 
 log = logging.getLogger(__name__)
@@ -172,7 +172,7 @@ class S3Upload:
         self._wait()
         number = len(self._parts) + 1
         if number > MAX_PARTS:
-            raise DumpError(Reason.UPLOAD_FAILED, f"{self.url} needs more than {MAX_PARTS} parts")
+            raise RunError(Reason.UPLOAD_FAILED, f"{self.url} needs more than {MAX_PARTS} parts")
         self._pending = self._pool.submit(self._upload_part, number, body)
         free, self._in_flight = self._in_flight, body
         self._buffer = bytearray() if free is None or len(free) != self._next_part_size() else free

@@ -33,7 +33,7 @@ from tenant_backup.runner.destinations.s3_client import (
     make_client,
     s3_error,
 )
-from tenant_backup.runner.errors import DumpError
+from tenant_backup.runner.errors import RunError
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +48,10 @@ def _not_found(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") in _NOT_FOUND_CODES
 
 
-def access_error(action: str, exc: BotoCoreError | ClientError) -> DumpError:
+def access_error(action: str, exc: BotoCoreError | ClientError) -> RunError:
     """A failed read or delete: not found, the service's verdict, or unavailable."""
     if isinstance(exc, ClientError) and _not_found(exc):
-        return DumpError(Reason.ARTIFACT_NOT_FOUND, f"cannot {action}: no such object")
+        return RunError(Reason.ARTIFACT_NOT_FOUND, f"cannot {action}: no such object")
     return s3_error(action, exc, otherwise=Reason.DESTINATION_UNAVAILABLE)
 
 
@@ -79,7 +79,7 @@ class S3Artifact:
             raise access_error(f"read {self.url}", exc) from exc
         with contextlib.closing(reply["Body"]):
             if size is not None and reply.get("ContentLength") != size:
-                raise DumpError(
+                raise RunError(
                     Reason.ARTIFACT_CORRUPT,
                     f"{self.url}: {reply.get('ContentLength')} bytes, the sidecar says {size}",
                 )
@@ -101,7 +101,7 @@ class S3Artifact:
             raise access_error(f"read {self.url}{SIDECAR_SUFFIX}", exc) from exc
         recorded = text.split(maxsplit=1)[0] if text.strip() else ""
         if recorded != sha256:
-            raise DumpError(
+            raise RunError(
                 Reason.ARTIFACT_CORRUPT,
                 f"{self.url}{SIDECAR_SUFFIX} says sha256 {recorded[:64] or 'nothing'}, "
                 f"expected {sha256}",

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 from tenant_backup.api.reasons import Reason
 from tenant_backup.runner.destinations.access import S3Connection
-from tenant_backup.runner.errors import DumpError
+from tenant_backup.runner.errors import RunError
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def credentials_from_env() -> Credentials:
     key_id = os.environ.get("AWS_ACCESS_KEY_ID", "")
     secret = os.environ.get("AWS_SECRET_ACCESS_KEY", "")
     if not key_id or not secret:
-        raise DumpError(
+        raise RunError(
             Reason.AUTH_FAILED, "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must both be set"
         )
     return Credentials(key_id, secret, os.environ.get("AWS_SESSION_TOKEN") or None)
@@ -73,20 +73,20 @@ def s3_reason(
     return otherwise
 
 
-def s3_error(action: str, exc: Exception, otherwise: Reason = Reason.UPLOAD_FAILED) -> DumpError:
-    """A DumpError for a failed S3 call: the service's verdict, or unreachable; `otherwise`
+def s3_error(action: str, exc: Exception, otherwise: Reason = Reason.UPLOAD_FAILED) -> RunError:
+    """A RunError for a failed S3 call: the service's verdict, or unreachable; `otherwise`
     for the failures of no known meaning."""
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         code = error.get("Code")
-        return DumpError(
+        return RunError(
             s3_reason(code, status, otherwise),
             f"cannot {action}: {code}: {error.get('Message', '')}",
         )
     if isinstance(exc, NetworkError | HTTPClientError):
-        return DumpError(Reason.DESTINATION_UNAVAILABLE, f"cannot {action}: {exc}")
-    return DumpError(otherwise, f"cannot {action}: {exc}")
+        return RunError(Reason.DESTINATION_UNAVAILABLE, f"cannot {action}: {exc}")
+    return RunError(otherwise, f"cannot {action}: {exc}")
 
 
 def make_client(connection: S3Connection, credentials: Credentials) -> S3Client:

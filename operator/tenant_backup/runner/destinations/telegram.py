@@ -28,7 +28,7 @@ from tenant_backup.api.contract import TelegramLocation
 from tenant_backup.api.reasons import Reason
 from tenant_backup.runner.destinations.base import ArtifactFacts, Digest, DownloadLink
 from tenant_backup.runner.destinations.bot_api import BotApi, Document, Fields
-from tenant_backup.runner.errors import DumpError
+from tenant_backup.runner.errors import RunError
 from tenant_backup.runner.options import TelegramTarget
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ def token_from_env() -> str:
     dropped); AuthFailed if absent or not shaped like a token (it goes into request URLs)."""
     token = os.environ.get(TOKEN_VARIABLE, "").strip()
     if not _TOKEN.fullmatch(token):
-        raise DumpError(Reason.AUTH_FAILED, f"{TOKEN_VARIABLE} must hold a bot token")
+        raise RunError(Reason.AUTH_FAILED, f"{TOKEN_VARIABLE} must hold a bot token")
     return token
 
 
@@ -117,7 +117,7 @@ def sent_document(reply: Any) -> SentDocument:
             file_id=str(reply["document"]["file_id"]),
         )
     except (KeyError, TypeError, ValueError):
-        raise DumpError(Reason.UPLOAD_FAILED, "sendDocument: unexpected reply") from None
+        raise RunError(Reason.UPLOAD_FAILED, "sendDocument: unexpected reply") from None
 
 
 class TelegramUpload:
@@ -207,7 +207,7 @@ class TelegramUpload:
             fields: Fields = {"chat_id": self._target.chat_id, "message_id": part.message_id}
             try:
                 self._api.call("deleteMessage", fields)
-            except DumpError as exc:
+            except RunError as exc:
                 log.error("cannot delete part %d (message %d): %s", part.part, part.message_id, exc)
         if self._parts:
             log.info("deleted the %d parts sent to %s", len(self._parts), self.url)

@@ -36,7 +36,7 @@ from tenant_backup.runner.destinations.base import (
 )
 from tenant_backup.runner.destinations.bot_api import BotApi, Fields
 from tenant_backup.runner.destinations.telegram import MANIFEST_KIND, token_from_env
-from tenant_backup.runner.errors import DumpError
+from tenant_backup.runner.errors import RunError
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +79,12 @@ def parse_manifest(data: bytes, url: str) -> Manifest:
         )  # fmt: skip
         manifest = Manifest(str(document["sha256"]), int(document["sizeBytes"]), parts)
     except (ValueError, KeyError, TypeError) as exc:
-        raise DumpError(Reason.ARTIFACT_CORRUPT, f"{url}: not a manifest ({exc})") from None
+        raise RunError(Reason.ARTIFACT_CORRUPT, f"{url}: not a manifest ({exc})") from None
     numbers = [p.part for p in parts]
     if numbers != list(range(1, len(parts) + 1)):
-        raise DumpError(Reason.ARTIFACT_CORRUPT, f"{url}: the manifest's parts are {numbers}")
+        raise RunError(Reason.ARTIFACT_CORRUPT, f"{url}: the manifest's parts are {numbers}")
     if sum(p.size_bytes for p in parts) != manifest.size_bytes:
-        raise DumpError(Reason.ARTIFACT_CORRUPT, f"{url}: the manifest's sizes do not add up")
+        raise RunError(Reason.ARTIFACT_CORRUPT, f"{url}: the manifest's sizes do not add up")
     return manifest
 
 
@@ -105,7 +105,7 @@ class TelegramArtifact:
         """The artifact, reached with the environment's bot token; `sleep` waits out rate
         limits."""
         if location.message_id is None:
-            raise DumpError(Reason.VALIDATION_FAILED, f"{location.url}: no manifest message id")
+            raise RunError(Reason.VALIDATION_FAILED, f"{location.url}: no manifest message id")
         return cls(BotApi(api_url, token_from_env(), sleep), location.chat_id, location.message_id)
 
     def __init__(self, api: BotApi, chat_id: str, message_id: int) -> None:
@@ -123,7 +123,7 @@ class TelegramArtifact:
             log.warning("left %s: %s", *copy_left)
         manifest = self._manifest(file_id)
         if manifest.sha256 != expected_sha256:
-            raise DumpError(
+            raise RunError(
                 Reason.ARTIFACT_CORRUPT,
                 f"{self.url}: the manifest says sha256 {manifest.sha256[:64]}, "
                 f"expected {expected_sha256}",
@@ -142,7 +142,7 @@ class TelegramArtifact:
     def _download(self, file_id: str, chunk_size: int, what: str) -> Iterator[bytes]:
         file_path = _field(self._api.call("getFile", {"file_id": file_id}), "file_path")
         if not isinstance(file_path, str):
-            raise DumpError(Reason.DESTINATION_UNAVAILABLE, f"getFile of {what}: no file path")
+            raise RunError(Reason.DESTINATION_UNAVAILABLE, f"getFile of {what}: no file path")
         return self._api.download(file_path, chunk_size)
 
     def _forward(self) -> tuple[str, Leftover | None]:
@@ -160,16 +160,16 @@ class TelegramArtifact:
         copy_left = self._delete_copy(copy) if isinstance(copy, int) else None
         file_id, size = _field(reply, "document", "file_id"), _field(reply, "document", "file_size")
         if not isinstance(file_id, str):
-            raise DumpError(Reason.ARTIFACT_CORRUPT, f"{self.url}: the message is no document")
+            raise RunError(Reason.ARTIFACT_CORRUPT, f"{self.url}: the message is no document")
         if isinstance(size, int) and size > MAX_MANIFEST_BYTES:
-            raise DumpError(Reason.ARTIFACT_CORRUPT, f"{self.url}: a {size}-byte document")
+            raise RunError(Reason.ARTIFACT_CORRUPT, f"{self.url}: a {size}-byte document")
         return file_id, copy_left
 
     def _delete_copy(self, message_id: int) -> Leftover | None:
         what = f"message {message_id} (a forwarded copy of the manifest)"
         try:
             return self._delete_message(message_id, what)
-        except DumpError as exc:
+        except RunError as exc:
             return Leftover(what, exc.message)
 
     def _manifest(self, file_id: str) -> Manifest:
@@ -178,7 +178,7 @@ class TelegramArtifact:
         for chunk in self._download(file_id, CHUNK_SIZE, f"the manifest of {self.url}"):
             data += chunk
             if len(data) > MAX_MANIFEST_BYTES:
-                raise DumpError(Reason.ARTIFACT_CORRUPT, f"{self.url}: the manifest is too big")
+                raise RunError(Reason.ARTIFACT_CORRUPT, f"{self.url}: the manifest is too big")
         return parse_manifest(bytes(data), self.url)
 
     def delete(self) -> DeleteOutcome:
@@ -186,7 +186,7 @@ class TelegramArtifact:
         delete are left, and said so."""
         try:
             file_id, copy_left = self._forward()
-        except DumpError as exc:
+        except RunError as exc:
             if exc.reason is Reason.ARTIFACT_NOT_FOUND:
                 return delete_outcome(removed=False)
             raise
@@ -206,7 +206,7 @@ class TelegramArtifact:
         """Delete one message (gone already is fine): what is left of it, and why."""
         try:
             self._api.call("deleteMessage", {"chat_id": self._chat, "message_id": message_id})
-        except DumpError as exc:
+        except RunError as exc:
             if exc.reason is Reason.ARTIFACT_NOT_FOUND:
                 return None
             if exc.reason is Reason.PERMISSION_DENIED:

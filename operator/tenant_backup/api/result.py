@@ -1,0 +1,135 @@
+"""A runner's one JSON result: written to stdout and the pod's termination message.
+
+This is the whole contract between a Job's runner and the operator, so the Job needs no
+Kubernetes API token. Kubernetes keeps at most 4096 bytes of a termination message.
+
+Every subcommand's result extends `RunResult`. Plain dataclasses and `json`: the runner
+loads this on every start, so no pydantic. The operator validates a message with
+pydantic all the same (`TypeAdapter(DumpResult)`): `__pydantic_config__` gives it the
+camelCase names written here, and `__post_init__` checks what the types cannot.
+"""
+
+import dataclasses
+import json
+import re
+from datetime import datetime
+from typing import Any, ClassVar, Self
+
+from tenant_backup.api.contract import ReadBack
+from tenant_backup.api.reasons import Reason
+
+TERMINATION_MESSAGE_LIMIT = 4096
+_SHA256_RE = re.compile(r"[0-9a-f]{64}")
+_ELLIPSIS = "..."
+
+
+def camel(name: str) -> str:
+    """The JSON name of a field: `size_bytes` -> `sizeBytes`."""
+    head, *rest = name.split("_")
+    return head + "".join(word.title() for word in rest)
+
+
+_PYDANTIC_CONFIG: dict[str, Any] = {"alias_generator": camel}
+
+
+def _plain(value: object) -> object:
+    """`value` as JSON data: dataclasses as objects of camelCase names without None values,
+    datetimes in ISO 8601."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = ((field.name, getattr(value, field.name)) for field in dataclasses.fields(value))
+        return {camel(name): _plain(item) for name, item in fields if item is not None}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _json_size(text: str) -> int:
+    """Bytes of `text` inside a JSON string."""
+    return len(json.dumps(text, ensure_ascii=False).encode()) - 2
+
+
+def _shortened(message: str, cut: int) -> str:
+    """The longest start of `message` that, with an ellipsis, takes `cut` fewer bytes in JSON."""
+    budget = _json_size(message) - cut - len(_ELLIPSIS)
+    kept = size = 0
+    for char in message:
+        size += _json_size(char)
+        if size > budget:
+            break
+        kept += 1
+    return message[:kept] + _ELLIPSIS
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ResultArtifact:
+    """What the runner wrote, as it read it back."""
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = _PYDANTIC_CONFIG
+
+    url: str
+    size_bytes: int
+    sha256: str
+    format: str
+    compression: str
+    verification: ReadBack | None = None
+    """How it was read back."""
+    download_url: str | None = None
+    """Opt-in presigned GET URL: a bearer credential, only ever in the result file."""
+    download_url_expires_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.size_bytes < 1:
+            raise ValueError(f"sizeBytes must be positive, not {self.size_bytes}")
+        if not _SHA256_RE.fullmatch(self.sha256):
+            raise ValueError("sha256 must be 64 lower-case hex digits")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RunResult:
+    """Outcome of one run of any subcommand: `ok`, or why not (`reason`) and whether another
+    attempt may end differently (`retryable`)."""
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = _PYDANTIC_CONFIG
+
+    ok: bool
+    reason: Reason | None = None
+    retryable: bool = False
+    message: str = ""
+
+    def public(self) -> Self:
+        """This result without bearer credentials: what stdout and logs may show."""
+        return self
+
+    def to_json(self) -> str:
+        """The result as one line of JSON, None values left out."""
+        return json.dumps(_plain(self), ensure_ascii=False, separators=(",", ":"))
+
+    def to_message(self) -> str:
+        """Serialise within the termination-message limit, shortening `message` if needed
+        and, should that not do, leaving out bearer credentials."""
+        text = self.to_json()
+        overflow = len(text.encode()) - TERMINATION_MESSAGE_LIMIT
+        if overflow <= 0:
+            return text
+        public = self.public()
+        if overflow + len(_ELLIPSIS) > _json_size(self.message) and public is not self:
+            return public.to_message()
+        return dataclasses.replace(self, message=_shortened(self.message, overflow)).to_json()
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DumpResult(RunResult):
+    """Outcome of one dump attempt: with an artifact when `ok`; the versions whenever known."""
+
+    artifact: ResultArtifact | None = None
+    server_version: str | None = None
+    pg_dump_version: str | None = None
+
+    def public(self) -> Self:
+        """This result minus the artifact's download link."""
+        if self.artifact is None or self.artifact.download_url is None:
+            return self
+        artifact = dataclasses.replace(
+            self.artifact, download_url=None, download_url_expires_at=None
+        )
+        return dataclasses.replace(self, artifact=artifact)
