@@ -85,7 +85,7 @@ def judge(job: ObservedJob, finish: JobFinish, runner: Runner[R]) -> Judged[R]:
     """How one finished attempt went, trusting only a valid result for success."""
     term = finish.termination
     result = runner.parse(term.message if term else None)
-    success = result.ok and runner.success_message(result) if result is not None else None
+    success = runner.success_message(result) if result is not None and result.ok else None
     reason: str
     if finish.succeeded and success:
         outcome, reason, message = AttemptOutcome.SUCCEEDED, Reason.SUCCEEDED, success
