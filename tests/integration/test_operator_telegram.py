@@ -14,7 +14,8 @@ import pytest
 
 from devenv.kubectl import KubectlRunner
 from devenv.pod_executor import end_pod, run_dump_container
-from devenv.telegram_stand_in import BotApiStandIn, reassemble
+from devenv.telegram_restore import reassemble
+from devenv.telegram_stand_in import BotApiStandIn
 from tests.support import backups as tb
 from tests.support.factories import backup_body
 from tests.support.operator_fixtures import StartOperator
