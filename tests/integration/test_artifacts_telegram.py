@@ -5,6 +5,8 @@ refuses (messages older than 48 hours)."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from devenv.telegram_stand_in import BotApiStandIn
@@ -31,7 +33,7 @@ def access(bot_api: BotApiStandIn, monkeypatch: pytest.MonkeyPatch) -> Access:
 
 def _written(access: Access, data: bytes) -> TelegramLocation:
     target = TelegramTarget(CHAT, FILE, access.telegram_api_url, PART)
-    url = write(TelegramUpload.start(target, f"telegram://{CHAT}", FACTS, lambda _: None), data)
+    url = write(TelegramUpload.start(target, f"telegram://{CHAT}", FACTS, time.sleep), data)
     location = parse_artifact_url(url)
     assert isinstance(location, TelegramLocation)
     return location

@@ -14,7 +14,8 @@ import pytest
 
 from devenv.kubectl import KubectlRunner
 from devenv.pod_executor import end_pod, run_dump_container
-from devenv.telegram_stand_in import BotApiStandIn, reassemble
+from devenv.telegram_restore import reassemble
+from devenv.telegram_stand_in import BotApiStandIn
 from tests.support import backups as tb
 from tests.support.factories import backup_body
 from tests.support.operator_fixtures import StartOperator
@@ -116,7 +117,12 @@ BAD_TELEGRAM: list[tuple[str, dict[str, Any], str]] = [
     ("chat-huge", {"chatId": 1 << 53}, "spec.destination.telegram.chatId"),
     ("chat-bool", {"chatId": True}, "spec.destination.telegram.chatId"),
     ("url-query", {"apiUrl": "https://bots.example/?x=1"}, "spec.destination.telegram.apiUrl"),
-    ("part-over", {"partSizeBytes": 50_000_001}, "spec.destination.telegram.partSizeBytes"),
+    ("part-over", {"partSizeBytes": 2_000_000_001}, "spec.destination.telegram.partSizeBytes"),
+    (
+        "part-over-cloud",
+        {"apiUrl": "https://api.telegram.org", "partSizeBytes": 50_000_001},
+        "spec.destination.telegram.partSizeBytes",
+    ),
     ("part-tiny", {"partSizeBytes": 4096}, "spec.destination.telegram.partSizeBytes"),
 ]
 

@@ -17,7 +17,8 @@ import zstandard
 
 from devenv.postgres import DEFAULT_BIN_DIR
 from devenv.processes import free_port
-from devenv.telegram_stand_in import BotApiStandIn, reassemble
+from devenv.telegram_restore import reassemble
+from devenv.telegram_stand_in import BotApiStandIn
 from devenv.tenants import Database
 from tests.support.dump_runs import (
     Run,
@@ -103,8 +104,13 @@ def test_dump_goes_out_in_parts_and_a_manifest_that_reassembles_it(
         assert listed["sizeBytes"] == len(data) <= MIB
         assert listed["sha256"] == hashlib.sha256(data).hexdigest()
         assert message.caption == (
-            f"{FILE} part {number}/{len(parts)}, {len(data)} bytes, sha256 {listed['sha256']}"
+            f"{FILE} part {number}, {len(data)} bytes, sha256 {listed['sha256']}"
         )
+    for message in (*parts, manifest_message):
+        assert {"disable_notification", "disable_content_type_detection"} <= message.options
+    assert "editMessageCaption" not in [call.method for call in bot_api.calls]
+    assert artifact["pacedSeconds"] >= 1  # five sends to a supergroup, a second apart
+    assert artifact["rateLimitedSeconds"] == 0
     assert manifest_message.caption is not None
     assert manifest_message.caption.endswith(f"sha256 {artifact['sha256']}")
     listing = subprocess.run(

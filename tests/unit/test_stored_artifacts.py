@@ -121,15 +121,17 @@ def test_what_a_url_alone_does_not_say_is_asked_for() -> None:
 
 
 class NoDeletesApi(BotApi):
-    """A channel where the bot may post but not delete: every deleteMessage is refused."""
+    """A channel where the bot may post but not delete: every deleteMessage(s) is refused."""
 
     NOT_ALLOWED = "Bot API deleteMessage: HTTP 400: Bad Request: message can't be deleted"
 
     def __init__(self) -> None:
         super().__init__("http://127.0.0.1:1", "1:token")
+        self.methods: list[str] = []
 
     def call(self, method: str, fields: Fields, document: Any = None) -> Any:
-        if method == "deleteMessage":
+        self.methods.append(method)
+        if method in ("deleteMessage", "deleteMessages"):
             raise RunError(Reason.PERMISSION_DENIED, self.NOT_ALLOWED)
         if method == "forwardMessage":
             return {"message_id": 99, "document": {"file_id": "m", "file_size": 300}}
@@ -140,7 +142,10 @@ class NoDeletesApi(BotApi):
 
 
 def test_every_message_the_api_refuses_to_delete_is_left_even_the_forwarded_copy() -> None:
-    outcome = TelegramArtifact(NoDeletesApi(), "-100", 7).delete()
+    api = NoDeletesApi()
+    outcome = TelegramArtifact(api, "-100", 7).delete()
+    deletes = [method for method in api.methods if method.startswith("delete")]
+    assert deletes == ["deleteMessage", "deleteMessages"] + ["deleteMessage"] * 3
     why = f"{NoDeletesApi.NOT_ALLOWED} ({UNDELETABLE})"
     assert outcome == PartlyLeft(
         (

@@ -130,6 +130,11 @@ class Artifact(ApiModel):
     """Opt-in presigned download URL (`spec.destination.s3.downloadLink`): a bearer
     credential until `downloadUrlExpiresAt`; `tenant-backup link` makes fresh ones."""
     download_url_expires_at: datetime | None = None
+    paced_seconds: int | None = None
+    """Telegram: seconds the upload spaced its sends to stay within the chat's rate limits."""
+    rate_limited_seconds: int | None = None
+    """Telegram: seconds it waited out rate-limit refusals (HTTP 429), counted against
+    `maxRateLimitWaitSeconds`."""
 
 
 class Source(ApiModel):

@@ -5,6 +5,7 @@ formats (built and parsed here only), the dump vocabulary, limits and defaults. 
 Python with no third-party imports: the runner loads it on every start.
 """
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -126,11 +127,23 @@ DEFAULT_S3_REGION = "us-east-1"
 MAX_DOWNLOAD_LINK_SECONDS = 604800  # SigV4 presigned URLs live at most 7 days
 MB = 1000 * 1000
 TELEGRAM_MAX_PART_BYTES = 50 * MB  # sendDocument's limit on the cloud Bot API
+TELEGRAM_LOCAL_MAX_PART_BYTES = 2000 * MB  # a Bot API server's own with --local
 TELEGRAM_MIN_PART_BYTES = 1 << 20
 TELEGRAM_DEFAULT_PART_BYTES = 20 * MB  # what getFile can download back on the cloud Bot API
 TELEGRAM_API_URL = "https://api.telegram.org"
+TELEGRAM_CLOUD_URL = r"^https://api\.telegram\.org(:443)?/?$"
+TELEGRAM_DEFAULT_RATE_LIMIT_WAIT_SECONDS = 900
+TELEGRAM_MAX_RATE_LIMIT_WAIT_SECONDS = 86400
 # A numeric chat id as text, or a public @username (5-32 characters).
 CHAT_ID_TEXT = r"^(-?[1-9][0-9]{0,15}|@[A-Za-z][A-Za-z0-9_]{3,31})$"
+
+
+def telegram_max_part_bytes(api_url: str) -> int:
+    """The largest part `api_url` takes: the cloud Bot API's limit, or a local server's."""
+    if re.match(TELEGRAM_CLOUD_URL, api_url):
+        return TELEGRAM_MAX_PART_BYTES
+    return TELEGRAM_LOCAL_MAX_PART_BYTES
+
 
 # -- Artifact URLs ---------------------------------------------------------------------
 

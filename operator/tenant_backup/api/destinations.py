@@ -1,8 +1,8 @@
 """Where an artifact goes: a claim, an S3-compatible bucket, or a Telegram chat."""
 
-from typing import Annotated
+from typing import Annotated, Self
 
-from pydantic import ConfigDict, Field, WithJsonSchema
+from pydantic import ConfigDict, Field, WithJsonSchema, model_validator
 
 from tenant_backup.api.base import ApiModel, cel, validations
 from tenant_backup.api.contract import (
@@ -10,10 +10,15 @@ from tenant_backup.api.contract import (
     DEFAULT_S3_REGION,
     MAX_DOWNLOAD_LINK_SECONDS,
     TELEGRAM_API_URL,
+    TELEGRAM_CLOUD_URL,
     TELEGRAM_DEFAULT_PART_BYTES,
+    TELEGRAM_DEFAULT_RATE_LIMIT_WAIT_SECONDS,
+    TELEGRAM_LOCAL_MAX_PART_BYTES,
     TELEGRAM_MAX_PART_BYTES,
+    TELEGRAM_MAX_RATE_LIMIT_WAIT_SECONDS,
     TELEGRAM_MIN_PART_BYTES,
     ChecksumCalculation,
+    telegram_max_part_bytes,
 )
 from tenant_backup.api.references import HTTP_URL, KeyReference, ResourceName, SecretReference
 
@@ -109,9 +114,26 @@ ChatId = Annotated[
 ]
 
 
+# `telegram_max_part_bytes` in CEL (defaults apply before rules: both fields are set).
+_PART_SIZE_RULE = (
+    f"!self.apiUrl.matches(r'{TELEGRAM_CLOUD_URL}') "
+    f"|| self.partSizeBytes <= {TELEGRAM_MAX_PART_BYTES}"
+)
+
+
 class TelegramDestination(ApiModel):
     """A Telegram chat, through the Bot API: the artifact is sent as documents of at most
     `partSizeBytes`, then a manifest document listing the parts and their SHA-256s."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                _PART_SIZE_RULE,
+                f"the cloud Bot API takes parts of at most {TELEGRAM_MAX_PART_BYTES} bytes",
+                ".partSizeBytes",
+            )
+        )
+    )
 
     chat_id: ChatId
     """Target chat: a numeric id (e.g. `-1001234567890`, as integer or string) or a public
@@ -121,10 +143,24 @@ class TelegramDestination(ApiModel):
     api_url: Annotated[str, Field(max_length=2048, pattern=BOT_API_URL)] = TELEGRAM_API_URL
     """Bot API base URL, http or https, without credentials: a local Bot API server's, say."""
     part_size_bytes: Annotated[
-        int, Field(ge=TELEGRAM_MIN_PART_BYTES, le=TELEGRAM_MAX_PART_BYTES)
+        int, Field(ge=TELEGRAM_MIN_PART_BYTES, le=TELEGRAM_LOCAL_MAX_PART_BYTES)
     ] = TELEGRAM_DEFAULT_PART_BYTES
-    """Largest part sent, 1 MiB to 50 MB (sendDocument's limit); the default, 20 MB, is the
-    most that bots can download back from the cloud Bot API."""
+    """Largest part sent: 1 MiB to 50 MB (sendDocument's limit) on the cloud Bot API, up to
+    2000 MB on a local Bot API server (`--local`); the runner holds one part in memory. The
+    default, 20 MB, is the most that bots can download back from the cloud Bot API."""
+    max_rate_limit_wait_seconds: Annotated[
+        int, Field(ge=0, le=TELEGRAM_MAX_RATE_LIMIT_WAIT_SECONDS)
+    ] = TELEGRAM_DEFAULT_RATE_LIMIT_WAIT_SECONDS
+    """How long one attempt may wait out the chat's rate limits (HTTP 429 with
+    `retry_after`), all its calls together, before it fails as DestinationUnavailable (and is
+    retried). The runner's own pacing of its sends is not counted."""
+
+    @model_validator(mode="after")
+    def _part_size_fits_the_server(self) -> Self:
+        largest = telegram_max_part_bytes(self.api_url)
+        if self.part_size_bytes > largest:
+            raise ValueError(f"the cloud Bot API takes parts of at most {largest} bytes")
+        return self
 
 
 class Destination(ApiModel):

@@ -76,6 +76,10 @@ class ResultArtifact:
     download_url: str | None = None
     """Opt-in presigned GET URL: a bearer credential, only ever in the result file."""
     download_url_expires_at: datetime | None = None
+    paced_seconds: int | None = None
+    """Seconds the upload spaced its calls to stay within the destination's rate limits."""
+    rate_limited_seconds: int | None = None
+    """Seconds it waited out rate-limit refusals (HTTP 429) all the same."""
 
     def __post_init__(self) -> None:
         if self.size_bytes < 1:

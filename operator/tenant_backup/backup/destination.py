@@ -130,6 +130,7 @@ def _plan_telegram(backup: TenantBackup, telegram: TelegramDestination) -> Desti
             f"--telegram-file-name={file_name(backup)}",
             f"--telegram-api-url={telegram.api_url}",
             f"--telegram-part-size={telegram.part_size_bytes}",
+            f"--telegram-max-rate-limit-wait-seconds={telegram.max_rate_limit_wait_seconds}",
         ],
         url=None,
         env=secret_env(telegram.secret_ref.name, TELEGRAM_SECRET),

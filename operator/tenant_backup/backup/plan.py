@@ -117,6 +117,8 @@ def _delivered(
                 verification=found.verification,
                 download_url=found.download_url,
                 download_url_expires_at=found.download_url_expires_at,
+                paced_seconds=found.paced_seconds,
+                rate_limited_seconds=found.rate_limited_seconds,
             )
         if result.server_version or result.pg_dump_version:
             source = Source(

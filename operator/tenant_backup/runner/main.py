@@ -174,6 +174,7 @@ def dump(opts: DumpOptions, facts: _Facts, context: frame.Context) -> ResultArti
         upload.commit(digest)
     log.info("wrote %s: %d bytes, sha256 %s", upload.url, digest.size_bytes, digest.sha256)
     link = _download_link(upload, opts, context.secrets)
+    throttled = upload.throttled()
     return ResultArtifact(
         url=upload.url,
         size_bytes=digest.size_bytes,
@@ -183,6 +184,8 @@ def dump(opts: DumpOptions, facts: _Facts, context: frame.Context) -> ResultArti
         verification=read_back(opts.format, opts.verify),
         download_url=link.url if link else None,
         download_url_expires_at=link.expires_at if link else None,
+        paced_seconds=round(throttled.paced_seconds) if throttled else None,
+        rate_limited_seconds=round(throttled.rate_limited_seconds) if throttled else None,
     )
 
 

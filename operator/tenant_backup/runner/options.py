@@ -17,7 +17,10 @@ from tenant_backup.api.contract import (
     MAX_DOWNLOAD_LINK_SECONDS,
     TELEGRAM_API_URL,
     TELEGRAM_DEFAULT_PART_BYTES,
+    TELEGRAM_DEFAULT_RATE_LIMIT_WAIT_SECONDS,
+    TELEGRAM_LOCAL_MAX_PART_BYTES,
     TELEGRAM_MAX_PART_BYTES,
+    TELEGRAM_MAX_RATE_LIMIT_WAIT_SECONDS,
     TELEGRAM_MIN_PART_BYTES,
     ChecksumCalculation,
     Compression,
@@ -26,6 +29,7 @@ from tenant_backup.api.contract import (
     S3Location,
     TelegramLocation,
     Verification,
+    telegram_max_part_bytes,
 )
 from tenant_backup.api.reasons import Reason
 from tenant_backup.runner.destinations.access import S3Connection
@@ -60,6 +64,8 @@ class TelegramTarget:
     file_name: str
     api_url: str
     part_size: int
+    max_rate_limit_wait_seconds: int = TELEGRAM_DEFAULT_RATE_LIMIT_WAIT_SECONDS
+    """All the run's waits for HTTP 429 replies together."""
 
 
 Target = LocalTarget | S3Target | TelegramTarget
@@ -142,7 +148,15 @@ def add_destination_arguments(parser: argparse.ArgumentParser) -> None:
         "--telegram-part-size",
         type=int,
         default=TELEGRAM_DEFAULT_PART_BYTES,
-        help=f"largest part in bytes ({TELEGRAM_MIN_PART_BYTES}-{TELEGRAM_MAX_PART_BYTES})",
+        help=f"largest part in bytes ({TELEGRAM_MIN_PART_BYTES}-{TELEGRAM_MAX_PART_BYTES}; "
+        f"up to {TELEGRAM_LOCAL_MAX_PART_BYTES} for a local Bot API server)",
+    )
+    telegram.add_argument(
+        "--telegram-max-rate-limit-wait-seconds",
+        type=int,
+        default=TELEGRAM_DEFAULT_RATE_LIMIT_WAIT_SECONDS,
+        help="give up once the run's waits for rate limits (HTTP 429) would exceed this "
+        f"(0-{TELEGRAM_MAX_RATE_LIMIT_WAIT_SECONDS})",
     )
 
 
@@ -227,22 +241,30 @@ def _telegram_target(args: argparse.Namespace) -> TelegramTarget:
         raise RunError(
             Reason.VALIDATION_FAILED, "--telegram-chat-id needs a --telegram-file-name like a.b"
         )
-    if not TELEGRAM_MIN_PART_BYTES <= args.telegram_part_size <= TELEGRAM_MAX_PART_BYTES:
-        raise RunError(
-            Reason.VALIDATION_FAILED,
-            f"--telegram-part-size must be within "
-            f"{TELEGRAM_MIN_PART_BYTES}..{TELEGRAM_MAX_PART_BYTES}",
-        )
     parts = urlsplit(args.telegram_api_url)
     if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
         raise RunError(
             Reason.VALIDATION_FAILED, "--telegram-api-url must be an http(s) URL, no userinfo"
+        )
+    largest = telegram_max_part_bytes(args.telegram_api_url)
+    if not TELEGRAM_MIN_PART_BYTES <= args.telegram_part_size <= largest:
+        raise RunError(
+            Reason.VALIDATION_FAILED,
+            f"--telegram-part-size must be within {TELEGRAM_MIN_PART_BYTES}..{largest}",
+        )
+    wait = args.telegram_max_rate_limit_wait_seconds
+    if not 0 <= wait <= TELEGRAM_MAX_RATE_LIMIT_WAIT_SECONDS:
+        raise RunError(
+            Reason.VALIDATION_FAILED,
+            "--telegram-max-rate-limit-wait-seconds must be within "
+            f"0..{TELEGRAM_MAX_RATE_LIMIT_WAIT_SECONDS}",
         )
     return TelegramTarget(
         chat_id=args.telegram_chat_id,
         file_name=args.telegram_file_name,
         api_url=args.telegram_api_url.rstrip("/"),
         part_size=args.telegram_part_size,
+        max_rate_limit_wait_seconds=wait,
     )
 
 

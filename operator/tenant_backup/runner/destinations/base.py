@@ -40,6 +40,16 @@ class Digest:
 
 
 @dataclass(frozen=True)
+class Throttled:
+    """Time an upload spent waiting for the destination's rate limits."""
+
+    paced_seconds: float
+    """Spacing its own calls to stay within them."""
+    rate_limited_seconds: float
+    """Waiting out refusals (HTTP 429) all the same."""
+
+
+@dataclass(frozen=True)
 class DownloadLink:
     """A presigned URL: a bearer credential until `expires_at`. Never log it."""
 
@@ -72,6 +82,9 @@ class Upload(Protocol):
 
     def download_link(self, seconds: int) -> DownloadLink | None:
         """A presigned GET URL of the committed artifact, if the destination has them."""
+
+    def throttled(self) -> Throttled | None:
+        """How long it waited for rate limits, where the destination has them."""
 
 
 @contextlib.contextmanager

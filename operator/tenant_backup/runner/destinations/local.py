@@ -147,6 +147,10 @@ class LocalUpload:
         del seconds
         return None
 
+    def throttled(self) -> None:
+        """Files have no rate limits."""
+        return None
+
 
 def _access_error(action: str, exc: OSError) -> RunError:
     """A failed read or delete: no such file, not allowed, or the file system failing."""

@@ -250,3 +250,7 @@ class S3Upload:
     def download_link(self, seconds: int) -> DownloadLink:
         """A presigned GET URL of the committed object."""
         return presign(self._client, self._bucket, self._key, seconds)
+
+    def throttled(self) -> None:
+        """S3 throttling is botocore's retries' business: not measured."""
+        return None

@@ -1,16 +1,17 @@
 """Telegram through the Bot API: the artifact streams out as documents (sendDocument) of at
 most the part size, and is complete only once a manifest document follows them.
 
-- Memory: one part. A full part is sent when the next byte arrives, so the last part is
-  known as such and captioned `part n/n`; at commit the earlier ones get their `/n` too
-  (editMessageCaption), then the manifest (`<file>.manifest.json`) lists every part's size
+- Memory: one part. At commit the manifest (`<file>.manifest.json`) lists every part's size
   and SHA-256 with the artifact's. Only the manifest's message makes the artifact: its id is
   in the artifact URL, `telegram://<chat id>/<manifest message id>`.
-- The bot token is checked (getMe) before pg_dump starts.
+- Before pg_dump starts, the token and the bot's right to post in the chat are checked
+  (`telegram_chat`); the chat's type sets the pace of the sends (`bot_api_limits`).
+- Every document is sent silently (`disable_notification`) and as a document, whatever its
+  bytes look like (`disable_content_type_detection`).
 - Failure or interruption: no manifest is sent, and the parts already sent are deleted
-  (deleteMessage), best effort: a bot may not be allowed to delete them (channels without
-  the right, messages over 48 hours old), and a part whose upload was cut off mid-reply is
-  unknown to us. Parts without a manifest are never a backup.
+  (deleteMessages, 100 a call), best effort: a bot may not be allowed to delete them
+  (channels without the right, messages over 48 hours old), and a part whose upload was cut
+  off mid-reply is unknown to us. Parts without a manifest are never a backup.
 
 Reading and deleting committed artifacts: `telegram_artifact`.
 """
@@ -26,8 +27,10 @@ from typing import Any
 
 from tenant_backup.api.contract import TelegramLocation
 from tenant_backup.api.reasons import Reason
-from tenant_backup.runner.destinations.base import ArtifactFacts, Digest, DownloadLink
+from tenant_backup.runner.destinations.base import ArtifactFacts, Digest, DownloadLink, Throttled
 from tenant_backup.runner.destinations.bot_api import BotApi, Document, Fields
+from tenant_backup.runner.destinations.bot_api_limits import WaitBudget, chat_limits
+from tenant_backup.runner.destinations.telegram_chat import writable_chat
 from tenant_backup.runner.errors import RunError
 from tenant_backup.runner.options import TelegramTarget
 
@@ -37,6 +40,10 @@ TOKEN_VARIABLE = "TELEGRAM_BOT_TOKEN"  # noqa: S105 (a variable name)
 _TOKEN = re.compile(r"[A-Za-z0-9:_-]{1,200}")
 MANIFEST_SUFFIX = ".manifest.json"
 MANIFEST_KIND = "tenant-backup-telegram-manifest/v1"
+MAX_DELETED_PER_CALL = 100  # deleteMessages' limit
+# Sent with every document: no notification for the chat's members, and a document comes
+# back as a document (not, say, a video because its first bytes look like one).
+QUIET_DOCUMENT: Fields = {"disable_notification": True, "disable_content_type_detection": True}
 
 
 def token_from_env() -> str:
@@ -65,10 +72,9 @@ def part_file_name(file_name: str, part: int) -> str:
     return f"{file_name}.part{part:04d}"
 
 
-def caption(file_name: str, part: int, total: int | None, size: int, sha256: str) -> str:
-    """A part's caption; `total` is None while the count is not yet known."""
-    count = f"/{total}" if total is not None else ""
-    return f"{file_name} part {part}{count}, {size} bytes, sha256 {sha256}"
+def caption(file_name: str, part: int, size: int, sha256: str) -> str:
+    """A part's caption (the count is the manifest's)."""
+    return f"{file_name} part {part}, {size} bytes, sha256 {sha256}"
 
 
 def manifest(file_name: str, facts: ArtifactFacts, digest: Digest, parts: list[SentPart]) -> bytes:
@@ -127,11 +133,13 @@ class TelegramUpload:
     def start(
         cls, target: TelegramTarget, url: str, facts: ArtifactFacts, sleep: Callable[[float], None]
     ) -> "TelegramUpload":
-        """Check the environment's bot token with the server, and get ready to send; `sleep`
-        waits out rate limits."""
-        api = BotApi(target.api_url, token_from_env(), sleep)
-        api.call("getMe", {})
-        log.info("sending to %s in parts of at most %d bytes", url, target.part_size)
+        """Check that the environment's bot token may post documents to the chat, and get
+        ready to send; `sleep` waits for the chat's rate limits."""
+        budget = WaitBudget(target.max_rate_limit_wait_seconds)
+        api = BotApi(target.api_url, token_from_env(), sleep, budget)
+        chat = writable_chat(api, target.chat_id)
+        api.pace(chat_limits(chat.type))
+        log.info("sending to %s %s in parts of at most %d bytes", chat.type, url, target.part_size)
         return cls(api, target, url, facts)
 
     def __init__(self, api: BotApi, target: TelegramTarget, url: str, facts: ArtifactFacts) -> None:
@@ -143,57 +151,49 @@ class TelegramUpload:
         self._parts: list[SentPart] = []
         self._closed = False
 
-    def _send(self, total: int | None) -> None:
+    def _send(self) -> None:
         """Send the buffer as the next part."""
         number, size = len(self._parts) + 1, len(self._buffer)
         document = Document(part_file_name(self._target.file_name, number), self._buffer)
         sha256 = hashlib.sha256(self._buffer).hexdigest()
-        fields: Fields = {
-            "chat_id": self._target.chat_id,
-            "caption": caption(self._target.file_name, number, total, size, sha256),
-        }
-        sent = sent_document(self._api.call("sendDocument", fields, document))
+        text = caption(self._target.file_name, number, size, sha256)
+        sent = self._send_document(text, document)
         self._parts.append(
             SentPart(number, document.file_name, size, sha256, sent.message_id, sent.file_id)
         )
         self._buffer = bytearray()
         log.info("sent part %d (%d bytes) to %s", number, size, self.url)
 
+    def _send_document(self, text: str, document: Document) -> SentDocument:
+        fields: Fields = {"chat_id": self._target.chat_id, "caption": text, **QUIET_DOCUMENT}
+        return sent_document(self._api.call("sendDocument", fields, document))
+
     def write(self, data: bytes) -> None:
         """Buffer `data`; a full part is sent once more bytes follow it."""
         view = memoryview(data)
         while view:
             if len(self._buffer) == self._target.part_size:
-                self._send(total=None)
+                self._send()
             room = self._target.part_size - len(self._buffer)
             self._buffer += view[:room]
             view = view[room:]
 
     def finish(self) -> None:
-        """Send the last part, which knows the count."""
+        """Send the last part."""
         if self._buffer:
-            self._send(total=len(self._parts) + 1)
+            self._send()
 
     def local_copy(self) -> None:
         """No local copy: the stream is verified on its way out."""
         return None
 
     def commit(self, digest: Digest) -> None:
-        """Caption every part with the count, then send the manifest: the artifact exists."""
-        name, chat_id, total = self._target.file_name, self._target.chat_id, len(self._parts)
-        for part in self._parts[:-1]:
-            text = caption(name, part.part, total, part.size_bytes, part.sha256)
-            self._api.call(
-                "editMessageCaption",
-                {"chat_id": chat_id, "message_id": part.message_id, "caption": text},
-            )
+        """Send the manifest: the artifact exists."""
+        name, total = self._target.file_name, len(self._parts)
         body = manifest(name, self._facts, digest, self._parts)
         document = Document(name + MANIFEST_SUFFIX, body)
         text = f"{name}: manifest of {total} parts, {digest.size_bytes} bytes, sha256 "
-        reply = self._api.call(
-            "sendDocument", {"chat_id": chat_id, "caption": text + digest.sha256}, document
-        )
-        sent = sent_document(reply)
+        sent = self._send_document(text + digest.sha256, document)
         self._closed = True
         self.url = TelegramLocation(str(sent.chat_id), sent.message_id).url
         log.info("sent the manifest of %d parts: %s", total, self.url)
@@ -203,14 +203,21 @@ class TelegramUpload:
         if self._closed:
             return
         self._closed = True
-        for part in self._parts:
-            fields: Fields = {"chat_id": self._target.chat_id, "message_id": part.message_id}
+        for start in range(0, len(self._parts), MAX_DELETED_PER_CALL):
+            batch = self._parts[start : start + MAX_DELETED_PER_CALL]
+            ids = [part.message_id for part in batch]
             try:
-                self._api.call("deleteMessage", fields)
+                self._api.call(
+                    "deleteMessages", {"chat_id": self._target.chat_id, "message_ids": ids}
+                )
             except RunError as exc:
-                log.error("cannot delete part %d (message %d): %s", part.part, part.message_id, exc)
-        if self._parts:
-            log.info("deleted the %d parts sent to %s", len(self._parts), self.url)
+                log.error("cannot delete parts %d-%d: %s", batch[0].part, batch[-1].part, exc)
+                continue
+            log.info("deleted the %d parts sent to %s", len(batch), self.url)
+
+    def throttled(self) -> Throttled:
+        """The time the sends waited for the chat's rate limits."""
+        return Throttled(self._api.paced_seconds, self._api.budget.spent)
 
     def download_link(self, seconds: int) -> DownloadLink | None:
         """Telegram download links hold the bot token: none are made."""

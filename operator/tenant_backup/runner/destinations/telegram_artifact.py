@@ -8,12 +8,15 @@ deleted through the Bot API.
 - Read: the manifest's sha256 must be the expected one; then one part at a time (getFile,
   then the file's download, in chunks), each checked against the manifest's size and sha256,
   and the whole against the expected sha256. The cloud Bot API lets bots download files of at
-  most 20 MB: larger parts need a local Bot API server.
-- Delete: every part's message, then the manifest's, so that an interrupted delete can be
-  resumed (the manifest still lists the parts). Bots cannot delete messages older than 48
-  hours (nor, in a channel, without the right): the API refuses ("message can't be
-  deleted"), and those messages are reported as left, with its words. Without its manifest
-  message the artifact is already gone: parts without one are never a backup.
+  most 20 MB: larger parts need a local Bot API server. A server run with `--local` names
+  each file by its absolute path on its own disk and serves no downloads: the file is read
+  there, so its `--dir` must be mounted at the same path.
+- Delete: the parts' messages, then the manifest's, 100 a call (deleteMessages), so that an
+  interrupted delete can be resumed (the manifest still lists the parts). Bots cannot delete
+  messages older than 48 hours (nor, in a channel, without the right): the API refuses
+  ("message can't be deleted") and the call deletes none, so that batch is deleted one
+  message at a time, and the messages refused are reported as left, with its words. Without
+  its manifest message the artifact is already gone: parts without one are never a backup.
 """
 
 from __future__ import annotations
@@ -35,7 +38,11 @@ from tenant_backup.runner.destinations.base import (
     delete_outcome,
 )
 from tenant_backup.runner.destinations.bot_api import BotApi, Fields
-from tenant_backup.runner.destinations.telegram import MANIFEST_KIND, token_from_env
+from tenant_backup.runner.destinations.telegram import (
+    MANIFEST_KIND,
+    MAX_DELETED_PER_CALL,
+    token_from_env,
+)
 from tenant_backup.runner.errors import RunError
 
 log = logging.getLogger(__name__)
@@ -143,6 +150,8 @@ class TelegramArtifact:
         file_path = _field(self._api.call("getFile", {"file_id": file_id}), "file_path")
         if not isinstance(file_path, str):
             raise RunError(Reason.DESTINATION_UNAVAILABLE, f"getFile of {what}: no file path")
+        if file_path.startswith("/"):
+            return self._api.read_local(file_path, chunk_size)
         return self._api.download(file_path, chunk_size)
 
     def _forward(self) -> tuple[str, Leftover | None]:
@@ -196,11 +205,23 @@ class TelegramArtifact:
         ]
         messages.append((self._message_id, f"message {self._message_id} (the manifest)"))
         left = [copy_left] if copy_left else []
-        for message_id, what in messages:
-            if leftover := self._delete_message(message_id, what):
-                left.append(leftover)
+        for start in range(0, len(messages), MAX_DELETED_PER_CALL):
+            left += self._delete_batch(messages[start : start + MAX_DELETED_PER_CALL])
         log.info("deleted %s: %d of %d messages left", self.url, len(left), len(messages))
         return delete_outcome(True, left)
+
+    def _delete_batch(self, messages: list[tuple[int, str]]) -> list[Leftover]:
+        """Delete up to 100 messages in one call; if the API refuses, one at a time, to learn
+        which are left."""
+        ids = [message_id for message_id, _ in messages]
+        try:
+            self._api.call("deleteMessages", {"chat_id": self._chat, "message_ids": ids})
+        except RunError as exc:
+            if exc.reason is not Reason.PERMISSION_DENIED:
+                raise
+            found = (self._delete_message(message_id, what) for message_id, what in messages)
+            return [leftover for leftover in found if leftover]
+        return []
 
     def _delete_message(self, message_id: int, what: str) -> Leftover | None:
         """Delete one message (gone already is fine): what is left of it, and why."""
