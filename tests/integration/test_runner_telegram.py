@@ -5,10 +5,8 @@ manifest, parts deleted), and the bot token appears in no output."""
 from __future__ import annotations
 
 import hashlib
-import os
 import signal
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,43 +22,13 @@ from tests.support.dump_runs import (
     Run,
     add_blobs,
     assert_failed,
-    run_dump,
     terminated,
     wrapper_bin,
 )
+from tests.support.telegram_runs import CHAT, FILE, dump_env, run_to_telegram, telegram_argv
 
-TENANT_BACKUP = Path(sys.executable).with_name("tenant-backup")
-CHAT = "-1001234567890"
-FILE = "acme-20261125T120000Z-0a1b2c3d.pgdump.zst"
 MIB = 1 << 20
 BLOB_ROWS = 3_000  # ~3 MiB of incompressible artifact: four 1 MiB parts
-
-
-def _argv(api_url: str, result_file: Path, *args: str) -> list[str]:
-    return [
-        str(TENANT_BACKUP), "dump", "--tenant", "acme",
-        "--telegram-chat-id", CHAT, "--telegram-file-name", FILE,
-        "--telegram-api-url", api_url, "--result-file", str(result_file), *args,
-    ]  # fmt: skip
-
-
-def _env(db: Database, token: str) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "TELEGRAM_"))}
-    return {**clean, **db.env(), "TELEGRAM_BOT_TOKEN": token}
-
-
-def _run(
-    db: Database,
-    api: BotApiStandIn,
-    tmp_path: Path,
-    *args: str,
-    token: str | None = None,
-    api_url: str | None = None,
-) -> Run:
-    result_file = tmp_path / "result.json"
-    env = _env(db, token or api.token)
-    secrets = [env["PGPASSWORD"], env["TELEGRAM_BOT_TOKEN"], api.token]
-    return run_dump(_argv(api_url or api.url, result_file, *args), env, result_file, secrets)
 
 
 @pytest.fixture
@@ -73,7 +41,7 @@ def big_tenant_db(tenant_db: Database) -> Database:
 def test_dump_goes_out_in_parts_and_a_manifest_that_reassembles_it(
     big_tenant_db: Database, bot_api: BotApiStandIn, tmp_path: Path
 ) -> None:
-    run = _run(big_tenant_db, bot_api, tmp_path, "--telegram-part-size", str(MIB))
+    run = run_to_telegram(big_tenant_db, bot_api, tmp_path, "--telegram-part-size", str(MIB))
     assert run.returncode == 0, run.stderr
     artifact = run.result["artifact"]
     *parts, manifest_message = bot_api.live()
@@ -126,7 +94,7 @@ def test_rate_limits_are_waited_out_as_told(
     tenant_db: Database, bot_api: BotApiStandIn, tmp_path: Path
 ) -> None:
     bot_api.rate_limit(calls=2, retry_after=2)
-    run = _run(tenant_db, bot_api, tmp_path)
+    run = run_to_telegram(tenant_db, bot_api, tmp_path)
     assert run.returncode == 0, run.stderr
     assert run.stderr.count("rate limited, retry in 2s") == 2
     statuses = [call.status for call in bot_api.calls]
@@ -142,7 +110,7 @@ def test_endless_rate_limits_give_up_retryably(
     tenant_db: Database, bot_api: BotApiStandIn, tmp_path: Path
 ) -> None:
     bot_api.rate_limit(calls=100, retry_after=3600)
-    run = _run(tenant_db, bot_api, tmp_path)
+    run = run_to_telegram(tenant_db, bot_api, tmp_path)
     assert_failed(run, "DestinationUnavailable", retryable=True)
     assert "still rate limited" in run.result["message"]
 
@@ -151,7 +119,7 @@ def test_a_part_over_the_server_limit_is_a_clear_failure_leaving_nothing(
     big_tenant_db: Database, bot_api: BotApiStandIn, tmp_path: Path
 ) -> None:
     bot_api.upload_limit = 3 * MIB // 2
-    run = _run(big_tenant_db, bot_api, tmp_path, "--telegram-part-size", str(2 * MIB))
+    run = run_to_telegram(big_tenant_db, bot_api, tmp_path, "--telegram-part-size", str(2 * MIB))
     assert_failed(run, "ValidationFailed", retryable=False)
     assert "Bot API sendDocument: HTTP 413: Request Entity Too Large" in run.result["message"]
     assert "partSizeBytes" in run.result["message"]
@@ -163,7 +131,7 @@ def test_a_stream_failing_verification_gets_no_manifest_and_its_parts_deleted(
 ) -> None:
     bin_dir = wrapper_bin(tmp_path / "bin", "head -c 3000000 /dev/urandom\n")
     args = ("--pg-bin-dir", str(bin_dir), "--compression=none", "--telegram-part-size", str(MIB))
-    run = _run(tenant_db, bot_api, tmp_path, *args)
+    run = run_to_telegram(tenant_db, bot_api, tmp_path, *args)
     assert_failed(run, "VerificationFailed", retryable=False)
     sent = [m for m in bot_api.messages if m.document is not None]
     assert len(sent) == 3
@@ -176,8 +144,8 @@ def _terminated(
     db: Database, api: BotApiStandIn, tmp_path: Path, ready: Callable[[], object], *args: str
 ) -> tuple[Run, float]:
     result_file = tmp_path / "result.json"
-    argv = _argv(api.url, result_file, *args)
-    return terminated(argv, _env(db, api.token), result_file, ready, [api.token])
+    argv = telegram_argv(api.url, result_file, *args)
+    return terminated(argv, dump_env(db, api.token), result_file, ready, [api.token])
 
 
 def test_sigterm_mid_upload_sends_no_manifest_and_deletes_the_parts(
@@ -206,7 +174,7 @@ def test_a_wrong_token_is_auth_failed_before_dumping(
     tenant_db: Database, bot_api: BotApiStandIn, tmp_path: Path
 ) -> None:
     wrong = bot_api.token.split(":")[0] + ":not-the-real-token-at-all"
-    run = _run(tenant_db, bot_api, tmp_path, token=wrong)
+    run = run_to_telegram(tenant_db, bot_api, tmp_path, token=wrong)
     assert_failed(run, "AuthFailed", retryable=False)
     assert run.result["message"] == "Bot API getMe: HTTP 401: Unauthorized"
     assert "running " not in run.stderr  # pg_dump never started
@@ -217,6 +185,6 @@ def test_a_wrong_token_is_auth_failed_before_dumping(
 def test_an_unreachable_api_is_destination_unavailable(
     tenant_db: Database, bot_api: BotApiStandIn, tmp_path: Path
 ) -> None:
-    run = _run(tenant_db, bot_api, tmp_path, api_url=f"http://127.0.0.1:{free_port()}")
+    run = run_to_telegram(tenant_db, bot_api, tmp_path, api_url=f"http://127.0.0.1:{free_port()}")
     assert_failed(run, "DestinationUnavailable", retryable=True)
     assert "Connection refused" in run.result["message"]

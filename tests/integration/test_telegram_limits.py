@@ -24,9 +24,9 @@ from tenant_backup.runner.destinations.bot_api_limits import ChatLimits
 from tenant_backup.runner.destinations.telegram import TelegramUpload
 from tenant_backup.runner.errors import RunError
 from tenant_backup.runner.options import TelegramTarget
-from tests.integration.test_runner_telegram import CHAT, FILE, _run
 from tests.support.artifacts import FACTS, payload
 from tests.support.dump_runs import Run, add_blobs, assert_failed
+from tests.support.telegram_runs import CHAT, FILE, run_to_telegram
 
 PART = TELEGRAM_MIN_PART_BYTES
 PARTS = 30
@@ -115,7 +115,9 @@ def test_two_jobs_posting_to_one_group_at_once_both_finish(
 ) -> None:
     def job(name: str) -> Run:
         (tmp_path / name).mkdir()
-        return _run(big_tenant_db, bot_api, tmp_path / name, "--telegram-part-size", str(PART))
+        return run_to_telegram(
+            big_tenant_db, bot_api, tmp_path / name, "--telegram-part-size", str(PART)
+        )
 
     with ThreadPoolExecutor(2) as pool:
         runs = list(pool.map(job, ["a", "b"]))
@@ -135,7 +137,7 @@ def test_a_migrated_group_fails_at_once_naming_its_new_id(
     tenant_db: Database, bot_api: BotApiStandIn, tmp_path: Path
 ) -> None:
     bot_api.chat(-4001).migrated_to = int(CHAT)
-    run = _run(tenant_db, bot_api, tmp_path, "--telegram-chat-id=-4001")
+    run = run_to_telegram(tenant_db, bot_api, tmp_path, "--telegram-chat-id=-4001")
     assert_failed(run, "ValidationFailed", retryable=False)
     assert run.result["message"] == (
         f"Bot API sendChatAction: the group was upgraded to a supergroup: set chatId to {CHAT}"
@@ -179,7 +181,7 @@ def test_a_chat_the_bot_may_not_post_to_fails_before_pg_dump(
     chat = bot_api.chat(chat_id)
     for name, value in setup.items():
         setattr(chat, name, value)
-    run = _run(tenant_db, bot_api, tmp_path, f"--telegram-chat-id={chat_id}")
+    run = run_to_telegram(tenant_db, bot_api, tmp_path, f"--telegram-chat-id={chat_id}")
     assert_failed(run, "PermissionDenied", retryable=False)
     assert run.result["message"].endswith(message)
     assert "running " not in run.stderr  # pg_dump never started
