@@ -1,17 +1,21 @@
-"""SMTP at the edge: one plain-text message to the backup's recipients."""
+"""SMTP at the edge: one plain-text message to the backup's recipients, through the
+outbound gate."""
 
 import contextlib
 import smtplib
+import socket
 import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate
 
+from tenant_backup.adapters import outbound
 from tenant_backup.adapters.notify.retry import DeliveryError
 from tenant_backup.api import kinds
 from tenant_backup.api.notifications import SmtpTls
 from tenant_backup.backup.notice import Notice
+from tenant_backup.core.egress import EgressPolicy
 
 DEFAULT_PORTS = {SmtpTls.STARTTLS: 587, SmtpTls.TLS: 465, SmtpTls.NONE: 25}
 
@@ -60,38 +64,88 @@ def compose(server: SmtpServer, to: Sequence[str], notice: Notice) -> EmailMessa
     return message
 
 
-def send_email(server: SmtpServer, to: Sequence[str], notice: Notice, timeout: float) -> str:
-    """Send the notice; what happened, or a DeliveryError (retryable for 4xx and network)."""
-    where = f"{server.host}:{server.port}"
-    context = ssl.create_default_context()
-    try:
-        smtp = (
-            smtplib.SMTP_SSL(server.host, server.port, timeout=timeout, context=context)
-            if server.tls is SmtpTls.TLS
-            else smtplib.SMTP(server.host, server.port, timeout=timeout)
+class _PinnedSMTP(smtplib.SMTP):
+    """SMTP to a checked address; STARTTLS verifies the certificate against the host name
+    (smtplib keeps the name it was given for that)."""
+
+    def __init__(self, destination: outbound.Destination, timeout: float) -> None:
+        self.destination = destination
+        super().__init__(destination.host, destination.port, timeout=timeout)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        """smtplib's hook for the connection: the checked address, never `host` again."""
+        return outbound.connect(self.destination, timeout)
+
+
+class _PinnedSMTPS(smtplib.SMTP_SSL, _PinnedSMTP):
+    """Implicit TLS to a checked address, verified against the host name."""
+
+    def __init__(
+        self, destination: outbound.Destination, timeout: float, context: ssl.SSLContext
+    ) -> None:
+        self.destination = destination
+        smtplib.SMTP_SSL.__init__(
+            self, destination.host, destination.port, timeout=timeout, context=context
         )
-        try:
-            if server.tls is SmtpTls.STARTTLS:
-                smtp.starttls(context=context)
-            if server.username and server.password:
-                smtp.login(server.username, server.password)
-            refused = smtp.send_message(compose(server, to, notice))
-            with contextlib.suppress(smtplib.SMTPException, OSError):
-                smtp.quit()  # sent already: a failing goodbye changes nothing
-        finally:
-            smtp.close()  # no QUIT after an error: it could wait for a broken peer
+
+
+def send_email(
+    server: SmtpServer,
+    to: Sequence[str],
+    notice: Notice,
+    timeout: float,
+    policy: EgressPolicy,
+    resolve: outbound.Resolver = outbound.system_resolver,
+) -> str:
+    """Send the notice; what happened, or a DeliveryError (retryable for 4xx and network,
+    never for a refused destination)."""
+    where = f"{server.host}:{server.port}"
+    try:
+        refused = _send(
+            outbound.check(server.host, server.port, policy, resolve), server, to, notice, timeout
+        )
     except smtplib.SMTPRecipientsRefused as error:
         raise DeliveryError(f"{where} refused every recipient", retryable=False) from error
     except smtplib.SMTPResponseException as error:
-        raw = error.smtp_error
-        text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
         raise DeliveryError(
-            f"{where} answered {error.smtp_code}: {text}", retryable=400 <= error.smtp_code < 500
+            f"{where} answered SMTP {error.smtp_code}", retryable=400 <= error.smtp_code < 500
         ) from error
-    except ssl.SSLError as error:
-        raise DeliveryError(f"{where}: TLS failed: {error.reason}", retryable=False) from error
-    except (smtplib.SMTPException, OSError) as error:
-        raise DeliveryError(f"{where}: {error}", retryable=True) from error
+    except smtplib.SMTPNotSupportedError as error:
+        raise DeliveryError(
+            f"{where} lacks a required extension (STARTTLS or AUTH)", retryable=False
+        ) from error
+    except smtplib.SMTPException as error:
+        raise DeliveryError(f"{where}: not an SMTP answer", retryable=True) from error
+    except (outbound.DestinationNotAllowedError, outbound.NameNotResolvedError, OSError) as error:
+        text, retryable = outbound.failure_text(error)
+        raise DeliveryError(f"{where}: {text}", retryable=retryable) from error
     accepted = len(to) - len(refused)
     note = f"; refused: {', '.join(sorted(refused))}" if refused else ""
     return f"sent to {accepted} recipient(s) via {where}{note}"
+
+
+def _send(
+    destination: outbound.Destination,
+    server: SmtpServer,
+    to: Sequence[str],
+    notice: Notice,
+    timeout: float,
+) -> dict[str, tuple[int, bytes]]:
+    """One SMTP session to the checked destination; the recipients refused."""
+    context = ssl.create_default_context()
+    smtp = (
+        _PinnedSMTPS(destination, timeout, context)
+        if server.tls is SmtpTls.TLS
+        else _PinnedSMTP(destination, timeout)
+    )
+    try:
+        if server.tls is SmtpTls.STARTTLS:
+            smtp.starttls(context=context)
+        if server.username and server.password:
+            smtp.login(server.username, server.password)
+        refused = smtp.send_message(compose(server, to, notice))
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            smtp.quit()  # sent already: a failing goodbye changes nothing
+    finally:
+        smtp.close()  # no QUIT after an error: it could wait for a broken peer
+    return refused
