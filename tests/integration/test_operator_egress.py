@@ -58,9 +58,8 @@ def test_default_policy_refuses_loopback_for_every_channel_and_the_backup_succee
     kubectl: KubectlRunner,
     namespace: str,
     start_operator: StartOperator,
+    run_attempt: Callable[[str], None],
     secret: dict[str, str],
-    claim_dir: Path,
-    tmp_path: Path,
 ) -> None:
     """Webhook, SMTP and the tenant database all on 127.0.0.1: the operator connects to none
     of them (the preflight is skipped, the Job still runs and decides)."""
@@ -68,7 +67,7 @@ def test_default_policy_refuses_loopback_for_every_channel_and_the_backup_succee
         smtp_secret(kubectl, namespace, "127.0.0.1", smtp.port)
         operator = start_operator(egress_defaults=True)
         apply(tb.manifest(notifications=notifications(hook.url_via("localhost"))))
-        tb.run_real_attempt(kubectl, namespace, "nightly-1", secret, claim_dir, tmp_path)
+        run_attempt("nightly-1")
         status = tb.wait_phase(kubectl, namespace, "nightly", "Succeeded")
         sent = deliveries(kubectl, namespace)
     assert (status["reason"], status["attempts"]) == ("Succeeded", 1)
