@@ -49,10 +49,16 @@ class Mail:
 
 
 class SmtpReceiver:
-    """An SMTP server collecting messages; with `cert`, STARTTLS is required, and with
-    `login`, AUTH with exactly that login is required too."""
+    """An SMTP server collecting messages; with `cert`, STARTTLS is required (or, if
+    `implicit_tls`, TLS from the first byte), and with `login`, AUTH with exactly that login
+    is required too."""
 
-    def __init__(self, cert: tuple[Path, Path] | None = None, login: tuple[str, str] | None = None):
+    def __init__(
+        self,
+        cert: tuple[Path, Path] | None = None,
+        login: tuple[str, str] | None = None,
+        implicit_tls: bool = False,
+    ):
         self.mails: list[Mail] = []
         self.port = free_port()
         self._login = login
@@ -60,7 +66,10 @@ class SmtpReceiver:
         if cert is not None:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(*map(str, cert))
-            params.update(tls_context=context, require_starttls=True)
+            if implicit_tls:
+                params.update(ssl_context=context)
+            else:
+                params.update(tls_context=context, require_starttls=True)
         if login is not None:
             params.update(authenticator=self._authenticate, auth_required=True)
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port, **params)

@@ -65,12 +65,11 @@ def compose(server: SmtpServer, to: Sequence[str], notice: Notice) -> EmailMessa
 
 
 class _PinnedSMTP(smtplib.SMTP):
-    """SMTP to a checked address; STARTTLS verifies the certificate against the host name
-    (smtplib keeps the name it was given for that)."""
+    """SMTP to a checked address; TLS (STARTTLS, or implicit in the subclass below) verifies
+    the certificate against the host name, smtplib's `_host` (set by `_open`)."""
 
-    def __init__(self, destination: outbound.Destination, timeout: float) -> None:
-        self.destination = destination
-        super().__init__(destination.host, destination.port, timeout=timeout)
+    destination: outbound.Destination
+    _host: str  # smtplib's own attribute, which its __init__ sets only when it connects
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
         """smtplib's hook for the connection: the checked address, never `host` again."""
@@ -78,15 +77,27 @@ class _PinnedSMTP(smtplib.SMTP):
 
 
 class _PinnedSMTPS(smtplib.SMTP_SSL, _PinnedSMTP):
-    """Implicit TLS to a checked address, verified against the host name."""
+    """Implicit TLS to a checked address (SMTP_SSL wraps the socket `_PinnedSMTP` opens)."""
 
-    def __init__(
-        self, destination: outbound.Destination, timeout: float, context: ssl.SSLContext
-    ) -> None:
-        self.destination = destination
-        smtplib.SMTP_SSL.__init__(
-            self, destination.host, destination.port, timeout=timeout, context=context
-        )
+
+def _open(
+    destination: outbound.Destination, tls: SmtpTls, timeout: float, context: ssl.SSLContext
+) -> smtplib.SMTP:
+    """A session with the relay at the checked address, its greeting read."""
+    smtp: _PinnedSMTP = (
+        _PinnedSMTPS(timeout=timeout, context=context)
+        if tls is SmtpTls.TLS
+        else _PinnedSMTP(timeout=timeout)
+    )
+    smtp.destination, smtp._host = destination, destination.host
+    try:
+        code, message = smtp.connect(destination.host, destination.port)
+        if code != 220:
+            raise smtplib.SMTPConnectError(code, message)
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
 
 
 def send_email(
@@ -133,11 +144,7 @@ def _send(
 ) -> dict[str, tuple[int, bytes]]:
     """One SMTP session to the checked destination; the recipients refused."""
     context = ssl.create_default_context()
-    smtp = (
-        _PinnedSMTPS(destination, timeout, context)
-        if server.tls is SmtpTls.TLS
-        else _PinnedSMTP(destination, timeout)
-    )
+    smtp = _open(destination, server.tls, timeout, context)
     try:
         if server.tls is SmtpTls.STARTTLS:
             smtp.starttls(context=context)
