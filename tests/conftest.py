@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "tests.support.cluster_fixtures",
+    "tests.support.egress",
     "tests.support.postgres_fixtures",
     "tests.support.operator_fixtures",
     "tests.support.s3_fixtures",

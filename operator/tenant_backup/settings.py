@@ -1,12 +1,23 @@
 """Operator settings, read once from the environment (`TENANT_BACKUP_*`)."""
 
+import ipaddress
 import os
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 ENV_PREFIX = "TENANT_BACKUP_"
 SQL_NAME = r"^[a-z_][a-z0-9_]{0,62}$"
+DEFAULT_DENIED_CIDRS = (
+    "127.0.0.0/8",  # loopback
+    "::1/128",
+    "169.254.0.0/16",  # link-local, with the cloud metadata address 169.254.169.254
+    "fe80::/10",
+    "fd00:ec2::254/128",  # the IPv6 metadata address of one cloud (not link-local)
+    "100.100.100.200/32",  # the metadata address of another (not link-local)
+    "0.0.0.0/8",  # unspecified ("this host")
+    "::/128",
+)
 
 
 class Settings(BaseModel):
@@ -51,6 +62,31 @@ class Settings(BaseModel):
     """Wait after the first failed try; doubles after each further one."""
     smtp_timeout_seconds: int = Field(default=30, ge=1)
     """Timeout of each SMTP operation."""
+
+    denied_cidrs: tuple[str, ...] = DEFAULT_DENIED_CIDRS
+    """Addresses the operator never connects to for a user-chosen destination (webhook,
+    SMTP relay, preflight database); comma-separated in the environment. Setting it replaces
+    the default list."""
+    allowed_cidrs: tuple[str, ...] = ()
+    """With `allowed_hosts`, an allow-list: when either is set, the operator connects to a
+    user-chosen destination only if it is listed (and not denied)."""
+    allowed_hosts: tuple[str, ...] = ()
+    """Host names of the allow-list (`*.example.com` for any subdomain)."""
+
+    @field_validator("denied_cidrs", "allowed_cidrs", "allowed_hosts", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        """`a,b` from the environment as a list; blanks dropped."""
+        if isinstance(value, str):
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        return value
+
+    @field_validator("denied_cidrs", "allowed_cidrs")
+    @classmethod
+    def _ranges(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for cidr in value:
+            ipaddress.ip_network(cidr, strict=False)  # ValueError: not an address range
+        return value
 
     @property
     def history_enabled(self) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -31,6 +31,18 @@ def claim_dir(kubectl: KubectlRunner, namespace: str, tmp_path: Path) -> Path:
 def secret(kubectl: KubectlRunner, namespace: str, shared_tenant_db: Database) -> dict[str, str]:
     """The data of Secret `pg-app`, the backup role's credentials for the shared tenant database."""
     return tb.create_db_secret(kubectl, namespace, shared_tenant_db)
+
+
+@pytest.fixture
+def run_attempt(
+    kubectl: KubectlRunner,
+    namespace: str,
+    secret: dict[str, str],
+    claim_dir: Path,
+    tmp_path: Path,
+) -> Callable[[str], None]:
+    """`run_attempt(job)`: Job `job`'s dump with the real runner, into the bound claim."""
+    return lambda job: tb.run_real_attempt(kubectl, namespace, job, secret, claim_dir, tmp_path)
 
 
 @pytest.fixture

@@ -28,6 +28,16 @@ EVERYTHING_ON = (
     'dumpJob={"image": "registry.example/tbo:1", "settings": {"jobTtlSeconds": 3600}}',
     'nodeSelector={"kubernetes.io/os": "linux"}',
     'tolerations=[{"operator": "Exists"}]',
+    'egress={"deniedCIDRs": ["169.254.0.0/16"], "allowedCIDRs": ["10.20.0.0/16", "fd00::/8"],'
+    ' "allowedHosts": ["*.hooks.example", "mail.example"]}',
+    'networkPolicy={"enabled": true, "egress": {"enabled": true, "dns": {"namespace": "dns",'
+    ' "podLabels": {"app": "coredns"}, "cidrs": ["169.254.20.10/32"]},'
+    ' "apiServer": {"cidrs": ["192.0.2.10/32"], "ports": [6443]},'
+    ' "historyDatabase": {"cidrs": ["10.20.1.5/32"], "ports": [5432]},'
+    ' "databases": {"cidrs": ["10.20.0.0/16"], "ports": [5432, 6432]},'
+    ' "smtp": {"cidrs": ["192.0.2.25/32"], "ports": [587]},'
+    ' "webhooks": {"cidrs": ["0.0.0.0/0"], "ports": [443]},'
+    ' "extraRules": [{"to": [{"ipBlock": {"cidr": "198.51.100.0/24"}}]}]}}',
 )
 
 
@@ -52,6 +62,56 @@ def test_values_schema_rejects_nonsense() -> None:
         chart.template('logFormat="xml"')
     with pytest.raises(AssertionError, match="watchNamespaces"):
         chart.template('watchNamespaces=["Not_A_Namespace"]')
+    with pytest.raises(AssertionError, match="allowedCIDRs"):
+        chart.template(
+            'egress={"deniedCIDRs": null, "allowedCIDRs": ["intranet"], "allowedHosts": []}'
+        )
+
+
+def network_policy(*values: str) -> dict[str, Any]:
+    objs = by_key(chart.objects(chart.template(*values)))
+    spec: dict[str, Any] = objs["NetworkPolicy", "tenant-backup-system", "tenant-backup-operator"][
+        "spec"
+    ]
+    return spec
+
+
+def egress_ports(rule: dict[str, Any]) -> list[tuple[str, int]]:
+    return [(port["protocol"], port["port"]) for port in rule["ports"]]
+
+
+def test_egress_is_closed_by_default_but_for_dns_and_the_api_server() -> None:
+    spec = network_policy()
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    dns, api_server = spec["egress"]
+    assert dns["to"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+        }
+    ]
+    assert egress_ports(dns) == [("UDP", 53), ("TCP", 53)]
+    assert egress_ports(api_server) == [("TCP", 443), ("TCP", 6443)]
+
+
+def test_egress_opens_what_each_feature_lists() -> None:
+    spec = network_policy(*EVERYTHING_ON)
+    dns, api_server, history, databases, smtp, webhooks, extra = spec["egress"]
+    assert dns["to"][1] == {"ipBlock": {"cidr": "169.254.20.10/32"}}
+    assert (api_server["to"], egress_ports(api_server)) == (
+        [{"ipBlock": {"cidr": "192.0.2.10/32"}}],
+        [("TCP", 6443)],
+    )
+    assert history["to"] == [{"ipBlock": {"cidr": "10.20.1.5/32"}}]
+    assert egress_ports(databases) == [("TCP", 5432), ("TCP", 6432)]
+    assert (smtp["to"], egress_ports(smtp)) == (
+        [{"ipBlock": {"cidr": "192.0.2.25/32"}}],
+        [("TCP", 587)],
+    )
+    assert egress_ports(webhooks) == [("TCP", 443)]
+    assert extra == {"to": [{"ipBlock": {"cidr": "198.51.100.0/24"}}]}
+    off = network_policy("networkPolicy.egress.enabled=false")
+    assert (off["policyTypes"], "egress" in off) == (["Ingress"], False)
 
 
 def test_namespaced_mode_grants_only_in_served_namespaces() -> None:
@@ -74,6 +134,22 @@ def test_dump_job_settings_become_environment() -> None:
     env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
     assert {"name": "TENANT_BACKUP_IMAGE", "value": "registry.example/tbo:1"} in env
     assert {"name": "TENANT_BACKUP_JOB_TTL_SECONDS", "value": "3600"} in env
+    assert {"name": "TENANT_BACKUP_DENIED_CIDRS", "value": "169.254.0.0/16"} in env
+    assert {"name": "TENANT_BACKUP_ALLOWED_CIDRS", "value": "10.20.0.0/16,fd00::/8"} in env
+    assert {"name": "TENANT_BACKUP_ALLOWED_HOSTS", "value": "*.hooks.example,mail.example"} in env
+    defaults = by_key(chart.objects(chart.template()))
+    deployment = defaults["Deployment", "tenant-backup-system", "tenant-backup-operator"]
+    names = {e["name"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert not names & {"TENANT_BACKUP_DENIED_CIDRS", "TENANT_BACKUP_ALLOWED_CIDRS"}
+    empty = by_key(
+        chart.objects(
+            chart.template('egress={"deniedCIDRs": [], "allowedCIDRs": [], "allowedHosts": []}')
+        )
+    )
+    env = empty["Deployment", "tenant-backup-system", "tenant-backup-operator"]["spec"]["template"][
+        "spec"
+    ]["containers"][0]["env"]
+    assert {"name": "TENANT_BACKUP_DENIED_CIDRS", "value": ""} in env  # deny nothing: explicit
 
 
 @pytest.fixture(scope="module")

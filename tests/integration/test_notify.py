@@ -15,6 +15,7 @@ from tenant_backup.adapters.notify.webhook import post_webhook
 from tenant_backup.api.notifications import SmtpTls
 from tenant_backup.api.reasons import Reason
 from tenant_backup.backup.notice import Notice, notice_for
+from tests.support.egress import LOOPBACK_ALLOWED
 from tests.support.factories import UID
 from tests.support.lifecycles import lifecycle
 from tests.support.receivers import SmtpReceiver, WebhookReceiver, self_signed_certificate
@@ -54,7 +55,9 @@ def secret(port: int, password: str = LOGIN[1]) -> dict[str, str]:
 
 def test_email_over_starttls_with_login(smtp: SmtpReceiver, notice: Notice) -> None:
     server = smtp_server(secret(smtp.port), SmtpTls.STARTTLS)
-    result = send_email(server, ["ops@example.com", "dba@example.com"], notice, timeout=10)
+    result = send_email(
+        server, ["ops@example.com", "dba@example.com"], notice, timeout=10, policy=LOOPBACK_ALLOWED
+    )
     assert result == f"sent to 2 recipient(s) via 127.0.0.1:{smtp.port}"
     [mail] = smtp.mails
     assert (mail.tls, mail.login) == (True, "backup-bot")
@@ -77,7 +80,7 @@ def test_email_with_a_wrong_password_fails_permanently_without_showing_it(
 ) -> None:
     server = smtp_server(secret(smtp.port, password="wrong-pass-77"), SmtpTls.STARTTLS)
     with pytest.raises(DeliveryError) as failure:
-        send_email(server, ["ops@example.com"], notice, timeout=10)
+        send_email(server, ["ops@example.com"], notice, timeout=10, policy=LOOPBACK_ALLOWED)
     assert not failure.value.retryable
     assert "535" in str(failure.value)
     assert "wrong-pass-77" not in str(failure.value)
@@ -89,7 +92,7 @@ def test_email_tls_refuses_an_untrusted_certificate(tmp_path: Path, notice: Noti
     with SmtpReceiver(cert=self_signed_certificate(tmp_path), login=LOGIN) as receiver:
         server = smtp_server(secret(receiver.port), SmtpTls.STARTTLS)
         with pytest.raises(DeliveryError, match="TLS failed") as failure:
-            send_email(server, ["ops@example.com"], notice, timeout=10)
+            send_email(server, ["ops@example.com"], notice, timeout=10, policy=LOOPBACK_ALLOWED)
         assert not failure.value.retryable
         assert receiver.mails == []
 
@@ -100,14 +103,14 @@ def test_email_without_tls_or_login(notice: Notice) -> None:
             {"host": "127.0.0.1", "port": str(receiver.port), "from": "b@example.com"},
             SmtpTls.NONE,
         )
-        send_email(server, ["ops@example.com"], notice, timeout=10)
+        send_email(server, ["ops@example.com"], notice, timeout=10, policy=LOOPBACK_ALLOWED)
         [mail] = receiver.mails
         assert (mail.tls, mail.login, mail.mail_from) == (False, None, "b@example.com")
 
 
 def test_webhook_is_signed_json(notice: Notice) -> None:
     with WebhookReceiver() as receiver:
-        assert post_webhook(receiver.url, KEY, notice, timeout=5) == (
+        assert post_webhook(receiver.url, KEY, notice, timeout=5, policy=LOOPBACK_ALLOWED) == (
             f"{receiver.url.rsplit('/hooks', 1)[0]} answered HTTP 200"
         )
     [hook] = receiver.hooks
@@ -124,7 +127,9 @@ def test_webhook_500_is_retried_with_backoff_then_given_up(notice: Notice) -> No
     with WebhookReceiver(status=500) as receiver:
         started = time.monotonic()
         with pytest.raises(DeliveryError) as failure:
-            with_retries(lambda: post_webhook(receiver.url, KEY, notice, 5), 3, 0.2)
+            with_retries(
+                lambda: post_webhook(receiver.url, KEY, notice, 5, LOOPBACK_ALLOWED), 3, 0.2
+            )
         elapsed = time.monotonic() - started
     assert len(receiver.hooks) == 3
     assert all(hook.signed_with(KEY) for hook in receiver.hooks)
@@ -138,7 +143,7 @@ def test_webhook_4xx_is_not_retried(notice: Notice) -> None:
         WebhookReceiver(status=403) as receiver,
         pytest.raises(DeliveryError, match=r"HTTP 403 \(try 1 of 3\)"),
     ):
-        with_retries(lambda: post_webhook(receiver.url, KEY, notice, 5), 3, 0.1)
+        with_retries(lambda: post_webhook(receiver.url, KEY, notice, 5, LOOPBACK_ALLOWED), 3, 0.1)
     assert len(receiver.hooks) == 1
 
 
@@ -146,7 +151,7 @@ def test_webhook_timeout_is_retryable(notice: Notice) -> None:
     with WebhookReceiver(delay=3) as receiver:
         started = time.monotonic()
         with pytest.raises(DeliveryError) as failure:
-            post_webhook(receiver.url, KEY, notice, timeout=1)
+            post_webhook(receiver.url, KEY, notice, timeout=1, policy=LOOPBACK_ALLOWED)
         assert time.monotonic() - started < 2.5
     assert failure.value.retryable
     assert "timed out" in str(failure.value)

@@ -12,6 +12,7 @@ import pytest
 from devenv.cluster import Cluster
 from devenv.kubectl import KubectlError, KubectlRunner
 from devenv.waiting import wait_for
+from tests.support.egress import LOOPBACK_ALLOWED_CIDRS
 from tests.support.operator_process import OperatorProcess
 from tests.support.operator_rbac import install_identity
 
@@ -57,10 +58,13 @@ def start_operator(
     operator_kubeconfig: Path, namespace: str, crd: str, tmp_path: Path
 ) -> Iterator[StartOperator]:
     """`start_operator(**settings)`: an operator process serving the test namespace, as the
-    ServiceAccount of `manifests/` (so every test also proves the RBAC suffices)."""
+    ServiceAccount of `manifests/` (so every test also proves the RBAC suffices). It may
+    connect to loopback (the tests' receivers and PostgreSQL) unless `egress_defaults`."""
     started: list[OperatorProcess] = []
 
-    def _start(**settings: str) -> OperatorProcess:
+    def _start(egress_defaults: bool = False, **settings: str) -> OperatorProcess:
+        if not egress_defaults:
+            settings.setdefault("denied_cidrs", ",".join(LOOPBACK_ALLOWED_CIDRS))
         env = {f"TENANT_BACKUP_{key.upper()}": value for key, value in settings.items()}
         process = OperatorProcess(
             operator_kubeconfig, [namespace], tmp_path / f"operator-{len(started)}.log", env

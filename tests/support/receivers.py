@@ -1,10 +1,12 @@
 """Real notification receivers for tests: an SMTP server (aiosmtpd, optionally STARTTLS
-and AUTH) and an HTTP server recording webhook POSTs, both on 127.0.0.1."""
+and AUTH), an HTTP server recording webhook POSTs (or redirecting them), and a TCP listener
+recording connections, on 127.0.0.1 unless told otherwise."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import socket
 import ssl
 import subprocess
 import threading
@@ -22,13 +24,14 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from devenv.processes import free_port
 
 
-def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 and its key (also the CA to trust); (cert, key)."""
-    cert, key = directory / "smtp-cert.pem", directory / "smtp-key.pem"
+def self_signed_certificate(directory: Path, name: str = "IP:127.0.0.1") -> tuple[Path, Path]:
+    """A certificate for `name` (a subjectAltName) and its key (also the CA to trust)."""
+    stem = name.replace(":", "-")
+    cert, key = directory / f"{stem}-cert.pem", directory / f"{stem}-key.pem"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1"],
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=tenant-backup-test",
+         "-addext", f"subjectAltName={name}"],
         check=True, capture_output=True,
     )  # fmt: skip
     return cert, key
@@ -46,10 +49,16 @@ class Mail:
 
 
 class SmtpReceiver:
-    """An SMTP server collecting messages; with `cert`, STARTTLS is required, and with
-    `login`, AUTH with exactly that login is required too."""
+    """An SMTP server collecting messages; with `cert`, STARTTLS is required (or, if
+    `implicit_tls`, TLS from the first byte), and with `login`, AUTH with exactly that login
+    is required too."""
 
-    def __init__(self, cert: tuple[Path, Path] | None = None, login: tuple[str, str] | None = None):
+    def __init__(
+        self,
+        cert: tuple[Path, Path] | None = None,
+        login: tuple[str, str] | None = None,
+        implicit_tls: bool = False,
+    ):
         self.mails: list[Mail] = []
         self.port = free_port()
         self._login = login
@@ -57,7 +66,10 @@ class SmtpReceiver:
         if cert is not None:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(*map(str, cert))
-            params.update(tls_context=context, require_starttls=True)
+            if implicit_tls:
+                params.update(ssl_context=context)
+            else:
+                params.update(tls_context=context, require_starttls=True)
         if login is not None:
             params.update(authenticator=self._authenticate, auth_required=True)
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port, **params)
@@ -110,10 +122,18 @@ class Hook:
 
 
 class WebhookReceiver:
-    """An HTTP server answering every POST with `status` (after `delay` seconds)."""
+    """An HTTP server answering every POST with `status` (after `delay` seconds), on `host`;
+    with `location`, a redirect there; with `cert`, HTTPS."""
 
-    def __init__(self, status: int = 200, delay: float = 0.0) -> None:
-        self.status, self.delay = status, delay
+    def __init__(
+        self,
+        status: int = 200,
+        delay: float = 0.0,
+        host: str = "127.0.0.1",
+        location: str | None = None,
+        cert: tuple[Path, Path] | None = None,
+    ) -> None:
+        self.status, self.delay, self.location = status, delay, location
         self.hooks: list[Hook] = []
         receiver = self
 
@@ -124,19 +144,32 @@ class WebhookReceiver:
                 receiver.hooks.append(Hook(self.path, headers, body))
                 time.sleep(receiver.delay)
                 self.send_response(receiver.status)
+                if receiver.location is not None:
+                    self.send_header("Location", receiver.location)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
             def log_message(self, format: str, *args: Any) -> None:
                 """Quiet."""
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer((host, 0), Handler)
+        self.scheme = "http"
+        if cert is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*map(str, cert))
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            self.scheme = "https"
+        self.host, self.port = host, self._server.server_port
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
         """Where to POST (with a path that must not show in status or Events)."""
-        return f"http://127.0.0.1:{self._server.server_port}/hooks/secret-token"
+        return self.url_via(self.host)
+
+    def url_via(self, name: str) -> str:
+        """The URL with `name` for the host."""
+        return f"{self.scheme}://{name}:{self.port}/hooks/secret-token"
 
     def __enter__(self) -> WebhookReceiver:
         self._thread.start()
@@ -145,3 +178,34 @@ class WebhookReceiver:
     def __exit__(self, *_: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class ConnectionRecorder:
+    """A TCP listener on `host` that accepts, records the peer and closes: proof that nothing
+    connected to an address (or that something did)."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.peers: list[str] = []
+        self._socket = socket.create_server((host, 0))
+        self._socket.settimeout(0.1)
+        self.host, self.port = host, self._socket.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                connection, peer = self._socket.accept()
+            except TimeoutError:
+                continue
+            self.peers.append(str(peer[0]))
+            connection.close()
+
+    def __enter__(self) -> ConnectionRecorder:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._socket.close()

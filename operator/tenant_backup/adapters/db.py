@@ -1,34 +1,58 @@
-"""psycopg at the edge: the operator's read-only check that a tenant schema exists."""
+"""psycopg at the edge: the operator's read-only check that a tenant schema exists, connecting
+only to addresses the outbound gate checked."""
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import psycopg
 
+from tenant_backup.adapters import outbound
 from tenant_backup.api.contract import DEFAULT_DATABASE_PORT
 from tenant_backup.api.reasons import Reason
+from tenant_backup.core.egress import EgressPolicy
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class TenantCheck:
     """What the check found: no `problem` when the schema exists or the database could not
-    be reached (then the Job's own attempts decide, with retries)."""
+    be reached or not be checked (then the Job's own attempts decide, with retries)."""
 
     problem: Reason | None = None
     message: str = ""
 
 
 def check_tenant(
-    secret: Mapping[str, str], schema: str, sslmode: str, timeout_seconds: int
+    secret: Mapping[str, str],
+    schema: str,
+    sslmode: str,
+    timeout_seconds: int,
+    policy: EgressPolicy,
+    resolve: outbound.Resolver = outbound.system_resolver,
 ) -> TenantCheck:
     """Whether `schema` exists, connecting with the Secret's credentials.
 
     An unreachable database is not a verdict: the dump Job's attempts (with retries) decide.
+    Nor is one the egress policy refuses: the Job connects from the backup's own namespace,
+    which is where that decision belongs; the operator only skips its check.
     """
+    port = secret.get("port") or str(DEFAULT_DATABASE_PORT)
+    if not port.isdigit():
+        log.warning("preflight not run: the Secret's port is not a number")
+        return TenantCheck()
+    try:
+        destination = outbound.check(secret["host"], int(port), policy, resolve)
+    except (outbound.DestinationNotAllowedError, outbound.NameNotResolvedError) as error:
+        text, _ = outbound.failure_text(error)
+        log.warning("preflight not run against %s:%s: %s", secret["host"], port, text)
+        return TenantCheck()
     try:
         with psycopg.connect(
-            host=secret["host"],
-            port=secret.get("port") or str(DEFAULT_DATABASE_PORT),
+            host=",".join([destination.host] * len(destination.addresses)),  # for TLS
+            hostaddr=",".join(destination.addresses),  # libpq resolves nothing itself
+            port=port,
             dbname=secret["dbname"],
             user=secret["username"],
             password=secret["password"],

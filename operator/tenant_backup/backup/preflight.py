@@ -1,7 +1,7 @@
 """The operator's own checks before a backup's first attempt, read-only: the namespace may
 back up the tenant, the Secrets exist and hold what the Job needs, and the schema exists."""
 
-from tenant_backup.adapters import db
+from tenant_backup.adapters import db, outbound
 from tenant_backup.adapters.kube import Kube
 from tenant_backup.api.backup import TenantBackup
 from tenant_backup.api.contract import DATABASE_SECRET, database_server, missing_keys
@@ -40,6 +40,7 @@ def run_preflight(kube: Kube, settings: Settings, backup: TenantBackup) -> Prefl
         naming.schema_name(backup.spec.tenant),
         backup.spec.database.ssl_mode.value,
         settings.preflight_timeout_seconds,
+        outbound.policy_of(settings),
     )
     failure = PreflightFailure(check.problem) if check.problem is not None else None
     return Preflight(failure, check.message, server=database_server(secret))

@@ -5,6 +5,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from tenant_backup.adapters import outbound
 from tenant_backup.adapters.kube import Kube, KubeError
 from tenant_backup.adapters.notify.email import send_email, smtp_server
 from tenant_backup.adapters.notify.retry import DeliveryError, with_retries
@@ -42,10 +43,12 @@ def _sender(
 ) -> Callable[[], str]:
     """A function sending `notice` once on `channel`, its configuration read beforehand."""
     wanted = backup.spec.notifications
+    policy = outbound.policy_of(settings)
     if channel is Channel.EMAIL and wanted.email is not None:
         email = wanted.email
         server = smtp_server(_secret(kube, backup, email.smtp_secret_ref.name), email.tls)
-        return lambda: send_email(server, email.to, notice, settings.smtp_timeout_seconds)
+        timeout = settings.smtp_timeout_seconds
+        return lambda: send_email(server, email.to, notice, timeout, policy)
     if channel is Channel.WEBHOOK and wanted.webhook is not None:
         webhook = wanted.webhook
         key = _secret(kube, backup, webhook.secret_ref.name).get(HMAC_KEY)
@@ -53,7 +56,9 @@ def _sender(
             raise DeliveryError(
                 f"Secret {webhook.secret_ref.name} lacks the key {HMAC_KEY}", retryable=False
             )
-        return lambda: post_webhook(webhook.url, key.encode(), notice, webhook.timeout_seconds)
+        return lambda: post_webhook(
+            webhook.url, key.encode(), notice, webhook.timeout_seconds, policy
+        )
     raise DeliveryError(f"{channel.value} is not configured", retryable=False)
 
 

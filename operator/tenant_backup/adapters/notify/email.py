@@ -1,17 +1,21 @@
-"""SMTP at the edge: one plain-text message to the backup's recipients."""
+"""SMTP at the edge: one plain-text message to the backup's recipients, through the
+outbound gate."""
 
 import contextlib
 import smtplib
+import socket
 import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate
 
+from tenant_backup.adapters import outbound
 from tenant_backup.adapters.notify.retry import DeliveryError
 from tenant_backup.api import kinds
 from tenant_backup.api.notifications import SmtpTls
 from tenant_backup.backup.notice import Notice
+from tenant_backup.core.egress import EgressPolicy
 
 DEFAULT_PORTS = {SmtpTls.STARTTLS: 587, SmtpTls.TLS: 465, SmtpTls.NONE: 25}
 
@@ -60,38 +64,95 @@ def compose(server: SmtpServer, to: Sequence[str], notice: Notice) -> EmailMessa
     return message
 
 
-def send_email(server: SmtpServer, to: Sequence[str], notice: Notice, timeout: float) -> str:
-    """Send the notice; what happened, or a DeliveryError (retryable for 4xx and network)."""
-    where = f"{server.host}:{server.port}"
-    context = ssl.create_default_context()
+class _PinnedSMTP(smtplib.SMTP):
+    """SMTP to a checked address; TLS (STARTTLS, or implicit in the subclass below) verifies
+    the certificate against the host name, smtplib's `_host` (set by `_open`)."""
+
+    destination: outbound.Destination
+    _host: str  # smtplib's own attribute, which its __init__ sets only when it connects
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        """smtplib's hook for the connection: the checked address, never `host` again."""
+        return outbound.connect(self.destination, timeout)
+
+
+class _PinnedSMTPS(smtplib.SMTP_SSL, _PinnedSMTP):
+    """Implicit TLS to a checked address (SMTP_SSL wraps the socket `_PinnedSMTP` opens)."""
+
+
+def _open(
+    destination: outbound.Destination, tls: SmtpTls, timeout: float, context: ssl.SSLContext
+) -> smtplib.SMTP:
+    """A session with the relay at the checked address, its greeting read."""
+    smtp: _PinnedSMTP = (
+        _PinnedSMTPS(timeout=timeout, context=context)
+        if tls is SmtpTls.TLS
+        else _PinnedSMTP(timeout=timeout)
+    )
+    smtp.destination, smtp._host = destination, destination.host
     try:
-        smtp = (
-            smtplib.SMTP_SSL(server.host, server.port, timeout=timeout, context=context)
-            if server.tls is SmtpTls.TLS
-            else smtplib.SMTP(server.host, server.port, timeout=timeout)
+        code, message = smtp.connect(destination.host, destination.port)
+        if code != 220:
+            raise smtplib.SMTPConnectError(code, message)
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
+def send_email(
+    server: SmtpServer,
+    to: Sequence[str],
+    notice: Notice,
+    timeout: float,
+    policy: EgressPolicy,
+    resolve: outbound.Resolver = outbound.system_resolver,
+) -> str:
+    """Send the notice; what happened, or a DeliveryError (retryable for 4xx and network,
+    never for a refused destination)."""
+    where = f"{server.host}:{server.port}"
+    try:
+        refused = _send(
+            outbound.check(server.host, server.port, policy, resolve), server, to, notice, timeout
         )
-        try:
-            if server.tls is SmtpTls.STARTTLS:
-                smtp.starttls(context=context)
-            if server.username and server.password:
-                smtp.login(server.username, server.password)
-            refused = smtp.send_message(compose(server, to, notice))
-            with contextlib.suppress(smtplib.SMTPException, OSError):
-                smtp.quit()  # sent already: a failing goodbye changes nothing
-        finally:
-            smtp.close()  # no QUIT after an error: it could wait for a broken peer
     except smtplib.SMTPRecipientsRefused as error:
         raise DeliveryError(f"{where} refused every recipient", retryable=False) from error
     except smtplib.SMTPResponseException as error:
-        raw = error.smtp_error
-        text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
         raise DeliveryError(
-            f"{where} answered {error.smtp_code}: {text}", retryable=400 <= error.smtp_code < 500
+            f"{where} answered SMTP {error.smtp_code}", retryable=400 <= error.smtp_code < 500
         ) from error
-    except ssl.SSLError as error:
-        raise DeliveryError(f"{where}: TLS failed: {error.reason}", retryable=False) from error
-    except (smtplib.SMTPException, OSError) as error:
-        raise DeliveryError(f"{where}: {error}", retryable=True) from error
+    except smtplib.SMTPNotSupportedError as error:
+        raise DeliveryError(
+            f"{where} lacks a required extension (STARTTLS or AUTH)", retryable=False
+        ) from error
+    except smtplib.SMTPException as error:
+        raise DeliveryError(f"{where}: not an SMTP answer", retryable=True) from error
+    except (outbound.DestinationNotAllowedError, outbound.NameNotResolvedError, OSError) as error:
+        text, retryable = outbound.failure_text(error)
+        raise DeliveryError(f"{where}: {text}", retryable=retryable) from error
     accepted = len(to) - len(refused)
     note = f"; refused: {', '.join(sorted(refused))}" if refused else ""
     return f"sent to {accepted} recipient(s) via {where}{note}"
+
+
+def _send(
+    destination: outbound.Destination,
+    server: SmtpServer,
+    to: Sequence[str],
+    notice: Notice,
+    timeout: float,
+) -> dict[str, tuple[int, bytes]]:
+    """One SMTP session to the checked destination; the recipients refused."""
+    context = ssl.create_default_context()
+    smtp = _open(destination, server.tls, timeout, context)
+    try:
+        if server.tls is SmtpTls.STARTTLS:
+            smtp.starttls(context=context)
+        if server.username and server.password:
+            smtp.login(server.username, server.password)
+        refused = smtp.send_message(compose(server, to, notice))
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            smtp.quit()  # sent already: a failing goodbye changes nothing
+    finally:
+        smtp.close()  # no QUIT after an error: it could wait for a broken peer
+    return refused

@@ -1,14 +1,17 @@
-"""HTTP at the edge: POST the signed notice to a webhook."""
+"""HTTP at the edge: POST the signed notice to a webhook, through the outbound gate."""
 
-import urllib.error
-import urllib.request
+import http.client
+import ssl
 from urllib.parse import urlsplit
 
+from tenant_backup.adapters import outbound
 from tenant_backup.adapters.notify.retry import DeliveryError
 from tenant_backup.backup.notice import DELIVERY_HEADER, SIGNATURE_HEADER, Notice, sign
+from tenant_backup.core.egress import EgressPolicy
 
 USER_AGENT = "tenant-backup-operator"
 RETRYABLE_STATUS = frozenset({408, 425, 429})
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def receiver(url: str) -> str:
@@ -18,30 +21,100 @@ def receiver(url: str) -> str:
     return f"{parts.scheme}://{parts.hostname}{port}"
 
 
-def post_webhook(url: str, key: bytes, notice: Notice, timeout: float) -> str:
-    """POST the notice; what happened, or a DeliveryError (retryable for 5xx, 408, 425, 429
-    and network errors)."""
+class _PinnedHTTP(http.client.HTTPConnection):
+    """HTTP to a checked address; the Host header still names the host."""
+
+    def __init__(self, destination: outbound.Destination, timeout: float) -> None:
+        super().__init__(destination.host, destination.port, timeout=timeout)
+        self.destination = destination
+
+    def connect(self) -> None:
+        """Connect to the checked address only (no second resolution)."""
+        self.sock = outbound.connect(self.destination, self.timeout)
+
+
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    """HTTPS to a checked address; the certificate is verified against the host name."""
+
+    def __init__(self, destination: outbound.Destination, timeout: float) -> None:
+        self.tls = ssl.create_default_context()
+        super().__init__(destination.host, destination.port, timeout=timeout, context=self.tls)
+        self.destination = destination
+
+    def connect(self) -> None:
+        """Connect to the checked address, then TLS for the host name."""
+        raw = outbound.connect(self.destination, self.timeout)
+        self.sock = self.tls.wrap_socket(raw, server_hostname=self.destination.host)
+
+
+def post_webhook(
+    url: str,
+    key: bytes,
+    notice: Notice,
+    timeout: float,
+    policy: EgressPolicy,
+    resolve: outbound.Resolver = outbound.system_resolver,
+) -> str:
+    """POST the notice once, following no redirect; what happened, or a DeliveryError
+    (retryable for 5xx, 408, 425, 429 and network errors; never for a refused destination)."""
     shown = receiver(url)
-    if urlsplit(url).scheme not in ("http", "https"):
+    parts = urlsplit(url)
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
         raise DeliveryError(f"{shown}: only http and https URLs are allowed", retryable=False)
-    request = urllib.request.Request(  # noqa: S310 (scheme checked above)
-        url,
-        data=notice.payload,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-            SIGNATURE_HEADER: sign(key, notice.payload),
-            DELIVERY_HEADER: notice.delivery_id,
-        },
+    try:
+        port = parts.port or DEFAULT_PORTS[parts.scheme]
+    except ValueError as error:
+        raise DeliveryError(f"{shown}: the URL's port is invalid", retryable=False) from error
+    try:
+        destination = outbound.check(parts.hostname, port, policy, resolve)
+        status = _post(destination, parts.scheme, _target(url), key, notice, timeout)
+    except (outbound.DestinationNotAllowedError, outbound.NameNotResolvedError, OSError) as error:
+        text, retryable = outbound.failure_text(error)
+        raise DeliveryError(f"{shown}: {text}", retryable=retryable) from error
+    except http.client.HTTPException as error:
+        raise DeliveryError(f"{shown}: not an HTTP answer", retryable=True) from error
+    if 300 <= status < 400:
+        raise DeliveryError(
+            f"{shown} answered HTTP {status} (redirects are not followed)", retryable=False
+        )
+    if status >= 400:
+        retryable = status >= 500 or status in RETRYABLE_STATUS
+        raise DeliveryError(f"{shown} answered HTTP {status}", retryable=retryable)
+    return f"{shown} answered HTTP {status}"
+
+
+def _target(url: str) -> str:
+    """The request target: path and query of the URL."""
+    parts = urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def _post(
+    destination: outbound.Destination,
+    scheme: str,
+    target: str,
+    key: bytes,
+    notice: Notice,
+    timeout: float,
+) -> int:
+    """The status of one POST to the checked destination."""
+    connection = (
+        _PinnedHTTPS(destination, timeout)
+        if scheme == "https"
+        else _PinnedHTTP(destination, timeout)
     )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            status = response.status
-    except urllib.error.HTTPError as error:
-        retryable = error.code >= 500 or error.code in RETRYABLE_STATUS
-        raise DeliveryError(f"{shown} answered HTTP {error.code}", retryable=retryable) from error
-    except (urllib.error.URLError, OSError) as error:
-        reason = error.reason if isinstance(error, urllib.error.URLError) else error
-        raise DeliveryError(f"{shown}: {reason}", retryable=True) from error
-    return f"{shown} answered HTTP {status}"
+        connection.request(
+            "POST",
+            target,
+            body=notice.payload,
+            headers={
+                "Content-Type": "application/json",
+                "User-Agent": USER_AGENT,
+                SIGNATURE_HEADER: sign(key, notice.payload),
+                DELIVERY_HEADER: notice.delivery_id,
+            },
+        )
+        return connection.getresponse().status
+    finally:
+        connection.close()
