@@ -98,20 +98,25 @@ def _zstd_floor(pg_dump: list[str], env: dict[str, str], out: Path) -> float:
 Sample = tuple[float, int, int | None]  # wall seconds, artifact bytes, peak RSS KiB
 
 
-def _median(runs: int, once: Callable[[], Sample]) -> Sample:
-    results = [once() for _ in range(runs)]
-    rss = [r[2] for r in results if r[2] is not None]
-    return (
-        statistics.median(r[0] for r in results),
-        results[-1][1],
-        max(rss) if rss else None,
-    )
+def _medians(runs: int, ways: list[tuple[str, Callable[[], Sample]]]) -> list[Measure]:
+    """Each way `runs` times, in rounds that take every way in turn, so that a slower or
+    faster stretch of the machine touches all of them alike; medians per way."""
+    samples: dict[str, list[Sample]] = {name: [] for name, _ in ways}
+    for _ in range(runs):
+        for name, once in ways:
+            samples[name].append(once())
+    measures = []
+    for name, results in samples.items():
+        rss = [r[2] for r in results if r[2] is not None]
+        seconds = statistics.median(r[0] for r in results)
+        measures.append(Measure(name, seconds, results[-1][1], max(rss) if rss else None))
+    return measures
 
 
 def bench_tenant(
     slug: str, pg: PostgresServer, minio: MinioServer, workdir: Path, repeat: int
 ) -> list[Measure]:
-    """The four ways, each `repeat` times, on tenant `slug`."""
+    """The four ways, `repeat` rounds of each in turn, on tenant `slug`."""
     env = {"PATH": "/usr/bin:/bin", **pg.libpq_env(DATABASE, pg.superuser)}
     schema = f"tenant_{slug}"
     pg_dump = [str(DEFAULT_BIN_DIR / "pg_dump"), "-n", schema]
@@ -155,7 +160,7 @@ def bench_tenant(
         ("runner -> file", run_file),
         ("runner -> S3 (MinIO)", run_s3),
     ]
-    return [Measure(name, *_median(repeat, run)) for name, run in ways]
+    return _medians(repeat, ways)
 
 
 def report(slug: str, table_bytes: int, measures: list[Measure]) -> str:
