@@ -6,11 +6,9 @@ Then the follow-ups the written status owes (history, notifications) are settled
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from tenant_backup.adapters.kube import Body, Kube
-from tenant_backup.api.attempts import Phase
 from tenant_backup.api.backup import TenantBackup
 from tenant_backup.api.kinds import TENANT_BACKUP
 from tenant_backup.backup.job import build_job
@@ -28,12 +26,8 @@ EventSink = Callable[[Body, Event], None]
 CONFLICT_RETRY = timedelta(seconds=1)
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What one pass left: the phase, and when to look again (None: when something happens)."""
-
-    phase: Phase | None
-    wake_at: datetime | None = None
+WakeAt = datetime | None
+"""When one pass wants the backup looked at again; None: when something happens."""
 
 
 def utc_now() -> datetime:
@@ -48,17 +42,17 @@ def drive(
     name: str,
     post_event: EventSink,
     slots: Slots,
-) -> Outcome:
+) -> WakeAt:
     """Reconcile one TenantBackup once, then settle its follow-ups."""
     body = kube.get(TENANT_BACKUP, namespace, name)
     if body is None:
-        return Outcome(None)
+        return None
     backup = TenantBackup.from_body(body)
     if backup.metadata.deletion_timestamp is not None:
-        return Outcome(backup.status.phase)
-    outcome, latest = advance(kube, settings, body, backup, post_event, slots)
+        return None
+    wake_at, latest = advance(kube, settings, body, backup, post_event, slots)
     settle(kube, settings, latest, post_event, utc_now)
-    return outcome
+    return wake_at
 
 
 def advance(
@@ -68,18 +62,17 @@ def advance(
     backup: TenantBackup,
     post_event: EventSink,
     slots: Slots,
-) -> tuple[Outcome, TenantBackup]:
+) -> tuple[WakeAt, TenantBackup]:
     """Move the backup on by its Jobs; what was done, and the backup as last written.
     A new Job starts only if the concurrency gate admits it; otherwise the backup queues.
     A queued backup that still would not get a slot costs no checks and no writes."""
-    phase = backup.status.phase
     if backup.status.finished:
-        return Outcome(phase), backup
+        return None, backup
     jobs = observe_jobs(kube, backup)
     if still_queued(backup, jobs):
         server = backup.status.database_server
         if not slots.peek(candidate(backup, server)).allowed:
-            return Outcome(phase), backup
+            return None, backup
     preflight = run_preflight(kube, settings, backup) if needs_preflight(backup, jobs) else None
     now = utc_now()
     plan = reconcile(backup, jobs, now, preflight)
@@ -91,7 +84,7 @@ def advance(
             owner = [ref["uid"] for ref in created["metadata"].get("ownerReferences", [])]
             if owner != [backup.metadata.uid]:
                 # A Job of a deleted namesake is still there: wait for garbage collection.
-                return Outcome(phase, now + CONFLICT_RETRY), backup
+                return now + CONFLICT_RETRY, backup
             ticket.started = True
             return record(kube, body, backup, plan, post_event)
     return record(kube, body, backup, hold(plan, backup, ticket.verdict.message, now), post_event)
@@ -111,10 +104,10 @@ def candidate(backup: TenantBackup, server: str | None) -> Entry:
 
 def record(
     kube: Kube, body: Body, backup: TenantBackup, plan: Plan, post_event: EventSink
-) -> tuple[Outcome, TenantBackup]:
+) -> tuple[WakeAt, TenantBackup]:
     """Write the planned status if it changed and nobody wrote meanwhile; then its Events."""
     if plan.status == backup.status:
-        return Outcome(backup.status.phase, plan.status.next_attempt_time), backup
+        return plan.status.next_attempt_time, backup
     written = kube.write_status(
         TENANT_BACKUP,
         backup.metadata.namespace,
@@ -123,11 +116,11 @@ def record(
         plan.status.model_dump(mode="json", by_alias=True),
     )
     if not written:
-        return Outcome(backup.status.phase, utc_now() + CONFLICT_RETRY), backup
+        return utc_now() + CONFLICT_RETRY, backup
     for event in plan.events:
         post_event(body, event)
     latest = backup.model_copy(update={"status": plan.status})
-    return Outcome(plan.status.phase, plan.status.next_attempt_time), latest
+    return plan.status.next_attempt_time, latest
 
 
 def observe_jobs(kube: Kube, backup: TenantBackup) -> list[ObservedJob]:

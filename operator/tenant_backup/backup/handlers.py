@@ -51,11 +51,11 @@ def _drive(namespace: str | None, name: str, slots: kopf.Index[str, Entry] | Non
     if slots is not None and not _index:
         _index.append(slots)
     with _locks[namespace, name]:
-        outcome = drive(
+        wake_at = drive(
             runtime.kube(), SETTINGS, namespace, name, runtime.post_event, Slots(GATE, _indexed())
         )
-    if outcome.wake_at is not None:
-        WAKER.at((namespace, name), outcome.wake_at)
+    if wake_at is not None:
+        WAKER.at((namespace, name), wake_at)
 
 
 def _wake(key: Key) -> None:

@@ -3,6 +3,7 @@ the one action to take. Every trigger (create, resume, Job event, timer) runs th
 status is always re-derived from what exists and a restart at any moment loses nothing.
 The attempt machine itself is `core.attempts`; this adds what a dump delivers."""
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -107,19 +108,8 @@ def _delivered(
             continue
         found = result.artifact
         if entry.record.outcome is AttemptOutcome.SUCCEEDED and found is not None:
-            artifact = Artifact(
-                url=found.url,
-                size_bytes=found.size_bytes,
-                size=human_size(found.size_bytes),
-                sha256=found.sha256,
-                format=found.format,
-                compression=found.compression,
-                verification=found.verification,
-                download_url=found.download_url,
-                download_url_expires_at=found.download_url_expires_at,
-                paced_seconds=found.paced_seconds,
-                rate_limited_seconds=found.rate_limited_seconds,
-            )
+            # Every fact the runner reported, plus the size for people.
+            artifact = Artifact(**dataclasses.asdict(found), size=human_size(found.size_bytes))
         if result.server_version or result.pg_dump_version:
             source = Source(
                 server_version=result.server_version, pg_dump_version=result.pg_dump_version
