@@ -1,0 +1,2 @@
+"""The TenantBackupSchedule kind: backups of one tenant or every tenant on a cron, thinned by
+a retention policy."""
