@@ -4,7 +4,8 @@ Builds what is missing (images, node binaries; the Makefile builds the control p
 helm), starts the control plane and a real node (containerd + kubelet + kube-proxy),
 installs the Helm chart with the local image (the operator runs as a pod), starts a
 PostgreSQL with the test tenants, backs tenant `acme` up into a claim, restores the artifact
-into a fresh database and compares row counts. Everything stays up; `make demo-down` (this
+into a fresh database and compares row counts; then applies a minutely schedule over every
+tenant and shows its status after its first run. Everything stays up; `make demo-down` (this
 script's `down`) stops it. State: `.cache/demo/`.
 
 """
@@ -17,20 +18,40 @@ import os
 import shutil
 import sys
 import time
+from typing import Any
+
+import yaml
 
 from devenv import backup_objects as tb
 from devenv import operator_release
+from devenv.kubectl import KubectlRunner
 from devenv.node_cluster import NodeCluster
 from devenv.paths import CACHE
 from devenv.pod_network import PodNetwork
 from devenv.postgres import PostgresServer
 from devenv.restore import restore, row_counts
 from devenv.tenants import clone_tenants, create_tenant_template
+from devenv.waiting import wait_for
 
 STATE_DIR = CACHE / "demo"
 NAMESPACE = "demo"
 BACKUP = "acme-demo"
 RUN_AS = 65532  # the dump container's user: it writes into the claim's host directory
+SCHEDULE_NAME = "every-minute"
+SCHEDULE: dict[str, Any] = {
+    "apiVersion": "tenantbackup.dev/v1alpha1",
+    "kind": "TenantBackupSchedule",
+    "metadata": {"name": SCHEDULE_NAME},
+    "spec": {
+        "schedule": "* * * * *",
+        "tenants": ["*"],
+        "template": {
+            "database": {"secretRef": {"name": tb.SECRET_NAME}},
+            "destination": {"pvc": {"claimName": tb.CLAIM_NAME, "path": "scheduled"}},
+        },
+        "retention": {"keepLast": 3},
+    },
+}
 
 
 def _step(started: float, text: str) -> None:
@@ -80,9 +101,34 @@ def up() -> int:
         print(f"{table:<14}{rows:>8}{got.get(table, 0):>10}")
     same = expected == got and bool(expected)
     print("restore matches the source" if same else "RESTORE DIFFERS FROM THE SOURCE")
+    _schedule(started, kubectl)
     _step(started, "done")
     print(f"\nexport KUBECONFIG={nodes.cluster.kubeconfig}\nstop everything: make demo-down")
     return 0 if same else 1
+
+
+def _schedule(started: float, kubectl: KubectlRunner) -> None:
+    """A minutely schedule over every tenant of the database (the namespace allows only
+    acme), keeping the last 3 runs; shown after its first slot."""
+    kubectl("apply", "-n", NAMESPACE, "-f", "-", input=json.dumps(SCHEDULE))
+    _step(started, f"TenantBackupSchedule {NAMESPACE}/{SCHEDULE_NAME} applied; its first slot")
+
+    def first_run_finished() -> dict[str, Any] | None:
+        status = tb.get(kubectl, NAMESPACE, "tbs", SCHEDULE_NAME).get("status", {})
+        tenants = status.get("tenants") or []
+        done = tenants and all((t.get("lastRun") or {}).get("phase") for t in tenants)
+        return status if done and status.get("lastSuccessfulTime") else None
+
+    status = wait_for(first_run_finished, 240, "the schedule's first run")
+    print(kubectl("get", "tbs", "-n", NAMESPACE, "-o", "wide").stdout)
+    print(
+        kubectl(
+            "get", "tb", "-n", NAMESPACE, "-l", f"tenantbackup.dev/schedule={SCHEDULE_NAME}"
+        ).stdout
+    )
+    shown = {key: status.get(key) for key in ("lastScheduleTime", "nextScheduleTime", "discovery")}
+    shown["tenants"] = status.get("tenants")
+    print(yaml.safe_dump({"status": shown}, sort_keys=False))
 
 
 def _stop_database() -> None:

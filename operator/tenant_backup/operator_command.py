@@ -42,10 +42,12 @@ def run(args: argparse.Namespace) -> int:
     """Register the handlers and run until signalled; exit status 0."""
     import kopf
 
-    import tenant_backup.backup.handlers  # noqa: F401  (registers the handlers)
+    import tenant_backup.backup.handlers
+    import tenant_backup.schedule.handlers  # noqa: F401
 
     if args.metrics_port:
         from tenant_backup.backup import metrics_handlers
+        from tenant_backup.schedule import metrics_handlers as _  # noqa: F401
 
         metrics_handlers.serve(args.metrics_port)
 

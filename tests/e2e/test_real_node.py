@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -17,6 +18,7 @@ from devenv.tenants import Database
 from devenv.waiting import wait_for
 from tests.e2e.conftest import Apply
 from tests.support import backups as tb
+from tests.support.schedules import runs, schedule_manifest, schedule_status
 
 SCHEMA = "tenant_acme"
 BACKUP_TIMEOUT = 180
@@ -149,3 +151,40 @@ def test_operator_pod_deleted_mid_backup_is_replaced_and_the_backup_finishes_onc
     assert tb.job_names(node_kubectl, node_namespace) == ["nightly-1"]
     (archive,) = _artifacts(node_claim)
     assert tb.artifact_file(node_claim, status["artifact"]["url"]) == archive
+
+
+def test_a_schedule_runs_on_the_real_node_and_retention_prunes_with_a_real_pod(
+    node_kubectl: KubectlRunner,
+    node_namespace: str,
+    node_apply: Apply,
+    node_claim: Path,
+    source_db: Database,
+) -> None:
+    tb.create_db_secret(node_kubectl, node_namespace, source_db)
+    node_apply(schedule_manifest("minutely", "* * * * *", ["acme"], {"keepLast": 1}))
+
+    def succeeded_runs() -> list[dict[str, Any]]:
+        found = [
+            run
+            for run in runs(node_kubectl, node_namespace, "minutely")
+            if run.get("status", {}).get("phase") == "Succeeded"
+        ]
+        return sorted(found, key=lambda run: run["metadata"]["creationTimestamp"])
+
+    first = wait_for(lambda: succeeded_runs()[:1], 60 + BACKUP_TIMEOUT, "the first run")[0]
+    first_file = tb.artifact_file(node_claim, first["status"]["artifact"]["url"])
+    assert first_file.is_file()
+    name = first["metadata"]["name"]
+    wait_for(lambda: len(succeeded_runs()) >= 2 or None, 60 + BACKUP_TIMEOUT, "the second run")
+    # keepLast 1: the first run goes, its file deleted by a prune pod (only a pod mounts it).
+    wait_for(
+        lambda: name not in [run["metadata"]["name"] for run in succeeded_runs()],
+        BACKUP_TIMEOUT,
+        "retention to prune the first run",
+    )
+    assert not first_file.exists()
+    (kept,) = succeeded_runs()
+    assert tb.artifact_file(node_claim, kept["status"]["artifact"]["url"]).is_file()
+    status = schedule_status(node_kubectl, node_namespace, "minutely")
+    assert status["tenants"][0]["pruned"] == 1
+    assert status["tenants"][0]["lastSuccess"]["name"] == kept["metadata"]["name"]

@@ -79,8 +79,9 @@ def allowed(
         ("delete", "jobs", "batch"),
         ("patch", "jobs", "batch"),
         ("update", "tenantbackups", "tenantbackup.dev"),
-        ("delete", "tenantbackups", "tenantbackup.dev"),
-        ("create", "tenantbackups", "tenantbackup.dev"),
+        ("update", "tenantbackupschedules", "tenantbackup.dev"),
+        ("delete", "tenantbackupschedules", "tenantbackup.dev"),
+        ("create", "tenantbackupschedules", "tenantbackup.dev"),
         ("get", "configmaps", ""),
         ("create", "rolebindings", "rbac.authorization.k8s.io"),
         ("update", "customresourcedefinitions", "apiextensions.k8s.io"),
@@ -105,6 +106,10 @@ def test_operator_is_allowed_what_it_does(
     assert allowed(kubectl, "get", "secrets", "", namespace)
     assert allowed(kubectl, "create", "jobs", "batch", namespace)
     assert allowed(kubectl, "patch", "tenantbackups/status", "tenantbackup.dev", namespace)
+    # A schedule's runs: created on their slots, deleted when retention prunes them.
+    assert allowed(kubectl, "create", "tenantbackups", "tenantbackup.dev", namespace)
+    assert allowed(kubectl, "delete", "tenantbackups", "tenantbackup.dev", namespace)
+    assert allowed(kubectl, "patch", "tenantbackupschedules/status", "tenantbackup.dev", namespace)
 
 
 def test_flow_as_service_account_needs_no_more_than_granted(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,25 +17,31 @@ from tests.support.egress import LOOPBACK_ALLOWED_CIDRS
 from tests.support.operator_process import OperatorProcess
 from tests.support.operator_rbac import install_identity
 
-CRD_FILE = Path(__file__).resolve().parents[2] / "crds" / "tenantbackups.tenantbackup.dev.yaml"
+CRDS = Path(__file__).resolve().parents[2] / "crds"
+CRD_NAMES = ("tenantbackups.tenantbackup.dev", "tenantbackupschedules.tenantbackup.dev")
 
 StartOperator = Callable[..., OperatorProcess]
 
 
 @pytest.fixture(scope="session")
 def crd(cluster: Cluster) -> str:
-    """The generated CRD, applied and Established; returns its name."""
-    cluster.kubectl("apply", "--server-side", "-f", str(CRD_FILE))
-    name = "tenantbackups.tenantbackup.dev"
-    # Right after the apply, `kubectl wait` can fail on a status without conditions yet.
-    established = ("wait", "--for=condition=Established", f"crd/{name}", "--timeout=30s")
-    wait_for(
-        lambda: cluster.kubectl(*established),
-        60,
-        f"CRD {name} to be Established",
-        ignore=(KubectlError,),
-    )
-    return name
+    """The generated CRDs (crds/), applied and Established; returns TenantBackup's name."""
+    cluster.kubectl("apply", "--server-side", "-k", str(CRDS))
+    for name in CRD_NAMES:
+        # Right after the apply, `kubectl wait` can fail on a status without conditions yet.
+        wait_for(
+            partial(
+                cluster.kubectl,
+                "wait",
+                "--for=condition=Established",
+                f"crd/{name}",
+                "--timeout=30s",
+            ),
+            60,
+            f"CRD {name} to be Established",
+            ignore=(KubectlError,),
+        )
+    return CRD_NAMES[0]
 
 
 @pytest.fixture

@@ -1,14 +1,17 @@
-"""psycopg at the edge: the operator's read-only check that a tenant schema exists, connecting
-only to addresses the outbound gate checked."""
+"""psycopg at the edge: the operator's read-only look at a tenant database (does a tenant
+schema exist, which tenant schemas are there), connecting only to addresses the outbound gate
+checked."""
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 
 from tenant_backup.adapters import outbound
-from tenant_backup.api.contract import DEFAULT_DATABASE_PORT
+from tenant_backup.api.contract import DEFAULT_DATABASE_PORT, SCHEMA_PREFIX
 from tenant_backup.api.reasons import Reason
 from tenant_backup.core.egress import EgressPolicy
 
@@ -22,6 +25,43 @@ class TenantCheck:
 
     problem: Reason | None = None
     message: str = ""
+
+
+class UnreachableError(Exception):
+    """The operator may not or could not connect: a reason for people, never a verdict."""
+
+
+@contextmanager
+def _connected(
+    secret: Mapping[str, str],
+    sslmode: str,
+    timeout_seconds: int,
+    policy: EgressPolicy,
+    resolve: outbound.Resolver,
+) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
+    """A read-only session with the Secret's credentials, to an address the outbound gate
+    checked. Unreachable when the gate refuses it or the port is not a number."""
+    port = secret.get("port") or str(DEFAULT_DATABASE_PORT)
+    if not port.isdigit():
+        raise UnreachableError("the Secret's port is not a number")
+    try:
+        destination = outbound.check(secret["host"], int(port), policy, resolve)
+    except (outbound.DestinationNotAllowedError, outbound.NameNotResolvedError) as error:
+        text, _ = outbound.failure_text(error)
+        raise UnreachableError(f"the database server: {text}") from None
+    with psycopg.connect(
+        host=",".join([destination.host] * len(destination.addresses)),  # for TLS
+        hostaddr=",".join(destination.addresses),  # libpq resolves nothing itself
+        port=port,
+        dbname=secret["dbname"],
+        user=secret["username"],
+        password=secret["password"],
+        sslmode=sslmode,
+        connect_timeout=timeout_seconds,
+        application_name="tenant-backup-operator",
+        options="-c default_transaction_read_only=on",
+    ) as connection:
+        yield connection
 
 
 def check_tenant(
@@ -38,32 +78,14 @@ def check_tenant(
     Nor is one the egress policy refuses: the Job connects from the backup's own namespace,
     which is where that decision belongs; the operator only skips its check.
     """
-    port = secret.get("port") or str(DEFAULT_DATABASE_PORT)
-    if not port.isdigit():
-        log.warning("preflight not run: the Secret's port is not a number")
-        return TenantCheck()
     try:
-        destination = outbound.check(secret["host"], int(port), policy, resolve)
-    except (outbound.DestinationNotAllowedError, outbound.NameNotResolvedError) as error:
-        text, _ = outbound.failure_text(error)
-        log.warning("preflight not run against %s:%s: %s", secret["host"], port, text)
-        return TenantCheck()
-    try:
-        with psycopg.connect(
-            host=",".join([destination.host] * len(destination.addresses)),  # for TLS
-            hostaddr=",".join(destination.addresses),  # libpq resolves nothing itself
-            port=port,
-            dbname=secret["dbname"],
-            user=secret["username"],
-            password=secret["password"],
-            sslmode=sslmode,
-            connect_timeout=timeout_seconds,
-            application_name="tenant-backup-operator",
-            options="-c default_transaction_read_only=on",
-        ) as connection:
+        with _connected(secret, sslmode, timeout_seconds, policy, resolve) as connection:
             row = connection.execute(
                 "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = %s", (schema,)
             ).fetchone()
+    except UnreachableError as error:
+        log.warning("preflight not run: %s", error)
+        return TenantCheck()
     except psycopg.OperationalError as error:
         return _classify_connect_error(error, secret["dbname"])
     if row is None:
@@ -72,6 +94,27 @@ def check_tenant(
             f"schema {schema} does not exist in database {secret['dbname']}",
         )
     return TenantCheck()
+
+
+def tenant_schemas(
+    secret: Mapping[str, str],
+    sslmode: str,
+    timeout_seconds: int,
+    policy: EgressPolicy,
+    resolve: outbound.Resolver = outbound.system_resolver,
+) -> list[str]:
+    """The names of the database's schemas that start with the tenant prefix. Unreachable,
+    with a reason for people, when they cannot be listed."""
+    try:
+        with _connected(secret, sslmode, timeout_seconds, policy, resolve) as connection:
+            rows = connection.execute(
+                "SELECT nspname FROM pg_catalog.pg_namespace WHERE starts_with(nspname, %s)",
+                (SCHEMA_PREFIX,),
+            ).fetchall()
+    except psycopg.OperationalError as error:
+        check = _classify_connect_error(error, secret["dbname"])
+        raise UnreachableError(check.message or "the database could not be reached") from None
+    return sorted(str(row[0]) for row in rows)
 
 
 def _classify_connect_error(error: psycopg.OperationalError, dbname: str) -> TenantCheck:

@@ -71,6 +71,52 @@ class Kube:
             raise _error(f"write the status of {kind.kind} {namespace}/{name}", error) from None
         return True
 
+    def create(self, kind: Kind, body: Body) -> Body:
+        """Create one of our objects; an existing object of that name is returned instead
+        (re-entrancy: the caller checks whether it is the one it meant)."""
+        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        with _wrapped(f"create {kind.kind} {namespace}/{name}"):
+            try:
+                created: Body = _json(
+                    self.custom.create_namespaced_custom_object(
+                        GROUP, VERSION, namespace, kind.plural, body, _preload_content=False
+                    )
+                )
+            except ApiException as error:
+                if error.status != 409:
+                    raise
+                existing = self.get(kind, namespace, name)
+                if existing is None:  # deleted meanwhile: the next pass creates it
+                    raise
+                return existing
+            return created
+
+    def annotate(self, kind: Kind, namespace: str, name: str, annotations: dict[str, str]) -> None:
+        """Add `annotations` to one of our objects (gone: nothing to do)."""
+        body = {"metadata": {"annotations": annotations}}
+        with _wrapped(f"annotate {kind.kind} {namespace}/{name}"):
+            _or_none(
+                lambda: self.custom.patch_namespaced_custom_object(
+                    GROUP,
+                    VERSION,
+                    namespace,
+                    kind.plural,
+                    name,
+                    body,
+                    _content_type=MERGE_PATCH,
+                    _preload_content=False,
+                )
+            )
+
+    def delete(self, kind: Kind, namespace: str, name: str) -> None:
+        """Delete one of our objects (its finalizers run first); already gone is fine."""
+        with _wrapped(f"delete {kind.kind} {namespace}/{name}"):
+            _or_none(
+                lambda: self.custom.delete_namespaced_custom_object(
+                    GROUP, VERSION, namespace, kind.plural, name, _preload_content=False
+                )
+            )
+
     def list_jobs(self, namespace: str, labels: Mapping[str, str]) -> list[Body]:
         """The Jobs carrying all of `labels`."""
         selector = ",".join(f"{key}={value}" for key, value in labels.items())

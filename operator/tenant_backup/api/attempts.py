@@ -35,6 +35,8 @@ class ConditionType(StrEnum):
     FAILED = "Failed"
     READY = "Ready"
     VERIFIED = "Verified"
+    SIZE_ANOMALY = "SizeAnomaly"
+    SUSPENDED = "Suspended"
     HISTORY_RECORDED = "HistoryRecorded"
     NOTIFIED = "Notified"
 

@@ -83,7 +83,37 @@ class DeletionPolicy(StrEnum):
     RETAIN = "Retain"
 
 
-class TenantBackupSpec(ApiModel):
+class SizeCheck(ApiModel):
+    """Flag a Succeeded backup whose artifact is much smaller than the tenant's previous one: a
+    mass deletion, a truncated table or a role that sees fewer rows shows up the next morning."""
+
+    previous_backup: Annotated[str, Field(max_length=253)]
+    """The tenant's previous Succeeded backup, for people."""
+    previous_size_bytes: Annotated[int, Field(ge=0)]
+    """The size of its artifact."""
+    min_size_ratio: Annotated[float, Field(ge=0.01, le=1)] = 0.5
+    """Condition `SizeAnomaly` when the new artifact is smaller than this share of it."""
+
+
+class BackupTemplate(ApiModel):
+    """What a backup does, whatever the tenant: a TenantBackup's spec without `tenant` (a
+    schedule's `template`)."""
+
+    database: DatabaseSource
+    destination: Destination
+    dump: DumpOptions = Field(default_factory=DumpOptions)
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    timeouts: Timeouts = Field(default_factory=Timeouts)
+    verify: Verification = Verification.TOC
+    """`toc`: pg_restore lists the archive (plain: the SQL is scanned); `full`: pg_restore also
+    reads every data block. Reported in the `Verified` condition."""
+    deletion_policy: DeletionPolicy = DeletionPolicy.RETAIN
+    """`Retain` keeps the artifact when the TenantBackup is deleted."""
+    notifications: Notifications = Field(default_factory=Notifications)
+    """Email and webhook notifications of the outcome; none unless a channel is set."""
+
+
+class TenantBackupSpec(BackupTemplate):
     """One backup of one tenant's schema. Immutable: create another object for another run."""
 
     model_config = ConfigDict(
@@ -98,18 +128,8 @@ class TenantBackupSpec(ApiModel):
     tenant: Annotated[str, Field(min_length=1, max_length=SLUG_MAX_LENGTH, pattern=SLUG_PATTERN)]
     """Tenant slug; the schema dumped is `tenant_<slug>`. Lower-case letters, digits and `_`,
     not starting with `_`, at most 56 characters."""
-    database: DatabaseSource
-    destination: Destination
-    dump: DumpOptions = Field(default_factory=DumpOptions)
-    retry: RetryPolicy = Field(default_factory=RetryPolicy)
-    timeouts: Timeouts = Field(default_factory=Timeouts)
-    verify: Verification = Verification.TOC
-    """`toc`: pg_restore lists the archive (plain: the SQL is scanned); `full`: pg_restore also
-    reads every data block. Reported in the `Verified` condition."""
-    deletion_policy: DeletionPolicy = DeletionPolicy.RETAIN
-    """`Retain` keeps the artifact when the TenantBackup is deleted."""
-    notifications: Notifications = Field(default_factory=Notifications)
-    """Email and webhook notifications of the outcome; none unless a channel is set."""
+    size_check: SizeCheck | None = None
+    """Compare the artifact with the tenant's previous one (a schedule sets it on its runs)."""
 
 
 class Artifact(ApiModel):

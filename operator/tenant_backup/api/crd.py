@@ -9,8 +9,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from tenant_backup.api import backup
-from tenant_backup.api.kinds import GROUP, TENANT_BACKUP, VERSION, Kind
+from tenant_backup.api import backup, schedule
+from tenant_backup.api.kinds import GROUP, TENANT_BACKUP, TENANT_BACKUP_SCHEDULE, VERSION, Kind
 
 JsonSchema = dict[str, Any]
 
@@ -42,6 +42,14 @@ SOURCES = (
         backup.PRINTER_COLUMNS,
         [backup.NAME_RULE],
     ),
+    CrdSource(
+        TENANT_BACKUP_SCHEDULE,
+        schedule.TenantBackupScheduleSpec,
+        schedule.TenantBackupScheduleStatus,
+        schedule.DESCRIPTION,
+        schedule.PRINTER_COLUMNS,
+        [schedule.NAME_RULE],
+    ),
 )
 
 _DROPPED_KEYS = {"title", "additionalProperties", "$defs"}
@@ -62,7 +70,8 @@ def _convert(node: JsonSchema, defs: dict[str, JsonSchema], keep_defaults: bool)
         if key == "properties":
             out[key] = {name: _convert(child, defs, keep_defaults) for name, child in value.items()}
             if keep_defaults:
-                _default_empty_objects(out[key], set(node.get("required", ())))
+                absent = {name for name, child in value.items() if _nullable(child)}
+                _default_empty_objects(out[key], set(node.get("required", ())) | absent)
         elif key == "description":
             out[key] = " ".join(value.split())
         elif key == "items":
@@ -72,12 +81,18 @@ def _convert(node: JsonSchema, defs: dict[str, JsonSchema], keep_defaults: bool)
     return out
 
 
-def _default_empty_objects(properties: JsonSchema, required: set[str]) -> None:
+def _nullable(node: JsonSchema) -> bool:
+    """Whether a property may be null (`X | None`): left out, it stays absent."""
+    return any(option.get("type") == "null" for option in node.get("anyOf", ()))
+
+
+def _default_empty_objects(properties: JsonSchema, skipped: set[str]) -> None:
     """Default optional objects that need no input to their fields' defaults, so a left-out
-    object still gets them (spelled out: CEL rules check the default itself)."""
+    object still gets them (spelled out: CEL rules check the default itself); not those in
+    `skipped` (required, or absent unless given)."""
     for name, child in properties.items():
         if (
-            name not in required
+            name not in skipped
             and child.get("type") == "object"
             and "default" not in child
             and not child.get("required")

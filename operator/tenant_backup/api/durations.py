@@ -23,6 +23,8 @@ _UNITS = (
 # every fixed part fits a timedelta. The empty text matches too: fields set minLength 2.
 DURATION_PATTERN = "^" + "".join(f"([1-9][0-9]{{0,5}}{unit})?" for _, unit in _UNITS) + "$"
 DURATION_MIN_LENGTH = 2
+FIXED_DURATION_PATTERN = "^" + "".join(f"([1-9][0-9]{{0,5}}{unit})?" for unit in "hms") + "$"
+"""Hours, minutes and seconds only: a duration that is the same length whenever it starts."""
 _GRAMMAR = re.compile(DURATION_PATTERN)
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
 

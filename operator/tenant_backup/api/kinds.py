@@ -23,3 +23,6 @@ class Kind:
 
 
 TENANT_BACKUP = Kind("TenantBackup", "tenantbackups", "tenantbackup", ("tb",))
+TENANT_BACKUP_SCHEDULE = Kind(
+    "TenantBackupSchedule", "tenantbackupschedules", "tenantbackupschedule", ("tbs",)
+)

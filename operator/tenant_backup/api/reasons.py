@@ -72,6 +72,28 @@ class VerifiedReason(StrEnum):
     SCAN_VERIFIED = "ScanVerified"
 
 
+class SizeReason(StrEnum):
+    """Reasons of the `SizeAnomaly` condition (`spec.sizeCheck`)."""
+
+    SIZE_ANOMALY = "SizeAnomaly"
+    SIZE_AS_EXPECTED = "SizeAsExpected"
+
+
+class ScheduleReason(StrEnum):
+    """Reasons of a schedule's conditions and Events."""
+
+    SCHEDULED = "Scheduled"
+    SUSPENDED = "Suspended"
+    ACTIVE = "Active"
+    INVALID_SCHEDULE = "InvalidSchedule"
+    DISCOVERY_FAILED = "DiscoveryFailed"
+    MISSED = "Missed"
+    SKIPPED = "Skipped"
+    NAME_TAKEN = "NameTaken"
+    PRUNED = "Pruned"
+    TENANTS_CHANGED = "TenantsChanged"
+
+
 class FollowUpReason(StrEnum):
     """Reasons of the history and notification conditions and Events."""
 

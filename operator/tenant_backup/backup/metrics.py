@@ -17,6 +17,7 @@ from prometheus_client.registry import Collector
 
 from tenant_backup.api.attempts import Phase
 from tenant_backup.api.backup import TenantBackup
+from tenant_backup.backup.size_check import flagged
 from tenant_backup.core import naming
 
 PREFIX = "tenant_backup"
@@ -39,6 +40,7 @@ class BackupView:
     start: datetime | None
     completion: datetime | None
     size_bytes: int | None
+    size_anomaly: bool
 
     @classmethod
     def of(cls, backup: TenantBackup) -> "BackupView":
@@ -53,6 +55,7 @@ class BackupView:
             start=status.start_time,
             completion=status.completion_time,
             size_bytes=status.artifact.size_bytes if status.artifact else None,
+            size_anomaly=flagged(status.conditions),
         )
 
 
@@ -145,13 +148,16 @@ class BackupMetrics(Collector):
         )
         counts: dict[tuple[str, str, str], int] = {}
         last_success: dict[Key, float] = {}
+        newest_flag: dict[Key, bool] = {}
         for view in backups:
             phase_key = (view.namespace, view.phase, view.reason)
             counts[phase_key] = counts.get(phase_key, 0) + 1
             if view.phase is Phase.SUCCEEDED and view.completion is not None:
                 tenant_key = (view.namespace, view.tenant)
                 stamp = view.completion.timestamp()
-                last_success[tenant_key] = max(stamp, last_success.get(tenant_key, 0.0))
+                if stamp >= last_success.get(tenant_key, 0.0):
+                    last_success[tenant_key] = stamp
+                    newest_flag[tenant_key] = view.size_anomaly
         for labels, count in sorted(counts.items()):
             by_phase.add_metric(list(labels), count)
         yield by_phase
@@ -163,6 +169,15 @@ class BackupMetrics(Collector):
         for tenant_key, stamp in sorted(last_success.items()):
             success.add_metric(list(tenant_key), stamp)
         yield success
+        anomaly = GaugeMetricFamily(
+            f"{PREFIX}_size_anomaly",
+            "1 when the newest succeeded TenantBackup of a tenant is flagged SizeAnomaly (its "
+            "artifact shrank past spec.sizeCheck's threshold), else 0; by namespace and tenant.",
+            labels=["namespace", "tenant"],
+        )
+        for tenant_key, flag in sorted(newest_flag.items()):
+            anomaly.add_metric(list(tenant_key), 1.0 if flag else 0.0)
+        yield anomaly
         job_gauge = GaugeMetricFamily(
             f"{PREFIX}_jobs",
             f"Unfinished dump Jobs ({naming.LABEL_MANAGED_BY}={naming.MANAGER}) by state.",

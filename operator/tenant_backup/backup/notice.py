@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tenant_backup.api import kinds
+from tenant_backup.api.attempts import ConditionType
 from tenant_backup.api.backup import TenantBackup
 
 SIGNATURE_HEADER = "X-TenantBackup-Signature"
@@ -35,6 +36,14 @@ def notice_for(backup: TenantBackup) -> Notice:
         else None
     )
     artifact = status.artifact
+    anomaly = next(
+        (
+            c.message
+            for c in status.conditions
+            if c.type is ConditionType.SIZE_ANOMALY and c.status == "True"
+        ),
+        None,
+    )
     facts = {
         "apiVersion": f"{kinds.GROUP}/{kinds.VERSION}",
         "kind": "TenantBackupNotification",
@@ -50,6 +59,7 @@ def notice_for(backup: TenantBackup) -> Notice:
         "startTime": status.start_time.isoformat() if status.start_time else None,
         "completionTime": status.completion_time.isoformat() if status.completion_time else None,
         "durationSeconds": duration,
+        "sizeAnomaly": anomaly,
     }
     lines = [
         ("Backup", f"{meta.namespace}/{meta.name}"),
@@ -64,10 +74,12 @@ def notice_for(backup: TenantBackup) -> Notice:
         ("Started", str(facts["startTime"] or "-")),
         ("Finished", str(facts["completionTime"] or "-")),
         ("Duration", human_duration(duration) if duration is not None else "-"),
+        *([("Warning", f"size anomaly: {anomaly}")] if anomaly else []),
     ]
+    flag = " (size anomaly)" if anomaly else ""
     return Notice(
         delivery_id=f"{meta.uid}.{outcome}",
-        subject=f"[TenantBackup] {spec.tenant} {outcome}: {meta.namespace}/{meta.name}",
+        subject=f"[TenantBackup] {spec.tenant} {outcome}{flag}: {meta.namespace}/{meta.name}",
         text="".join(f"{label + ':':<10} {value}\n" for label, value in lines),
         payload=_compact(facts),
     )

@@ -14,6 +14,7 @@ from tenant_backup.api.attempts import MAX_ATTEMPT_HISTORY, AttemptOutcome, Phas
 from tenant_backup.api.backup import Artifact, Source, TenantBackup, TenantBackupStatus
 from tenant_backup.api.reasons import Reason
 from tenant_backup.api.result import DumpResult
+from tenant_backup.backup.size_check import with_size_check
 from tenant_backup.backup.verified import with_verified
 from tenant_backup.core import attempts
 from tenant_backup.core.conditions import conditions_for
@@ -144,6 +145,11 @@ def reconcile(
     conditions = conditions_for(
         step.phase, step.reason, step.message, old.conditions, now, generation
     )
+    size_events: list[Event] = []
+    if step.phase is Phase.SUCCEEDED:
+        conditions, size_events = with_size_check(
+            conditions, backup.spec.size_check, artifact, now, generation
+        )
     status = old.model_copy(
         update={
             "phase": step.phase,
@@ -169,7 +175,7 @@ def reconcile(
             ),
         }
     )
-    return Plan(status, step.create_attempt, attempts.attempt_events(old, status))
+    return Plan(status, step.create_attempt, attempts.attempt_events(old, status) + size_events)
 
 
 def hold(plan: Plan, backup: TenantBackup, why: str, now: datetime) -> Plan:

@@ -16,15 +16,32 @@ LABEL_BACKUP = f"{GROUP}/backup"
 LABEL_BACKUP_UID = f"{GROUP}/backup-uid"
 LABEL_TENANT = f"{GROUP}/tenant"
 LABEL_ATTEMPT = f"{GROUP}/attempt"
+FINALIZER_ARTIFACT = f"{GROUP}/artifact"
+"""Ours (not Kopf's `tenantbackup.dev/finalizer`): on every TenantBackup before its first
+Job, removed once the fate of its artifact is known."""
+ANNOTATION_DELETE_ARTIFACT = f"{GROUP}/delete-artifact"
+"""`"true"`: deleting the object deletes its artifact, whatever its deletionPolicy (how a
+schedule's retention prunes)."""
+LABEL_SCHEDULE = f"{GROUP}/schedule"
+"""On a schedule's runs: the schedule's name."""
+LABEL_RETAIN = f"{GROUP}/retain"
+"""`true` on a TenantBackup that retention must never prune."""
+ANNOTATION_SLOT = f"{GROUP}/slot"
+"""On a schedule's runs: the slot (UTC time) the run is for."""
 
 
 class InvalidSlugError(ValueError):
     """A tenant slug that cannot name a schema safely."""
 
 
+def is_slug(text: str) -> bool:
+    """Whether `text` is a valid tenant slug."""
+    return 0 < len(text) <= SLUG_MAX_LENGTH and _SLUG_RE.fullmatch(text) is not None
+
+
 def validate_slug(slug: str) -> str:
     """Return `slug` if it is a valid tenant slug, else raise InvalidSlugError."""
-    if not slug or len(slug) > SLUG_MAX_LENGTH or not _SLUG_RE.fullmatch(slug):
+    if not is_slug(slug):
         raise InvalidSlugError(
             f"tenant slug {slug!r} must match {SLUG_PATTERN} and be at most "
             f"{SLUG_MAX_LENGTH} characters"

@@ -1,0 +1,119 @@
+"""Kopf registrations only: every trigger runs the same `drive` for the schedule.
+
+Triggers: creation, resume and spec changes; a wake-up at the next slot or tenant offset; a
+change of one of its runs (finished, deleted); and a periodic resync as the safety net.
+Its runs are kept in an index (a few fields each), so a pass lists nothing.
+"""
+
+import logging
+import threading
+from collections import defaultdict
+from typing import Any
+
+import kopf
+
+from tenant_backup import runtime
+from tenant_backup.api.kinds import GROUP, TENANT_BACKUP, TENANT_BACKUP_SCHEDULE, VERSION
+from tenant_backup.core import naming
+from tenant_backup.core.waker import Waker
+from tenant_backup.schedule.drive import drive
+from tenant_backup.schedule.runs import Run, run_of, schedule_of
+
+Key = tuple[str, str]
+SETTINGS = runtime.SETTINGS
+PLURAL = TENANT_BACKUP_SCHEDULE.plural
+INDEX_COPY_TRIES = 5
+log = logging.getLogger(__name__)
+_locks: defaultdict[Key, threading.Lock] = defaultdict(threading.Lock)
+_index: list[kopf.Index[Key, Run]] = []
+"""The live runs index, kept from the first handler call for the wake-ups."""
+_seen: dict[Key, tuple[object, ...]] = {}
+"""What each run last looked like to the schedule: a change wakes it."""
+
+
+def _runs(key: Key) -> list[Run]:
+    """The schedule's runs now. Kopf updates the index in its event loop's thread while
+    handlers read it in theirs: a copy taken during an update is taken again."""
+    for attempt in range(INDEX_COPY_TRIES):
+        try:
+            return list(_index[0].get(key, [])) if _index else []
+        except RuntimeError:  # changed size during iteration
+            if attempt == INDEX_COPY_TRIES - 1:
+                raise
+    return []
+
+
+def _drive(namespace: str | None, name: str, runs: kopf.Index[Key, Run] | None) -> None:
+    """Reconcile one schedule under its lock, and wake it again when it asked to be."""
+    if namespace is None:
+        raise kopf.PermanentError("TenantBackupSchedules are namespaced")
+    if runs is not None and not _index:
+        _index.append(runs)
+    key = (namespace, name)
+    with _locks[key]:
+        wake_at = drive(runtime.kube(), SETTINGS, namespace, name, runtime.post_event, _runs(key))
+    if wake_at is not None:
+        WAKER.at(key, wake_at)
+
+
+def _wake(key: Key) -> None:
+    try:
+        _drive(*key, None)
+    except Exception:  # a wake-up must not kill its worker; the resync tries again
+        log.exception("waking TenantBackupSchedule %s/%s failed", *key)
+
+
+WAKER: Waker[Key] = Waker(_wake)
+
+
+@kopf.index(
+    GROUP,
+    VERSION,
+    TENANT_BACKUP.plural,
+    labels={naming.LABEL_SCHEDULE: kopf.PRESENT},
+    id="schedule_runs",
+)
+def schedule_runs(namespace: str | None, body: kopf.Body, **_: Any) -> dict[Key, Run]:
+    """Every schedule's runs, by (namespace, schedule)."""
+    schedule = schedule_of(body)
+    if namespace is None or schedule is None:
+        return {}
+    return {(namespace, schedule): run_of(body)}
+
+
+@kopf.on.event(
+    GROUP,
+    VERSION,
+    TENANT_BACKUP.plural,
+    labels={naming.LABEL_SCHEDULE: kopf.PRESENT},
+    id="schedule-run-changed",
+)
+def run_changed(type: str, namespace: str | None, name: str, body: kopf.Body, **_: Any) -> None:
+    """A run finished, was flagged, is being deleted or is gone: its schedule decides again
+    (retention, the next run's size check, Forbid)."""
+    schedule = schedule_of(body)
+    if namespace is None or schedule is None:
+        return
+    if type == "DELETED":
+        _seen.pop((namespace, name), None)
+        WAKER.soon((namespace, schedule))
+        return
+    run = run_of(body)
+    looks = (run.phase, run.deleting, run.flagged, run.retained)
+    if _seen.get((namespace, name)) != looks:
+        _seen[namespace, name] = looks
+        WAKER.soon((namespace, schedule))
+
+
+@kopf.on.resume(GROUP, VERSION, PLURAL, id="schedule-resume")
+@kopf.on.create(GROUP, VERSION, PLURAL, id="schedule-create")
+@kopf.on.update(GROUP, VERSION, PLURAL, id="schedule-update")
+def on_schedule(namespace: str | None, name: str, **kwargs: Any) -> None:
+    """A new or changed schedule, or one found at start-up."""
+    _drive(namespace, name, kwargs["schedule_runs"])
+
+
+@kopf.timer(GROUP, VERSION, PLURAL, id="schedule-resync", interval=SETTINGS.resync_seconds * 4)
+def resync(namespace: str | None, name: str, **kwargs: Any) -> None:
+    """Safety net: a wake-up lost with the process is found again."""
+    _drive(namespace, name, kwargs["schedule_runs"])
