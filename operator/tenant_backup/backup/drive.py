@@ -156,8 +156,18 @@ def finalize(
         if not _ours(kube.create_job(job), backup):
             return now + CONFLICT_RETRY
     status = backup.status.model_copy(update={"deletion": plan.status})
-    latest = record(kube, body, backup, Plan(status=status, events=plan.events), post_event)
-    return latest[0]
+    written = kube.write_status(
+        TENANT_BACKUP,
+        backup.metadata.namespace,
+        backup.metadata.name,
+        backup.metadata.resource_version or "",
+        status.model_dump(mode="json", by_alias=True),
+    )
+    if not written:
+        return now + CONFLICT_RETRY
+    for event in plan.events:
+        post_event(body, event)
+    return plan.status.next_attempt_time
 
 
 def _ours(job: Body, backup: TenantBackup) -> bool:
