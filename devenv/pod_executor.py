@@ -35,17 +35,26 @@ def container_env(container: Mapping[str, Any], secret: Mapping[str, str]) -> di
     return env
 
 
+def _remapped(arg: str, mount_path: str, volume_root: Path) -> str:
+    """`--flag=<mount path>[/...]` with the mount path replaced by `volume_root`."""
+    flag, equals, value = arg.partition("=")
+    if equals and (value == mount_path or value.startswith(mount_path + "/")):
+        return f"{flag}={volume_root}{value[len(mount_path) :]}"
+    return arg
+
+
 def run_dump_container(
     pod: Mapping[str, Any], secret: Mapping[str, str], volume_root: Path, work_dir: Path
 ) -> tuple[int, str]:
-    """Run the pod's container with its claim mapped to `volume_root`; (exit code, message).
+    """Run the pod's container (a dump, a prune: any runner subcommand) with its claim mapped
+    to `volume_root`; (exit code, message).
     The container's output is kept in `work_dir/<pod name>.log`."""
     container = pod["spec"]["containers"][0]
     argv = [str(RUNNER), *container["command"][1:]]
     claims = {v["name"] for v in pod["spec"].get("volumes", []) if "persistentVolumeClaim" in v}
     for mount in container.get("volumeMounts", []):
         if mount["name"] in claims:  # the claim's mount; the runner's own /tmp is the host's
-            argv = [arg.replace(f"={mount['mountPath']}/", f"={volume_root}/") for arg in argv]
+            argv = [_remapped(arg, mount["mountPath"], volume_root) for arg in argv]
     result_file = work_dir / f"{pod['metadata']['name']}.termination-log"
     argv.append(f"--result-file={result_file}")
     env = {"PATH": "/usr/bin:/bin", **container_env(container, secret)}

@@ -40,6 +40,16 @@ COMMANDS = {
         handler="tenant_backup.runner.main",
         log_to_stderr=True,
     ),
+    "prune": Command(
+        help="delete one stored artifact by its URL",
+        description="Delete the artifact at --artifact-url (pvc://, s3://, telegram://, file://) "
+        "with its sidecar or parts. Credentials only from the environment (AWS_*, "
+        "TELEGRAM_BOT_TOKEN). Prints one JSON result line on stdout: Deleted, AlreadyGone or "
+        "Forgotten (pieces the destination keeps, listed); logs go to stderr.",
+        arguments="tenant_backup.runner.prune",
+        handler="tenant_backup.runner.prune",
+        log_to_stderr=True,
+    ),
     "operator": Command(
         help="run the operator",
         description="Reconcile TenantBackups: one Job per attempt, status from their results.",

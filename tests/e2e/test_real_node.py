@@ -153,6 +153,37 @@ def test_operator_pod_deleted_mid_backup_is_replaced_and_the_backup_finishes_onc
     assert tb.artifact_file(node_claim, status["artifact"]["url"]) == archive
 
 
+def test_deleting_a_delete_policy_backup_removes_its_file_with_a_real_prune_pod(
+    node_cluster: NodeCluster,
+    node_kubectl: KubectlRunner,
+    node_namespace: str,
+    node_apply: Apply,
+    node_claim: Path,
+    source_db: Database,
+) -> None:
+    tb.create_db_secret(node_kubectl, node_namespace, source_db)
+    node_apply(tb.manifest(deletionPolicy="Delete"))
+    status = tb.wait_phase(node_kubectl, node_namespace, "nightly", "Succeeded", BACKUP_TIMEOUT)
+    archive = tb.artifact_file(node_claim, status["artifact"]["url"])
+    assert _artifacts(node_claim) == [archive]
+
+    node_kubectl("delete", "-n", node_namespace, "tb", "nightly", "--wait=false")
+    prune_pods = "batch.kubernetes.io/job-name=nightly-1-prune"
+    (pod,) = wait_for(
+        lambda: tb.items(node_kubectl, node_namespace, "pods", prune_pods),
+        BACKUP_TIMEOUT,
+        "no prune pod",
+    )
+    assert pod["spec"]["nodeName"] == node_cluster.node.name
+    wait_for(
+        lambda: not tb.items(node_kubectl, node_namespace, "tenantbackups"),
+        BACKUP_TIMEOUT,
+        "the backup outlived its artifact's deletion",
+    )
+    assert _artifacts(node_claim) == []
+    assert "ArtifactDeleted" in tb.event_reasons(node_kubectl, node_namespace)
+
+
 def test_a_schedule_runs_on_the_real_node_and_retention_prunes_with_a_real_pod(
     node_kubectl: KubectlRunner,
     node_namespace: str,

@@ -1,7 +1,8 @@
 """The operator's RBAC from `manifests/` on the real authorizer: enough, and no more.
 
 Every operator test runs as the manifests' ServiceAccount (`start_operator`). Here a
-representative flow (preflight failure, a retry then success, deletion) runs that way, then
+representative flow (preflight failure, a retry then success, deletion: our finalizer
+removed, the artifact deleted by a prune Job) runs that way, then
 the audit log is read: no request of that user was refused, and every rule granted is listed
 as used or unused. Denials are asserted with SubjectAccessReviews.
 """
@@ -128,11 +129,13 @@ def test_flow_as_service_account_needs_no_more_than_granted(
     apply(tb.manifest(name="early", tenant="acme"))
     assert tb.wait_phase(kubectl, namespace, "early", "Failed")["reason"] == "SecretMissing"
     secret = tb.create_db_secret(kubectl, namespace, shared_tenant_db)
-    apply(tb.manifest())
+    apply(tb.manifest(deletionPolicy="Delete"))
     tb.fail_attempt(kubectl, namespace, "nightly-1", Reason.LOCK_TIMEOUT)
     tb.run_real_attempt(kubectl, namespace, "nightly-2", secret, claim, tmp_path)
     tb.wait_phase(kubectl, namespace, "nightly", "Succeeded")
-    kubectl("delete", "-n", namespace, "tb", "nightly", "early", "--timeout=30s")
+    kubectl("delete", "-n", namespace, "tb", "nightly", "early", "--wait=false")
+    tb.run_real_attempt(kubectl, namespace, "nightly-1-prune", secret, claim, tmp_path)
+    wait_for(lambda: not tb.items(kubectl, namespace, "tb"), 60, "the backups were never released")
     wait_for(lambda: tb.job_names(kubectl, namespace) == [], 60, "Jobs outlived their TenantBackup")
 
     events = cluster.audit_events(rbac.USERNAME)

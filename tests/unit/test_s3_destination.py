@@ -184,8 +184,8 @@ def test_endpoint_link_and_custom_ca_options() -> None:
         "--s3-checksum=when_supported",
         "--s3-endpoint=https://minio.storage:9000",
         "--s3-force-path-style",
-        "--s3-download-link-seconds=900",
         "--s3-ca-file=/etc/tenant-backup/s3-ca/ca.crt",
+        "--s3-download-link-seconds=900",
     ]
     assert plan.volumes == [
         {

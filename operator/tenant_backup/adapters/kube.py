@@ -71,6 +71,64 @@ class Kube:
             raise _error(f"write the status of {kind.kind} {namespace}/{name}", error) from None
         return True
 
+    def patch_metadata(
+        self, kind: Kind, namespace: str, name: str, resource_version: str, metadata: Body
+    ) -> Body | None:
+        """Merge-patch the object's metadata (annotations, finalizers: lists are replaced
+        whole) if it is unchanged since it was read; the patched object, or None if it changed
+        meanwhile (or is gone)."""
+        body = {"metadata": {**metadata, "resourceVersion": resource_version}}
+        try:
+            patched: Body = _json(
+                self.custom.patch_namespaced_custom_object(
+                    GROUP,
+                    VERSION,
+                    namespace,
+                    kind.plural,
+                    name,
+                    body,
+                    _content_type=MERGE_PATCH,
+                    _preload_content=False,
+                )
+            )
+        except ApiException as error:
+            if error.status in (404, 409):
+                return None
+            raise _error(f"patch the metadata of {kind.kind} {namespace}/{name}", error) from None
+        return patched
+
+    def add_finalizer(self, kind: Kind, body: Body, finalizer: str) -> Body | None:
+        """`body`'s object with `finalizer` added, unless it changed since `body` was read
+        (None); `body` itself if it has the finalizer already."""
+        metadata = body["metadata"]
+        present = list(metadata.get("finalizers") or [])
+        if finalizer in present:
+            return body
+        return self.patch_metadata(
+            kind,
+            metadata["namespace"],
+            metadata["name"],
+            metadata["resourceVersion"],
+            {"finalizers": [*present, finalizer]},
+        )
+
+    def remove_finalizer(self, kind: Kind, body: Body, finalizer: str) -> bool:
+        """Remove `finalizer` from `body`'s object unless it changed since `body` was read;
+        whether it is without it now (False: read it again and decide again)."""
+        metadata = body["metadata"]
+        present = list(metadata.get("finalizers") or [])
+        if finalizer not in present:
+            return True
+        kept = [name for name in present if name != finalizer]
+        patched = self.patch_metadata(
+            kind,
+            metadata["namespace"],
+            metadata["name"],
+            metadata["resourceVersion"],
+            {"finalizers": kept or None},
+        )
+        return patched is not None
+
     def create(self, kind: Kind, body: Body) -> Body:
         """Create one of our objects; an existing object of that name is returned instead
         (re-entrancy: the caller checks whether it is the one it meant)."""

@@ -81,6 +81,9 @@ class DeletionPolicy(StrEnum):
     """What happens to the artifact when the TenantBackup is deleted."""
 
     RETAIN = "Retain"
+    """Keep it (unless the object carries `tenantbackup.dev/delete-artifact: "true"`)."""
+    DELETE = "Delete"
+    """Delete it first: the object goes once the artifact is gone (or only forgotten)."""
 
 
 class SizeCheck(ApiModel):
@@ -108,7 +111,8 @@ class BackupTemplate(ApiModel):
     """`toc`: pg_restore lists the archive (plain: the SQL is scanned); `full`: pg_restore also
     reads every data block. Reported in the `Verified` condition."""
     deletion_policy: DeletionPolicy = DeletionPolicy.RETAIN
-    """`Retain` keeps the artifact when the TenantBackup is deleted."""
+    """`Retain` keeps the artifact when the TenantBackup is deleted; `Delete` deletes it
+    first (a prune Job, retried until it succeeds), then the object goes."""
     notifications: Notifications = Field(default_factory=Notifications)
     """Email and webhook notifications of the outcome; none unless a channel is set."""
 
@@ -172,6 +176,13 @@ class HistoryMark(ApiModel):
     finished_attempts: int
 
 
+class DeletionStatus(AttemptStatus):
+    """Deleting the artifact of a TenantBackup being deleted: one prune Job per attempt."""
+
+    artifact_url: Annotated[str, Field(max_length=2048)] | None = None
+    """The artifact being deleted."""
+
+
 class TenantBackupStatus(AttemptStatus):
     """Observed state, written only by the operator."""
 
@@ -185,6 +196,8 @@ class TenantBackupStatus(AttemptStatus):
         default_factory=list
     )
     """The outcome's notifications, one per channel."""
+    deletion: DeletionStatus | None = None
+    """Once the object is being deleted: how deleting its artifact goes."""
 
 
 class TenantBackup(BaseModel):

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from tenant_backup.api.kinds import API_VERSION, Kind
@@ -21,6 +21,8 @@ class ObjectMeta(BaseModel):
     resource_version: str | None = None
     creation_timestamp: datetime
     deletion_timestamp: datetime | None = None
+    finalizers: tuple[str, ...] = ()
+    annotations: dict[str, str] = Field(default_factory=dict)
 
 
 def owner_reference(kind: Kind, metadata: ObjectMeta) -> dict[str, Any]:

@@ -35,6 +35,7 @@ class Reason(StrEnum):
     POD_FAILED = "PodFailed"
     RESULT_MISSING = "ResultMissing"
     JOB_DELETED = "JobDeleted"
+    PRUNE_FAILED = "PruneFailed"
     # Permanent failures of reading a stored artifact back.
     ARTIFACT_NOT_FOUND = "ArtifactNotFound"
     ARTIFACT_CORRUPT = "ArtifactCorrupt"
@@ -103,3 +104,14 @@ class FollowUpReason(StrEnum):
     NOTIFIED = "Notified"
     NOTIFICATION_FAILED = "NotificationFailed"
     NOTIFICATION_INTERRUPTED = "NotificationInterrupted"
+
+
+class DeletionReason(StrEnum):
+    """Reasons of `status.deletion` and the Events of deleting a backup's artifact."""
+
+    WAITING_FOR_ATTEMPT = "WaitingForAttempt"
+    PRUNE_JOB_CREATED = "PruneJobCreated"
+    DELETION_FAILED = "ArtifactDeletionFailed"
+    DELETED = "ArtifactDeleted"
+    FORGOTTEN = "ArtifactForgotten"
+    RETAINED = "ArtifactRetained"

@@ -5,14 +5,16 @@ Kubernetes API token. Kubernetes keeps at most 4096 bytes of a termination messa
 
 Every subcommand's result extends `RunResult`. Plain dataclasses and `json`: the runner
 loads this on every start, so no pydantic. The operator validates a message with
-pydantic all the same (`TypeAdapter(DumpResult)`): `__pydantic_config__` gives it the
-camelCase names written here, and `__post_init__` checks what the types cannot.
+pydantic all the same (`TypeAdapter(DumpResult)`, `TypeAdapter(PruneResult)`):
+`__pydantic_config__` gives it the camelCase names written here, and `__post_init__`
+checks what the types cannot.
 """
 
 import dataclasses
 import json
 import re
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, ClassVar, Self
 
 from tenant_backup.api.contract import ReadBack
@@ -40,6 +42,8 @@ def _plain(value: object) -> object:
         return {camel(name): _plain(item) for name, item in fields if item is not None}
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
     return value
 
 
@@ -137,3 +141,57 @@ class DumpResult(RunResult):
             self.artifact, download_url=None, download_url_expires_at=None
         )
         return dataclasses.replace(self, artifact=artifact)
+
+
+MAX_LISTED_LEFT = 8
+"""Leftovers a prune result lists (`leftTotal` counts them all), so it fits the limit."""
+MAX_LEFTOVER_TEXT = 240
+
+
+class PruneOutcome(StrEnum):
+    """What a successful prune did."""
+
+    DELETED = "Deleted"
+    """Every piece of the artifact is gone now."""
+    ALREADY_GONE = "AlreadyGone"
+    """Nothing of it was there."""
+    FORGOTTEN = "Forgotten"
+    """What could be deleted is gone; `left` lists what the destination keeps (Telegram
+    messages older than 48 hours, noncurrent versions in a versioned bucket)."""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PruneLeftover:
+    """A piece of the artifact a prune could not delete, and why."""
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = _PYDANTIC_CONFIG
+
+    what: str
+    why: str
+
+    def __post_init__(self) -> None:
+        if max(len(self.what), len(self.why)) > MAX_LEFTOVER_TEXT:
+            raise ValueError(f"a leftover's texts take at most {MAX_LEFTOVER_TEXT} characters")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PruneResult(RunResult):
+    """Outcome of one prune attempt: with an `outcome` when `ok`."""
+
+    url: str | None = None
+    """The artifact pruned."""
+    outcome: PruneOutcome | None = None
+    left: tuple[PruneLeftover, ...] = ()
+    """The first MAX_LISTED_LEFT pieces left, when Forgotten."""
+    left_total: int = 0
+
+    def __post_init__(self) -> None:
+        if self.ok and self.outcome is None:
+            raise ValueError("a successful prune names its outcome")
+        forgotten = self.outcome is PruneOutcome.FORGOTTEN
+        if forgotten != (self.left_total > 0) or len(self.left) > min(
+            self.left_total, MAX_LISTED_LEFT
+        ):
+            raise ValueError("only a Forgotten outcome lists what is left, at most leftTotal")
+        if forgotten and not self.left:
+            raise ValueError("a Forgotten outcome lists what is left")

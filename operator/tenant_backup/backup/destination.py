@@ -1,5 +1,7 @@
-"""Pure: where a backup's artifact goes and how the dump Job reaches it."""
+"""Pure: where a backup's artifact goes and how its Jobs reach it (the dump to write it, a
+prune to delete it)."""
 
+import dataclasses
 import posixpath
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -78,9 +80,13 @@ def _plan_pvc(backup: TenantBackup, pvc: PvcDestination) -> DestinationPlan:
     return DestinationPlan(
         args=[f"--output={posixpath.join(MOUNT_PATH, relative)}"],
         url=PvcLocation(pvc.claim_name, relative).url,
-        volumes=[{"name": VOLUME_NAME, "persistentVolumeClaim": {"claimName": pvc.claim_name}}],
+        volumes=[_claim_volume(pvc)],
         volume_mounts=[{"name": VOLUME_NAME, "mountPath": MOUNT_PATH}],
     )
+
+
+def _claim_volume(pvc: PvcDestination) -> dict[str, Any]:
+    return {"name": VOLUME_NAME, "persistentVolumeClaim": {"claimName": pvc.claim_name}}
 
 
 def s3_key(backup: TenantBackup, s3: S3Destination) -> str:
@@ -90,16 +96,18 @@ def s3_key(backup: TenantBackup, s3: S3Destination) -> str:
 
 def _plan_s3(backup: TenantBackup, s3: S3Destination) -> DestinationPlan:
     key = s3_key(backup, s3)
-    args = [
-        f"--s3-bucket={s3.bucket}",
-        f"--s3-key={key}",
-        f"--s3-region={s3.region}",
-        f"--s3-checksum={s3.checksum_calculation.value}",
-    ]
-    args += [f"--s3-endpoint={s3.endpoint}"] if s3.endpoint else []
-    args += ["--s3-force-path-style"] if s3.force_path_style else []
+    connection = _s3_connection(s3)
+    args = [f"--s3-bucket={s3.bucket}", f"--s3-key={key}", *connection.args]
     if s3.download_link is not None:
         args.append(f"--s3-download-link-seconds={s3.download_link.expires_in_seconds}")
+    return dataclasses.replace(connection, args=args, url=S3Location(s3.bucket, key).url)
+
+
+def _s3_connection(s3: S3Destination) -> DestinationPlan:
+    """How a Job reaches the service (no object named): settings, credentials, the CA."""
+    args = [f"--s3-region={s3.region}", f"--s3-checksum={s3.checksum_calculation.value}"]
+    args += [f"--s3-endpoint={s3.endpoint}"] if s3.endpoint else []
+    args += ["--s3-force-path-style"] if s3.force_path_style else []
     env = secret_env(s3.credentials_secret_ref.name, S3_SECRET)
     volumes: list[dict[str, Any]] = []
     mounts: list[dict[str, Any]] = []
@@ -114,13 +122,7 @@ def _plan_s3(backup: TenantBackup, s3: S3Destination) -> DestinationPlan:
         volumes.append({"name": CA_VOLUME_NAME, **source})
         mounts.append({"name": CA_VOLUME_NAME, "mountPath": CA_MOUNT_PATH, "readOnly": True})
         args.append(f"--s3-ca-file={posixpath.join(CA_MOUNT_PATH, CA_FILE)}")
-    return DestinationPlan(
-        args=args,
-        url=S3Location(s3.bucket, key).url,
-        env=env,
-        volumes=volumes,
-        volume_mounts=mounts,
-    )
+    return DestinationPlan(args=args, url=None, env=env, volumes=volumes, volume_mounts=mounts)
 
 
 def _plan_telegram(backup: TenantBackup, telegram: TelegramDestination) -> DestinationPlan:
@@ -135,6 +137,29 @@ def _plan_telegram(backup: TenantBackup, telegram: TelegramDestination) -> Desti
         url=None,
         env=secret_env(telegram.secret_ref.name, TELEGRAM_SECRET),
     )
+
+
+def plan_access(backup: TenantBackup) -> DestinationPlan:
+    """What a Job needs to reach the backup's committed artifacts by their URLs (a prune):
+    the claim mounted (`--pvc-root`), or the service's settings and credentials."""
+    destination = backup.spec.destination
+    if destination.pvc is not None:
+        return DestinationPlan(
+            args=[f"--pvc-root={MOUNT_PATH}"],
+            url=None,
+            volumes=[_claim_volume(destination.pvc)],
+            volume_mounts=[{"name": VOLUME_NAME, "mountPath": MOUNT_PATH}],
+        )
+    if destination.s3 is not None:
+        return _s3_connection(destination.s3)
+    if destination.telegram is not None:
+        telegram = destination.telegram
+        return DestinationPlan(
+            args=[f"--telegram-api-url={telegram.api_url}"],
+            url=None,
+            env=secret_env(telegram.secret_ref.name, TELEGRAM_SECRET),
+        )
+    raise ValueError("the spec names no destination this operator supports")
 
 
 def secret_env(secret: str, layout: SecretLayout) -> list[dict[str, Any]]:

@@ -2,18 +2,23 @@
 
 Re-entrant by construction: the Job is created under a deterministic name before the status
 that mentions it, and the status is written only if nobody changed the object meanwhile.
-Then the follow-ups the written status owes (history, notifications) are settled.
+Then the follow-ups the written status owes (history, notifications) are settled. Our
+finalizer goes on before the first Job; once the object is being deleted, `finalize`
+decides its artifact's fate (`backup.deletion`) before releasing it.
 """
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from tenant_backup.adapters.kube import Body, Kube
-from tenant_backup.api.backup import TenantBackup
+from tenant_backup.api.attempts import AttemptStatus
+from tenant_backup.api.backup import DeletionStatus, TenantBackup
 from tenant_backup.api.kinds import TENANT_BACKUP
+from tenant_backup.backup.deletion import plan_deletion
 from tenant_backup.backup.job import build_job
 from tenant_backup.backup.plan import Plan, hold, needs_preflight, reconcile, still_queued
 from tenant_backup.backup.preflight import run_preflight
+from tenant_backup.backup.prune_job import build_prune_job
 from tenant_backup.backup.settle import settle
 from tenant_backup.core import naming
 from tenant_backup.core.events import Event
@@ -49,7 +54,7 @@ def drive(
         return None
     backup = TenantBackup.from_body(body)
     if backup.metadata.deletion_timestamp is not None:
-        return None
+        return finalize(kube, settings, body, backup, post_event)
     wake_at, latest = advance(kube, settings, body, backup, post_event, slots)
     settle(kube, settings, latest, post_event, utc_now)
     return wake_at
@@ -68,7 +73,7 @@ def advance(
     A queued backup that still would not get a slot costs no checks and no writes."""
     if backup.status.finished:
         return None, backup
-    jobs = observe_jobs(kube, backup)
+    jobs = observe_jobs(kube, backup)[0]
     if still_queued(backup, jobs):
         server = backup.status.database_server
         if not slots.peek(candidate(backup, server)).allowed:
@@ -80,9 +85,13 @@ def advance(
         return record(kube, body, backup, plan, post_event)
     with slots.admission(candidate(backup, plan.status.database_server)) as ticket:
         if ticket.verdict.allowed:
+            # Our finalizer first, so that no artifact exists without it.
+            marked = kube.add_finalizer(TENANT_BACKUP, body, naming.FINALIZER_ARTIFACT)
+            if marked is None:
+                return now + CONFLICT_RETRY, backup
+            body, backup = marked, TenantBackup.from_body(marked)
             created = kube.create_job(build_job(backup, plan.create_attempt, settings))
-            owner = [ref["uid"] for ref in created["metadata"].get("ownerReferences", [])]
-            if owner != [backup.metadata.uid]:
+            if not _ours(created, backup):
                 # A Job of a deleted namesake is still there: wait for garbage collection.
                 return now + CONFLICT_RETRY, backup
             ticket.started = True
@@ -123,17 +132,79 @@ def record(
     return plan.status.next_attempt_time, latest
 
 
-def observe_jobs(kube: Kube, backup: TenantBackup) -> list[ObservedJob]:
-    """Our Jobs, with pods read only for finished attempts not recorded yet."""
-    recorded = {record.attempt for record in backup.status.attempt_history}
-    observed = []
+def finalize(
+    kube: Kube, settings: Settings, body: Body, backup: TenantBackup, post_event: EventSink
+) -> WakeAt:
+    """One pass over a backup being deleted: wait, prune its artifact, or release it (see
+    `backup.deletion`). Released only by a removal that saw the object as planned."""
+    if naming.FINALIZER_ARTIFACT not in backup.metadata.finalizers:
+        return None
+    dumps, prunes = observe_jobs(kube, backup)
+    now = utc_now()
+    plan = plan_deletion(backup, dumps, prunes, now)
+    if plan.release:
+        if not kube.remove_finalizer(TENANT_BACKUP, body, naming.FINALIZER_ARTIFACT):
+            return now + CONFLICT_RETRY
+        for event in plan.events:
+            post_event(body, event)
+        return None
+    if plan.status is None or plan.status == backup.status.deletion:
+        return plan.status.next_attempt_time if plan.status else None
+    if plan.create_attempt is not None:
+        url = plan.status.artifact_url or ""
+        job = build_prune_job(backup, url, plan.create_attempt, settings)
+        if not _ours(kube.create_job(job), backup):
+            return now + CONFLICT_RETRY
+    status = backup.status.model_copy(update={"deletion": plan.status})
+    written = kube.write_status(
+        TENANT_BACKUP,
+        backup.metadata.namespace,
+        backup.metadata.name,
+        backup.metadata.resource_version or "",
+        status.model_dump(mode="json", by_alias=True),
+    )
+    if not written:
+        return now + CONFLICT_RETRY
+    for event in plan.events:
+        post_event(body, event)
+    return plan.status.next_attempt_time
+
+
+def _ours(job: Body, backup: TenantBackup) -> bool:
+    """Whether `job` (created, or found under its name) is the backup's, not a namesake's."""
+    owners = [ref["uid"] for ref in job["metadata"].get("ownerReferences", [])]
+    return owners == [backup.metadata.uid]
+
+
+def observe_jobs(kube: Kube, backup: TenantBackup) -> tuple[list[ObservedJob], list[ObservedJob]]:
+    """Our dump Jobs and prune Jobs, with pods read only for finished attempts not recorded
+    yet."""
     jobs = kube.list_jobs(backup.metadata.namespace, {naming.LABEL_BACKUP_UID: backup.metadata.uid})
+    prunes = [job for job in jobs if _command(job) == naming.PRUNE]
+    dumps = [job for job in jobs if _command(job) != naming.PRUNE]
+    deletion = backup.status.deletion or DeletionStatus()
+    return (
+        _observed(kube, backup.metadata.namespace, dumps, backup.status),
+        _observed(kube, backup.metadata.namespace, prunes, deletion),
+    )
+
+
+def _command(job: Body) -> str | None:
+    labels: dict[str, str] = job["metadata"].get("labels") or {}
+    return labels.get(naming.LABEL_COMMAND)
+
+
+def _observed(
+    kube: Kube, namespace: str, jobs: list[Body], status: AttemptStatus
+) -> list[ObservedJob]:
+    recorded = {record.attempt for record in status.attempt_history}
+    observed = []
     for job in jobs:
         shallow = observe_job(job, [])
         if shallow is None:
             continue
         if shallow.finish is not None and shallow.attempt not in recorded:
-            pods = kube.list_job_pods(backup.metadata.namespace, shallow.name)
+            pods = kube.list_job_pods(namespace, shallow.name)
             shallow = observe_job(job, pods) or shallow
         observed.append(shallow)
     return observed

@@ -1,13 +1,16 @@
 """Kopf registrations only: every trigger runs the same `drive` for the TenantBackup.
 
-Triggers: creation and resume, any change of one of its Jobs, a wake-up when what it waits
-for happens (its backoff ends, a slot frees, a status write lost a race), and a periodic
-resync as the safety net.
+Triggers: creation and resume, any change of one of its Jobs (dump or prune), a wake-up
+when what it waits for happens (its backoff ends, a slot frees, a status write lost a race),
+any event of a backup being deleted that carries our finalizer (Kopf stops timers then), and
+a periodic resync as the safety net. A wake-up that fails is tried again after a resync
+interval: a backup being deleted has no resync.
 """
 
 import logging
 import threading
 from collections import defaultdict
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import kopf
@@ -61,8 +64,9 @@ def _drive(namespace: str | None, name: str, slots: kopf.Index[str, Entry] | Non
 def _wake(key: Key) -> None:
     try:
         _drive(*key, None)
-    except Exception:  # a wake-up must not kill its worker; the resync tries again
+    except Exception:  # a wake-up must not kill its worker
         log.exception("waking TenantBackup %s/%s failed", *key)
+        WAKER.at(key, datetime.now(UTC) + timedelta(seconds=SETTINGS.resync_seconds))
 
 
 WAKER: Waker[Key] = Waker(_wake)
@@ -107,6 +111,25 @@ def on_backup(namespace: str | None, name: str, **kwargs: Any) -> None:
 def resync(namespace: str | None, name: str, **kwargs: Any) -> None:
     """Safety net and follow-up retries: re-derive unfinished backups periodically."""
     _drive(namespace, name, kwargs["slots"])
+
+
+def _being_finalized(body: kopf.Body, **_: Any) -> bool:
+    """Being deleted, and held by our finalizer until its artifact's fate is known."""
+    metadata = body.get("metadata", {})
+    return bool(metadata.get("deletionTimestamp")) and naming.FINALIZER_ARTIFACT in (
+        metadata.get("finalizers") or []
+    )
+
+
+@kopf.on.event(GROUP, VERSION, PLURAL, id="finalize", when=_being_finalized)
+def on_deleting(namespace: str | None, name: str, **kwargs: Any) -> None:
+    """A backup being deleted (and at start-up, each one found): decide its artifact's fate.
+    Failures are retried by a wake-up, as Kopf does not retry event handlers."""
+    try:
+        _drive(namespace, name, kwargs["slots"])
+    except Exception:
+        WAKER.at((namespace or "", name), datetime.now(UTC) + timedelta(seconds=1))
+        raise
 
 
 @kopf.on.event("batch", "v1", "jobs", labels={naming.LABEL_MANAGED_BY: naming.MANAGER})

@@ -156,14 +156,18 @@ def next_step(
     policy: RetryPolicy,
     now: datetime,
     refusal: tuple[str, str] | None,
+    give_up: bool = True,
 ) -> Step:
     """The step after `old`, given the full attempt `history` and the newest attempt
     `started` (by status or by an existing Job). `refusal` (reason, message) fails an object
-    before its first attempt; it is only consulted then."""
+    before its first attempt; it is only consulted then. Without `give_up`, no failure is
+    final (see `_retry_forever`)."""
     last = history[-1] if history else None
     max_attempts = policy.max_attempts
     if last is not None and last.outcome is AttemptOutcome.SUCCEEDED:
         return Step(Phase.SUCCEEDED, Reason.SUCCEEDED, last.message, started)
+    if last is not None and last.attempt == started and not give_up:
+        return _retry_forever(last, started, policy, now)
     if last is not None and last.attempt == started:
         if not last.retryable:
             return Step(Phase.FAILED, last.reason, last.message, started)
@@ -190,6 +194,27 @@ def next_step(
     # restart): whatever the status said before (Queued, a retry's wait) is over.
     message = f"attempt {started} of {max_attempts} running"
     return Step(Phase.RUNNING, Reason.JOB_CREATED, message, started)
+
+
+def _retry_forever(last: AttemptRecord, started: int, policy: RetryPolicy, now: datetime) -> Step:
+    """After failed attempt `started`, the next one, whatever the failure: retryable ones
+    back off as usual up to `maxAttempts`; after that, or after a permanent failure (which
+    a person must fix), every `maxBackoffSeconds`, the message saying so."""
+    if last.retryable and started < policy.max_attempts:
+        due = last.completion_time + backoff(policy, started)
+        why = f"attempt {started} failed ({last.reason})"
+    else:
+        due = last.completion_time + timedelta(seconds=policy.max_backoff_seconds)
+        cause = "a permanent failure" if not last.retryable else f"{started} attempts"
+        why = (
+            f"attempt {started} failed ({last.reason}); after {cause}, retrying every "
+            f"{policy.max_backoff_seconds}s until it succeeds"
+        )
+    if now >= due:
+        message = f"attempt {started + 1} started after {last.reason}"
+        return Step(Phase.RUNNING, Reason.JOB_CREATED, message, started + 1, started + 1)
+    message = f"{why}; next attempt at {due.isoformat()}"
+    return Step(Phase.RUNNING, Reason.RETRY_SCHEDULED, message, started, next_attempt_time=due)
 
 
 def attempt_events(old: AttemptStatus, new: AttemptStatus) -> list[Event]:

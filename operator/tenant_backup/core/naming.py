@@ -1,4 +1,5 @@
-"""Names in one place: tenant slugs and schemas, Job names and labels."""
+"""Names in one place: tenant slugs and schemas, Job names and labels, our finalizer and
+annotations."""
 
 import hashlib
 import re
@@ -16,6 +17,10 @@ LABEL_BACKUP = f"{GROUP}/backup"
 LABEL_BACKUP_UID = f"{GROUP}/backup-uid"
 LABEL_TENANT = f"{GROUP}/tenant"
 LABEL_ATTEMPT = f"{GROUP}/attempt"
+LABEL_COMMAND = f"{GROUP}/command"
+"""The runner subcommand a Job runs, on the Jobs other than dumps (a dump's Job has none)."""
+PRUNE = "prune"
+
 FINALIZER_ARTIFACT = f"{GROUP}/artifact"
 """Ours (not Kopf's `tenantbackup.dev/finalizer`): on every TenantBackup before its first
 Job, removed once the fate of its artifact is known."""
@@ -59,7 +64,17 @@ def job_name(backup_name: str, attempt: int) -> str:
 
     Long backup names are cut and given a short hash so distinct backups stay distinct.
     """
-    suffix = f"-{attempt}"
+    return _bounded(backup_name, f"-{attempt}")
+
+
+def prune_job_name(backup_name: str, attempt: int) -> str:
+    """Deterministic name of the Job of one attempt to delete a backup's artifact. It ends
+    in a word, so no dump Job (`<name>-<attempt>`) of any backup can have it."""
+    return _bounded(backup_name, f"-{attempt}-{PRUNE}")
+
+
+def _bounded(backup_name: str, suffix: str) -> str:
+    """`<backup name><suffix>`, the name cut and hashed to fit JOB_NAME_MAX_LENGTH."""
     if len(backup_name) + len(suffix) <= JOB_NAME_MAX_LENGTH:
         return backup_name + suffix
     digest = hashlib.sha256(backup_name.encode()).hexdigest()[:8]

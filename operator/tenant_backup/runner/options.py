@@ -1,7 +1,9 @@
 """The runner subcommands' arguments: those they share (the tenant, the result file, the
-destination) and the `dump` subcommand's, and the options they become."""
+destination, how to reach stored artifacts) and the `dump` subcommand's, and the options
+they become."""
 
 import argparse
+import dataclasses
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -32,7 +34,7 @@ from tenant_backup.api.contract import (
     telegram_max_part_bytes,
 )
 from tenant_backup.api.reasons import Reason
-from tenant_backup.runner.destinations.access import S3Connection
+from tenant_backup.runner.destinations.access import Access, S3Connection
 from tenant_backup.runner.errors import RunError
 
 TERMINATION_LOG = Path("/dev/termination-log")
@@ -101,12 +103,74 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the arguments every runner subcommand has: the tenant, the result file, the
     PostgreSQL client tools."""
     parser.add_argument("--tenant", required=True, help="tenant slug; the schema is tenant_<slug>")
+    add_result_file_argument(parser)
+    parser.add_argument("--pg-bin-dir", type=Path, help="directory holding pg_dump and pg_restore")
+
+
+def add_result_file_argument(parser: argparse.ArgumentParser) -> None:
+    """Declare `--result-file` (read by `result_file`)."""
     parser.add_argument(
         "--result-file",
         type=Path,
         help=f"where to write the JSON result too (default: {TERMINATION_LOG} if it exists)",
     )
-    parser.add_argument("--pg-bin-dir", type=Path, help="directory holding pg_dump and pg_restore")
+
+
+def _add_s3_connection_arguments(s3: argparse._ArgumentGroup) -> None:
+    """How to reach an S3-compatible service (read by `_s3_connection`)."""
+    s3.add_argument("--s3-region", default=DEFAULT_S3_REGION, help="bucket region")
+    s3.add_argument("--s3-endpoint", help="endpoint URL of an S3-compatible service")
+    s3.add_argument("--s3-force-path-style", action="store_true", help="path-style bucket URLs")
+    _add_choice(
+        s3,
+        "--s3-checksum",
+        ChecksumCalculation.WHEN_REQUIRED,
+        "request checksums; parts always carry Content-MD5",
+    )
+    s3.add_argument("--s3-ca-file", type=Path, help="PEM bundle of the CAs to trust for TLS")
+
+
+def _s3_connection(args: argparse.Namespace) -> S3Connection:
+    return S3Connection(
+        region=args.s3_region,
+        endpoint=args.s3_endpoint,
+        force_path_style=args.s3_force_path_style,
+        checksum=args.s3_checksum,
+        ca_file=args.s3_ca_file,
+    )
+
+
+def _telegram_api_url(url: str) -> str:
+    """`url` without a trailing slash; ValidationFailed unless an http(s) URL without
+    userinfo."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+        raise RunError(
+            Reason.VALIDATION_FAILED, "--telegram-api-url must be an http(s) URL, no userinfo"
+        )
+    return url.rstrip("/")
+
+
+def add_access_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare how stored artifacts are reached by their URLs (read by `access_from_args`):
+    where the claim of `pvc://` URLs is mounted, the S3 service, the Bot API server."""
+    parser.add_argument("--pvc-root", type=Path, help="where the claim of pvc:// URLs is mounted")
+    s3 = parser.add_argument_group(
+        "S3",
+        "Credentials only from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN.",
+    )
+    _add_s3_connection_arguments(s3)
+    telegram = parser.add_argument_group("Telegram", "The bot token only from TELEGRAM_BOT_TOKEN.")
+    telegram.add_argument("--telegram-api-url", default=TELEGRAM_API_URL, help="Bot API base URL")
+
+
+def access_from_args(args: argparse.Namespace) -> Access:
+    """The settings `add_access_arguments` declared; RunError if one is invalid."""
+    return Access(
+        pvc_root=args.pvc_root,
+        s3=_s3_connection(args),
+        telegram_api_url=_telegram_api_url(args.telegram_api_url),
+    )
 
 
 def add_destination_arguments(parser: argparse.ArgumentParser) -> None:
@@ -121,16 +185,7 @@ def add_destination_arguments(parser: argparse.ArgumentParser) -> None:
         "Credentials only from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN.",
     )
     s3.add_argument("--s3-key", help="object key (required with --s3-bucket)")
-    s3.add_argument("--s3-region", default=DEFAULT_S3_REGION, help="bucket region")
-    s3.add_argument("--s3-endpoint", help="endpoint URL of an S3-compatible service")
-    s3.add_argument("--s3-force-path-style", action="store_true", help="path-style bucket URLs")
-    _add_choice(
-        s3,
-        "--s3-checksum",
-        ChecksumCalculation.WHEN_REQUIRED,
-        "request checksums; parts always carry Content-MD5",
-    )
-    s3.add_argument("--s3-ca-file", type=Path, help="PEM bundle of the CAs to trust for TLS")
+    _add_s3_connection_arguments(s3)
     s3.add_argument(
         "--s3-download-link-seconds",
         type=int,
@@ -241,11 +296,7 @@ def _telegram_target(args: argparse.Namespace) -> TelegramTarget:
         raise RunError(
             Reason.VALIDATION_FAILED, "--telegram-chat-id needs a --telegram-file-name like a.b"
         )
-    parts = urlsplit(args.telegram_api_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
-        raise RunError(
-            Reason.VALIDATION_FAILED, "--telegram-api-url must be an http(s) URL, no userinfo"
-        )
+    api_url = _telegram_api_url(args.telegram_api_url)
     largest = telegram_max_part_bytes(args.telegram_api_url)
     if not TELEGRAM_MIN_PART_BYTES <= args.telegram_part_size <= largest:
         raise RunError(
@@ -262,7 +313,7 @@ def _telegram_target(args: argparse.Namespace) -> TelegramTarget:
     return TelegramTarget(
         chat_id=args.telegram_chat_id,
         file_name=args.telegram_file_name,
-        api_url=args.telegram_api_url.rstrip("/"),
+        api_url=api_url,
         part_size=args.telegram_part_size,
         max_rate_limit_wait_seconds=wait,
     )
@@ -285,12 +336,8 @@ def target_from_args(args: argparse.Namespace) -> Target:
     return S3Target(
         bucket=args.s3_bucket,
         key=args.s3_key,
-        region=args.s3_region,
-        endpoint=args.s3_endpoint,
-        force_path_style=args.s3_force_path_style,
-        checksum=args.s3_checksum,
-        ca_file=args.s3_ca_file,
         download_link_seconds=seconds,
+        **dataclasses.asdict(_s3_connection(args)),
     )
 
 
