@@ -47,8 +47,12 @@ def sleep_until(moment: datetime) -> None:
 
 def add_tenant(db: Database, slug: str, rows: int = 2000) -> None:
     schema = f"tenant_{slug}"
+    db.server.execute(f"CREATE SCHEMA {schema} AUTHORIZATION {db.backup.user}", db.dbname)
+    add_notes(db, schema, rows)
+
+
+def add_notes(db: Database, schema: str, rows: int) -> None:
     db.server.execute(
-        f"CREATE SCHEMA {schema} AUTHORIZATION {db.backup.user};"
         f"CREATE TABLE {schema}.notes AS SELECT g AS id, md5(g::text) AS body "
         f"FROM generate_series(1, {rows}) AS g;"
         f"ALTER TABLE {schema}.notes OWNER TO {db.backup.user};",
@@ -72,6 +76,7 @@ def test_minute_schedule_fans_out_flags_shrinks_prunes_catches_up_once_and_suspe
     tenant_db: Database,
     tmp_path: Path,
 ) -> None:
+    add_notes(tenant_db, "tenant_acme", 20000)  # most of acme's artifact, emptied later
     add_tenant(tenant_db, "initech")
     add_tenant(tenant_db, "hooli")  # in the database, not allowed in the namespace
     kubectl(
@@ -112,7 +117,8 @@ def test_minute_schedule_fans_out_flags_shrinks_prunes_catches_up_once_and_suspe
 
         # Before slot 2: acme emptied, initech dropped, wayne added.
         tenant_db.server.execute(
-            "TRUNCATE tenant_acme.customers, tenant_acme.orders, tenant_acme.order_items CASCADE",
+            "TRUNCATE tenant_acme.notes, tenant_acme.customers, tenant_acme.orders, "
+            "tenant_acme.order_items CASCADE",
             tenant_db.dbname,
         )
         tenant_db.server.execute("DROP SCHEMA tenant_initech CASCADE", tenant_db.dbname)

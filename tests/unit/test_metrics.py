@@ -1,11 +1,14 @@
 """Metric state from watch bodies: gauges over what exists, transitions counted once."""
 
+from datetime import timedelta
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from tenant_backup.api.attempts import Condition, ConditionType
 from tenant_backup.api.backup import TenantBackup
 from tenant_backup.backup.metrics import BackupMetrics, job_state
+from tenant_backup.schedule.metrics import ScheduleMetrics
 from tests.support.factories import backup_body
 
 
@@ -90,3 +93,94 @@ def test_jobs_by_state() -> None:
     metrics.job_seen("team-a", "nightly-1", finished)
     metrics.job_gone("team-a", "other-1")
     assert value(registry, "tenant_backup_jobs", namespace="team-a", state="running") is None
+
+
+def test_the_newest_success_of_a_tenant_says_whether_it_shrank() -> None:
+    registry = CollectorRegistry()
+    metrics = BackupMetrics(registry)
+    metrics.backup_seen(SUCCEEDED)
+    labels = {"namespace": "team-a", "tenant": "acme"}
+    assert value(registry, "tenant_backup_size_anomaly", **labels) == 0
+    flagged = SUCCEEDED.model_copy(
+        update={
+            "status": SUCCEEDED.status.model_copy(
+                update={
+                    "completion_time": SUCCEEDED.status.completion_time + timedelta(days=1),
+                    "conditions": [
+                        Condition(
+                            type=ConditionType.SIZE_ANOMALY,
+                            status="True",
+                            reason="SizeAnomaly",
+                            last_transition_time=SUCCEEDED.status.completion_time,
+                        )
+                    ],
+                }
+            ),
+            "metadata": SUCCEEDED.metadata.model_copy(update={"name": "next"}),
+        }
+    )
+    metrics.backup_seen(flagged)
+    assert value(registry, "tenant_backup_size_anomaly", **labels) == 1
+
+
+def test_a_failing_artifact_deletion_is_gauged_while_the_backup_stays() -> None:
+    registry = CollectorRegistry()
+    metrics = BackupMetrics(registry)
+    body = backup_body(namespace="team-a")
+    body["metadata"]["deletionTimestamp"] = "2026-11-26T00:00:00Z"
+    body["status"] = {
+        "phase": "Succeeded",
+        "deletion": {
+            "attempts": 1,
+            "attemptHistory": [
+                {
+                    "attempt": 1,
+                    "jobName": "nightly-1-prune",
+                    "outcome": "Failed",
+                    "reason": "PermissionDenied",
+                    "completionTime": "2026-11-26T00:01:00Z",
+                }
+            ],
+        },
+    }
+    metrics.backup_seen(TenantBackup.from_body(body))
+    labels = {"namespace": "team-a", "tenant": "acme"}
+    assert value(registry, "tenant_backup_artifact_deletions_failing", **labels) == 1
+    metrics.backup_gone("team-a", "nightly")
+    assert value(registry, "tenant_backup_artifact_deletions_failing", **labels) is None
+
+
+def test_schedule_metrics_come_from_the_status() -> None:
+    registry = CollectorRegistry()
+    metrics = ScheduleMetrics(registry)
+    metrics.seen(
+        "team-a",
+        "nightly",
+        {
+            "spec": {"schedule": "0 2 * * *", "timeZone": "Europe/Berlin"},
+            "status": {
+                "nextScheduleTime": "2026-12-04T01:00:00Z",
+                "missed": 2,
+                "tenants": [
+                    {
+                        "tenant": "acme",
+                        "lastSuccess": {"name": "x", "time": "2026-12-03T01:05:00Z"},
+                        "skipped": 1,
+                        "pruned": 3,
+                    }
+                ],
+            },
+        },
+    )
+    key = {"namespace": "team-a", "schedule": "nightly"}
+    tenant = key | {"tenant": "acme"}
+    prefix = "tenant_backup_schedule"
+    assert value(registry, f"{prefix}_last_success_timestamp_seconds", **tenant) == 1796259900.0
+    assert value(registry, f"{prefix}_next_run_timestamp_seconds", **key) == 1796346000.0
+    assert value(registry, f"{prefix}_interval_seconds", **key) == 23 * 3600  # a DST day
+    assert value(registry, f"{prefix}_missed_slots_total", **key) == 2
+    assert value(registry, f"{prefix}_skipped_runs_total", **tenant) == 1
+    assert value(registry, f"{prefix}_pruned_runs_total", **tenant) == 3
+    assert value(registry, f"{prefix}_suspended", **key) == 0
+    metrics.gone("team-a", "nightly")
+    assert value(registry, f"{prefix}_missed_slots_total", **key) is None

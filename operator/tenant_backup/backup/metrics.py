@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from tenant_backup.api.attempts import Phase
+from tenant_backup.api.attempts import AttemptOutcome, Phase
 from tenant_backup.api.backup import TenantBackup
 from tenant_backup.backup.size_check import flagged
 from tenant_backup.core import naming
@@ -41,6 +41,8 @@ class BackupView:
     completion: datetime | None
     size_bytes: int | None
     size_anomaly: bool
+    deletion_failing: bool
+    """Being deleted, and the latest attempt to delete its artifact failed."""
 
     @classmethod
     def of(cls, backup: TenantBackup) -> "BackupView":
@@ -56,7 +58,18 @@ class BackupView:
             completion=status.completion_time,
             size_bytes=status.artifact.size_bytes if status.artifact else None,
             size_anomaly=flagged(status.conditions),
+            deletion_failing=_deletion_failing(backup),
         )
+
+
+def _deletion_failing(backup: TenantBackup) -> bool:
+    deletion = backup.status.deletion
+    return (
+        backup.metadata.deletion_timestamp is not None
+        and deletion is not None
+        and bool(deletion.attempt_history)
+        and deletion.attempt_history[-1].outcome is AttemptOutcome.FAILED
+    )
 
 
 def job_state(body: Mapping[str, Any]) -> str | None:
@@ -149,7 +162,12 @@ class BackupMetrics(Collector):
         counts: dict[tuple[str, str, str], int] = {}
         last_success: dict[Key, float] = {}
         newest_flag: dict[Key, bool] = {}
+        failing: dict[Key, int] = {}
         for view in backups:
+            if view.deletion_failing:
+                failing[view.namespace, view.tenant] = (
+                    failing.get((view.namespace, view.tenant), 0) + 1
+                )
             phase_key = (view.namespace, view.phase, view.reason)
             counts[phase_key] = counts.get(phase_key, 0) + 1
             if view.phase is Phase.SUCCEEDED and view.completion is not None:
@@ -178,6 +196,15 @@ class BackupMetrics(Collector):
         for tenant_key, flag in sorted(newest_flag.items()):
             anomaly.add_metric(list(tenant_key), 1.0 if flag else 0.0)
         yield anomaly
+        deletions = GaugeMetricFamily(
+            f"{PREFIX}_artifact_deletions_failing",
+            "TenantBackups being deleted whose latest attempt to delete the artifact failed "
+            "(they stay until it succeeds), by namespace and tenant.",
+            labels=["namespace", "tenant"],
+        )
+        for tenant_key, count in sorted(failing.items()):
+            deletions.add_metric(list(tenant_key), count)
+        yield deletions
         job_gauge = GaugeMetricFamily(
             f"{PREFIX}_jobs",
             f"Unfinished dump Jobs ({naming.LABEL_MANAGED_BY}={naming.MANAGER}) by state.",
