@@ -96,6 +96,8 @@ def test_jobs_by_state() -> None:
 
 
 def test_the_newest_success_of_a_tenant_says_whether_it_shrank() -> None:
+    finished = SUCCEEDED.status.completion_time
+    assert finished is not None
     registry = CollectorRegistry()
     metrics = BackupMetrics(registry)
     metrics.backup_seen(SUCCEEDED)
@@ -105,13 +107,13 @@ def test_the_newest_success_of_a_tenant_says_whether_it_shrank() -> None:
         update={
             "status": SUCCEEDED.status.model_copy(
                 update={
-                    "completion_time": SUCCEEDED.status.completion_time + timedelta(days=1),
+                    "completion_time": finished + timedelta(days=1),
                     "conditions": [
                         Condition(
                             type=ConditionType.SIZE_ANOMALY,
                             status="True",
                             reason="SizeAnomaly",
-                            last_transition_time=SUCCEEDED.status.completion_time,
+                            last_transition_time=finished,
                         )
                     ],
                 }
