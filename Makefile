@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: help install packages controlplane node images minio bench chart-tools chart-lint crds lint unit test demo demo-down cluster-up cluster-down run kind-e2e
+.PHONY: help install packages controlplane node images minio bench chart-tools promtool chart-lint crds lint unit test demo demo-down cluster-up cluster-down run kind-e2e
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -36,6 +36,9 @@ minio: ## Build (once) the MinIO server the S3 tests run
 chart-tools: ## Build (once) helm and kubeconform from the Go module proxy
 	tools/chart-tools/build.sh
 
+promtool: ## Build (once) Prometheus's promtool from the Go module proxy (checks the chart's alerts)
+	tools/promtool/build.sh
+
 # kubeconform -strict over `helm template` runs in tests/integration/test_chart.py: it needs
 # the test API server's OpenAPI document for offline schemas of the built-in kinds.
 chart-lint: chart-tools ## helm lint --strict of charts/tenant-backup-operator
@@ -53,7 +56,7 @@ lint: install ## ruff, mypy --strict and the import contracts (lint-imports)
 unit: install ## Unit tests only (no cluster, no database)
 	$(BIN)/pytest tests/unit
 
-test: install packages controlplane node images minio chart-lint lint ## Everything: lint, unit, integration, and end to end on a real node
+test: install packages controlplane node images minio chart-lint promtool lint ## Everything: lint, unit, integration, and end to end on a real node
 	$(BIN)/pytest
 
 demo: $(if $(KIND),,install packages controlplane node images chart-tools) ## A real backup on a local real-node cluster (KIND=1: on kind), restored; leaves it up

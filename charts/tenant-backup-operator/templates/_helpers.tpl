@@ -21,3 +21,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   name: {{ include "tbo.fullname" . }}
   namespace: {{ .Release.Namespace }}
 {{- end -}}
+
+{{/* Labels of one alert: (list $ "<severity>"); metrics.prometheusRule.alertLabels win. */}}
+{{- define "tbo.alertLabels" -}}
+{{- $values := (index . 0).Values.metrics.prometheusRule -}}
+{{- toYaml (merge (dict) $values.alertLabels (dict "severity" (index . 1))) -}}
+{{- end -}}
