@@ -10,6 +10,7 @@ as used or unused. Denials are asserted with SubjectAccessReviews.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,11 @@ from devenv.kubectl import KubectlRunner
 from devenv.tenants import Database
 from devenv.waiting import wait_for
 from tenant_backup.api.reasons import Reason
+from tenant_backup.core import naming
 from tests.support import backups as tb
 from tests.support import operator_rbac as rbac
 from tests.support.operator_fixtures import StartOperator
+from tests.support.schedules import schedule_manifest
 
 # Used by every run of the flow below; anything else granted may be unused in a short run.
 ESSENTIAL: set[rbac.Permission] = {
@@ -32,6 +35,11 @@ ESSENTIAL: set[rbac.Permission] = {
     ("tenantbackup.dev", "tenantbackups", "get"),
     ("tenantbackup.dev", "tenantbackups", "patch"),
     ("tenantbackup.dev", "tenantbackups/status", "patch"),
+    ("tenantbackup.dev", "tenantbackups", "delete"),
+    ("tenantbackup.dev", "tenantbackupschedules", "list"),
+    ("tenantbackup.dev", "tenantbackupschedules", "watch"),
+    ("tenantbackup.dev", "tenantbackupschedules", "get"),
+    ("tenantbackup.dev", "tenantbackupschedules/status", "patch"),
     ("batch", "jobs", "list"),
     ("batch", "jobs", "watch"),
     ("batch", "jobs", "create"),
@@ -128,12 +136,26 @@ def test_flow_as_service_account_needs_no_more_than_granted(
     start_operator()
     apply(tb.manifest(name="early", tenant="acme"))
     assert tb.wait_phase(kubectl, namespace, "early", "Failed")["reason"] == "SecretMissing"
+    time.sleep(1.1)  # a later creation second: retention's order
+    apply(tb.manifest(name="early-2", tenant="acme"))
+    tb.wait_phase(kubectl, namespace, "early-2", "Failed")
+    # A schedule adopts both as its runs; retention keeps only the newer failure.
+    runs = f"{naming.LABEL_SCHEDULE}=yearly", f"{naming.LABEL_TENANT}=acme"
+    kubectl("label", "-n", namespace, "tb", "early", "early-2", *runs)
+    apply(schedule_manifest("yearly", "0 0 1 1 *", ["acme"], {"keepLast": 1}))
+    wait_for(
+        lambda: (
+            [item["metadata"]["name"] for item in tb.items(kubectl, namespace, "tb")] == ["early-2"]
+        ),
+        60,
+        "retention to prune the older failure",
+    )
     secret = tb.create_db_secret(kubectl, namespace, shared_tenant_db)
     apply(tb.manifest(deletionPolicy="Delete"))
     tb.fail_attempt(kubectl, namespace, "nightly-1", Reason.LOCK_TIMEOUT)
     tb.run_real_attempt(kubectl, namespace, "nightly-2", secret, claim, tmp_path)
     tb.wait_phase(kubectl, namespace, "nightly", "Succeeded")
-    kubectl("delete", "-n", namespace, "tb", "nightly", "early", "--wait=false")
+    kubectl("delete", "-n", namespace, "tb", "nightly", "early-2", "--wait=false")
     tb.run_real_attempt(kubectl, namespace, "nightly-1-prune", secret, claim, tmp_path)
     wait_for(lambda: not tb.items(kubectl, namespace, "tb"), 60, "the backups were never released")
     wait_for(lambda: tb.job_names(kubectl, namespace) == [], 60, "Jobs outlived their TenantBackup")

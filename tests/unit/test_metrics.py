@@ -159,7 +159,7 @@ def test_schedule_metrics_come_from_the_status() -> None:
         "team-a",
         "nightly",
         {
-            "spec": {"schedule": "0 2 * * *", "timeZone": "Europe/Berlin"},
+            "spec": {"schedule": "0 2 * * *", "timeZone": "Europe/Berlin", "tenants": ["acme"]},
             "status": {
                 "nextScheduleTime": "2026-12-04T01:00:00Z",
                 "missed": 2,
@@ -186,3 +186,20 @@ def test_schedule_metrics_come_from_the_status() -> None:
     assert value(registry, f"{prefix}_suspended", **key) == 0
     metrics.gone("team-a", "nightly")
     assert value(registry, f"{prefix}_missed_slots_total", **key) is None
+
+
+def test_a_tenant_the_database_dropped_is_no_longer_gauged() -> None:
+    registry = CollectorRegistry()
+    metrics = ScheduleMetrics(registry)
+    states = [
+        {"tenant": tenant, "lastSuccess": {"name": tenant, "time": "2026-12-03T01:05:00Z"}}
+        for tenant in ("acme", "initech")
+    ]
+    status = {"slot": {"time": "2026-12-03T01:00:00Z", "tenants": ["acme"]}, "tenants": states}
+    metrics.seen(
+        "team-a", "nightly", {"spec": {"schedule": "@daily", "tenants": ["*"]}, "status": status}
+    )
+    stamp = "tenant_backup_schedule_last_success_timestamp_seconds"
+    key = {"namespace": "team-a", "schedule": "nightly"}
+    assert value(registry, stamp, **key, tenant="acme") is not None
+    assert value(registry, stamp, **key, tenant="initech") is None

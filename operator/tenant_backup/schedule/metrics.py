@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from tenant_backup.api.schedule import EVERY_TENANT
 from tenant_backup.core.observe import parse_time
 from tenant_backup.schedule.cron import CronError, parse_cron
 
@@ -44,6 +45,7 @@ class ScheduleView:
     def of(cls, body: Mapping[str, Any]) -> "ScheduleView":
         """The view of a schedule's watch body (read directly: no model is built)."""
         spec, status = body.get("spec") or {}, body.get("status") or {}
+        current = _current_tenants(spec, status)
         tenants = tuple(
             TenantView(
                 tenant=state.get("tenant", ""),
@@ -52,6 +54,7 @@ class ScheduleView:
                 pruned=int(state.get("pruned") or 0),
             )
             for state in status.get("tenants") or []
+            if current is None or state.get("tenant") in current
         )
         return cls(
             next_slot=parse_time(status.get("nextScheduleTime")),
@@ -60,6 +63,16 @@ class ScheduleView:
             missed=int(status.get("missed") or 0),
             tenants=tenants,
         )
+
+
+def _current_tenants(spec: Mapping[str, Any], status: Mapping[str, Any]) -> set[str] | None:
+    """The tenants the schedule backs up now (a tenant dropped from the database keeps its
+    runs, and its place in status, but is no longer due: no alert for it); None: unknown."""
+    listed = spec.get("tenants") or []
+    if listed and listed != [EVERY_TENANT]:
+        return set(listed)
+    slot = status.get("slot")
+    return set(slot.get("tenants") or []) if slot else None
 
 
 def _interval(spec: Mapping[str, Any]) -> float | None:
