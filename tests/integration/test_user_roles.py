@@ -17,6 +17,7 @@ from devenv.kubectl import KubectlRunner
 from devenv.waiting import wait_for
 from tests.support import backups as tb
 from tests.support import operator_rbac as rbac
+from tests.support.schedules import schedule_manifest
 from tests.support.users import RBAC_API, bind_cluster_role, can_i
 
 AGGREGATE_LABEL_PREFIX = f"{RBAC_API}/aggregate-to-"
@@ -97,3 +98,23 @@ def test_view_holders_read_tenant_backups_and_change_nothing(
     deleted = as_user(kubectl, "auditor", "delete", "-n", namespace, "tenantbackup", "nightly")
     assert refused(deleted, "tenantbackups")
     assert not can_i(kubectl, namespace, "auditor", "patch", "tenantbackups")
+
+
+@pytest.mark.usefixtures("users")
+def test_schedules_follow_the_same_roles(kubectl: KubectlRunner, namespace: str) -> None:
+    schedule = schedule_manifest("nightly", "0 2 * * *", ["acme"])
+    created = as_user(kubectl, "developer", "create", "-n", namespace, "-f", "-", body=schedule)
+    assert created.returncode == 0, created.stderr
+    forged = json.dumps({"status": {"lastScheduleTime": "2026-01-01T00:00:00Z"}})
+    patch = ("patch", "-n", namespace, "tbs", "nightly", "--subresource=status")
+    result = as_user(kubectl, "developer", *patch, "--type=merge", "-p", forged)
+    assert refused(result, "tenantbackupschedules/status")
+    listed = as_user(kubectl, "auditor", "get", "-n", namespace, "tbs", "-o", "name")
+    assert listed.stdout.split() == ["tenantbackupschedule.tenantbackup.dev/nightly"], listed.stderr
+    suspend = ("patch", "-n", namespace, "tbs", "nightly", "--type=merge")
+    refused_suspend = as_user(kubectl, "auditor", *suspend, "-p", '{"spec": {"suspend": true}}')
+    assert refused(refused_suspend, "tenantbackupschedules")
+    suspended = as_user(kubectl, "developer", *suspend, "-p", '{"spec": {"suspend": true}}')
+    assert suspended.returncode == 0, suspended.stderr
+    deleted = as_user(kubectl, "developer", "delete", "-n", namespace, "tbs", "nightly")
+    assert deleted.returncode == 0, deleted.stderr
