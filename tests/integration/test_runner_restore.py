@@ -145,9 +145,7 @@ def test_a_restore_as_another_tenant_reads_only_its_own_data(
     acme_db: Database, tmp_path: Path, fmt: str, compression: str
 ) -> None:
     artifact = _dump(acme_db, tmp_path, "--format", fmt, "--compression", compression)
-    run = _restore(
-        acme_db, artifact, tmp_path, "--target-tenant", "acme2", "--mode", "create-new"
-    )
+    run = _restore(acme_db, artifact, tmp_path, "--target-tenant", "acme2", "--mode", "create-new")
     assert run.returncode == 0, run.stderr
     result = run.result
     assert (result["ok"], result["reason"], result["mode"]) == (True, "Succeeded", "create-new")
@@ -239,7 +237,8 @@ def _reader(db: Database, stop: threading.Event, errors: list[str], counts: list
     with psycopg.connect(db.dsn(), autocommit=True) as conn:
         while not stop.is_set():
             try:
-                counts.append(conn.execute("SELECT count(*) FROM tenant_acme.customers").fetchone()[0])  # type: ignore[index]
+                row = conn.execute("SELECT count(*) FROM tenant_acme.customers").fetchone()
+                counts.append(row[0] if row else -1)
             except psycopg.Error as exc:
                 errors.append(str(exc))
 
@@ -258,7 +257,7 @@ def test_replace_swaps_in_one_transaction_and_keeps_the_previous(
         {"name": "customers", "sql": "SELECT count(*) FROM customers", "expect": "30"},
         {"name": "first", "sql": "SELECT first_customer()", "expect": "tenant_acme customer 1"},
     ]))  # fmt: skip
-    stop, errors, counts = threading.Event(), [], []
+    stop, errors, counts = threading.Event(), list[str](), list[int]()
     reader = threading.Thread(target=_reader, args=(acme_db, stop, errors, counts))
     reader.start()
     try:
@@ -401,7 +400,9 @@ def test_a_missing_extension_is_named_before_anything_is_written(
         "type public.citext (extension citext, available but not installed)"
     ]
     empty_db.server.execute("CREATE EXTENSION citext", empty_db.dbname)
-    owned = _restore(empty_db, artifact, tmp_path, "--privileges", "drop", "--owner", "backup_owner")
+    owned = _restore(
+        empty_db, artifact, tmp_path, "--privileges", "drop", "--owner", "backup_owner"
+    )
     _assert_failed(owned, "PermissionDenied", "Restoring")  # the owner creates the schema
     assert _schemas(empty_db) == ["public"]
     empty_db.server.execute(f"GRANT CREATE ON DATABASE {empty_db.dbname} TO backup_owner")
@@ -442,9 +443,7 @@ def test_restore_from_s3(acme_db: Database, bucket: Bucket, tmp_path: Path) -> N
     assert _one(acme_db, "SELECT tenant_acme_s3.customer_count()") == 30
 
 
-def test_restore_from_telegram(
-    acme_db: Database, bot_api: BotApiStandIn, tmp_path: Path
-) -> None:
+def test_restore_from_telegram(acme_db: Database, bot_api: BotApiStandIn, tmp_path: Path) -> None:
     dumped = run_to_telegram(acme_db, bot_api, tmp_path)
     assert dumped.returncode == 0, dumped.stderr
     env = _env(acme_db, {"TELEGRAM_BOT_TOKEN": bot_api.token})
@@ -455,4 +454,3 @@ def test_restore_from_telegram(
     assert run.returncode == 0, run.stderr
     assert bot_api.token not in run.stdout + run.stderr + run.result_text
     assert _snapshot(acme_db, "tenant_acme_tg") == _snapshot(acme_db, "tenant_acme")
-
