@@ -39,6 +39,14 @@ class Reason(StrEnum):
     # Permanent failures of reading a stored artifact back.
     ARTIFACT_NOT_FOUND = "ArtifactNotFound"
     ARTIFACT_CORRUPT = "ArtifactCorrupt"
+    # Permanent failures of a restore; nothing of the target was changed.
+    CHECKSUM_MISMATCH = "ChecksumMismatch"
+    MISSING_PREREQUISITE = "MissingPrerequisite"
+    CROSS_TENANT_REFERENCE = "CrossTenantReference"
+    TARGET_EXISTS = "TargetExists"
+    TARGET_NOT_FOUND = "TargetNotFound"
+    CHECKS_FAILED = "ChecksFailed"
+    RESTORE_FAILED = "RestoreFailed"
 
 
 PERMANENT: frozenset[Reason] = frozenset(
@@ -55,6 +63,13 @@ PERMANENT: frozenset[Reason] = frozenset(
         Reason.DEADLINE_EXCEEDED,
         Reason.ARTIFACT_NOT_FOUND,
         Reason.ARTIFACT_CORRUPT,
+        Reason.CHECKSUM_MISMATCH,
+        Reason.MISSING_PREREQUISITE,
+        Reason.CROSS_TENANT_REFERENCE,
+        Reason.TARGET_EXISTS,
+        Reason.TARGET_NOT_FOUND,
+        Reason.CHECKS_FAILED,
+        Reason.RESTORE_FAILED,
     }
 )
 
