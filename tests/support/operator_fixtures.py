@@ -18,7 +18,11 @@ from tests.support.operator_process import OperatorProcess
 from tests.support.operator_rbac import install_identity
 
 CRDS = Path(__file__).resolve().parents[2] / "crds"
-CRD_NAMES = ("tenantbackups.tenantbackup.dev", "tenantbackupschedules.tenantbackup.dev")
+CRD_NAMES = (
+    "tenantbackups.tenantbackup.dev",
+    "tenantbackupschedules.tenantbackup.dev",
+    "tenantrestores.tenantbackup.dev",
+)
 
 StartOperator = Callable[..., OperatorProcess]
 
