@@ -210,8 +210,9 @@ def test_replace_swaps_under_a_reader_while_a_backup_and_the_schedule_wait(
     claim_dir: Path,
     tmp_path: Path,
 ) -> None:
-    before = rows(tenant_db, COUNT)[0][0]
-    tenant_db.server.execute("DELETE FROM tenant_acme.customers WHERE id % 2 = 0", tenant_db.dbname)
+    names = "SELECT id, name FROM {}.customers ORDER BY id"
+    before = rows(tenant_db, names.format("tenant_acme"))
+    tenant_db.server.execute("UPDATE tenant_acme.customers SET name = 'changed'", tenant_db.dbname)
     apply(schedule_manifest("yearly", "0 0 1 1 *", ["acme"], {"keepLast": 1}))
     replace = restore_manifest(
         "undo",
@@ -243,11 +244,11 @@ def test_replace_swaps_under_a_reader_while_a_backup_and_the_schedule_wait(
         run_restore(kubectl, namespace, "undo-1-restore", tenant_db, claim_dir, tmp_path)
         status = wait_restore(kubectl, namespace, "undo", "Succeeded")
     assert errors == []
-    assert rows(tenant_db, COUNT)[0][0] == before
+    assert rows(tenant_db, names.format("tenant_acme")) == before
     previous = status["previousSchema"]
     assert previous.startswith("tbr_prev_")
     assert status["previousKeptUntil"]
-    assert rows(tenant_db, f"SELECT count(*) FROM {previous}.customers")[0][0] < before
+    assert {name for _, name in rows(tenant_db, names.format(previous))} == {"changed"}
     tb.running_pod(kubectl, namespace, "later-1")  # the slot freed: the backup starts
 
 
@@ -285,7 +286,7 @@ def test_verify_restores_into_a_scratch_database_and_leaves_the_target_untouched
     tmp_path: Path,
 ) -> None:
     before_schemas, before_databases = schemas(tenant_db), databases(tenant_db)
-    check = {"name": "one", "sql": "SELECT count(*) > 0 FROM customers", "expect": "true"}
+    check = {"name": "one", "sql": "SELECT count(*) > 0 FROM customers", "expect": "t"}
     apply(restore_manifest("drill", {"backupRef": {"name": "nightly"}}, mode="Verify",
                            checks=[check]))  # fmt: skip
     run_restore(kubectl, namespace, "drill-1-restore", tenant_db, claim_dir, tmp_path)
