@@ -26,44 +26,16 @@ from tests.support.s3_fixtures import Bucket
 from tests.support.schedules import schedule_manifest
 
 Apply = Callable[..., Any]
-RESTORE_SECRET = "pg-restore"
+RESTORE_SECRET = tb.RESTORE_SECRET_NAME
 COUNT = "SELECT count(*) FROM tenant_acme.customers"
 
 
-def restore_manifest(name: str, source: dict[str, Any], **spec: Any) -> dict[str, Any]:
-    """A TenantRestore into the database of Secret `pg-restore`, one attempt."""
-    fields = {
-        "source": source,
-        "target": {"database": {"secretRef": {"name": RESTORE_SECRET}}, "tenant": "acme_copy"},
-        "retry": {"maxAttempts": 1},
-    } | spec
-    return {
-        "apiVersion": "tenantbackup.dev/v1alpha1",
-        "kind": "TenantRestore",
-        "metadata": {"name": name},
-        "spec": fields,
-    }
+restore_manifest = tb.tenant_restore
+wait_restore = tb.wait_restore
 
 
 def restore_status(kubectl: KubectlRunner, namespace: str, name: str) -> dict[str, Any]:
     found: dict[str, Any] = tb.get(kubectl, namespace, "tenantrestore", name).get("status", {})
-    return found
-
-
-def wait_restore(
-    kubectl: KubectlRunner, namespace: str, name: str, phase: str, timeout: float = 90
-) -> dict[str, Any]:
-    """Wait until the TenantRestore reaches `phase`; its status."""
-
-    def reached() -> dict[str, Any] | None:
-        current = restore_status(kubectl, namespace, name)
-        return current if current.get("phase") == phase else None
-
-    found: dict[str, Any] = wait_for(
-        reached,
-        timeout,
-        lambda: f"{name} never reached {phase}: {restore_status(kubectl, namespace, name)}",
-    )
     return found
 
 
@@ -73,20 +45,6 @@ def restore_events(kubectl: KubectlRunner, namespace: str) -> list[str]:
         for event in tb.items(kubectl, namespace, "events")
         if event["involvedObject"]["kind"] == "TenantRestore"
     ]
-
-
-def superuser_secret(kubectl: KubectlRunner, namespace: str, db: Database) -> dict[str, str]:
-    """Secret `pg-restore`: a role that may create schemas and databases (the superuser)."""
-    creds = db.server.superuser
-    data = {
-        "host": db.server.pod_host,
-        "port": str(db.server.port),
-        "dbname": db.dbname,
-        "username": creds.user,
-        "password": creds.password,
-    }
-    tb.create_secret(kubectl, namespace, RESTORE_SECRET, data)
-    return data
 
 
 def rows(db: Database, query: str) -> list[tuple[Any, ...]]:
@@ -115,7 +73,7 @@ def backed_up(
     """A running operator, Secrets `pg-app` and `pg-restore` for `tenant_db`, and TenantBackup
     `nightly` of acme Succeeded in the claim; its status."""
     secret = tb.create_db_secret(kubectl, namespace, tenant_db)
-    superuser_secret(kubectl, namespace, tenant_db)
+    tb.create_restore_secret(kubectl, namespace, tenant_db)
     start_operator()
     apply(tb.manifest())
     tb.run_real_attempt(kubectl, namespace, "nightly-1", secret, claim_dir, tmp_path)
@@ -329,7 +287,7 @@ def test_create_new_from_an_s3_backup_by_latest_of_a_schedule(
 ) -> None:
     db_secret = tb.create_db_secret(kubectl, namespace, tenant_db)
     s3 = create_s3_secret(kubectl, namespace, bucket)
-    superuser_secret(kubectl, namespace, tenant_db)
+    tb.create_restore_secret(kubectl, namespace, tenant_db)
     start_operator()
     backup = tb.manifest(destination=s3_destination(bucket))
     backup["metadata"]["labels"] = {"tenantbackup.dev/schedule": "hourly"}
