@@ -193,7 +193,8 @@ class TenantRestoreSpec(ApiModel):
                 "keepPreviousFor is only for mode Replace",
             ),
             cel(
-                "!has(self.checks) || self.checks.all(c, self.checks.exists_one(d, d.name == c.name))",
+                "!has(self.checks) "
+                "|| self.checks.all(c, self.checks.exists_one(d, d.name == c.name))",
                 "the checks' names must differ",
             ),
         )
