@@ -6,10 +6,8 @@ acting."""
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from kubernetes.client import ApiClient
@@ -19,13 +17,19 @@ from devenv.tenants import Database
 from devenv.waiting import wait_for
 from tenant_backup.operator_command import STEPPED_DOWN
 from tests.support import backups as tb
-from tests.support.failover import Burst, burst, wait_holder
+from tests.support.failover import (
+    LIMIT,
+    Burst,
+    all_succeeded,
+    apply_backups,
+    assert_each_ran_once,
+    burst,
+    wait_holder,
+)
 from tests.support.operator_fixtures import StartOperator, lease_name, operator_identity
 from tests.support.operator_process import OperatorProcess
 
-LIMIT = 3
 TAKEOVER_SECONDS = 30
-TENANTS = ("acme", "acme_eu", "globex")
 
 
 @pytest.fixture(autouse=True)
@@ -47,47 +51,6 @@ def two_replicas(
     standby = start_operator(**limits)
     wait_for(lambda: "standing by" in standby.logs(), 60, "the second replica never stood by")
     return leader, standby
-
-
-def apply_backups(kubectl: KubectlRunner, namespace: str, count: int) -> list[str]:
-    names = [f"b{n:02}" for n in range(1, count + 1)]
-    items = [tb.manifest(name, TENANTS[i % len(TENANTS)]) for i, name in enumerate(names)]
-    kubectl(
-        "apply",
-        "-n",
-        namespace,
-        "-f",
-        "-",
-        input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}),
-    )
-    return names
-
-
-def all_succeeded(kubectl: KubectlRunner, namespace: str, names: list[str]) -> bool:
-    phases = {
-        item["metadata"]["name"]: item.get("status", {}).get("phase")
-        for item in tb.items(kubectl, namespace, "tb")
-    }
-    return all(phases.get(name) == "Succeeded" for name in names)
-
-
-def assert_each_ran_once(
-    kubectl: KubectlRunner, namespace: str, names: list[str], watch: Burst
-) -> None:
-    """One Job per backup, its first attempt, one pod ended; never more unfinished Jobs than
-    the limit at any sample."""
-    expected = sorted(f"{name}-1" for name in names)
-    assert sorted(watch.jobs) == expected
-    assert sorted(tb.job_names(kubectl, namespace)) == expected
-    pods = [
-        pod["metadata"]["labels"]["batch.kubernetes.io/job-name"]
-        for pod in tb.items(kubectl, namespace, "pods")
-    ]
-    assert sorted(pods) == expected  # one pod each: no attempt ran twice
-    for name in names:
-        status: dict[str, Any] = tb.status(kubectl, namespace, name)
-        assert (status["phase"], status["attempts"]) == ("Succeeded", 1), (name, status)
-    assert 0 < watch.max_active <= LIMIT, watch.max_active
 
 
 def first_job_after(watch: Burst, moment: float) -> float:

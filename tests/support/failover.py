@@ -18,9 +18,13 @@ from devenv.pod_executor import end_pod
 from tenant_backup.api.result import DumpResult, ResultArtifact
 from tenant_backup.backup.metrics import job_state
 from tenant_backup.core import naming
+from tests.support import backups as tb
 from tests.support.operator_rbac import NAMESPACE as OPERATOR_NAMESPACE
 
 SAMPLE_SECONDS = 0.1
+LIMIT = 3
+"""The bursts' concurrency limit (total and per server)."""
+TENANTS = ("acme", "acme_eu", "globex")
 SELECTOR = f"{naming.LABEL_MANAGED_BY}={naming.MANAGER}"
 
 
@@ -142,3 +146,44 @@ def wait_holder(kubectl: KubectlRunner, lease: str, holder: str, timeout: float)
             )
         time.sleep(0.2)
     return time.monotonic() - start
+
+
+def apply_backups(kubectl: KubectlRunner, namespace: str, count: int) -> list[str]:
+    names = [f"b{n:02}" for n in range(1, count + 1)]
+    items = [tb.manifest(name, TENANTS[i % len(TENANTS)]) for i, name in enumerate(names)]
+    kubectl(
+        "apply",
+        "-n",
+        namespace,
+        "-f",
+        "-",
+        input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}),
+    )
+    return names
+
+
+def all_succeeded(kubectl: KubectlRunner, namespace: str, names: list[str]) -> bool:
+    phases = {
+        item["metadata"]["name"]: item.get("status", {}).get("phase")
+        for item in tb.items(kubectl, namespace, "tb")
+    }
+    return all(phases.get(name) == "Succeeded" for name in names)
+
+
+def assert_each_ran_once(
+    kubectl: KubectlRunner, namespace: str, names: list[str], watch: Burst, limit: int = LIMIT
+) -> None:
+    """One Job per backup, its first attempt, one pod ended; never more unfinished Jobs than
+    the limit at any sample."""
+    expected = sorted(f"{name}-1" for name in names)
+    assert sorted(watch.jobs) == expected
+    assert sorted(tb.job_names(kubectl, namespace)) == expected
+    pods = [
+        pod["metadata"]["labels"]["batch.kubernetes.io/job-name"]
+        for pod in tb.items(kubectl, namespace, "pods")
+    ]
+    assert sorted(pods) == expected  # one pod each: no attempt ran twice
+    for name in names:
+        status: dict[str, Any] = tb.status(kubectl, namespace, name)
+        assert (status["phase"], status["attempts"]) == ("Succeeded", 1), (name, status)
+    assert 0 < watch.max_active <= limit, watch.max_active

@@ -55,9 +55,14 @@ class LeaseStore:
         """Create the Lease holding `record`; False if it exists already."""
         body = {"metadata": {"name": self.name, "namespace": self.namespace}, "spec": _spec(record)}
         try:
-            self._api.create_namespaced_lease(
-                self.namespace, _lease(body), _preload_content=False, _request_timeout=self._timeout
-            )
+            _json(
+                self._api.create_namespaced_lease(
+                    self.namespace,
+                    _lease(body),
+                    _preload_content=False,
+                    _request_timeout=self._timeout,
+                )
+            )  # read whole, so the connection is kept for the next round
         except ApiException as error:
             if error.status == 409:
                 return False
@@ -76,12 +81,14 @@ class LeaseStore:
             "spec": _spec(record),
         }
         try:
-            self._api.replace_namespaced_lease(
-                self.name,
-                self.namespace,
-                _lease(body),
-                _preload_content=False,
-                _request_timeout=self._timeout,
+            _json(
+                self._api.replace_namespaced_lease(
+                    self.name,
+                    self.namespace,
+                    _lease(body),
+                    _preload_content=False,
+                    _request_timeout=self._timeout,
+                )
             )
         except ApiException as error:
             if error.status in (404, 409):
