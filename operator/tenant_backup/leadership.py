@@ -80,7 +80,7 @@ class Leadership:
             return self._hold(record, started)
 
     def _hold(self, record: LeaseRecord, started: float) -> bool:
-        if self.holder != self.identity:
+        if self._acting_until == -math.inf:  # the first hold of this process
             log.info(
                 "leader election: became the leader as %s (Lease %s/%s)",
                 self.identity,
