@@ -78,7 +78,7 @@ cluster-down: install ## Stop the local control plane
 	$(BIN)/python -m devenv.cluster_cli down
 
 run: install ## Run the operator against $$KUBECONFIG (all namespaces)
-	$(BIN)/tenant-backup operator --all-namespaces
+	TENANT_BACKUP_LEADER_ELECTION=false $(BIN)/tenant-backup operator --all-namespaces
 
 kind-e2e: ## Where Docker exists: kind cluster, image, chart, PostgreSQL, a backup to a PVC, restored
 	$(PYTHON) tools/kind-e2e/run.py $(if $(KEEP),--keep)

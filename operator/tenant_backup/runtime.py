@@ -1,7 +1,8 @@
 """The operator process's wiring shared by every kind's registrations: Kopf's settings,
-the one Kubernetes client, and posting our Events."""
+the one Kubernetes client, posting our Events, and the fence of leader election."""
 
 import os
+from collections.abc import Callable
 from typing import Any, cast
 
 import kopf
@@ -16,6 +17,17 @@ from tenant_backup.settings import Settings
 SETTINGS = Settings.from_env()
 COMPONENT = "tenant-backup-operator"
 _kube: list[Kube] = []
+_may_write: list[Callable[[], bool]] = [lambda: True]
+
+
+def fence(may_write: Callable[[], bool]) -> None:
+    """Send our writes and Events only while `may_write()` (set before Kopf starts)."""
+    _may_write[0] = may_write
+
+
+def may_write() -> bool:
+    """Whether this replica may act now (always, without leader election)."""
+    return _may_write[0]()
 
 
 @kopf.on.startup()
@@ -32,7 +44,7 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         f"{naming.LABEL_MANAGED_BY}={naming.MANAGER}"
     )
     config.load_config()  # type: ignore[no-untyped-call]  # in-cluster, else kubeconfig
-    _kube.append(Kube(client.ApiClient()))
+    _kube.append(Kube(client.ApiClient(), may_write))
 
 
 def kube() -> Kube:
@@ -41,6 +53,8 @@ def kube() -> Kube:
 
 
 def post_event(body: Body, event: Event) -> None:
-    """Post `event` on the object `body`."""
+    """Post `event` on the object `body` (not once this replica stopped acting)."""
+    if not may_write():
+        return
     # kopf.event reads only apiVersion, kind and metadata: a raw API dict serves.
     kopf.event(cast(kopf.Body, body), type=event.type, reason=event.reason, message=event.message)
