@@ -116,6 +116,7 @@ class Operator:
             **os.environ,
             "KUBECONFIG": str(kubeconfig),
             "TENANT_BACKUP_DENIED_CIDRS": loopback_allowed(),
+            "TENANT_BACKUP_LEADER_ELECTION": "false",  # one process: nothing to elect
             "PYTHONSAFEPATH": "1",
             **env,
         }
