@@ -1,6 +1,7 @@
 """The operator process's wiring shared by every kind's registrations: Kopf's settings,
-the one Kubernetes client, posting our Events, and the concurrency gate every kind that runs
-Jobs takes its slots from (its Kopf indexes, and how to wake each kind's queued objects)."""
+the one Kubernetes client, posting our Events, the fence of leader election, and the
+concurrency gate every kind that runs Jobs takes its slots from (its Kopf indexes, and how to
+wake each kind's queued objects)."""
 
 import os
 from collections.abc import Callable, Mapping
@@ -20,6 +21,18 @@ from tenant_backup.settings import Settings
 SETTINGS = Settings.from_env()
 COMPONENT = "tenant-backup-operator"
 _kube: list[Kube] = []
+_may_write: list[Callable[[], bool]] = [lambda: True]
+
+
+def fence(may_write: Callable[[], bool]) -> None:
+    """Send our writes and Events only while `may_write()` (set before Kopf starts)."""
+    _may_write[0] = may_write
+
+
+def may_write() -> bool:
+    """Whether this replica may act now (always, without leader election)."""
+    return _may_write[0]()
+
 
 GATE = Gate(Limits(SETTINGS.max_running_jobs, SETTINGS.max_running_jobs_per_server))
 SLOT_INDEXES = ("slots", "restore_slots")
@@ -46,7 +59,7 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         f"{naming.LABEL_MANAGED_BY}={naming.MANAGER}"
     )
     config.load_config()  # type: ignore[no-untyped-call]  # in-cluster, else kubeconfig
-    _kube.append(Kube(client.ApiClient()))
+    _kube.append(Kube(client.ApiClient(), may_write))
 
 
 def kube() -> Kube:
@@ -55,7 +68,9 @@ def kube() -> Kube:
 
 
 def post_event(body: Body, event: Event) -> None:
-    """Post `event` on the object `body`."""
+    """Post `event` on the object `body` (not once this replica stopped acting)."""
+    if not may_write():
+        return
     # kopf.event reads only apiVersion, kind and metadata: a raw API dict serves.
     kopf.event(cast(kopf.Body, body), type=event.type, reason=event.reason, message=event.message)
 

@@ -4,6 +4,7 @@ pg_dump) against PostgreSQL on the host, into a hostPath-backed claim."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -152,7 +153,7 @@ def _running_operator_pod(node_cluster: NodeCluster, not_named: str = "") -> str
     return None
 
 
-def test_operator_pod_deleted_mid_backup_is_replaced_and_the_backup_finishes_once(
+def test_leader_pod_deleted_mid_backup_hands_over_and_the_backup_finishes_once(
     node_cluster: NodeCluster,
     node_kubectl: KubectlRunner,
     node_namespace: str,
@@ -165,19 +166,31 @@ def test_operator_pod_deleted_mid_backup_is_replaced_and_the_backup_finishes_onc
         locker.execute(f"LOCK TABLE {SCHEMA}.orders IN ACCESS EXCLUSIVE MODE")
         node_apply(tb.manifest(timeouts={"lockWaitTimeoutSeconds": 240}))
         wait_for(lambda: _pg_dump_waiting_for_lock(source_db), 120, "pg_dump to wait for the lock")
-        old = _running_operator_pod(node_cluster)
-        assert old is not None
+        old = operator_release.leader(node_cluster.cluster)
+        standby = _running_operator_pod(node_cluster, not_named=old)
+        assert old, "no operator pod holds the Lease"
+        assert standby is not None, "no standby replica"
         node_kubectl("delete", "pod", "-n", operator_release.NAMESPACE, old, "--wait=false")
-        new = wait_for(
-            lambda: _running_operator_pod(node_cluster, not_named=old),
+        deleted = time.monotonic()
+        wait_for(
+            lambda: operator_release.leader(node_cluster.cluster) == standby,
+            30,
+            lambda: (
+                f"the standby did not take over: {operator_release.leader(node_cluster.cluster)}"
+            ),
+        )
+        handover = time.monotonic() - deleted
+        print(f"leader pod deleted: the standby took the Lease after {handover:.1f} s")
+        wait_for(
+            lambda: _running_operator_pod(node_cluster, not_named=standby) not in (None, old),
             120,
-            "a replacement operator pod",
+            "a replacement pod for the deleted leader",
         )
         assert tb.status(node_kubectl, node_namespace, "nightly")["phase"] == "Running"
         locker.rollback()  # release: the dump proceeds
 
     status = tb.wait_phase(node_kubectl, node_namespace, "nightly", "Succeeded", BACKUP_TIMEOUT)
-    assert new != old
+    assert operator_release.leader(node_cluster.cluster) == standby
     assert status["attempts"] == 1, json.dumps(status["attemptHistory"], indent=1)
     assert tb.job_names(node_kubectl, node_namespace) == ["nightly-1"]
     (archive,) = _artifacts(node_claim)
