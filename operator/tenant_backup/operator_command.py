@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     import kopf
 
     import tenant_backup.backup.handlers
+    import tenant_backup.restore.handlers
     import tenant_backup.schedule.handlers  # noqa: F401
 
     if args.metrics_port:

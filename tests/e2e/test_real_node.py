@@ -17,6 +17,7 @@ from devenv.postgres import PostgresServer
 from devenv.restore import restore, row_counts
 from devenv.tenants import Database
 from devenv.waiting import wait_for
+from tenant_backup.core.policy import ALLOWED_TENANTS_ANNOTATION
 from tests.e2e.conftest import Apply
 from tests.support import backups as tb
 from tests.support.schedules import runs, schedule_manifest, schedule_status
@@ -63,6 +64,36 @@ def test_backup_succeeds_and_its_artifact_restores(
     assert sorted(expected) == ["customers", "order_items", "orders", "secrets"]
     assert all(expected.values())
     assert restored == expected
+
+
+def test_a_backup_restores_into_a_new_tenant_by_a_real_restore_pod(
+    node_cluster: NodeCluster,
+    node_kubectl: KubectlRunner,
+    node_namespace: str,
+    node_apply: Apply,
+    node_claim: Path,
+    source_db: Database,
+) -> None:
+    allowed = f"{ALLOWED_TENANTS_ANNOTATION}=acme,acme_copy"
+    node_kubectl("annotate", "--overwrite", "namespace", node_namespace, allowed)
+    tb.create_db_secret(node_kubectl, node_namespace, source_db)
+    tb.create_restore_secret(node_kubectl, node_namespace, source_db)
+    node_apply(tb.manifest())
+    tb.wait_phase(node_kubectl, node_namespace, "nightly", "Succeeded", BACKUP_TIMEOUT)
+    node_apply(tb.tenant_restore("copy", {"backupRef": {"name": "nightly"}}))
+    try:
+        status = tb.wait_restore(node_kubectl, node_namespace, "copy", "Succeeded", BACKUP_TIMEOUT)
+        (pod,) = tb.items(
+            node_kubectl, node_namespace, "pods", "batch.kubernetes.io/job-name=copy-1-restore"
+        )
+        assert pod["spec"]["nodeName"] == node_cluster.node.name
+        assert status["targetSchema"] == "tenant_acme_copy"
+        assert row_counts(source_db.dsn(), "tenant_acme_copy") == row_counts(
+            source_db.dsn(), SCHEMA
+        )
+    finally:
+        with psycopg.connect(source_db.dsn(), autocommit=True) as conn:
+            conn.execute("DROP SCHEMA IF EXISTS tenant_acme_copy CASCADE")
 
 
 def test_stopped_database_is_retried_then_fails_unavailable(

@@ -70,6 +70,16 @@ def test_values_schema_rejects_nonsense() -> None:
         )
 
 
+def test_restores_join_edit_only_when_asked() -> None:
+    key = ("ClusterRole", "", "tenant-backup-operator-restore")
+    edit = "rbac.authorization.k8s.io/aggregate-to-edit"
+    default = by_key(chart.objects(chart.template()))[key]["metadata"]["labels"]
+    assert default["rbac.authorization.k8s.io/aggregate-to-admin"] == "true"
+    assert edit not in default
+    opted = chart.template('userRoles={"aggregate": true, "restoreForEdit": true}')
+    assert by_key(chart.objects(opted))[key]["metadata"]["labels"][edit] == "true"
+
+
 def network_policy(*values: str) -> dict[str, Any]:
     objs = by_key(chart.objects(chart.template(*values)))
     spec: dict[str, Any] = objs["NetworkPolicy", "tenant-backup-system", "tenant-backup-operator"][

@@ -41,6 +41,8 @@ ESSENTIAL: set[rbac.Permission] = {
     ("tenantbackup.dev", "tenantbackupschedules", "watch"),
     ("tenantbackup.dev", "tenantbackupschedules", "get"),
     ("tenantbackup.dev", "tenantbackupschedules/status", "patch"),
+    ("tenantbackup.dev", "tenantrestores", "list"),
+    ("tenantbackup.dev", "tenantrestores", "watch"),
     ("batch", "jobs", "list"),
     ("batch", "jobs", "watch"),
     ("batch", "jobs", "create"),
@@ -95,6 +97,9 @@ def allowed(
         ("update", "tenantbackupschedules", "tenantbackup.dev"),
         ("delete", "tenantbackupschedules", "tenantbackup.dev"),
         ("create", "tenantbackupschedules", "tenantbackup.dev"),
+        ("create", "tenantrestores", "tenantbackup.dev"),
+        ("update", "tenantrestores", "tenantbackup.dev"),
+        ("delete", "tenantrestores", "tenantbackup.dev"),
         ("get", "configmaps", ""),
         ("create", "rolebindings", "rbac.authorization.k8s.io"),
         ("update", "customresourcedefinitions", "apiextensions.k8s.io"),
@@ -125,6 +130,9 @@ def test_operator_is_allowed_what_it_does(
     assert allowed(kubectl, "create", "tenantbackups", "tenantbackup.dev", namespace)
     assert allowed(kubectl, "delete", "tenantbackups", "tenantbackup.dev", namespace)
     assert allowed(kubectl, "patch", "tenantbackupschedules/status", "tenantbackup.dev", namespace)
+    # A restore: its status, and the schedules it pauses (listed, never changed).
+    assert allowed(kubectl, "patch", "tenantrestores/status", "tenantbackup.dev", namespace)
+    assert allowed(kubectl, "list", "tenantbackupschedules", "tenantbackup.dev", namespace)
     # Leader election: its Lease, in its own namespace.
     for verb in ("get", "create", "update"):
         assert allowed(kubectl, verb, "leases", "coordination.k8s.io", rbac.NAMESPACE)

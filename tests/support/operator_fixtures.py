@@ -19,7 +19,11 @@ from tests.support.operator_rbac import NAMESPACE as OPERATOR_NAMESPACE
 from tests.support.operator_rbac import install_identity
 
 CRDS = Path(__file__).resolve().parents[2] / "crds"
-CRD_NAMES = ("tenantbackups.tenantbackup.dev", "tenantbackupschedules.tenantbackup.dev")
+CRD_NAMES = (
+    "tenantbackups.tenantbackup.dev",
+    "tenantbackupschedules.tenantbackup.dev",
+    "tenantrestores.tenantbackup.dev",
+)
 
 StartOperator = Callable[..., OperatorProcess]
 

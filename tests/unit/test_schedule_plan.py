@@ -167,6 +167,25 @@ def test_forbid_skips_a_tenant_whose_previous_run_is_unfinished_and_allow_runs_i
     assert [body["spec"]["tenant"] for body in allow.creates] == ["acme", "globex"]
 
 
+def test_a_tenant_being_replaced_by_a_restore_skips_the_slot_with_an_event() -> None:
+    current = schedule()
+    config = configure(current)
+    assert isinstance(config, Config)
+    slot_due = due(config.cron, None, CREATED, SLOT, config.deadline)
+    found = Tenants(allowed=("acme", "globex"))
+    decided = plan(current, config, slot_due, found, [], SLOT, {"acme": "team-a/undo"})
+    assert [body["spec"]["tenant"] for body in decided.creates] == ["globex"]
+    assert decided.status.skipped == 1
+    skipped = [event for event in decided.events if event.reason == "Restoring"]
+    assert [(event.type, event.message) for event in skipped] == [
+        (
+            "Normal",
+            f"slot {SLOT.isoformat()} of tenant acme skipped: TenantRestore team-a/undo is "
+            "replacing it",
+        )
+    ]
+
+
 def test_a_name_held_by_a_foreign_object_skips_that_tenant_with_an_event() -> None:
     decided = pass_at(schedule(), SLOT)
     taken = names_taken(decided, [("globex", child_name("nightly", "globex", SLOT))])

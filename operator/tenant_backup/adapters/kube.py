@@ -193,6 +193,23 @@ class Kube:
                 )
             )
 
+    def list_objects(
+        self, kind: Kind, namespace: str, labels: Mapping[str, str] | None = None
+    ) -> list[Body]:
+        """Our objects of `kind` in the namespace carrying all of `labels`."""
+        selector = ",".join(f"{key}={value}" for key, value in (labels or {}).items())
+        with _wrapped(f"list {kind.plural} in {namespace}"):
+            return _items(
+                self.custom.list_namespaced_custom_object(
+                    GROUP,
+                    VERSION,
+                    namespace,
+                    kind.plural,
+                    label_selector=selector,
+                    _preload_content=False,
+                )
+            )
+
     def list_jobs(self, namespace: str, labels: Mapping[str, str]) -> list[Body]:
         """The Jobs carrying all of `labels`."""
         selector = ",".join(f"{key}={value}" for key, value in labels.items())

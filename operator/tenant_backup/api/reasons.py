@@ -47,6 +47,8 @@ class Reason(StrEnum):
     TARGET_NOT_FOUND = "TargetNotFound"
     CHECKS_FAILED = "ChecksFailed"
     RESTORE_FAILED = "RestoreFailed"
+    SOURCE_NOT_FOUND = "SourceNotFound"
+    """The restore's source is not a Succeeded TenantBackup of its namespace."""
 
 
 PERMANENT: frozenset[Reason] = frozenset(
@@ -70,6 +72,7 @@ PERMANENT: frozenset[Reason] = frozenset(
         Reason.TARGET_NOT_FOUND,
         Reason.CHECKS_FAILED,
         Reason.RESTORE_FAILED,
+        Reason.SOURCE_NOT_FOUND,
     }
 )
 
@@ -86,6 +89,13 @@ class VerifiedReason(StrEnum):
     TOC_VERIFIED = "TocVerified"
     FULLY_VERIFIED = "FullyVerified"
     SCAN_VERIFIED = "ScanVerified"
+
+
+class RestoreReason(StrEnum):
+    """Reasons of a restore's Events besides its attempts'."""
+
+    SCHEDULES_PAUSED = "SchedulesPaused"
+    ALREADY_RESTORED = "AlreadyRestored"
 
 
 class SizeReason(StrEnum):
@@ -108,6 +118,8 @@ class ScheduleReason(StrEnum):
     NAME_TAKEN = "NameTaken"
     PRUNED = "Pruned"
     TENANTS_CHANGED = "TenantsChanged"
+    RESTORING = "Restoring"
+    """A tenant skipped its slot: a Replace restore of it runs."""
 
 
 class FollowUpReason(StrEnum):

@@ -21,41 +21,24 @@ from tenant_backup.api.kinds import GROUP, TENANT_BACKUP, VERSION
 from tenant_backup.backup import followups
 from tenant_backup.backup.drive import drive
 from tenant_backup.core import naming
-from tenant_backup.core.gate import Gate, Slots
-from tenant_backup.core.scheduling import Entry, Limits, State, entry_of
+from tenant_backup.core.scheduling import Entry, State, entry_of
 from tenant_backup.core.waker import Waker
 
 Key = tuple[str, str]
 SETTINGS = runtime.SETTINGS
-GATE = Gate(Limits(SETTINGS.max_running_jobs, SETTINGS.max_running_jobs_per_server))
 PLURAL = TENANT_BACKUP.plural
-INDEX_COPY_TRIES = 5
 log = logging.getLogger(__name__)
 _locks: defaultdict[Key, threading.Lock] = defaultdict(threading.Lock)
-_index: list[kopf.Index[str, Entry]] = []
-"""The live slots index, kept from the first handler call for the wake-ups."""
 
 
-def _indexed() -> list[Entry]:
-    """The index's entries now. Kopf updates it in its event loop's thread while handlers
-    read it in theirs: a copy taken during an update is taken again."""
-    for _ in range(INDEX_COPY_TRIES - 1):
-        try:
-            return list(_index[0].get("all", [])) if _index else []
-        except RuntimeError:  # changed size during iteration
-            continue
-    return list(_index[0].get("all", [])) if _index else []  # never an empty guess
-
-
-def _drive(namespace: str | None, name: str, slots: kopf.Index[str, Entry] | None) -> None:
+def _drive(namespace: str | None, name: str, kwargs: dict[str, Any]) -> None:
     """Reconcile one backup under its lock, and wake it again when it asked to be."""
     if namespace is None:
         raise kopf.PermanentError("TenantBackups and their Jobs are namespaced")
-    if slots is not None and not _index:
-        _index.append(slots)
+    runtime.remember_slot_indexes(kwargs)
     with _locks[namespace, name]:
         wake_at = drive(
-            runtime.kube(), SETTINGS, namespace, name, runtime.post_event, Slots(GATE, _indexed())
+            runtime.kube(), SETTINGS, namespace, name, runtime.post_event, runtime.slots()
         )
     if wake_at is not None:
         WAKER.at((namespace, name), wake_at)
@@ -63,13 +46,14 @@ def _drive(namespace: str | None, name: str, slots: kopf.Index[str, Entry] | Non
 
 def _wake(key: Key) -> None:
     try:
-        _drive(*key, None)
+        _drive(*key, {})
     except Exception:  # a wake-up must not kill its worker
         log.exception("waking TenantBackup %s/%s failed", *key)
         WAKER.at(key, datetime.now(UTC) + timedelta(seconds=SETTINGS.resync_seconds))
 
 
 WAKER: Waker[Key] = Waker(_wake)
+runtime.register_waker(TENANT_BACKUP.kind, WAKER.soon)
 
 
 @kopf.index(GROUP, VERSION, PLURAL, id="slots")
@@ -82,15 +66,14 @@ def slots(body: kopf.Body, **_: Any) -> dict[str, Entry]:
 @kopf.on.event(GROUP, VERSION, PLURAL, id="wake-queued")
 def wake_queued(type: str, body: kopf.Body, **kwargs: Any) -> None:
     """A backup that holds no slot now (finished, deleted, backing off) may have freed one:
-    wake the queued backups the gate would admit. The index already shows this event."""
-    if not _index:
-        _index.append(kwargs["slots"])
+    wake the queued backups and restores the gate would admit. The index already shows this
+    event."""
+    runtime.remember_slot_indexes(kwargs)
     if type != "DELETED":
         entry = entry_of(TenantBackup.from_body(body))
         if entry is not None and entry.state is State.ACTIVE:
             return
-    for admitted in GATE.admissible(_indexed()):
-        WAKER.soon(admitted.key)
+    runtime.wake_admissible()
 
 
 def _resync_wanted(body: kopf.Body, **_: Any) -> bool:
@@ -102,7 +85,7 @@ def _resync_wanted(body: kopf.Body, **_: Any) -> bool:
 @kopf.on.create(GROUP, VERSION, PLURAL, id="create")
 def on_backup(namespace: str | None, name: str, **kwargs: Any) -> None:
     """A new TenantBackup, or one found at start-up."""
-    _drive(namespace, name, kwargs["slots"])
+    _drive(namespace, name, kwargs)
 
 
 @kopf.timer(
@@ -110,7 +93,7 @@ def on_backup(namespace: str | None, name: str, **kwargs: Any) -> None:
 )
 def resync(namespace: str | None, name: str, **kwargs: Any) -> None:
     """Safety net and follow-up retries: re-derive unfinished backups periodically."""
-    _drive(namespace, name, kwargs["slots"])
+    _drive(namespace, name, kwargs)
 
 
 def _being_finalized(body: kopf.Body, **_: Any) -> bool:
@@ -126,7 +109,7 @@ def on_deleting(namespace: str | None, name: str, **kwargs: Any) -> None:
     """A backup being deleted (and at start-up, each one found): decide its artifact's fate.
     Failures are retried by a wake-up, as Kopf does not retry event handlers."""
     try:
-        _drive(namespace, name, kwargs["slots"])
+        _drive(namespace, name, kwargs)
     except Exception:
         WAKER.at((namespace or "", name), datetime.now(UTC) + timedelta(seconds=1))
         raise
@@ -137,4 +120,4 @@ def on_job(namespace: str | None, labels: kopf.Labels, **kwargs: Any) -> None:
     """A Job of ours changed: its TenantBackup may have moved on."""
     backup = labels.get(naming.LABEL_BACKUP)
     if backup:
-        _drive(namespace, backup, kwargs["slots"])
+        _drive(namespace, backup, kwargs)

@@ -1,8 +1,9 @@
 """Pure: whether a backup may start a Job now, under the operator's concurrency limits.
 
 Limits: Jobs running in total, Jobs running against one database server, and never two
-running backups of one tenant on one server. Waiting backups start in creation order: a
-backup may take a free slot only if no older backup waits for that slot.
+running Jobs of one tenant on one server (a backup's, or a restore's: a restore and a backup,
+or two restores, of a tenant never run at once). Waiting ones start in creation order: one
+may take a free slot only if no older one waits for that slot.
 """
 
 from collections.abc import Iterable
@@ -10,8 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from tenant_backup.api.attempts import Phase
+from tenant_backup.api.attempts import AttemptStatus, Phase
 from tenant_backup.api.backup import TenantBackup
+from tenant_backup.api.kinds import TENANT_BACKUP
+from tenant_backup.api.meta import ObjectMeta
 from tenant_backup.api.reasons import Reason
 
 UNKNOWN_SERVER = ""
@@ -45,9 +48,16 @@ class Entry:
     server: str
     tenant: str
     state: State
+    kind: str = TENANT_BACKUP.kind
+    """The kind of the object (TenantBackup, TenantRestore)."""
 
     @property
-    def key(self) -> tuple[str, str]:
+    def key(self) -> tuple[str, str, str]:
+        """Kind, namespace and name."""
+        return self.kind, self.namespace, self.name
+
+    @property
+    def ref(self) -> tuple[str, str]:
         """Namespace and name."""
         return self.namespace, self.name
 
@@ -63,7 +73,17 @@ class Verdict:
 def entry_of(backup: TenantBackup) -> Entry | None:
     """The scheduling entry of a TenantBackup; None when it neither holds nor wants a slot
     (finished, deleted, or sitting out a retry backoff)."""
-    status, metadata = backup.status, backup.metadata
+    status = backup.status
+    return entry_from(
+        TENANT_BACKUP.kind, backup.metadata, status, status.database_server, backup.spec.tenant
+    )
+
+
+def entry_from(
+    kind: str, metadata: ObjectMeta, status: AttemptStatus, server: str | None, tenant: str
+) -> Entry | None:
+    """The scheduling entry of an object of any kind that runs Jobs; None when it neither
+    holds nor wants a slot."""
     if (
         status.finished
         or status.reason == Reason.RETRY_SCHEDULED
@@ -75,9 +95,10 @@ def entry_of(backup: TenantBackup) -> Entry | None:
         created=metadata.creation_timestamp,
         namespace=metadata.namespace,
         name=metadata.name,
-        server=status.database_server or UNKNOWN_SERVER,
-        tenant=backup.spec.tenant,
+        server=server or UNKNOWN_SERVER,
+        tenant=tenant,
         state=State.WAITING if waiting else State.ACTIVE,
+        kind=kind,
     )
 
 
@@ -85,8 +106,12 @@ def may_start(candidate: Entry, entries: Iterable[Entry], limits: Limits) -> Ver
     """Whether `candidate` may start a Job now, given every other unfinished backup."""
     others = [entry for entry in entries if entry.key != candidate.key]
     active = [entry for entry in others if entry.state is State.ACTIVE]
-    if any(e.server == candidate.server and e.tenant == candidate.tenant for e in active):
-        return Verdict(False, f"another backup of tenant {candidate.tenant} is running")
+    same_tenant = [
+        e for e in active if (e.server, e.tenant) == (candidate.server, candidate.tenant)
+    ]
+    if same_tenant:
+        what = "backup" if same_tenant[0].kind == TENANT_BACKUP.kind else "restore"
+        return Verdict(False, f"another {what} of tenant {candidate.tenant} is running")
     older = [e for e in others if e.state is State.WAITING and e < candidate]
     if len(active) + len(older) >= limits.total:
         return Verdict(

@@ -13,8 +13,16 @@ from typing import Any
 import kopf
 
 from tenant_backup import runtime
-from tenant_backup.api.kinds import GROUP, TENANT_BACKUP, TENANT_BACKUP_SCHEDULE, VERSION
+from tenant_backup.api.kinds import (
+    GROUP,
+    TENANT_BACKUP,
+    TENANT_BACKUP_SCHEDULE,
+    TENANT_RESTORE,
+    VERSION,
+)
+from tenant_backup.api.restore import TenantRestore
 from tenant_backup.core import naming
+from tenant_backup.core.restoring import Replacing, replacing_of
 from tenant_backup.core.waker import Waker
 from tenant_backup.schedule.drive import drive
 from tenant_backup.schedule.runs import Run, run_of, schedule_of
@@ -27,6 +35,8 @@ log = logging.getLogger(__name__)
 _locks: defaultdict[Key, threading.Lock] = defaultdict(threading.Lock)
 _index: list[kopf.Index[Key, Run]] = []
 """The live runs index, kept from the first handler call for the wake-ups."""
+_replacing_index: list[kopf.Index[str, Replacing]] = []
+"""The live index of Replace restores, kept from the first handler call for the wake-ups."""
 _seen: dict[Key, tuple[object, ...]] = {}
 """What each run last looked like to the schedule: a change wakes it."""
 
@@ -43,22 +53,43 @@ def _runs(key: Key) -> list[Run]:
     return []
 
 
-def _drive(namespace: str | None, name: str, runs: kopf.Index[Key, Run] | None) -> None:
+def _replacing() -> list[Replacing]:
+    """The Replace restores running now (copied as `_runs` copies)."""
+    for attempt in range(INDEX_COPY_TRIES):
+        try:
+            return list(_replacing_index[0].get("all", [])) if _replacing_index else []
+        except RuntimeError:  # changed size during iteration
+            if attempt == INDEX_COPY_TRIES - 1:
+                raise
+    return []
+
+
+def _drive(namespace: str | None, name: str, kwargs: dict[str, Any]) -> None:
     """Reconcile one schedule under its lock, and wake it again when it asked to be."""
     if namespace is None:
         raise kopf.PermanentError("TenantBackupSchedules are namespaced")
-    if runs is not None and not _index:
-        _index.append(runs)
+    if "schedule_runs" in kwargs and not _index:
+        _index.append(kwargs["schedule_runs"])
+    if "replacing_restores" in kwargs and not _replacing_index:
+        _replacing_index.append(kwargs["replacing_restores"])
     key = (namespace, name)
     with _locks[key]:
-        wake_at = drive(runtime.kube(), SETTINGS, namespace, name, runtime.post_event, _runs(key))
+        wake_at = drive(
+            runtime.kube(),
+            SETTINGS,
+            namespace,
+            name,
+            runtime.post_event,
+            _runs(key),
+            replacing=_replacing(),
+        )
     if wake_at is not None:
         WAKER.at(key, wake_at)
 
 
 def _wake(key: Key) -> None:
     try:
-        _drive(*key, None)
+        _drive(*key, {})
     except Exception:  # a wake-up must not kill its worker; the resync tries again
         log.exception("waking TenantBackupSchedule %s/%s failed", *key)
 
@@ -79,6 +110,13 @@ def schedule_runs(namespace: str | None, body: kopf.Body, **_: Any) -> dict[Key,
     if namespace is None or schedule is None:
         return {}
     return {(namespace, schedule): run_of(body)}
+
+
+@kopf.index(GROUP, VERSION, TENANT_RESTORE.plural, id="replacing_restores")
+def replacing_restores(body: kopf.Body, **_: Any) -> dict[str, Replacing]:
+    """The Replace restores running, whose tenants' runs skip their slots."""
+    entry = replacing_of(TenantRestore.from_body(body))
+    return {"all": entry} if entry else {}
 
 
 @kopf.on.event(
@@ -110,10 +148,10 @@ def run_changed(type: str, namespace: str | None, name: str, body: kopf.Body, **
 @kopf.on.update(GROUP, VERSION, PLURAL, id="schedule-update")
 def on_schedule(namespace: str | None, name: str, **kwargs: Any) -> None:
     """A new or changed schedule, or one found at start-up."""
-    _drive(namespace, name, kwargs["schedule_runs"])
+    _drive(namespace, name, kwargs)
 
 
 @kopf.timer(GROUP, VERSION, PLURAL, id="schedule-resync", interval=SETTINGS.resync_seconds * 4)
 def resync(namespace: str | None, name: str, **kwargs: Any) -> None:
     """Safety net: a wake-up lost with the process is found again."""
-    _drive(namespace, name, kwargs["schedule_runs"])
+    _drive(namespace, name, kwargs)
