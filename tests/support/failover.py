@@ -182,7 +182,7 @@ def assert_each_ran_once(
         pod["metadata"]["labels"]["batch.kubernetes.io/job-name"]
         for pod in tb.items(kubectl, namespace, "pods")
     ]
-    assert sorted(pods) == expected  # one pod each: no attempt ran twice
+    assert sorted(pods) == expected, sorted(pods)  # one pod each: no attempt ran twice
     for name in names:
         status: dict[str, Any] = tb.status(kubectl, namespace, name)
         assert (status["phase"], status["attempts"]) == ("Succeeded", 1), (name, status)
