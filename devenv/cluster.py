@@ -363,11 +363,15 @@ class Cluster:
         if self.audit_log is None:
             raise ClusterError("this cluster's audit log is unknown (attached by kubeconfig)")
         events: list[dict[str, Any]] = []
-        with contextlib.suppress(FileNotFoundError), self.audit_log.open() as log:
-            for line in log:
-                if not line.strip():
-                    continue
-                event: dict[str, Any] = json.loads(line)
-                if username is None or event.get("user", {}).get("username") == username:
-                    events.append(event)
+        log_path = self.audit_log
+        # The API server rotates its log (at 100 MB unless told otherwise): older files first.
+        rotated = sorted(log_path.parent.glob(f"{log_path.stem}-*{log_path.suffix}"))
+        for path in [*rotated, log_path]:
+            with contextlib.suppress(FileNotFoundError), path.open() as log:
+                for line in log:
+                    if not line.strip():
+                        continue
+                    event: dict[str, Any] = json.loads(line)
+                    if username is None or event.get("user", {}).get("username") == username:
+                        events.append(event)
         return events
