@@ -313,3 +313,23 @@ def test_a_spec_the_operator_cannot_schedule_is_reported_and_runs_nothing() -> N
         assert decided.creates == []
         assert decided.prunes == []
         assert conditions(decided)["Ready"] == ("False", "InvalidSchedule")
+
+
+def test_a_run_asked_to_be_pruned_is_not_pruned_or_counted_again_before_the_index_shows_it() -> (
+    None
+):
+    days = [SLOT - timedelta(days=n) for n in (3, 2, 1)]
+    runs = [run("acme", day) for day in days]
+    current = schedule(status={"lastScheduleTime": days[-1].isoformat()}, retention={"keepLast": 1})
+    first = pass_at(current, days[-1] + timedelta(hours=1), runs)
+    assert len(first.prunes) == 2
+    assert first.status.pruning == sorted(first.prunes)
+    # The next pass comes before the watch shows the runs being deleted.
+    again = pass_at(after(current, first), days[-1] + timedelta(hours=1, seconds=1), runs)
+    assert again.prunes == []
+    assert again.status.pruned == 2
+    assert again.status.pruning == sorted(first.prunes)
+    # Once they are gone, they leave the list.
+    gone = pass_at(after(current, again), days[-1] + timedelta(hours=2), runs[2:])
+    assert gone.status.pruning == []
+    assert gone.status.pruned == 2

@@ -110,7 +110,10 @@ def plan(
     the slot."""
     old = schedule.status
     work = _Work(schedule, old, now, restoring or {})
-    live = [run for run in runs if not run.deleting]
+    # Runs being pruned: deleting, or asked to be by an earlier pass that the index (which
+    # lags) does not show yet. Neither counted again nor shown.
+    live = [run for run in runs if not run.deleting and run.name not in old.pruning]
+    work.present = {run.name for run in runs}
     if isinstance(config, Invalid):
         work.ready("False", ScheduleReason.INVALID_SCHEDULE, config.message)
         return work.finish(live, wake_at=None)
@@ -141,6 +144,8 @@ class _Work:
         self.states = {state.tenant: state for state in old.tenants}
         self.creates: list[Body] = []
         self.prunes: list[str] = []
+        self.present: set[str] = set()
+        """The names of every run that exists, being deleted or not."""
         self.events: list[Event] = []
         self.ready_condition: tuple[str, str, str] | None = None
 
@@ -364,6 +369,7 @@ class _Work:
             update={
                 "tenants": [self.states[tenant] for tenant in sorted(self.states)],
                 "active": sorted(run.name for run in runs if not run.finished),
+                "pruning": sorted((set(self.status.pruning) | pruned) & self.present),
                 "last_successful_time": max(successes, default=self.status.last_successful_time),
                 "tenant_count": count,
                 "conditions": self._conditions(),
