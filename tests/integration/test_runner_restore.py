@@ -328,7 +328,13 @@ def test_killed_mid_restore_leaves_the_target_and_the_next_attempt_succeeds(
         " WHERE application_name = 'tenant-backup-restore' AND query LIKE 'COPY%blobs%'"
     )
     try:
-        wait_for(lambda: _one(acme_db, copying) > 0, 60, "the restore never copied blobs")
+        # Generous: a loaded machine reaches the COPY late (60 s was once too short).
+        wait_for(
+            lambda: _one(acme_db, copying) > 0 or proc.poll() is not None,
+            240,
+            "the restore never copied blobs",
+        )
+        assert proc.poll() is None, "the restore ended before it could be killed mid-COPY"
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=30)
     finally:
