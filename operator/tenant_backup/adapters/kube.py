@@ -94,23 +94,25 @@ class Kube:
         self._fence(f"patch the metadata of {kind.kind} {namespace}/{name}")
         body = {"metadata": {**metadata, "resourceVersion": resource_version}}
         try:
-            patched: Body = _json(
-                self.custom.patch_namespaced_custom_object(
-                    GROUP,
-                    VERSION,
-                    namespace,
-                    kind.plural,
-                    name,
-                    body,
-                    _content_type=MERGE_PATCH,
-                    _preload_content=False,
-                )
-            )
+            patched: Body = _json(self._merge_patch(kind, namespace, name, body))
         except ApiException as error:
             if error.status in (404, 409):
                 return None
             raise _error(f"patch the metadata of {kind.kind} {namespace}/{name}", error) from None
         return patched
+
+    def _merge_patch(self, kind: Kind, namespace: str, name: str, body: Body) -> Any:
+        """A merge patch of the object (not its status); the raw response."""
+        return self.custom.patch_namespaced_custom_object(
+            GROUP,
+            VERSION,
+            namespace,
+            kind.plural,
+            name,
+            body,
+            _content_type=MERGE_PATCH,
+            _preload_content=False,
+        )
 
     def add_finalizer(self, kind: Kind, body: Body, finalizer: str) -> Body | None:
         """`body`'s object with `finalizer` added, unless it changed since `body` was read
@@ -170,18 +172,7 @@ class Kube:
         self._fence(f"annotate {kind.kind} {namespace}/{name}")
         body = {"metadata": {"annotations": annotations}}
         with _wrapped(f"annotate {kind.kind} {namespace}/{name}"):
-            _or_none(
-                lambda: self.custom.patch_namespaced_custom_object(
-                    GROUP,
-                    VERSION,
-                    namespace,
-                    kind.plural,
-                    name,
-                    body,
-                    _content_type=MERGE_PATCH,
-                    _preload_content=False,
-                )
-            )
+            _or_none(lambda: self._merge_patch(kind, namespace, name, body))
 
     def delete(self, kind: Kind, namespace: str, name: str) -> None:
         """Delete one of our objects (its finalizers run first); already gone is fine."""
