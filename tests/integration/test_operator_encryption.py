@@ -216,3 +216,24 @@ def test_an_encrypted_backup_restores_only_with_its_identity(
     assert _rows(tenant_db, CUSTOMERS.format("tenant_acme_copy")) == _rows(
         tenant_db, CUSTOMERS.format("tenant_acme")
     )
+
+
+REFUSED: list[tuple[str, dict[str, Any], str]] = [
+    ("not-a-key", {"age": {"recipients": ["age1notakey"]}}, "spec.encryption.age.recipients[0]"),
+    ("a-private-key", {"age": {"recipients": ["AGE-SECRET-KEY-1" + "Q" * 58]}}, "recipients[0]"),
+    ("no-recipient", {"age": {"recipients": []}}, "name recipients, a recipientsSecretRef"),
+    ("no-scheme", {}, "spec.encryption.age"),
+]
+
+
+@pytest.mark.parametrize(("case", "encryption", "said"), REFUSED, ids=[c[0] for c in REFUSED])
+def test_admission_refuses_what_cannot_encrypt(
+    apply: Apply, case: str, encryption: dict[str, Any], said: str
+) -> None:
+    del case
+    refused = apply(tb.manifest(encryption=encryption), check=False)
+    assert refused.returncode != 0, encryption
+    assert said in refused.stderr
+    no_identity = tb.tenant_restore("r", {"backupRef": {"name": "b"}}, decryption={})
+    refused = apply(no_identity, check=False)
+    assert "spec.decryption.identitySecretRef" in refused.stderr

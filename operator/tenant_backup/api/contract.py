@@ -95,8 +95,9 @@ MAX_AGE_RECIPIENTS = 16
 
 def age_fingerprint(recipient: str) -> str:
     """A recipient's fingerprint, what status and manifests list instead of the key: the
-    first 16 hex digits of the SHA-256 of its text (`printf %s age1... | sha256sum`)."""
-    return hashlib.sha256(recipient.strip().encode()).hexdigest()[:16]
+    first 16 hex digits of the SHA-256 of its (lower-case) text (`printf %s age1... |
+    sha256sum`)."""
+    return hashlib.sha256(recipient.strip().lower().encode()).hexdigest()[:16]
 
 
 # -- The restore vocabulary ------------------------------------------------------------

@@ -43,14 +43,16 @@ def read_recipients_file(path: Path) -> list[str]:
 def parse_recipients(texts: Iterable[str]) -> Recipients:
     """Each `age1...` recipient checked (Bech32 and all), duplicates dropped; ValidationFailed
     for none, too many or a malformed one."""
-    unique = list(dict.fromkeys(text.strip() for text in texts))
+    unique: dict[str, str] = {}  # Bech32 is case-insensitive: one entry per key
+    for text in texts:
+        unique.setdefault(text.strip().lower(), text.strip())
     if not 0 < len(unique) <= MAX_AGE_RECIPIENTS:
         raise RunError(
             Reason.VALIDATION_FAILED,
             f"encryption needs 1-{MAX_AGE_RECIPIENTS} age recipients, not {len(unique)}",
         )
     keys = []
-    for text in unique:
+    for text in unique.values():
         try:
             keys.append(pyrage.x25519.Recipient.from_str(text))
         except pyrage.RecipientError as exc:
