@@ -47,16 +47,35 @@ def _remapped(arg: str, mount_path: str, volume_root: Path) -> str:
 _ANNOTATION_FIELD = re.compile(r"^metadata\.annotations\['([^']+)'\]$")
 
 
-def _volume_roots(pod: Mapping[str, Any], claim_root: Path, work_dir: Path) -> dict[str, Path]:
+def _secret_volume(volume: Mapping[str, Any], secret: Mapping[str, str], root: Path) -> None:
+    """Write a secret volume's items from `secret`, with their mode, as the kubelet does."""
+    source = volume["secret"]
+    for item in source.get("items", []):
+        if item["key"] not in secret:
+            raise KeyError(f"Secret key {item['key']} missing: the kubelet would not start this")
+        path = root / item["path"]
+        path.write_text(secret[item["key"]])
+        path.chmod(item.get("mode", source.get("defaultMode", 0o644)))
+
+
+def _volume_roots(
+    pod: Mapping[str, Any], secret: Mapping[str, str], claim_root: Path, work_dir: Path
+) -> dict[str, Path]:
     """Where each volume of the pod is on this host: the claim at `claim_root`; an emptyDir
-    (a restore's work volume) and a downwardAPI volume (its items written, from the pod's
-    annotations) in fresh directories under `work_dir`. The runner's own /tmp is the host's."""
+    (a restore's work volume), a downwardAPI volume (its items written, from the pod's
+    annotations) and a secret volume (its items from `secret`) in fresh directories under
+    `work_dir`. The runner's own /tmp is the host's."""
     roots: dict[str, Path] = {}
     name = pod["metadata"]["name"]
     annotations = pod["metadata"].get("annotations") or {}
     for volume in pod["spec"].get("volumes", []):
         if "persistentVolumeClaim" in volume:
             roots[volume["name"]] = claim_root
+        elif "secret" in volume:
+            root = work_dir / f"{name}-{volume['name']}"
+            root.mkdir(parents=True, exist_ok=True)
+            _secret_volume(volume, secret, root)
+            roots[volume["name"]] = root
         elif volume["name"] != "tmp" and ("emptyDir" in volume or "downwardAPI" in volume):
             root = work_dir / f"{name}-{volume['name']}"
             root.mkdir(parents=True, exist_ok=True)
@@ -77,7 +96,7 @@ def run_dump_container(
     (exit code, message). The container's output is kept in `work_dir/<pod name>.log`."""
     container = pod["spec"]["containers"][0]
     argv = [str(RUNNER), *container["command"][1:]]
-    roots = _volume_roots(pod, volume_root, work_dir)
+    roots = _volume_roots(pod, secret, volume_root, work_dir)
     for mount in container.get("volumeMounts", []):
         if mount["name"] in roots:
             argv = [_remapped(arg, mount["mountPath"], roots[mount["name"]]) for arg in argv]

@@ -3,8 +3,9 @@
 Starts a throwaway PostgreSQL 15 and MinIO, loads two tenants of realistic rows (md5 text,
 jsonb, timestamps; not pgbench, whose blank-padded rows compress ~50x), then times, for each:
 bare `pg_dump -Fc`; the zstd floor `pg_dump -Fc -Z0 | zstd -1 -T0`; the runner's defaults to
-a file; the runner to S3 (MinIO). Prints medians of wall time, their ratios, artifact sizes
-and the runner's peak RSS (GNU time's maximum resident set size; its children included).
+a file; the same encrypted with age to one recipient; the runner to S3 (MinIO). Prints
+medians of wall time, their ratios, artifact sizes and the runner's peak RSS (GNU time's
+maximum resident set size; its children included).
 
 Usage (from the repo root): PYTHONPATH=.:operator .venv/bin/python tools/bench/bench.py
 [--small-rows N] [--large-rows N] [--repeat N] [--only small|large]
@@ -24,6 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyrage
+
 from devenv.minio import MinioServer
 from devenv.postgres import DEFAULT_BIN_DIR, PostgresServer
 
@@ -32,6 +35,8 @@ GNU_TIME = "/usr/bin/time"
 ZSTD = "/usr/bin/zstd"
 MIB = 1 << 20
 DATABASE = "bench"
+ENCRYPTED = "runner -> file, age encrypted"
+ENCRYPTION_GOAL = 1.10
 BUCKET = "bench"
 TENANT_SQL = """
 CREATE SCHEMA tenant_{slug};
@@ -116,13 +121,15 @@ def _medians(runs: int, ways: list[tuple[str, Callable[[], Sample]]]) -> list[Me
 def bench_tenant(
     slug: str, pg: PostgresServer, minio: MinioServer, workdir: Path, repeat: int
 ) -> list[Measure]:
-    """The four ways, `repeat` rounds of each in turn, on tenant `slug`."""
+    """The five ways, `repeat` rounds of each in turn, on tenant `slug`."""
     env = {"PATH": "/usr/bin:/bin", **pg.libpq_env(DATABASE, pg.superuser)}
     schema = f"tenant_{slug}"
     pg_dump = [str(DEFAULT_BIN_DIR / "pg_dump"), "-n", schema]
     bare = workdir / f"{slug}.bare.pgdump"
     floor = workdir / f"{slug}.floor.pgdump.zst"
     runner_file = workdir / f"{slug}.runner.pgdump.zst"
+    encrypted_file = workdir / f"{slug}.runner.pgdump.zst.age"
+    recipient = str(pyrage.x25519.Identity.generate().to_public())
     s3_env = env | {
         "AWS_ACCESS_KEY_ID": minio.account.access_key_id,
         "AWS_SECRET_ACCESS_KEY": minio.account.secret_access_key,
@@ -149,6 +156,11 @@ def bench_tenant(
         seconds, rss = _timed([*runner, "--output", str(runner_file)], env, workdir)
         return seconds, runner_file.stat().st_size, rss
 
+    def run_encrypted() -> Sample:
+        argv = [*runner, "--output", str(encrypted_file), "--age-recipient", recipient]
+        seconds, rss = _timed(argv, env, workdir)
+        return seconds, encrypted_file.stat().st_size, rss
+
     def run_s3() -> Sample:
         seconds, rss = _timed([*runner, *s3_args], s3_env, workdir)
         return seconds, s3_size(), rss
@@ -158,6 +170,7 @@ def bench_tenant(
         ("pg_dump -Fc", run_bare),
         ("pg_dump -Fc -Z0 | zstd -1 -T0", run_floor),
         ("runner -> file", run_file),
+        (ENCRYPTED, run_encrypted),
         ("runner -> S3 (MinIO)", run_s3),
     ]
     return _medians(repeat, ways)
@@ -179,6 +192,11 @@ def report(slug: str, table_bytes: int, measures: list[Measure]) -> str:
         )
     s3, file = by_name["runner -> S3 (MinIO)"], by_name["runner -> file"]
     lines.append(f"  runner S3 / runner file: {s3.seconds / file.seconds:.2f}x")
+    encrypted = by_name[ENCRYPTED]
+    lines.append(
+        f"  runner file, age / runner file: {encrypted.seconds / file.seconds:.2f}x"
+        f" (goal <= {ENCRYPTION_GOAL:.2f}x)"
+    )
     return "\n".join(lines)
 
 

@@ -19,6 +19,7 @@ from tenant_backup.api.contract import (
     Verification,
 )
 from tenant_backup.api.destinations import Destination
+from tenant_backup.api.encryption import ArtifactEncryption, EncryptionSpec
 from tenant_backup.api.kinds import TENANT_BACKUP
 from tenant_backup.api.meta import ObjectMeta, owner_reference
 from tenant_backup.api.notifications import Channel, Delivery, Notifications
@@ -115,6 +116,9 @@ class BackupTemplate(ApiModel):
     first (a prune Job, retried until it succeeds), then the object goes."""
     notifications: Notifications = Field(default_factory=Notifications)
     """Email and webhook notifications of the outcome; none unless a channel is set."""
+    encryption: EncryptionSpec | None = None
+    """Encrypt the artifact with age in the dump container (its name gets `.age`); only a
+    restore holding one of the recipients' identities can read it."""
 
 
 class TenantBackupSpec(BackupTemplate):
@@ -149,7 +153,9 @@ class Artifact(ApiModel):
     compression: str
     verification: str | None = None
     """How the artifact was read back before success: `toc` or `full` (custom format), `scan`
-    (plain SQL read whole)."""
+    (plain SQL read whole). An encrypted artifact's plaintext is verified before encryption."""
+    encryption: ArtifactEncryption | None = None
+    """Set when the artifact is encrypted: `sizeBytes` and `sha256` are of the ciphertext."""
     download_url: Annotated[str, Field(max_length=8192)] | None = None
     """Opt-in presigned download URL (`spec.destination.s3.downloadLink`): a bearer
     credential until `downloadUrlExpiresAt`; `tenant-backup link` makes fresh ones."""

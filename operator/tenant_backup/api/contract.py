@@ -5,6 +5,7 @@ formats (built and parsed here only), the dump vocabulary, limits and defaults. 
 Python with no third-party imports: the runner loads it on every start.
 """
 
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -71,6 +72,33 @@ COMPRESSION_LEVELS: dict[Compression, range] = {
 DEFAULT_COMPRESSION_LEVELS: dict[Compression, int] = {Compression.ZSTD: 1, Compression.GZIP: 6}
 DEFAULT_LOCK_WAIT_TIMEOUT_SECONDS = 60
 MAX_LOCK_WAIT_TIMEOUT_SECONDS = 3600
+
+# -- Encryption ------------------------------------------------------------------------
+
+
+class Encryption(StrEnum):
+    """How an artifact is encrypted."""
+
+    AGE = "age"
+    """age (age-encryption.org/v1) to X25519 recipients."""
+
+
+# An X25519 age recipient: "age1" and 58 characters of Bech32's alphabet (checked in full,
+# with its checksum, by the runner).
+AGE_RECIPIENT_PATTERN = r"^age1[qpzry9x8gf2tvdw0s3jn54khce6mua7l]{58}$"
+AGE_FINGERPRINT_PATTERN = r"^[0-9a-f]{16}$"
+AGE_HEADER = b"age-encryption.org/v1\n"
+"""How every binary age file begins."""
+AGE_EXTENSION = ".age"
+MAX_AGE_RECIPIENTS = 16
+
+
+def age_fingerprint(recipient: str) -> str:
+    """A recipient's fingerprint, what status and manifests list instead of the key: the
+    first 16 hex digits of the SHA-256 of its (lower-case) text (`printf %s age1... |
+    sha256sum`)."""
+    return hashlib.sha256(recipient.strip().lower().encode()).hexdigest()[:16]
+
 
 # -- The restore vocabulary ------------------------------------------------------------
 

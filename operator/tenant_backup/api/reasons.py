@@ -49,6 +49,8 @@ class Reason(StrEnum):
     RESTORE_FAILED = "RestoreFailed"
     SOURCE_NOT_FOUND = "SourceNotFound"
     """The restore's source is not a Succeeded TenantBackup of its namespace."""
+    DECRYPTION_FAILED = "DecryptionFailed"
+    """The artifact is encrypted and no identity given decrypts it."""
 
 
 PERMANENT: frozenset[Reason] = frozenset(
@@ -73,6 +75,7 @@ PERMANENT: frozenset[Reason] = frozenset(
         Reason.CHECKS_FAILED,
         Reason.RESTORE_FAILED,
         Reason.SOURCE_NOT_FOUND,
+        Reason.DECRYPTION_FAILED,
     }
 )
 

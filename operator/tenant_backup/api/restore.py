@@ -21,6 +21,7 @@ from tenant_backup.api.contract import (
     RestoreStep,
 )
 from tenant_backup.api.destinations import Destination
+from tenant_backup.api.encryption import ArtifactEncryption, Decryption
 from tenant_backup.api.kinds import TENANT_RESTORE
 from tenant_backup.api.meta import ObjectMeta, owner_reference
 from tenant_backup.api.references import DatabaseSource, ResourceName
@@ -226,6 +227,9 @@ class TenantRestoreSpec(ApiModel):
     ) = None
     """Verify: restore into this existing database instead of a scratch one the restore
     creates and drops."""
+    decryption: Decryption | None = None
+    """The identity that decrypts an encrypted artifact; without it (or with a wrong one) an
+    encrypted artifact fails as DecryptionFailed before anything of the target changes."""
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     timeouts: RestoreTimeouts = Field(default_factory=RestoreTimeouts)
 
@@ -243,6 +247,9 @@ class ResolvedSource(ApiModel):
     compression: Compression
     size_bytes: int | None = None
     destination: Destination
+    encryption: ArtifactEncryption | None = None
+    """The backup's word that its artifact is encrypted (an `artifact` source: found out by
+    the runner)."""
 
 
 class CheckOutcome(ApiModel):

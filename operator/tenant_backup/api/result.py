@@ -18,11 +18,19 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Self
 
-from tenant_backup.api.contract import ReadBack, RestoreMode, RestoreStep
+from tenant_backup.api.contract import (
+    AGE_FINGERPRINT_PATTERN,
+    MAX_AGE_RECIPIENTS,
+    Encryption,
+    ReadBack,
+    RestoreMode,
+    RestoreStep,
+)
 from tenant_backup.api.reasons import Reason
 
 TERMINATION_MESSAGE_LIMIT = 4096
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
+_FINGERPRINT_RE = re.compile(AGE_FINGERPRINT_PATTERN)
 _ELLIPSIS = "..."
 
 
@@ -66,6 +74,22 @@ def _shortened(message: str, cut: int) -> str:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class ResultEncryption:
+    """How the artifact is encrypted: the scheme and the recipients' fingerprints."""
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = _PYDANTIC_CONFIG
+
+    scheme: Encryption
+    recipients: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not 0 < len(self.recipients) <= MAX_AGE_RECIPIENTS:
+            raise ValueError(f"1-{MAX_AGE_RECIPIENTS} recipients' fingerprints")
+        if not all(_FINGERPRINT_RE.fullmatch(found) for found in self.recipients):
+            raise ValueError("a fingerprint is 16 lower-case hex digits")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class ResultArtifact:
     """What the runner wrote, as it read it back."""
 
@@ -85,6 +109,8 @@ class ResultArtifact:
     """Seconds the upload spaced its calls to stay within the destination's rate limits."""
     rate_limited_seconds: int | None = None
     """Seconds it waited out rate-limit refusals (HTTP 429) all the same."""
+    encryption: ResultEncryption | None = None
+    """Set when encrypted: `size_bytes` and `sha256` are then the ciphertext's."""
 
     def __post_init__(self) -> None:
         if self.size_bytes < 1:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 
 from tenant_backup.api.backup import TenantBackup
 from tenant_backup.api.contract import (
+    AGE_EXTENSION,
     TELEGRAM_SECRET,
     Compression,
     DumpFormat,
@@ -35,12 +36,13 @@ _EXTENSIONS = {
 
 
 def file_name(backup: TenantBackup) -> str:
-    """`<tenant>-<created UTC>-<uid prefix>.<ext>`: the same for every attempt, distinct
-    for every TenantBackup, sortable by time."""
+    """`<tenant>-<created UTC>-<uid prefix>.<ext>[.age]`: the same for every attempt,
+    distinct for every TenantBackup, sortable by time; `.age` when encrypted."""
     spec, meta = backup.spec, backup.metadata
     created = meta.creation_timestamp.strftime("%Y%m%dT%H%M%SZ")
     extension = _EXTENSIONS[(spec.dump.format, spec.dump.compression)]
-    return f"{spec.tenant}-{created}-{meta.uid[:8]}.{extension}"
+    encrypted = AGE_EXTENSION if spec.encryption is not None else ""
+    return f"{spec.tenant}-{created}-{meta.uid[:8]}.{extension}{encrypted}"
 
 
 def relative_path(backup: TenantBackup, base: str | None) -> str:

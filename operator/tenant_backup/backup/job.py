@@ -7,6 +7,7 @@ from tenant_backup.api.contract import DATABASE_SECRET
 from tenant_backup.backup.destination import plan_destination
 from tenant_backup.core import jobs, naming
 from tenant_backup.core.access import DestinationPlan, secret_env
+from tenant_backup.core.keys import recipients_plan
 from tenant_backup.settings import Settings
 
 CONTAINER_NAME = "dump"
@@ -38,7 +39,7 @@ def dump_command(backup: TenantBackup, destination: DestinationPlan) -> list[str
     ]
     if dump.compression_level is not None:
         command.append(f"--compression-level={dump.compression_level}")
-    return command
+    return command + recipients_plan(backup.spec.encryption).args
 
 
 def dump_env(backup: TenantBackup) -> list[dict[str, Any]]:
@@ -55,6 +56,7 @@ def dump_env(backup: TenantBackup) -> list[dict[str, Any]]:
 def build_job(backup: TenantBackup, attempt: int, settings: Settings) -> dict[str, Any]:
     """The Job of one attempt."""
     destination = plan_destination(backup)
+    keys = recipients_plan(backup.spec.encryption)
     request = jobs.JobRequest(
         name=naming.job_name(backup.metadata.name, attempt),
         namespace=backup.metadata.namespace,
@@ -64,7 +66,7 @@ def build_job(backup: TenantBackup, attempt: int, settings: Settings) -> dict[st
         command=dump_command(backup, destination),
         active_deadline_seconds=backup.spec.timeouts.active_deadline_seconds,
         env=dump_env(backup) + destination.env,
-        volumes=destination.volumes,
-        volume_mounts=destination.volume_mounts,
+        volumes=destination.volumes + keys.volumes,
+        volume_mounts=destination.volume_mounts + keys.volume_mounts,
     )
     return jobs.build_job(request, settings)

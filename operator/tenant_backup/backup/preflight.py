@@ -8,7 +8,20 @@ from tenant_backup.api.contract import DATABASE_SECRET, database_server, missing
 from tenant_backup.backup.destination import destination_secret_problem
 from tenant_backup.backup.plan import Preflight, PreflightFailure
 from tenant_backup.core import naming, policy
+from tenant_backup.core.keys import key_secret_problem
 from tenant_backup.settings import Settings
+
+
+def recipients_secret_problem(backup: TenantBackup, kube: Kube) -> str | None:
+    """What is wrong with the Secret of the age recipients, if the backup names one."""
+    encryption = backup.spec.encryption
+    ref = encryption.age.recipients_secret_ref if encryption else None
+    if ref is None:
+        return None
+    namespace = backup.metadata.namespace
+    return key_secret_problem(
+        ref.name, ref.key, namespace, lambda name: kube.read_secret(namespace, name)
+    )
 
 
 def run_preflight(kube: Kube, settings: Settings, backup: TenantBackup) -> Preflight:
@@ -33,6 +46,7 @@ def run_preflight(kube: Kube, settings: Settings, backup: TenantBackup) -> Prefl
             f"Secret {secret_name} lacks the keys: {', '.join(missing)}",
         )
     problem = destination_secret_problem(backup, lambda name: kube.read_secret(namespace, name))
+    problem = problem or recipients_secret_problem(backup, kube)
     if problem is not None:
         return Preflight(PreflightFailure.SECRET_MISSING, problem)
     check = db.check_tenant(

@@ -3,7 +3,8 @@
 The artifact is copied to a work volume first (an emptyDir sized from the artifact); the
 destination is reached as a prune reaches it (`core.access`, the claim read-only); the
 target's connection comes from its Secret as libpq variables; the checks' SQL reaches the
-runner as a file of the pod's own annotation (a downwardAPI volume): never argv or env.
+runner as a file of the pod's own annotation (a downwardAPI volume), and an age identity as a
+file of its Secret (`core.keys`): never argv or env.
 """
 
 import json
@@ -21,6 +22,7 @@ from tenant_backup.api.restore import (
 )
 from tenant_backup.core import jobs, naming
 from tenant_backup.core.access import plan_access, secret_env
+from tenant_backup.core.keys import identity_plan
 from tenant_backup.settings import Settings
 
 CONTAINER_NAME = naming.RESTORE
@@ -101,11 +103,13 @@ def restore_env(restore: TenantRestore) -> list[dict[str, Any]]:
     ]
 
 
-def work_volume(source: ResolvedSource) -> dict[str, Any]:
-    """The emptyDir the artifact is copied to: its size plus headroom, when known."""
+def work_volume(source: ResolvedSource, decrypting: bool = False) -> dict[str, Any]:
+    """The emptyDir the artifact is copied to: its size plus headroom, when known; twice its
+    size if it may be decrypted (the ciphertext and the plaintext, for a while)."""
     empty_dir: dict[str, Any] = {}
     if source.size_bytes is not None:
-        mebibytes = math.ceil((source.size_bytes + WORK_HEADROOM_BYTES) / (1 << 20))
+        copies = 2 if decrypting else 1
+        mebibytes = math.ceil((copies * source.size_bytes + WORK_HEADROOM_BYTES) / (1 << 20))
         empty_dir["sizeLimit"] = f"{mebibytes}Mi"
     return {"name": WORK_VOLUME, "emptyDir": empty_dir}
 
@@ -122,8 +126,13 @@ def build_job(
 ) -> dict[str, Any]:
     """The Job of one attempt, owned by the restore."""
     access = plan_access(source.destination, read_only=True)
-    volumes = [*access.volumes, work_volume(source)]
-    mounts = [*access.volume_mounts, {"name": WORK_VOLUME, "mountPath": WORK_PATH}]
+    keys = identity_plan(restore.spec.decryption)
+    volumes = [*access.volumes, *keys.volumes, work_volume(source, bool(keys.args))]
+    mounts = [
+        *access.volume_mounts,
+        *keys.volume_mounts,
+        {"name": WORK_VOLUME, "mountPath": WORK_PATH},
+    ]
     annotations: dict[str, str] = {}
     if restore.spec.checks:
         annotations[ANNOTATION_CHECKS] = checks_json(restore)
@@ -143,7 +152,7 @@ def build_job(
         labels=labels(restore) | {naming.LABEL_ATTEMPT: str(attempt)},
         owner_reference=restore.owner_reference(),
         container=CONTAINER_NAME,
-        command=[*restore_command(restore, source), *access.args],
+        command=[*restore_command(restore, source), *access.args, *keys.args],
         active_deadline_seconds=restore.spec.timeouts.active_deadline_seconds,
         env=restore_env(restore) + access.env,
         volumes=volumes,

@@ -33,6 +33,7 @@ class PreflightFailure(StrEnum):
     SECRET_MISSING = Reason.SECRET_MISSING
     TENANT_NOT_ALLOWED = Reason.TENANT_NOT_ALLOWED
     SOURCE_NOT_FOUND = Reason.SOURCE_NOT_FOUND
+    DECRYPTION_FAILED = Reason.DECRYPTION_FAILED
 
 
 @dataclass(frozen=True)

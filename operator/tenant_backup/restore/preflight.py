@@ -1,6 +1,7 @@
 """The operator's own checks before a restore's first attempt, read-only: the source resolves
 (a Succeeded TenantBackup of this namespace only), the namespace may restore the target
-tenant, and the Secrets exist and hold what the Job needs. Whether the target schema exists
+tenant, the Secrets exist and hold what the Job needs, and an encrypted artifact has an
+identity to decrypt it. Whether the target schema exists
 as the mode needs is the runner's first check (it is connected as the target's role)."""
 
 from tenant_backup.adapters.kube import Kube
@@ -10,6 +11,7 @@ from tenant_backup.api.kinds import TENANT_BACKUP
 from tenant_backup.api.restore import ResolvedSource, TenantRestore
 from tenant_backup.core import naming, policy
 from tenant_backup.core.access import destination_secret_problem
+from tenant_backup.core.keys import key_secret_problem
 from tenant_backup.restore.plan import Preflight, PreflightFailure
 from tenant_backup.restore.source import from_artifact, from_backup, newest_run
 from tenant_backup.settings import Settings
@@ -68,4 +70,18 @@ def run_preflight(kube: Kube, settings: Settings, restore: TenantRestore) -> Pre
     )
     if problem is not None:
         return Preflight(PreflightFailure.SECRET_MISSING, problem)
+    decryption = restore.spec.decryption
+    if source.encryption is not None and decryption is None:
+        return Preflight(
+            PreflightFailure.DECRYPTION_FAILED,
+            f"the artifact is encrypted with {source.encryption.scheme.value}: "
+            "decryption.identitySecretRef must name the identity that decrypts it",
+        )
+    if decryption is not None:
+        ref = decryption.identity_secret_ref
+        problem = key_secret_problem(
+            ref.name, ref.key, namespace, lambda name: kube.read_secret(namespace, name)
+        )
+        if problem is not None:
+            return Preflight(PreflightFailure.SECRET_MISSING, problem)
     return Preflight(source=source, server=database_server(secret))

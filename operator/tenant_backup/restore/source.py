@@ -28,6 +28,7 @@ def from_backup(backup: TenantBackup | None, name: str) -> ResolvedSource | str:
         compression=artifact.compression,
         size_bytes=artifact.size_bytes,
         destination=backup.spec.destination,
+        encryption=artifact.encryption,
     )
 
 

@@ -10,11 +10,12 @@ import subprocess
 import time
 from dataclasses import dataclass
 
-from tenant_backup.api.contract import Compression
+from tenant_backup.api.contract import Compression, Encryption
 from tenant_backup.api.reasons import Reason
-from tenant_backup.api.result import DumpResult, ResultArtifact
+from tenant_backup.api.result import DumpResult, ResultArtifact, ResultEncryption
 from tenant_backup.core import naming
 from tenant_backup.runner import database, frame
+from tenant_backup.runner.age_keys import Recipients, parse_recipients, read_recipients_file
 from tenant_backup.runner.destinations import open_upload
 from tenant_backup.runner.destinations.base import (
     ArtifactFacts,
@@ -79,22 +80,39 @@ def _check_dumpable(facts: database.ServerFacts, schema: str, pg_dump_major: int
         )
 
 
+def _recipients(opts: DumpOptions) -> Recipients | None:
+    """The age recipients to encrypt to, checked; None: no encryption."""
+    if not opts.encrypted:
+        return None
+    listed = list(opts.age_recipients)
+    if opts.age_recipients_file is not None:
+        listed += read_recipients_file(opts.age_recipients_file)
+    recipients = parse_recipients(listed)
+    log.info("encrypting with age to %s", ", ".join(recipients.fingerprints))
+    return recipients
+
+
 def _artifact_stream(
     upload: Upload,
     opts: DumpOptions,
+    recipients: Recipients | None,
     schema: str,
     pg_restore: str,
     interrupts: Interrupts,
     stack: contextlib.ExitStack,
 ) -> tuple[ArtifactStream, StreamVerifier | None]:
-    """The stream into `upload`, tapped by a verifier unless the upload keeps a local copy."""
+    """The stream into `upload`, tapped by a verifier unless the upload keeps a local copy
+    of the plaintext (an encrypted one is verified on its way to the encryptor)."""
     zstd_level = opts.compression_level if opts.compression is Compression.ZSTD else None
-    if upload.local_copy() is not None:
+    keys = recipients.keys if recipients else ()
+    if upload.local_copy() is not None and not keys:
         return ArtifactStream(upload, zstd_level), None
     verifier = stack.enter_context(
         StreamVerifier(opts.format, opts.compression, opts.verify, schema, pg_restore, interrupts)
     )
-    return ArtifactStream(upload, zstd_level, verifier.feed), verifier
+    stream = ArtifactStream(upload, zstd_level, verifier.feed, keys)
+    stack.callback(stream.close)
+    return stream, verifier
 
 
 def _read_back(
@@ -154,16 +172,26 @@ def dump(opts: DumpOptions, facts: _Facts, context: frame.Context) -> ResultArti
         opts.lock_wait_timeout_seconds,
     )
     pg_restore = sibling_tool(pg_dump, "pg_restore")
+    recipients = _recipients(opts)
+    encryption = (
+        ResultEncryption(scheme=Encryption.AGE, recipients=recipients.fingerprints)
+        if recipients
+        else None
+    )
     about = ArtifactFacts(
         tenant=opts.tenant,
         format=opts.format,
         compression=opts.compression,
         server_version=server.version,
         pg_dump_version=pg_dump_version,
+        encryption=encryption.scheme if encryption else None,
+        recipients=encryption.recipients if encryption else (),
     )
     upload = open_upload(opts.target, opts.artifact_url, about, server.schema_bytes, interrupts)
     with aborted_unless_committed(upload), contextlib.ExitStack() as stack:
-        stream, verifier = _artifact_stream(upload, opts, schema, pg_restore, interrupts, stack)
+        stream, verifier = _artifact_stream(
+            upload, opts, recipients, schema, pg_restore, interrupts, stack
+        )
         run_pg_dump(argv, stream, interrupts)
         if stream.input_size == 0:
             raise RunError(Reason.EMPTY_DUMP, "pg_dump succeeded but wrote nothing")
@@ -186,6 +214,7 @@ def dump(opts: DumpOptions, facts: _Facts, context: frame.Context) -> ResultArti
         download_url_expires_at=link.expires_at if link else None,
         paced_seconds=round(throttled.paced_seconds) if throttled else None,
         rate_limited_seconds=round(throttled.rate_limited_seconds) if throttled else None,
+        encryption=encryption,
     )
 
 

@@ -86,6 +86,15 @@ class DumpOptions:
     lock_wait_timeout_seconds: int
     verify: Verification
     pg_bin_dir: Path | None
+    age_recipients: tuple[str, ...] = ()
+    """Inline age recipients (public keys)."""
+    age_recipients_file: Path | None = None
+    """A file of more recipients (a mounted Secret key)."""
+
+    @property
+    def encrypted(self) -> bool:
+        """Whether the artifact is encrypted with age."""
+        return bool(self.age_recipients) or self.age_recipients_file is not None
 
 
 def add_choice(
@@ -241,6 +250,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         Verification.TOC,
         "toc: list the archive; full: read all of it (plain: a scan of the SQL, either way)",
     )
+    age = parser.add_argument_group(
+        "Encryption", "Encrypt the artifact with age (after compression, verified before)."
+    )
+    age.add_argument(
+        "--age-recipient",
+        action="append",
+        default=[],
+        help="an age X25519 recipient (age1...), repeatable",
+    )
+    age.add_argument(
+        "--age-recipients-file", type=Path, help="a file of recipients, one a line (age -R)"
+    )
 
 
 def result_file(args: argparse.Namespace) -> Path | None:
@@ -286,6 +307,8 @@ def from_args(args: argparse.Namespace) -> DumpOptions:
         lock_wait_timeout_seconds=args.lock_wait_timeout_seconds,
         verify=args.verify,
         pg_bin_dir=args.pg_bin_dir,
+        age_recipients=tuple(args.age_recipient),
+        age_recipients_file=args.age_recipients_file,
     )
 
 

@@ -1,15 +1,17 @@
 """`tenant-backup restore`: bring one tenant schema back from a committed artifact.
 
 Steps: Downloading (the artifact spooled to the pod's disk, its sha256 checked on the way:
-ChecksumMismatch touches nothing), Verifying (pg_restore lists a custom archive; the script's
-definitions tell which roles and other schemas' objects it needs: MissingPrerequisite names
-each one missing), Restoring (the script, its schema renamed to a temporary name derived from
-the restore id, into psql in one transaction), Checking (nothing restored may refer to the
-source schema or be bound to another schema's objects: CrossTenantReference; then the
-`{name, sql, expect}` checks, read-only), Swapping (create-new: the temporary schema renamed
-to the target; replace: the target renamed to the previous name and the temporary one to the
-target; either way with its routines' bodies and search_path settings renamed along, in ONE
-transaction; verify: the restored schema, or the scratch database, dropped instead).
+ChecksumMismatch touches nothing; an age file is decrypted with the mounted identity, else
+DecryptionFailed, touching nothing either), Verifying (pg_restore lists a custom archive;
+the script's definitions tell which roles and other schemas' objects it needs:
+MissingPrerequisite names each one missing), Restoring (the script, its schema renamed to a
+temporary name derived from the restore id, into psql in one transaction), Checking (nothing
+restored may refer to the source schema or be bound to another schema's objects:
+CrossTenantReference; then the `{name, sql, expect}` checks, read-only), Swapping
+(create-new: the temporary schema renamed to the target; replace: the target renamed to the
+previous name and the temporary one to the target; either way with its routines' bodies and
+search_path settings renamed along, in ONE transaction; verify: the restored schema, or the
+scratch database, dropped instead).
 
 The frame (`runner.frame`) runs it: redaction, signals, the failed result, the output.
 """
@@ -37,7 +39,14 @@ from tenant_backup.runner.interrupt import Interrupts
 from tenant_backup.runner.options import result_file
 from tenant_backup.runner.pgdump import choose_pg_dump, parse_version, sibling_tool
 from tenant_backup.runner.restore_options import RestoreOptions, from_args
-from tenant_backup.runner.restore_stream import psql_argv, run_psql, script, spool, toc_listing
+from tenant_backup.runner.restore_stream import (
+    decrypted,
+    psql_argv,
+    run_psql,
+    script,
+    spool,
+    toc_listing,
+)
 from tenant_backup.runner.script import ScriptFilter, sets_owner, sets_privileges
 from tenant_backup.runner.sqllex import Token, quote_ident, quote_literal
 from tenant_backup.runner.sqlrename import Need, Rename, rename_tokens, statement_needs
@@ -171,8 +180,10 @@ class Restore:
             with _spooled(opts) as spooled:
                 spool(opts.location, opts.access, opts.expected_sha256, spooled, interrupts)
                 interrupts.check()
+                plain = decrypted(spooled, opts.age_identity_file)
+                interrupts.check()
                 with self._restore_database(conn) as (dbname, into):
-                    self._restore(into, dbname, spooled, pg_restore, psql, interrupts)
+                    self._restore(into, dbname, plain, pg_restore, psql, interrupts)
                     self._check_and_swap(conn, into)
         return self._succeeded()
 

@@ -1,8 +1,9 @@
 """The `restore` subcommand's arguments, and the options they become.
 
 Only non-secret settings are arguments: the connection and credentials come from libpq's
-variables (PG*), the destination's credentials from AWS_* and TELEGRAM_BOT_TOKEN, and the
-checks' SQL from a mounted JSON file (`[{"name", "sql", "expect"}]`), never argv or env.
+variables (PG*), the destination's credentials from AWS_* and TELEGRAM_BOT_TOKEN, the
+checks' SQL from a mounted JSON file (`[{"name", "sql", "expect"}]`) and an age identity
+from a mounted file, never argv or env.
 """
 
 import argparse
@@ -95,6 +96,7 @@ class RestoreOptions:
     verify_database: str | None
     work_dir: Path | None
     pg_bin_dir: Path | None
+    age_identity_file: Path | None = None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -130,6 +132,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--work-dir", type=Path, help="where the artifact is spooled (default: the temp dir)"
     )
     parser.add_argument("--pg-bin-dir", type=Path, help="directory holding pg_restore and psql")
+    parser.add_argument(
+        "--age-identity-file",
+        type=Path,
+        help="file of age identities (AGE-SECRET-KEY-1...) that decrypt an encrypted artifact",
+    )
     add_result_file_argument(parser)
     add_access_arguments(parser)
 
@@ -211,4 +218,5 @@ def from_args(args: argparse.Namespace) -> RestoreOptions:
         verify_database=args.verify_database,
         work_dir=args.work_dir,
         pg_bin_dir=args.pg_bin_dir,
+        age_identity_file=args.age_identity_file,
     )

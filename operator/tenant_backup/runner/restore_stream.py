@@ -1,10 +1,12 @@
 """The bytes of a restore: the artifact spooled to the pod's disk with its sha256 checked on
-the way, its SQL script (pg_restore's output for a custom archive, the plain dump itself)
-read back in chunks, and psql fed through a `ScriptFilter`.
+the way (and, if it is an age file, decrypted beside it), its SQL script (pg_restore's output
+for a custom archive, the plain dump itself) read back in chunks, and psql fed through a
+`ScriptFilter`.
 
-Spooling first means nothing is written to any database before the artifact proved whole,
-and that pg_restore can list the archive's contents before anything is restored; it costs
-the artifact's (compressed) size on the pod's disk and one local copy.
+Spooling first means nothing is written to any database before the artifact proved whole
+(and decryptable), and that pg_restore can list the archive's contents before anything is
+restored; it costs the artifact's (compressed) size on the pod's disk and one local copy
+(two while an encrypted one is decrypted).
 """
 
 import contextlib
@@ -19,6 +21,8 @@ from typing import IO
 
 from tenant_backup.api.contract import ArtifactLocation, Compression, DumpFormat
 from tenant_backup.api.reasons import Reason
+from tenant_backup.runner.age_keys import read_identities
+from tenant_backup.runner.age_stream import decrypt_file, is_encrypted
 from tenant_backup.runner.classify import classify_message
 from tenant_backup.runner.destinations import open_reader
 from tenant_backup.runner.destinations.access import Access
@@ -62,6 +66,24 @@ def spool(
     if digest.hexdigest() != expected_sha256:  # the destinations check it; so do we
         raise RunError(Reason.CHECKSUM_MISMATCH, f"sha256 {digest.hexdigest()} of {size} bytes")
     return size
+
+
+def decrypted(spooled: Path, identity_file: Path | None) -> Path:
+    """The spooled artifact's plaintext: `spooled` itself unless it is an age file, else
+    decrypted beside it (the ciphertext deleted); DecryptionFailed without an identity that
+    decrypts it."""
+    if not is_encrypted(spooled):
+        return spooled
+    if identity_file is None:
+        raise RunError(
+            Reason.DECRYPTION_FAILED,
+            "the artifact is encrypted with age and no identity was given to decrypt it",
+        )
+    plain = spooled.with_name(spooled.name + ".decrypted")
+    decrypt_file(spooled, plain, read_identities(identity_file))
+    spooled.unlink()
+    log.info("decrypted the artifact with age")
+    return plain
 
 
 def _failed(tool: str, returncode: int, tail: str, default: Reason) -> RunError:

@@ -1,14 +1,19 @@
-"""The artifact stream: compress, count and hash pg_dump's output on its way to a destination.
+"""The artifact stream: compress, (encrypt,) count and hash pg_dump's output on its way to a
+destination.
 
-Every artifact byte goes, in order, to the destination's upload, to the SHA-256, and to an
-optional stream verifier (destinations that keep no local copy are verified this way).
+Every compressed byte goes, in order, to the destination's upload, to the SHA-256, and to an
+optional stream verifier (destinations that keep no local copy, and encrypted artifacts, are
+verified this way). With age recipients, the compressed bytes go to the verifier and to the
+encryptor; the ciphertext goes to the upload and the SHA-256: what is stored is hashed.
 """
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
+import pyrage
 import zstandard
 
+from tenant_backup.runner.age_stream import AgeEncryptor
 from tenant_backup.runner.destinations.base import Digest, Upload
 
 CHUNK_SIZE = 1 << 20
@@ -26,13 +31,15 @@ def zstd_parameters(level: int) -> zstandard.ZstdCompressionParameters:
 
 class ArtifactStream:
     """Turns dump chunks into artifact bytes; `size`/`sha256` describe the artifact (after
-    compression), `input_size` the dump."""
+    compression and encryption), `input_size` the dump. `close` stops the encryptor of a
+    stream that will not finish."""
 
     def __init__(
         self,
         upload: Upload,
         zstd_level: int | None,
         tap: Callable[[bytes], None] | None = None,
+        recipients: Sequence[pyrage.x25519.Recipient] = (),
     ) -> None:
         self.upload = upload
         self._tap = tap
@@ -46,18 +53,25 @@ class ArtifactStream:
         self._hash = hashlib.sha256()
         self.input_size = 0
         self.size = 0
+        self._encryptor = AgeEncryptor(recipients, self._store) if recipients else None
 
     @property
     def digest(self) -> Digest:
         """SHA-256 and size of the artifact bytes so far."""
         return Digest(sha256=self._hash.hexdigest(), size_bytes=self.size)
 
-    def _emit(self, data: bytes) -> None:
-        if not data:
-            return
+    def _store(self, data: bytes) -> None:
         self.upload.write(data)
         self._hash.update(data)
         self.size += len(data)
+
+    def _emit(self, data: bytes) -> None:
+        if not data:
+            return
+        if self._encryptor is None:
+            self._store(data)
+        else:
+            self._encryptor.write(data)
         if self._tap is not None:
             self._tap(data)
 
@@ -67,7 +81,15 @@ class ArtifactStream:
         self._emit(chunk if self._compressor is None else self._compressor.compress(chunk))
 
     def finish(self) -> None:
-        """End compression and have the destination store everything, still invisible."""
+        """End compression (and encryption) and have the destination store everything, still
+        invisible."""
         if self._compressor is not None:
             self._emit(self._compressor.flush())
+        if self._encryptor is not None:
+            self._encryptor.finish()
         self.upload.finish()
+
+    def close(self) -> None:
+        """Stop encrypting, if the stream encrypts: nothing more reaches the upload."""
+        if self._encryptor is not None:
+            self._encryptor.close()

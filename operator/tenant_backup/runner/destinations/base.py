@@ -29,6 +29,10 @@ class ArtifactFacts:
     compression: str
     server_version: str
     pg_dump_version: str
+    encryption: str | None = None
+    """`age` when encrypted."""
+    recipients: tuple[str, ...] = ()
+    """The age recipients' fingerprints."""
 
 
 @dataclass(frozen=True)

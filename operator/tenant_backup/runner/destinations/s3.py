@@ -80,14 +80,18 @@ def presign(client: S3Client, bucket: str, key: str, seconds: int) -> DownloadLi
 
 
 def object_metadata(facts: ArtifactFacts) -> dict[str, str]:
-    """User metadata (`x-amz-meta-*`) describing the artifact."""
-    return {
+    """User metadata (`x-amz-meta-*`) describing the artifact; an encrypted one's says so,
+    with its recipients' fingerprints (comma separated)."""
+    metadata = {
         "tenant": facts.tenant,
         "format": facts.format,
         "compression": facts.compression,
         "server-version": facts.server_version,
         "pg-dump-version": facts.pg_dump_version,
     }
+    if facts.encryption is not None:
+        metadata |= {"encryption": facts.encryption, "recipients": ",".join(facts.recipients)}
+    return metadata
 
 
 def sidecar_body(digest: Digest, key: str) -> bytes:

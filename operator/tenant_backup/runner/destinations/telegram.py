@@ -90,6 +90,7 @@ def manifest(file_name: str, facts: ArtifactFacts, digest: Digest, parts: list[S
         "sizeBytes": digest.size_bytes,
         "sha256": digest.sha256,
         "reassemble": f"cat {file_name}.part* > {file_name}; its sha256 must be the above",
+        **_encryption(file_name, facts),
         "parts": [
             {
                 "part": p.part,
@@ -103,6 +104,16 @@ def manifest(file_name: str, facts: ArtifactFacts, digest: Digest, parts: list[S
         ],
     }
     return json.dumps(document, indent=2).encode() + b"\n"
+
+
+def _encryption(file_name: str, facts: ArtifactFacts) -> dict[str, Any]:
+    """An encrypted artifact's entries of the manifest: to whom, and how to decrypt it."""
+    if facts.encryption is None:
+        return {}
+    return {
+        "encryption": {"scheme": facts.encryption, "recipients": list(facts.recipients)},
+        "decrypt": f"age -d -i <identity file> {file_name} > {file_name.removesuffix('.age')}",
+    }
 
 
 @dataclass(frozen=True)
