@@ -132,3 +132,8 @@ def test_libpq_tls_failures_are_tls_failed_and_permanent(message: str) -> None:
 def test_a_refused_connection_is_still_unavailable() -> None:
     message = 'connection to server at "127.0.0.1", port 1 failed: Connection refused'
     assert classify_db_error(None, message, connecting=True) is Reason.DATABASE_UNAVAILABLE
+
+
+def test_a_server_that_wants_a_client_certificate_is_an_auth_failure() -> None:
+    message = "FATAL:  connection requires a valid client certificate"
+    assert classify_db_error(None, message, connecting=True) is Reason.AUTH_FAILED

@@ -167,7 +167,9 @@ def _classify_connect_error(error: psycopg.OperationalError, dbname: str) -> Ten
     text = str(error)
     if any(words.lower() in text.lower() for words in TLS_FAILURES):
         return TenantCheck(Reason.TLS_FAILED, f"TLS to the database failed: {_first_line(text)}")
-    if (error.sqlstate or "").startswith("28") or "authentication failed" in text:
+    if (error.sqlstate or "").startswith("28") or any(
+        words in text for words in ("authentication failed", "requires a valid client certificate")
+    ):
         return TenantCheck(Reason.AUTH_FAILED, "the database rejected the Secret's credentials")
     if error.sqlstate == "3D000" or f'database "{dbname}" does not exist' in text:
         return TenantCheck(Reason.TENANT_NOT_FOUND, f"database {dbname} does not exist")

@@ -15,6 +15,7 @@ _MESSAGES: tuple[tuple[str, Reason], ...] = (
     ("no password supplied", Reason.AUTH_FAILED),
     ("no pg_hba.conf entry", Reason.AUTH_FAILED),
     ("authentication failed", Reason.AUTH_FAILED),  # password, ident, peer, cert...
+    ("requires a valid client certificate", Reason.AUTH_FAILED),
     ("server version mismatch", Reason.VERSION_MISMATCH),
     ("could not obtain lock", Reason.LOCK_TIMEOUT),
     ("lock timeout", Reason.LOCK_TIMEOUT),
