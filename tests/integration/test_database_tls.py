@@ -1,26 +1,30 @@
 """TLS to a real PostgreSQL 15 that requires it, with certificates from a private CA made by
 the test: `verify-full` with the right CA and host name dumps (with pg_dump 15, and with the
 image's pg_dump 18 on its re-linked libpq); a wrong CA or host name is TLSFailed before pg_dump
-runs, in the runner and in the operator's own check; a role with no password gets in by its
-client certificate."""
+runs, in the runner and in the operator's own check (a TenantBackup fails with no Job); a role
+with no password gets in by its client certificate."""
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from devenv.kubectl import KubectlRunner
 from devenv.pg_tls import TlsFiles, make_tls_files, require_tls
 from devenv.postgres import PostgresServer
 from devenv.tenants import Database, clone_tenants, create_tenant_template
 from tenant_backup.adapters import db
 from tenant_backup.api.reasons import Reason
 from tenant_backup.core.database_access import TlsMaterial
+from tests.support import backups as tb
 from tests.support.dump_runs import Run, assert_failed, run_dump
 from tests.support.egress import LOOPBACK_ALLOWED
+from tests.support.operator_fixtures import StartOperator
 
 TENANT_BACKUP = Path(sys.executable).with_name("tenant-backup")
 SERVER_NAME = "localhost"  # in the server's certificate; 127.0.0.1 is not
@@ -140,3 +144,38 @@ def test_the_operators_check_verifies_the_server_and_says_tls_failed(
     assert check(by_certificate, material) == db.TenantCheck()
     missing = check(by_certificate, TlsMaterial(ca=ca))  # no certificate: no way in
     assert missing.problem is Reason.AUTH_FAILED
+
+
+@pytest.mark.parametrize("ca", ["right", "wrong"])
+def test_the_operator_verifies_before_the_first_job(
+    apply: Callable[..., Any],
+    kubectl: KubectlRunner,
+    namespace: str,
+    start_operator: StartOperator,
+    claim_dir: Path,
+    tls_db: Database,
+    tls_files: TlsFiles,
+    ca: str,
+) -> None:
+    tb.create_secret(kubectl, namespace, tb.SECRET_NAME, _secret(tls_db))
+    pem = (tls_files.ca if ca == "right" else tls_files.other_ca).read_text()
+    tb.create_secret(kubectl, namespace, "pg-ca", {"ca.crt": pem})
+    database = {"secretRef": {"name": tb.SECRET_NAME}, "sslMode": "verify-full",
+                "tls": {"caSecretRef": {"name": "pg-ca"}}}  # fmt: skip
+    start_operator()
+    apply(tb.manifest(database=database))
+    if ca == "wrong":
+        status = tb.wait_phase(kubectl, namespace, "nightly", "Failed")
+        assert (status["reason"], status["attempts"]) == ("TLSFailed", 0)
+        assert "certificate verify failed" in status["message"]
+        assert tb.job_names(kubectl, namespace) == []
+        return
+    tb.wait_phase(kubectl, namespace, "nightly", "Running")
+    job = tb.get(kubectl, namespace, "job", "nightly-1")
+    pod = job["spec"]["template"]["spec"]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "database-tls"]
+    assert volume["projected"]["sources"][0]["secret"]["name"] == "pg-ca"
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    assert env["PGSSLROOTCERT"] == "/etc/tenant-backup/database-tls/ca.crt"
+    assert env["PGSSLMODE"] == "verify-full"
+    assert "BEGIN CERTIFICATE" not in str(job)

@@ -199,14 +199,14 @@ def bench_pg18(pg: PostgresServer, workdir: Path, repeat: int) -> str:
     line = (
         f"pg18 tenant_large ({_table_bytes(pg, 'large') / MIB:.0f} MiB): runner"
         f" {mine.seconds:.2f} s {mine.size / MIB:.1f} MiB;"
-        f" vs pg_dump 18 -Fc {gzip.seconds / mine.seconds:.2f}x faster,"
-        f" {gzip.size / mine.size:.2f}x larger"
+        f" pg_dump 18 -Fc {gzip.seconds / mine.seconds:.2f}x its time,"
+        f" {gzip.size / mine.size:.2f}x its size"
     )
     if "pg_dump -Fc -Z zstd" in measures:
         zstd = measures["pg_dump -Fc -Z zstd"]
         return line + (
-            f"; vs -Z zstd {zstd.seconds / mine.seconds:.2f}x faster,"
-            f" {zstd.size / mine.size:.2f}x larger"
+            f"; -Fc -Z zstd {zstd.seconds / mine.seconds:.2f}x its time,"
+            f" {zstd.size / mine.size:.2f}x its size"
         )
     reason = probe.stderr.strip().splitlines()[-1] if probe.stderr.strip() else "failed"
     return line + f"; -Z zstd unavailable ({reason})"
