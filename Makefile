@@ -68,7 +68,7 @@ demo: $(if $(KIND),,install packages controlplane node images chart-tools) ## A 
 demo-down: install ## Stop what `make demo` left running
 	$(BIN)/python -m devenv.demo down
 
-bench: install packages minio ## Runner vs bare pg_dump on a small and a 1 GiB tenant (file and S3); BENCH_ARGS="--only small"
+bench: install packages minio ## Runner vs bare pg_dump on a small and a 1 GiB tenant (file and S3), and on PostgreSQL 18; BENCH_ARGS="--only small"
 	PYTHONPATH=.:operator $(BIN)/python tools/bench/bench.py $(BENCH_ARGS)
 
 bench-schedules: install packages controlplane ## Schedules: slot -> child Jobs (5 tenants), operator RSS with 50 schedules; BENCH_ARGS="--only memory"

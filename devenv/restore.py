@@ -44,13 +44,16 @@ def pipe_into(argv: list[str], source: IO[bytes]) -> subprocess.CompletedProcess
         return subprocess.CompletedProcess(argv, proc.wait(), out)
 
 
-def restore(archive: Path, fmt: str, compression: str, dsn: str) -> None:
-    """Restore `archive` into the database at `dsn` in one transaction; raise on any error."""
+def restore(
+    archive: Path, fmt: str, compression: str, dsn: str, bin_dir: Path = DEFAULT_BIN_DIR
+) -> None:
+    """Restore `archive` into the database at `dsn` in one transaction, with `bin_dir`'s
+    pg_restore or psql; raise on any error."""
     if fmt == "custom":
-        argv = [str(DEFAULT_BIN_DIR / "pg_restore"), "--exit-on-error", "--single-transaction",
+        argv = [str(bin_dir / "pg_restore"), "--exit-on-error", "--single-transaction",
                 "--dbname", dsn]  # fmt: skip
     else:
-        argv = [str(DEFAULT_BIN_DIR / "psql"), "--no-psqlrc", "--quiet", "-v", "ON_ERROR_STOP=1",
+        argv = [str(bin_dir / "psql"), "--no-psqlrc", "--quiet", "-v", "ON_ERROR_STOP=1",
                 "--single-transaction", "--dbname", dsn, "-f", "-"]  # fmt: skip
     done = pipe_into(argv, decompressed(archive, fmt, compression))
     if done.returncode != 0:

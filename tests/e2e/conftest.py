@@ -19,7 +19,7 @@ import pytest
 from devenv import operator_release
 from devenv.kubectl import KubectlRunner
 from devenv.node_cluster import NodeCluster
-from devenv.postgres import PostgresServer
+from devenv.postgres import PostgresServer, server_bin_dir
 from devenv.tenants import (
     Database,
     Roles,
@@ -81,6 +81,17 @@ def node_kubectl(node_cluster: NodeCluster) -> KubectlRunner:
 def pod_postgres(node_cluster: NodeCluster) -> Iterator[PostgresServer]:
     """A PostgreSQL 15 on the host that pods reach at the pod gateway."""
     server = PostgresServer(pods=node_cluster.node.network)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture(scope="session")
+def pod_postgres18(node_cluster: NodeCluster) -> Iterator[PostgresServer]:
+    """A PostgreSQL 18 on the host that pods reach at the pod gateway."""
+    server = PostgresServer(server_bin_dir(18), pods=node_cluster.node.network)
     try:
         server.start()
         yield server

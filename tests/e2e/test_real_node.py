@@ -10,12 +10,12 @@ from typing import Any
 
 import psycopg
 
-from devenv import operator_release
+from devenv import operator_release, pgclients
 from devenv.kubectl import KubectlRunner
 from devenv.node_cluster import NodeCluster
 from devenv.postgres import PostgresServer
 from devenv.restore import restore, row_counts
-from devenv.tenants import Database
+from devenv.tenants import Database, clone_tenants, create_tenant_template
 from devenv.waiting import wait_for
 from tenant_backup.core.policy import ALLOWED_TENANTS_ANNOTATION
 from tests.e2e.conftest import Apply
@@ -62,6 +62,34 @@ def test_backup_succeeds_and_its_artifact_restores(
         pod_postgres.drop_database("restored_ok")
     expected = row_counts(source_db.dsn(), SCHEMA)
     assert sorted(expected) == ["customers", "order_items", "orders", "secrets"]
+    assert all(expected.values())
+    assert restored == expected
+
+
+def test_an_18_server_is_dumped_by_the_images_own_pg_dump_18(
+    node_kubectl: KubectlRunner,
+    node_namespace: str,
+    node_apply: Apply,
+    node_claim: Path,
+    pod_postgres18: PostgresServer,
+) -> None:
+    roles = create_tenant_template(pod_postgres18)
+    source = clone_tenants(pod_postgres18, roles, "e2e18")
+    tb.create_db_secret(node_kubectl, node_namespace, source)
+    node_apply(tb.manifest())
+    status = tb.wait_phase(node_kubectl, node_namespace, "nightly", "Succeeded", BACKUP_TIMEOUT)
+
+    assert status["source"]["serverVersion"].startswith("18.")
+    assert status["source"]["pgDumpVersion"].startswith("18.")
+    archive = tb.artifact_file(node_claim, status["artifact"]["url"])
+    pod_postgres18.create_database("restored_18")
+    try:
+        restore(archive, "custom", "zstd", pod_postgres18.dsn("restored_18"),
+                pgclients.pg_root() / "18" / "bin")  # fmt: skip
+        restored = row_counts(pod_postgres18.dsn("restored_18"), SCHEMA)
+    finally:
+        pod_postgres18.drop_database("restored_18")
+    expected = row_counts(source.dsn(), SCHEMA)
     assert all(expected.values())
     assert restored == expected
 

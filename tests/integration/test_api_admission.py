@@ -125,6 +125,20 @@ def test_inline_credentials_are_refused(
         ({"retry": {"backoffSeconds": 60, "maxBackoffSeconds": 10}}, "maxBackoffSeconds must not"),
         ({"timeouts": {"activeDeadlineSeconds": 1}}, "spec.timeouts.activeDeadlineSeconds"),
         ({"database": {"secretRef": {"name": "x;y"}}}, "spec.database.secretRef.name"),
+        (
+            {"database": {"secretRef": {"name": "pg"}, "sslMode": "verify-full"}},
+            "verify-ca and verify-full need tls.caSecretRef",
+        ),
+        (
+            {
+                "database": {
+                    "secretRef": {"name": "pg"},
+                    "sslMode": "verify-ca",
+                    "tls": {"certSecretRef": {"name": "pg-client"}},
+                }
+            },
+            "verify-ca and verify-full need tls.caSecretRef",
+        ),
     ],
 )
 def test_other_bad_specs_are_rejected_with_a_clear_message(
@@ -135,3 +149,13 @@ def test_other_bad_specs_are_rejected_with_a_clear_message(
 
 def test_names_longer_than_63_characters_are_refused(apply: Apply) -> None:
     assert "at most 63 characters" in rejected(apply, manifest(name="n" * 64))
+
+
+def test_verify_full_with_a_ca_and_a_client_certificate_is_accepted(
+    apply: Apply, kubectl: KubectlRunner, namespace: str
+) -> None:
+    tls = {"caSecretRef": {"name": "pg-ca"}, "certSecretRef": {"name": "pg-client"}}
+    database = {"secretRef": {"name": "pg"}, "sslMode": "verify-full", "tls": tls}
+    apply(manifest(database=database))
+    stored = kubectl("get", "-n", namespace, "tb", "nightly", "-o", "json").stdout
+    assert '"key": "ca.crt"' in stored  # CloudNativePG's <cluster>-ca key, by default

@@ -1,10 +1,14 @@
-"""Pytest plugin: a real PostgreSQL 15 for the session, and tenant databases cloned from it.
+"""Pytest plugin: a real PostgreSQL 15 for the session, and tenant databases cloned from it;
+a PostgreSQL 18 too, started only for the tests that ask for it.
 
 Fixtures:
-- `postgres` (session): the running `PostgresServer`.
+- `postgres` (session): the running `PostgresServer` (15).
 - `tenant_db` (function): a fresh database loaded from tenants.sql, free to modify.
 - `shared_tenant_db` (module): the same, shared by a module's tests; do not modify it.
 - `empty_db` (function): a fresh empty database to restore into.
+- `postgres18`, `tenant_db18`, `empty_db18`: the same on a PostgreSQL 18 server.
+- `pg_root` (session): a directory of majors' client tools as the image has them
+  (`<major>/bin/pg_dump`: Debian's 15, and those devenv/pgclients.py builds).
 
 tenants.sql is loaded once into a template database; each tenant database is a copy of it
 (CREATE DATABASE ... TEMPLATE), which takes milliseconds.
@@ -14,10 +18,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from devenv.postgres import PostgresServer
+from devenv import pgclients
+from devenv.postgres import DEFAULT_BIN_DIR, PostgresServer, server_bin_dir
 from devenv.tenants import Database, Roles, clone_tenants, create_tenant_template
 
 _counter = itertools.count(1)
@@ -63,3 +69,46 @@ def empty_db(postgres: PostgresServer, _tenant_template: Roles) -> Iterator[Data
     db = Database(postgres, name, _tenant_template)
     yield db
     postgres.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def postgres18() -> Iterator[PostgresServer]:
+    """A PostgreSQL 18 server in a temp dir, stopped and deleted after the session."""
+    server = PostgresServer(server_bin_dir(18))
+    try:
+        server.start()
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture(scope="session")
+def _tenant_template18(postgres18: PostgresServer) -> Roles:
+    return create_tenant_template(postgres18)
+
+
+@pytest.fixture
+def tenant_db18(postgres18: PostgresServer, _tenant_template18: Roles) -> Iterator[Database]:
+    """A fresh database holding the test tenants on PostgreSQL 18; dropped afterwards."""
+    db = clone_tenants(postgres18, _tenant_template18, "tenants")
+    yield db
+    postgres18.drop_database(db.dbname)
+
+
+@pytest.fixture
+def empty_db18(postgres18: PostgresServer, _tenant_template18: Roles) -> Iterator[Database]:
+    """A fresh empty database on PostgreSQL 18; the tenant roles exist."""
+    name = f"restore_{next(_counter)}"
+    postgres18.create_database(name)
+    yield Database(postgres18, name, _tenant_template18)
+    postgres18.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def pg_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`<major>/bin` of every major's client tools here, laid out as in the image."""
+    root = tmp_path_factory.mktemp("pg-root")
+    (root / "15").symlink_to(DEFAULT_BIN_DIR.parent)
+    for major in pgclients.pg_root().iterdir():
+        (root / major.name).symlink_to(major)
+    return root

@@ -8,6 +8,7 @@ from tenant_backup.api.contract import Compression, DumpFormat
 from tenant_backup.runner.pgdump import (
     choose_pg_dump,
     exact_pattern,
+    installed_majors,
     parse_version,
     pg_dump_argv,
     sibling_tool,
@@ -66,11 +67,32 @@ def test_bin_dir_wins() -> None:
 
 
 def test_server_major_picks_the_debian_versioned_binary() -> None:
-    assert choose_pg_dump(16, None, lambda p: True) == "/usr/lib/postgresql/16/bin/pg_dump"
+    def installed(root: Path) -> list[int]:
+        return [15, 16, 18]
+
+    assert choose_pg_dump(16, None, installed=installed) == "/usr/lib/postgresql/16/bin/pg_dump"
+
+
+def test_a_major_without_tools_takes_the_oldest_newer_one() -> None:
+    def installed(root: Path) -> list[int]:
+        return [18, 15, 16]
+
+    assert choose_pg_dump(17, None, installed=installed) == "/usr/lib/postgresql/18/bin/pg_dump"
+    assert choose_pg_dump(13, None, installed=installed) == "/usr/lib/postgresql/15/bin/pg_dump"
 
 
 def test_path_is_the_fallback() -> None:
-    assert choose_pg_dump(99, None, lambda p: False) == "pg_dump"
+    assert choose_pg_dump(19, None, installed=lambda root: [15, 18]) == "pg_dump"
+
+
+def test_the_root_is_a_directory_of_majors(tmp_path: Path) -> None:
+    for major in ("15", "18", "lib", "17"):
+        (tmp_path / major / "bin").mkdir(parents=True)
+    for major in ("15", "18"):
+        (tmp_path / major / "bin" / "pg_dump").touch()
+    assert sorted(installed_majors(tmp_path)) == [15, 18]
+    assert installed_majors(tmp_path / "missing") == []
+    assert choose_pg_dump(16, None, tmp_path) == str(tmp_path / "18" / "bin" / "pg_dump")
 
 
 def test_pg_restore_comes_from_beside_pg_dump() -> None:

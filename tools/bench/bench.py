@@ -7,8 +7,13 @@ a file; the same encrypted with age to one recipient; the runner to S3 (MinIO). 
 medians of wall time, their ratios, artifact sizes and the runner's peak RSS (GNU time's
 maximum resident set size; its children included).
 
+`pg18` (in the default set, or `--only pg18`): the large tenant on a PostgreSQL 18, the runner
+(which picks the image's pg_dump 18, devenv/pgclients.py) against pg_dump 18's `-Fc` and
+`-Fc -Z zstd` (native zstd exists from 16 on, if pg_dump was built with it: the 18 built
+here was not, which the line says).
+
 Usage (from the repo root): PYTHONPATH=.:operator .venv/bin/python tools/bench/bench.py
-[--small-rows N] [--large-rows N] [--repeat N] [--only small|large]
+[--small-rows N] [--large-rows N] [--repeat N] [--only small|large|pg18]
 """
 
 from __future__ import annotations
@@ -27,8 +32,9 @@ from pathlib import Path
 
 import pyrage
 
+from devenv import pgclients
 from devenv.minio import MinioServer
-from devenv.postgres import DEFAULT_BIN_DIR, PostgresServer
+from devenv.postgres import DEFAULT_BIN_DIR, PostgresServer, server_bin_dir
 
 RUNNER = Path(sys.executable).with_name("tenant-backup")
 GNU_TIME = "/usr/bin/time"
@@ -176,6 +182,49 @@ def bench_tenant(
     return _medians(repeat, ways)
 
 
+def bench_pg18(pg: PostgresServer, workdir: Path, repeat: int) -> str:
+    """The large tenant on `pg` (PostgreSQL 18): the runner vs pg_dump 18's `-Fc` and
+    `-Fc -Z zstd`, as one line of ratios."""
+    env = {"PATH": "/usr/bin:/bin", **pg.libpq_env(DATABASE, pg.superuser)}
+    pg_root = pgclients.pg_root()
+    pg_dump = [str(pg_root / "18" / "bin" / "pg_dump"), "-n", "tenant_large", "-Fc"]
+    bare, native, runner_file = (workdir / f"pg18.{name}" for name in ("gz", "zst", "runner"))
+    runner = [str(RUNNER), "dump", "--tenant", "large", "--result-file", str(workdir / "r.json"),
+              "--pg-root", str(pg_root), "--output", str(runner_file)]  # fmt: skip
+    probe = subprocess.run([*pg_dump, "-Z", "zstd", "--schema-only", "-f", os.devnull],
+                           env=env, capture_output=True, text=True, check=False)  # fmt: skip
+
+    def run(argv: list[str], out: Path) -> Callable[[], Sample]:
+        def once() -> Sample:
+            seconds, rss = _timed(argv, env, workdir)
+            return seconds, out.stat().st_size, rss
+
+        return once
+
+    ways = [("runner -> file", run(runner, runner_file)),
+            ("pg_dump -Fc", run([*pg_dump, "-f", str(bare)], bare))]  # fmt: skip
+    if probe.returncode == 0:
+        ways.append(("pg_dump -Fc -Z zstd", run([*pg_dump, "-Z", "zstd", "-f", str(native)],
+                                                native)))  # fmt: skip
+    ways[1][1]()  # warm the page cache
+    measures = {m.name: m for m in _medians(repeat, ways)}
+    mine, gzip = measures["runner -> file"], measures["pg_dump -Fc"]
+    line = (
+        f"pg18 tenant_large ({_table_bytes(pg, 'large') / MIB:.0f} MiB): runner"
+        f" {mine.seconds:.2f} s {mine.size / MIB:.1f} MiB;"
+        f" pg_dump 18 -Fc {gzip.seconds / mine.seconds:.2f}x its time,"
+        f" {gzip.size / mine.size:.2f}x its size"
+    )
+    if "pg_dump -Fc -Z zstd" in measures:
+        zstd = measures["pg_dump -Fc -Z zstd"]
+        return line + (
+            f"; -Fc -Z zstd {zstd.seconds / mine.seconds:.2f}x its time,"
+            f" {zstd.size / mine.size:.2f}x its size"
+        )
+    reason = probe.stderr.strip().splitlines()[-1] if probe.stderr.strip() else "failed"
+    return line + f"; -Z zstd unavailable ({reason})"
+
+
 def report(slug: str, table_bytes: int, measures: list[Measure]) -> str:
     """A table of the measures with ratios to bare pg_dump and to the zstd floor."""
     bare, floor = measures[0].seconds, measures[1].seconds
@@ -206,11 +255,12 @@ def main() -> int:
     parser.add_argument("--small-rows", type=int, default=30_000)
     parser.add_argument("--large-rows", type=int, default=3_300_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--only", choices=("small", "large"), help="bench one tenant only")
+    parser.add_argument("--only", choices=("small", "large", "pg18"), help="bench one only")
     args = parser.parse_args()
-    slugs = [args.only] if args.only else ["small", "large"]
+    slugs = [args.only] if args.only else ["small", "large", "pg18"]
     workdir = Path(tempfile.mkdtemp(prefix="tenant-backup-bench-"))
     pg = PostgresServer()
+    pg18 = PostgresServer(server_bin_dir(18)) if "pg18" in slugs else None
     minio = MinioServer(workdir)
     try:
         pg.start()
@@ -226,12 +276,26 @@ def main() -> int:
             pg.execute(f"VACUUM ANALYZE tenant_{slug}.events", DATABASE)
             print(f"  tenant_{slug}: {rows} rows in {time.monotonic() - started:.0f} s", flush=True)
         for slug in slugs:
+            if slug == "pg18":
+                continue
             measures = bench_tenant(slug, pg, minio, workdir, args.repeat)
             size = _table_bytes(pg, slug)
             print(report(slug, size, measures), flush=True)
+        if pg18 is not None:
+            pg.stop()
+            pg18.start()
+            pg18.create_database(DATABASE)
+            started = time.monotonic()
+            pg18.execute(TENANT_SQL.format(slug="large", rows=args.large_rows), DATABASE)
+            pg18.execute("VACUUM ANALYZE tenant_large.events", DATABASE)
+            loaded = time.monotonic() - started
+            print(f"  PostgreSQL 18 tenant_large: {args.large_rows} rows in {loaded:.0f} s")
+            print(bench_pg18(pg18, workdir, args.repeat), flush=True)
     finally:
         minio.stop()
         pg.destroy()
+        if pg18 is not None:
+            pg18.destroy()
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
 

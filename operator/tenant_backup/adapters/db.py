@@ -1,21 +1,27 @@
 """psycopg at the edge: the operator's read-only look at a tenant database (does a tenant
 schema exist, which tenant schemas are there), connecting only to addresses the outbound gate
-checked."""
+checked, verifying the server with the database's CA when it has one."""
 
 import logging
+import os
+import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 
 from tenant_backup.adapters import outbound
-from tenant_backup.api.contract import DEFAULT_DATABASE_PORT, SCHEMA_PREFIX
+from tenant_backup.api.contract import DEFAULT_DATABASE_PORT, SCHEMA_PREFIX, TLS_FAILURES
 from tenant_backup.api.reasons import Reason
+from tenant_backup.core.database_access import CA_FILE, CERT_FILE, KEY_FILE, TlsMaterial
 from tenant_backup.core.egress import EgressPolicy
 
 log = logging.getLogger(__name__)
+NO_TLS = TlsMaterial()
 
 
 @dataclass(frozen=True)
@@ -37,9 +43,32 @@ class UnreachableError(Exception):
 
 
 @contextmanager
+def _tls_files(tls: TlsMaterial) -> Iterator[dict[str, str]]:
+    """libpq's TLS parameters, the PEMs written to files only this process can read, deleted
+    afterwards. Without a client certificate, none is sent (not even one from $HOME)."""
+    with tempfile.TemporaryDirectory(prefix="database-tls-") as directory:
+        params: dict[str, str] = {}
+        for param, name, pem in (
+            ("sslrootcert", CA_FILE, tls.ca),
+            ("sslcert", CERT_FILE, tls.cert),
+            ("sslkey", KEY_FILE, tls.key),
+        ):
+            if pem is not None:
+                path = Path(directory) / name
+                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(descriptor, "w") as file:
+                    file.write(pem)
+                params[param] = str(path)
+        if tls.cert is None:
+            params["sslcertmode"] = "disable"
+        yield params
+
+
+@contextmanager
 def _connected(
     secret: Mapping[str, str],
     sslmode: str,
+    tls: TlsMaterial,
     timeout_seconds: int,
     policy: EgressPolicy,
     resolve: outbound.Resolver,
@@ -54,18 +83,22 @@ def _connected(
     except (outbound.DestinationNotAllowedError, outbound.NameNotResolvedError) as error:
         text, _ = outbound.failure_text(error)
         raise UnreachableError(text, f"{secret['host']}:{port}") from None
-    with psycopg.connect(
-        host=",".join([destination.host] * len(destination.addresses)),  # for TLS
-        hostaddr=",".join(destination.addresses),  # libpq resolves nothing itself
-        port=port,
-        dbname=secret["dbname"],
-        user=secret["username"],
-        password=secret["password"],
-        sslmode=sslmode,
-        connect_timeout=timeout_seconds,
-        application_name="tenant-backup-operator",
-        options="-c default_transaction_read_only=on",
-    ) as connection:
+    with (
+        _tls_files(tls) as tls_params,
+        psycopg.connect(
+            make_conninfo(**tls_params),
+            host=",".join([destination.host] * len(destination.addresses)),  # for TLS
+            hostaddr=",".join(destination.addresses),  # libpq resolves nothing itself
+            port=port,
+            dbname=secret["dbname"],
+            user=secret["username"],
+            password=secret.get("password") or None,
+            sslmode=sslmode,
+            connect_timeout=timeout_seconds,
+            application_name="tenant-backup-operator",
+            options="-c default_transaction_read_only=on",
+        ) as connection,
+    ):
         yield connection
 
 
@@ -76,15 +109,18 @@ def check_tenant(
     timeout_seconds: int,
     policy: EgressPolicy,
     resolve: outbound.Resolver = outbound.system_resolver,
+    *,
+    tls: TlsMaterial = NO_TLS,
 ) -> TenantCheck:
     """Whether `schema` exists, connecting with the Secret's credentials.
 
-    An unreachable database is not a verdict: the dump Job's attempts (with retries) decide.
+    An unreachable database is not a verdict: the dump Job's attempts (with retries) decide;
+    a TLS failure is (TLSFailed: only a changed Secret or server can fix it).
     Nor is one the egress policy refuses: the Job connects from the backup's own namespace,
     which is where that decision belongs; the operator only skips its check.
     """
     try:
-        with _connected(secret, sslmode, timeout_seconds, policy, resolve) as connection:
+        with _connected(secret, sslmode, tls, timeout_seconds, policy, resolve) as connection:
             row = connection.execute(
                 "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = %s", (schema,)
             ).fetchone()
@@ -110,11 +146,13 @@ def tenant_schemas(
     timeout_seconds: int,
     policy: EgressPolicy,
     resolve: outbound.Resolver = outbound.system_resolver,
+    *,
+    tls: TlsMaterial = NO_TLS,
 ) -> list[str]:
     """The names of the database's schemas that start with the tenant prefix. Unreachable,
     with a reason for people, when they cannot be listed."""
     try:
-        with _connected(secret, sslmode, timeout_seconds, policy, resolve) as connection:
+        with _connected(secret, sslmode, tls, timeout_seconds, policy, resolve) as connection:
             rows = connection.execute(
                 "SELECT nspname FROM pg_catalog.pg_namespace WHERE starts_with(nspname, %s)",
                 (SCHEMA_PREFIX,),
@@ -127,8 +165,17 @@ def tenant_schemas(
 
 def _classify_connect_error(error: psycopg.OperationalError, dbname: str) -> TenantCheck:
     text = str(error)
-    if (error.sqlstate or "").startswith("28") or "authentication failed" in text:
+    if any(words.lower() in text.lower() for words in TLS_FAILURES):
+        return TenantCheck(Reason.TLS_FAILED, f"TLS to the database failed: {_first_line(text)}")
+    if (error.sqlstate or "").startswith("28") or any(
+        words in text for words in ("authentication failed", "requires a valid client certificate")
+    ):
         return TenantCheck(Reason.AUTH_FAILED, "the database rejected the Secret's credentials")
     if error.sqlstate == "3D000" or f'database "{dbname}" does not exist' in text:
         return TenantCheck(Reason.TENANT_NOT_FOUND, f"database {dbname} does not exist")
     return TenantCheck()
+
+
+def _first_line(text: str) -> str:
+    """libpq's message without its hints (the address it tried is in the first line)."""
+    return text.strip().splitlines()[0] if text.strip() else text

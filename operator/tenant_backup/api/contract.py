@@ -160,6 +160,25 @@ DATABASE_SECRET: SecretLayout = (
     SecretKey("PGUSER", "username"),
     SecretKey("PGPASSWORD", "password"),
 )
+DATABASE_SECRET_CLIENT_CERT: SecretLayout = tuple(
+    SecretKey(entry.variable, entry.key, optional=True) if entry.key == "password" else entry
+    for entry in DATABASE_SECRET
+)
+"""The database Secret when a client certificate authenticates: no password needed."""
+TLS_CERT_KEY = "tls.crt"  # the keys of a kubernetes.io/tls Secret
+TLS_KEY_KEY = "tls.key"
+TLS_FAILURES = (
+    "certificate verify failed",
+    "does not match host name",
+    "certificate file",  # root certificate file ... does not exist, could not read ...
+    "private key file",
+    "server does not support SSL",
+    "sslv3 alert",
+    "tlsv1 alert",
+    "tlsv13 alert",
+)
+"""libpq's words for a TLS failure (lower case): a certificate, a key, or the server's
+refusal of ours; permanent until someone changes a Secret or the server."""
 # The S3 credentials Secret, as the AWS SDKs' variables.
 S3_SECRET: SecretLayout = (
     SecretKey("AWS_ACCESS_KEY_ID", "accessKeyId"),

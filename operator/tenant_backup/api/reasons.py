@@ -20,6 +20,9 @@ class Reason(StrEnum):
     AUTH_FAILED = "AuthFailed"
     PERMISSION_DENIED = "PermissionDenied"
     VERSION_MISMATCH = "VersionMismatch"
+    TLS_FAILED = "TLSFailed"
+    """TLS to the database failed: the server's certificate (CA, host name), ours, or a
+    server without TLS; libpq's message says which."""
     EMPTY_DUMP = "EmptyDump"
     VERIFICATION_FAILED = "VerificationFailed"
     DEADLINE_EXCEEDED = "DeadlineExceeded"
@@ -62,6 +65,7 @@ PERMANENT: frozenset[Reason] = frozenset(
         Reason.AUTH_FAILED,
         Reason.PERMISSION_DENIED,
         Reason.VERSION_MISMATCH,
+        Reason.TLS_FAILED,
         Reason.EMPTY_DUMP,
         Reason.VERIFICATION_FAILED,
         Reason.DEADLINE_EXCEEDED,

@@ -3,10 +3,10 @@
 from typing import Any
 
 from tenant_backup.api.backup import TenantBackup
-from tenant_backup.api.contract import DATABASE_SECRET
 from tenant_backup.backup.destination import plan_destination
 from tenant_backup.core import jobs, naming
-from tenant_backup.core.access import DestinationPlan, secret_env
+from tenant_backup.core.access import DestinationPlan
+from tenant_backup.core.database_access import plan_database
 from tenant_backup.core.keys import recipients_plan
 from tenant_backup.settings import Settings
 
@@ -43,10 +43,10 @@ def dump_command(backup: TenantBackup, destination: DestinationPlan) -> list[str
 
 
 def dump_env(backup: TenantBackup) -> list[dict[str, Any]]:
-    """libpq environment: connection and credentials straight from the Secret."""
-    env = secret_env(backup.spec.database.secret_ref.name, DATABASE_SECRET)
+    """libpq environment: connection and credentials straight from the Secret, the paths of
+    the TLS files."""
+    env = plan_database(backup.spec.database).env
     env += [
-        {"name": "PGSSLMODE", "value": backup.spec.database.ssl_mode.value},
         {"name": "PGCONNECT_TIMEOUT", "value": "10"},
         {"name": "PGAPPNAME", "value": "tenant-backup"},
     ]
@@ -57,6 +57,7 @@ def build_job(backup: TenantBackup, attempt: int, settings: Settings) -> dict[st
     """The Job of one attempt."""
     destination = plan_destination(backup)
     keys = recipients_plan(backup.spec.encryption)
+    database = plan_database(backup.spec.database)
     request = jobs.JobRequest(
         name=naming.job_name(backup.metadata.name, attempt),
         namespace=backup.metadata.namespace,
@@ -66,7 +67,7 @@ def build_job(backup: TenantBackup, attempt: int, settings: Settings) -> dict[st
         command=dump_command(backup, destination),
         active_deadline_seconds=backup.spec.timeouts.active_deadline_seconds,
         env=dump_env(backup) + destination.env,
-        volumes=destination.volumes + keys.volumes,
-        volume_mounts=destination.volume_mounts + keys.volume_mounts,
+        volumes=destination.volumes + keys.volumes + database.volumes,
+        volume_mounts=destination.volume_mounts + keys.volume_mounts + database.volume_mounts,
     )
     return jobs.build_job(request, settings)

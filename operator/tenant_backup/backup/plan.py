@@ -31,6 +31,7 @@ class PreflightFailure(StrEnum):
     TENANT_NOT_FOUND = Reason.TENANT_NOT_FOUND
     TENANT_NOT_ALLOWED = Reason.TENANT_NOT_ALLOWED
     AUTH_FAILED = Reason.AUTH_FAILED
+    TLS_FAILED = Reason.TLS_FAILED
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,11 @@ back up the tenant, the Secrets exist and hold what the Job needs, and the schem
 from tenant_backup.adapters import db, outbound
 from tenant_backup.adapters.kube import Kube
 from tenant_backup.api.backup import TenantBackup
-from tenant_backup.api.contract import DATABASE_SECRET, database_server, missing_keys
+from tenant_backup.api.contract import database_server, missing_keys
 from tenant_backup.backup.destination import destination_secret_problem
 from tenant_backup.backup.plan import Preflight, PreflightFailure
 from tenant_backup.core import naming, policy
+from tenant_backup.core.database_access import secret_layout, tls_material
 from tenant_backup.core.keys import key_secret_problem
 from tenant_backup.settings import Settings
 
@@ -39,7 +40,8 @@ def run_preflight(kube: Kube, settings: Settings, backup: TenantBackup) -> Prefl
             PreflightFailure.SECRET_MISSING,
             f"Secret {secret_name} not found in namespace {namespace}",
         )
-    missing = missing_keys(DATABASE_SECRET, secret)
+    database = backup.spec.database
+    missing = missing_keys(secret_layout(database), secret)
     if missing:
         return Preflight(
             PreflightFailure.SECRET_MISSING,
@@ -49,12 +51,16 @@ def run_preflight(kube: Kube, settings: Settings, backup: TenantBackup) -> Prefl
     problem = problem or recipients_secret_problem(backup, kube)
     if problem is not None:
         return Preflight(PreflightFailure.SECRET_MISSING, problem)
+    tls = tls_material(database, lambda name: kube.read_secret(namespace, name))
+    if isinstance(tls, str):
+        return Preflight(PreflightFailure.SECRET_MISSING, tls)
     check = db.check_tenant(
         secret,
         naming.schema_name(backup.spec.tenant),
-        backup.spec.database.ssl_mode.value,
+        database.ssl_mode.value,
         settings.preflight_timeout_seconds,
         outbound.policy_of(settings),
+        tls=tls,
     )
     failure = PreflightFailure(check.problem) if check.problem is not None else None
     return Preflight(failure, check.message, server=database_server(secret))

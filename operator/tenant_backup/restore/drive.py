@@ -12,11 +12,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from tenant_backup.adapters.kube import Body, Kube
-from tenant_backup.api.contract import DATABASE_SECRET, database_server, missing_keys
+from tenant_backup.api.contract import database_server, missing_keys
 from tenant_backup.api.kinds import TENANT_BACKUP_SCHEDULE, TENANT_RESTORE
 from tenant_backup.api.restore import Mode, TenantRestore
 from tenant_backup.api.schedule import TenantBackupSchedule
 from tenant_backup.core import naming
+from tenant_backup.core.database_access import secret_layout
 from tenant_backup.core.events import Event
 from tenant_backup.core.gate import Slots
 from tenant_backup.core.observe import ObservedJob, observe_job
@@ -103,7 +104,9 @@ def paused_schedules(kube: Kube, restore: TenantRestore, server: str | None) -> 
         secret_name = schedule.spec.template.database.secret_ref.name
         if secret_name not in servers:
             secret = kube.read_secret(namespace, secret_name)
-            usable = secret is not None and not missing_keys(DATABASE_SECRET, secret)
+            usable = secret is not None and not missing_keys(
+                secret_layout(schedule.spec.template.database), secret
+            )
             servers[secret_name] = database_server(secret) if secret and usable else None
         if servers[secret_name] == server:
             paused.append(schedule.metadata.name)

@@ -12,7 +12,6 @@ import math
 from datetime import timedelta
 from typing import Any
 
-from tenant_backup.api.contract import DATABASE_SECRET
 from tenant_backup.api.durations import Duration
 from tenant_backup.api.restore import (
     DEFAULT_KEEP_PREVIOUS_FOR,
@@ -21,7 +20,8 @@ from tenant_backup.api.restore import (
     TenantRestore,
 )
 from tenant_backup.core import jobs, naming
-from tenant_backup.core.access import plan_access, secret_env
+from tenant_backup.core.access import plan_access
+from tenant_backup.core.database_access import plan_database
 from tenant_backup.core.keys import identity_plan
 from tenant_backup.settings import Settings
 
@@ -93,11 +93,10 @@ def restore_command(restore: TenantRestore, source: ResolvedSource) -> list[str]
 
 
 def restore_env(restore: TenantRestore) -> list[dict[str, Any]]:
-    """libpq environment: connection and credentials straight from the target's Secret."""
-    database = restore.spec.target.database
+    """libpq environment: connection and credentials straight from the target's Secret, the
+    paths of the TLS files."""
     return [
-        *secret_env(database.secret_ref.name, DATABASE_SECRET),
-        {"name": "PGSSLMODE", "value": database.ssl_mode.value},
+        *plan_database(restore.spec.target.database).env,
         {"name": "PGCONNECT_TIMEOUT", "value": "10"},
         {"name": "PGAPPNAME", "value": "tenant-backup-restore"},
     ]
@@ -127,10 +126,17 @@ def build_job(
     """The Job of one attempt, owned by the restore."""
     access = plan_access(source.destination, read_only=True)
     keys = identity_plan(restore.spec.decryption)
-    volumes = [*access.volumes, *keys.volumes, work_volume(source, bool(keys.args))]
+    database = plan_database(restore.spec.target.database)
+    volumes = [
+        *access.volumes,
+        *keys.volumes,
+        *database.volumes,
+        work_volume(source, bool(keys.args)),
+    ]
     mounts = [
         *access.volume_mounts,
         *keys.volume_mounts,
+        *database.volume_mounts,
         {"name": WORK_VOLUME, "mountPath": WORK_PATH},
     ]
     annotations: dict[str, str] = {}

@@ -6,11 +6,12 @@ as the mode needs is the runner's first check (it is connected as the target's r
 
 from tenant_backup.adapters.kube import Kube
 from tenant_backup.api.backup import TenantBackup
-from tenant_backup.api.contract import DATABASE_SECRET, database_server, missing_keys
+from tenant_backup.api.contract import database_server, missing_keys
 from tenant_backup.api.kinds import TENANT_BACKUP
 from tenant_backup.api.restore import ResolvedSource, TenantRestore
 from tenant_backup.core import naming, policy
 from tenant_backup.core.access import destination_secret_problem
+from tenant_backup.core.database_access import secret_layout, tls_material
 from tenant_backup.core.keys import key_secret_problem
 from tenant_backup.restore.plan import Preflight, PreflightFailure
 from tenant_backup.restore.source import from_artifact, from_backup, newest_run
@@ -59,7 +60,8 @@ def run_preflight(kube: Kube, settings: Settings, restore: TenantRestore) -> Pre
             PreflightFailure.SECRET_MISSING,
             f"Secret {secret_name} not found in namespace {namespace}",
         )
-    missing = missing_keys(DATABASE_SECRET, secret)
+    database = restore.spec.target.database
+    missing = missing_keys(secret_layout(database), secret)
     if missing:
         return Preflight(
             PreflightFailure.SECRET_MISSING,
@@ -84,4 +86,7 @@ def run_preflight(kube: Kube, settings: Settings, restore: TenantRestore) -> Pre
         )
         if problem is not None:
             return Preflight(PreflightFailure.SECRET_MISSING, problem)
+    tls = tls_material(database, lambda name: kube.read_secret(namespace, name))
+    if isinstance(tls, str):
+        return Preflight(PreflightFailure.SECRET_MISSING, tls)
     return Preflight(source=source, server=database_server(secret))

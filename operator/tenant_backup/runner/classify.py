@@ -4,15 +4,18 @@ import re
 import signal
 from collections.abc import Iterable
 
+from tenant_backup.api.contract import TLS_FAILURES
 from tenant_backup.api.reasons import Reason
 
 # Regexes checked in order: the first match wins. libpq wraps server errors in "connection to
 # server ... failed: FATAL: ...", so the specific causes come before the generic connection
 # ones. pg_dump enforces --lock-wait-timeout as a statement timeout on its LOCK TABLE queries.
 _MESSAGES: tuple[tuple[str, Reason], ...] = (
+    *((re.escape(words), Reason.TLS_FAILED) for words in TLS_FAILURES),
     ("no password supplied", Reason.AUTH_FAILED),
     ("no pg_hba.conf entry", Reason.AUTH_FAILED),
     ("authentication failed", Reason.AUTH_FAILED),  # password, ident, peer, cert...
+    ("requires a valid client certificate", Reason.AUTH_FAILED),
     ("server version mismatch", Reason.VERSION_MISMATCH),
     ("could not obtain lock", Reason.LOCK_TIMEOUT),
     ("lock timeout", Reason.LOCK_TIMEOUT),

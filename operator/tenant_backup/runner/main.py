@@ -148,7 +148,7 @@ def _preflight(
     server = database.inspect(schema)
     facts.server_version = server.version
     interrupts.check()
-    pg_dump = choose_pg_dump(server.major, opts.pg_bin_dir)
+    pg_dump = choose_pg_dump(server.major, opts.pg_bin_dir, opts.pg_root)
     pg_dump_major, pg_dump_version = _pg_dump_version(pg_dump)
     facts.pg_dump_version = pg_dump_version
     seconds = time.monotonic() - started

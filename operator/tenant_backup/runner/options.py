@@ -36,6 +36,7 @@ from tenant_backup.api.contract import (
 from tenant_backup.api.reasons import Reason
 from tenant_backup.runner.destinations.access import Access, S3Connection
 from tenant_backup.runner.errors import RunError
+from tenant_backup.runner.pgdump import VERSIONED_ROOT
 
 TERMINATION_LOG = Path("/dev/termination-log")
 FILE_NAME = r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,200}"
@@ -86,6 +87,7 @@ class DumpOptions:
     lock_wait_timeout_seconds: int
     verify: Verification
     pg_bin_dir: Path | None
+    pg_root: Path
     age_recipients: tuple[str, ...] = ()
     """Inline age recipients (public keys)."""
     age_recipients_file: Path | None = None
@@ -114,6 +116,12 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tenant", required=True, help="tenant slug; the schema is tenant_<slug>")
     add_result_file_argument(parser)
     parser.add_argument("--pg-bin-dir", type=Path, help="directory holding pg_dump and pg_restore")
+    parser.add_argument(
+        "--pg-root",
+        type=Path,
+        default=VERSIONED_ROOT,
+        help="where <major>/bin holds each major's tools (used unless --pg-bin-dir)",
+    )
 
 
 def add_result_file_argument(parser: argparse.ArgumentParser) -> None:
@@ -307,6 +315,7 @@ def from_args(args: argparse.Namespace) -> DumpOptions:
         lock_wait_timeout_seconds=args.lock_wait_timeout_seconds,
         verify=args.verify,
         pg_bin_dir=args.pg_bin_dir,
+        pg_root=args.pg_root,
         age_recipients=tuple(args.age_recipient),
         age_recipients_file=args.age_recipients_file,
     )

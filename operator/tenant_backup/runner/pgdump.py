@@ -10,16 +10,31 @@ VERSIONED_ROOT = Path("/usr/lib/postgresql")  # Debian layout: <root>/<major>/bi
 _VERSION_RE = re.compile(r"\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?")
 
 
+def installed_majors(root: Path) -> list[int]:
+    """The majors whose pg_dump is installed under `root` (`<root>/<major>/bin/pg_dump`)."""
+    try:
+        entries = list(root.iterdir())
+    except OSError:
+        return []
+    return [
+        int(entry.name)
+        for entry in entries
+        if entry.name.isdigit() and (entry / "bin" / "pg_dump").is_file()
+    ]
+
+
 def choose_pg_dump(
     server_major: int,
     bin_dir: Path | None,
-    is_file: Callable[[Path], bool] = Path.is_file,
+    root: Path = VERSIONED_ROOT,
+    installed: Callable[[Path], list[int]] = installed_majors,
 ) -> str:
-    """`bin_dir`'s pg_dump, else the one for the server's major version, else PATH's."""
+    """`bin_dir`'s pg_dump, else the one of the server's major under `root`, else the
+    oldest newer one there (pg_dump and pg_restore handle older servers), else PATH's."""
     if bin_dir is not None:
         return str(bin_dir / "pg_dump")
-    versioned = VERSIONED_ROOT / str(server_major) / "bin" / "pg_dump"
-    return str(versioned) if is_file(versioned) else "pg_dump"
+    usable = sorted(major for major in installed(root) if major >= server_major)
+    return str(root / str(usable[0]) / "bin" / "pg_dump") if usable else "pg_dump"
 
 
 def sibling_tool(pg_dump: str, tool: str) -> str:

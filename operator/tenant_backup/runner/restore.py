@@ -174,7 +174,8 @@ class Restore:
             done = self._preflight(conn)
             if done is not None:
                 return done
-            pg_restore = sibling_tool(choose_pg_dump(server_major, opts.pg_bin_dir), "pg_restore")
+            pg_dump = choose_pg_dump(server_major, opts.pg_bin_dir, opts.pg_root)
+            pg_restore = sibling_tool(pg_dump, "pg_restore")
             psql = sibling_tool(pg_restore, "psql")
             facts.pg_restore_version = _version(pg_restore)
             with _spooled(opts) as spooled:

@@ -37,6 +37,7 @@ from tenant_backup.runner.options import (
     add_choice,
     add_result_file_argument,
 )
+from tenant_backup.runner.pgdump import VERSIONED_ROOT
 
 MAX_CHECK_NAME = 63
 MAX_CHECK_SQL = 4096
@@ -96,6 +97,7 @@ class RestoreOptions:
     verify_database: str | None
     work_dir: Path | None
     pg_bin_dir: Path | None
+    pg_root: Path
     age_identity_file: Path | None = None
 
 
@@ -132,6 +134,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--work-dir", type=Path, help="where the artifact is spooled (default: the temp dir)"
     )
     parser.add_argument("--pg-bin-dir", type=Path, help="directory holding pg_restore and psql")
+    parser.add_argument(
+        "--pg-root",
+        type=Path,
+        default=VERSIONED_ROOT,
+        help="where <major>/bin holds each major's tools (used unless --pg-bin-dir)",
+    )
     parser.add_argument(
         "--age-identity-file",
         type=Path,
@@ -218,5 +226,6 @@ def from_args(args: argparse.Namespace) -> RestoreOptions:
         verify_database=args.verify_database,
         work_dir=args.work_dir,
         pg_bin_dir=args.pg_bin_dir,
+        pg_root=args.pg_root,
         age_identity_file=args.age_identity_file,
     )

@@ -10,10 +10,11 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from tenant_backup.adapters.kube import Body, Kube
-from tenant_backup.api.contract import DATABASE_SECRET, database_server, missing_keys
+from tenant_backup.api.contract import database_server, missing_keys
 from tenant_backup.api.kinds import TENANT_BACKUP, TENANT_BACKUP_SCHEDULE
 from tenant_backup.api.schedule import TenantBackupSchedule
 from tenant_backup.core import naming
+from tenant_backup.core.database_access import secret_layout
 from tenant_backup.core.events import Event
 from tenant_backup.core.restoring import Replacing, busy_tenants
 from tenant_backup.schedule.plan import Invalid, SchedulePlan, configure, names_taken, plan
@@ -83,7 +84,7 @@ def _restoring(
     secret = kube.read_secret(
         schedule.metadata.namespace, schedule.spec.template.database.secret_ref.name
     )
-    if secret is None or missing_keys(DATABASE_SECRET, secret):
+    if secret is None or missing_keys(secret_layout(schedule.spec.template.database), secret):
         return {}
     return busy_tenants(database_server(secret), replacing)
 

@@ -3,9 +3,10 @@
 
 from tenant_backup.adapters import db, outbound
 from tenant_backup.adapters.kube import Kube
-from tenant_backup.api.contract import DATABASE_SECRET, SCHEMA_PREFIX, missing_keys
+from tenant_backup.api.contract import SCHEMA_PREFIX, missing_keys
 from tenant_backup.api.schedule import EVERY_TENANT, TenantBackupSchedule
 from tenant_backup.core import naming, policy
+from tenant_backup.core.database_access import secret_layout, tls_material
 from tenant_backup.schedule.plan import Tenants
 from tenant_backup.settings import Settings
 
@@ -36,15 +37,19 @@ def _discover(kube: Kube, settings: Settings, schedule: TenantBackupSchedule) ->
     secret = kube.read_secret(namespace, database.secret_ref.name)
     if secret is None:
         return f"Secret {database.secret_ref.name} not found in namespace {namespace}"
-    missing = missing_keys(DATABASE_SECRET, secret)
+    missing = missing_keys(secret_layout(database), secret)
     if missing:
         return f"Secret {database.secret_ref.name} lacks the keys: {', '.join(missing)}"
+    tls = tls_material(database, lambda name: kube.read_secret(namespace, name))
+    if isinstance(tls, str):
+        return tls
     try:
         schemas = db.tenant_schemas(
             secret,
             database.ssl_mode.value,
             settings.preflight_timeout_seconds,
             outbound.policy_of(settings),
+            tls=tls,
         )
     except db.UnreachableError as error:
         return f"could not list the tenant schemas: {error}"
