@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: help install packages controlplane node images minio bench chart-tools promtool chart-lint crds lint unit test demo demo-down cluster-up cluster-down run kind-e2e
+.PHONY: help install packages controlplane node images minio bench bench-scale chart-tools promtool chart-lint crds lint unit test demo demo-down cluster-up cluster-down run kind-e2e
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -67,6 +67,9 @@ demo-down: install ## Stop what `make demo` left running
 
 bench: install packages minio ## Runner vs bare pg_dump on a small and a 1 GiB tenant (file and S3); BENCH_ARGS="--only small"
 	PYTHONPATH=.:operator $(BIN)/python tools/bench/bench.py $(BENCH_ARGS)
+
+bench-scale: install controlplane packages ## The operator with 500 and 5,000 TenantBackups on KWOK: RSS, latencies, requests; BENCH_SCALE_ARGS="--objects 500"
+	PYTHONPATH=.:operator $(BIN)/python tools/bench/scale.py $(BENCH_SCALE_ARGS)
 
 cluster-up: install controlplane ## Start the local control plane in the background; prints KUBECONFIG
 	$(BIN)/python -m devenv.cluster_cli up
