@@ -3,7 +3,8 @@
 Starts the control plane (KWOK moves the pods: `scale_cluster` says what a "dump" is here),
 a PostgreSQL holding one schema per tenant (the operator's preflight connects to it), and
 for each `--objects N` a fresh namespace and operator process (as the ServiceAccount of
-`manifests/`, `--slots` Jobs at most at once, the default 15 s resync), then:
+`manifests/`, with metrics served and no debug logging as the Deployment runs it, `--slots`
+Jobs at most at once, the default 15 s resync), then:
 
 1. idle: the operator's RSS with nothing to serve, then 100 TenantBackupSchedules (yearly,
    so they stay idle);
@@ -30,6 +31,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -47,6 +49,7 @@ from scale_cluster import Dumps, Timeline
 from devenv import backup_objects
 from devenv.cluster import Cluster
 from devenv.postgres import PostgresServer
+from devenv.processes import free_port
 from devenv.waiting import wait_for
 from tenant_backup.api.kinds import GROUP, TENANT_BACKUP, VERSION
 from tenant_backup.core.policy import ALLOWED_TENANTS_ANNOTATION, ANY_TENANT
@@ -166,9 +169,15 @@ class Bench:
             "TENANT_BACKUP_MAX_RUNNING_JOBS_PER_SERVER": str(self.args.slots),
             "TENANT_BACKUP_DENIED_CIDRS": ",".join(LOOPBACK_ALLOWED_CIDRS),
         }
-        process = OperatorProcess(
-            self.kubeconfig, [namespace], self.workdir / log_name, settings
-        ).start()
+        # As the Deployment runs it: metrics served, no debug logging.
+        process = OperatorProcess(self.kubeconfig, [namespace], self.workdir / log_name, settings)
+        process.args = [
+            "operator",
+            f"--namespace={namespace}",
+            f"--liveness={process.health_url}",
+            f"--metrics-port={free_port()}",
+        ]
+        process.start()
         wait_for(lambda: _healthy(process.health_url), 60, "the operator never became healthy")
         return process
 
@@ -346,6 +355,7 @@ def main() -> int:
     parser.add_argument("--dump-seconds", type=float, default=1.0)
     parser.add_argument("--trickle", type=int, default=30)
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop what was started
     workdir = Path(tempfile.mkdtemp(prefix="tenant-backup-scale-"))
     bench = Bench(workdir, args)
     results = []
