@@ -64,7 +64,7 @@ def test_unchecked_backups_wait_for_any_server() -> None:
 
 
 def _entry(status: dict[str, Any]) -> Entry | None:
-    return entry_of(TenantBackup.from_body(backup_body() | {"status": status}))
+    return entry_of(backup_body() | {"status": status})
 
 
 def test_entries_from_backups() -> None:
@@ -80,6 +80,22 @@ def test_entries_from_backups() -> None:
     assert _entry({"phase": "Running", "reason": "RetryScheduled"}) is None
     assert _entry({"phase": "Succeeded"}) is None
     assert _entry({"phase": "Failed"}) is None
+    deleting = backup_body() | {"status": {"phase": "Running", "reason": "JobCreated"}}
+    deleting["metadata"] |= {"deletionTimestamp": "2026-11-25T12:05:00Z"}
+    assert entry_of(deleting) is None
+
+
+def test_an_entry_read_from_the_body_matches_the_model() -> None:
+    body = backup_body() | {"status": {"phase": "Pending", "reason": "Queued"}}
+    found = entry_of(body)
+    model = TenantBackup.from_body(body)
+    assert found is not None
+    assert (found.created, found.namespace, found.name, found.tenant) == (
+        model.metadata.creation_timestamp,
+        model.metadata.namespace,
+        model.metadata.name,
+        model.spec.tenant,
+    )
 
 
 def test_only_the_admissible_waiting_backups_are_woken() -> None:

@@ -22,7 +22,8 @@ Succeeded frees the slot the (slots + i)-th Job takes; the operator's API reques
 log, watches left out) from the burst's start to its end, per backup.
 
 Usage (from the repo root): PYTHONPATH=.:operator .venv/bin/python tools/bench/scale.py
-[--objects N ...] [--slots 50] [--dump-seconds 1] [--trickle 30]
+[--objects N ...] [--slots 50] [--dump-seconds 1] [--trickle 30] [--minutes 20]
+[--operator-code CHECKOUT]
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ class Result:
     restart_requests: int = 0
     burst_seconds: float = 0.0
     breakdown: tuple[str, ...] = ()
+    note: str = ""
 
 
 def memory(pid: int) -> tuple[int, int]:
@@ -169,6 +171,8 @@ class Bench:
             "TENANT_BACKUP_MAX_RUNNING_JOBS_PER_SERVER": str(self.args.slots),
             "TENANT_BACKUP_DENIED_CIDRS": ",".join(LOOPBACK_ALLOWED_CIDRS),
         }
+        if self.args.operator_code:
+            settings["PYTHONPATH"] = str(Path(self.args.operator_code, "operator").resolve())
         # As the Deployment runs it: metrics served, no debug logging.
         process = OperatorProcess(self.kubeconfig, [namespace], self.workdir / log_name, settings)
         process.args = [
@@ -222,7 +226,15 @@ class Bench:
             ],
         )
         print(f"[{objects}] {objects} created in {time.time() - started:.0f} s", flush=True)
-        _wait_count(timeline.finished_count, burst_budget, f"[{objects}] finished")
+        finished = f"[{objects}] finished"
+        if not _wait_count(timeline.finished_count, burst_budget, finished, self.args.minutes):
+            result.with_n_kib, result.peak_kib = memory(operator.pid)
+            result.note = (
+                f"gave up: {timeline.finished_count()} of {objects} finished after "
+                f"{self.args.minutes:g} min (RSS with N and peak taken then)"
+            )
+            operator.stop()
+            return result
         time.sleep(QUIET_SECONDS)
         result.with_n_kib, _ = memory(operator.pid)
         print(
@@ -230,7 +242,7 @@ class Bench:
             flush=True,
         )
         dumps.raise_budget(objects)
-        _wait_count(timeline.finished_count, objects, f"[{objects}] finished")
+        _wait_count(timeline.finished_count, objects, finished, self.args.minutes)
         result.burst_seconds = time.time() - started
         result.peak_kib = memory(operator.pid)[1]
         burst = self.requests_since_mark()
@@ -264,7 +276,7 @@ class Bench:
         for n, name in enumerate(trickle):
             self.create_all(namespace, [backup_objects.manifest(name, tenants[n % len(tenants)])])
             time.sleep(0.5)
-        _wait_count(timeline.finished_count, objects + len(trickle), f"[{objects}] finished")
+        _wait_count(timeline.finished_count, objects + len(trickle), finished, self.args.minutes)
         late = self.requests_since_mark()
         applied = audit.created(late, f"{GROUP}/{TENANT_BACKUP.plural}")
         jobs = audit.created(late, "batch/jobs", USERNAME)
@@ -283,14 +295,18 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def _wait_count(count: Callable[[], int], target: int, label: str) -> None:
-    """Until `count()` reaches `target`, printing progress every 30 s."""
-    last = time.monotonic()
+def _wait_count(count: Callable[[], int], target: int, label: str, minutes: float) -> bool:
+    """Until `count()` reaches `target` (True) or `minutes` pass (False), printing progress
+    every 30 s."""
+    last = started = time.monotonic()
     while (now := count()) < target:
+        if time.monotonic() - started > minutes * 60:
+            return False
         if time.monotonic() - last > 30:
             print(f"{label}: {now}/{target}", flush=True)
             last = time.monotonic()
         time.sleep(0.5)
+    return True
 
 
 def _p50_p99(values: list[float]) -> tuple[float | None, float | None]:
@@ -340,6 +356,8 @@ def table(results: list[Result]) -> str:
             f"{r.restart_requests} requests on the restart:"
         )
         lines.extend(f"  {line}" for line in r.breakdown)
+        if r.note:
+            lines.append(f"  {r.note}")
     return "\n".join(lines)
 
 
@@ -354,6 +372,13 @@ def main() -> int:
     )
     parser.add_argument("--dump-seconds", type=float, default=1.0)
     parser.add_argument("--trickle", type=int, default=30)
+    parser.add_argument(
+        "--operator-code",
+        help="run the operator from this checkout (e.g. a worktree of main, for a baseline)",
+    )
+    parser.add_argument(
+        "--minutes", type=float, default=20, help="give up on a phase after this long"
+    )
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop what was started
     workdir = Path(tempfile.mkdtemp(prefix="tenant-backup-scale-"))

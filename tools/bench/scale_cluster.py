@@ -43,7 +43,7 @@ def _follow(
             for item in listed["items"]:
                 on_event("ADDED", item)
             version = listed["metadata"]["resourceVersion"]
-            stream = watch.Watch().stream(
+            stream = watch.Watch().stream(  # type: ignore[no-untyped-call]
                 list_call, resource_version=version, timeout_seconds=WATCH_SECONDS, **kwargs
             )
             for event in stream:

@@ -2,9 +2,14 @@
 
 Triggers: creation and resume, any change of one of its Jobs (dump or prune), a wake-up
 when what it waits for happens (its backoff ends, a slot frees, a status write lost a race),
-any event of a backup being deleted that carries our finalizer (Kopf stops timers then), and
-a periodic resync as the safety net. A wake-up that fails is tried again after a resync
-interval: a backup being deleted has no resync.
+any event of a backup being deleted that carries our finalizer, and a periodic resync as the
+safety net. A wake-up that fails is tried again after a resync interval: a backup being
+deleted has no resync.
+
+Memory and requests stay bounded by the work in flight: the resync is one sweep over the
+`unsettled` index (no Kopf timer, which would keep a task and a copy of every backup's body
+for as long as it exists), it skips queued backups the gate would not admit, and watch
+bodies are read raw, with no model built, except for finished backups' follow-ups.
 """
 
 import logging
@@ -18,11 +23,12 @@ import kopf
 from tenant_backup import runtime
 from tenant_backup.api.backup import TenantBackup
 from tenant_backup.api.kinds import GROUP, TENANT_BACKUP, VERSION
+from tenant_backup.api.reasons import Reason
 from tenant_backup.backup import followups
 from tenant_backup.backup.drive import drive
 from tenant_backup.core import naming
 from tenant_backup.core.gate import Gate, Slots
-from tenant_backup.core.scheduling import Entry, Limits, State, entry_of
+from tenant_backup.core.scheduling import TERMINAL_PHASES, Entry, Limits, State, entry_of
 from tenant_backup.core.waker import Waker
 
 Key = tuple[str, str]
@@ -32,27 +38,46 @@ PLURAL = TENANT_BACKUP.plural
 INDEX_COPY_TRIES = 5
 log = logging.getLogger(__name__)
 _locks: defaultdict[Key, threading.Lock] = defaultdict(threading.Lock)
-_index: list[kopf.Index[str, Entry]] = []
-"""The live slots index, kept from the first handler call for the wake-ups."""
+_indexes: dict[str, kopf.Index[str, Any]] = {}
+"""The live `slots` and `unsettled` indexes, kept from the first handler call for the
+wake-ups and the resync."""
 
 
-def _indexed() -> list[Entry]:
-    """The index's entries now. Kopf updates it in its event loop's thread while handlers
+def _copied(index: str) -> list[Any]:
+    """An index's entries now. Kopf updates it in its event loop's thread while handlers
     read it in theirs: a copy taken during an update is taken again."""
     for _ in range(INDEX_COPY_TRIES - 1):
         try:
-            return list(_index[0].get("all", [])) if _index else []
+            return list(_indexes[index].get("all", [])) if index in _indexes else []
         except RuntimeError:  # changed size during iteration
             continue
-    return list(_index[0].get("all", [])) if _index else []  # never an empty guess
+    return list(_indexes[index].get("all", [])) if index in _indexes else []  # never a guess
 
 
-def _drive(namespace: str | None, name: str, slots: kopf.Index[str, Entry] | None) -> None:
+def _indexed() -> list[Entry]:
+    """The slots index's entries now."""
+    return _copied("slots")
+
+
+def _resync_keys() -> list[Key]:
+    """The backups the periodic resync visits: every unsettled one, except those queued
+    that the gate would not admit now (such a pass could only find them still queued)."""
+    admissible = {entry.key for entry in GATE.admissible(_indexed())}
+    return [key for key, queued in _copied("unsettled") if not queued or key in admissible]
+
+
+def _live(kwargs: dict[str, Any]) -> None:
+    """From the first handler call on: keep the live indexes, and resync periodically (in
+    a copy of this handler's context, which carries Kopf's, to post Events)."""
+    if "slots" not in _indexes:
+        _indexes.update(slots=kwargs["slots"], unsettled=kwargs["unsettled"])
+    WAKER.sweep(SETTINGS.resync_seconds, _resync_keys)
+
+
+def _drive(namespace: str | None, name: str) -> None:
     """Reconcile one backup under its lock, and wake it again when it asked to be."""
     if namespace is None:
         raise kopf.PermanentError("TenantBackups and their Jobs are namespaced")
-    if slots is not None and not _index:
-        _index.append(slots)
     with _locks[namespace, name]:
         wake_at = drive(
             runtime.kube(), SETTINGS, namespace, name, runtime.post_event, Slots(GATE, _indexed())
@@ -63,7 +88,7 @@ def _drive(namespace: str | None, name: str, slots: kopf.Index[str, Entry] | Non
 
 def _wake(key: Key) -> None:
     try:
-        _drive(*key, None)
+        _drive(*key)
     except Exception:  # a wake-up must not kill its worker
         log.exception("waking TenantBackup %s/%s failed", *key)
         WAKER.at(key, datetime.now(UTC) + timedelta(seconds=SETTINGS.resync_seconds))
@@ -75,42 +100,56 @@ WAKER: Waker[Key] = Waker(_wake)
 @kopf.index(GROUP, VERSION, PLURAL, id="slots")
 def slots(body: kopf.Body, **_: Any) -> dict[str, Entry]:
     """Unfinished backups that hold or want a Job slot, for the concurrency gate."""
-    entry = entry_of(TenantBackup.from_body(body))
+    entry = entry_of(body)
     return {"all": entry} if entry else {}
+
+
+def _unsettled(body: kopf.Body) -> bool:
+    """Not being deleted, and unfinished or owing history or notifications (e.g. the history
+    database was down). Only finished backups are parsed whole."""
+    if body.get("metadata", {}).get("deletionTimestamp"):
+        return False
+    if (body.get("status") or {}).get("phase") not in TERMINAL_PHASES:
+        return True
+    return followups.needs_resync(TenantBackup.from_body(body), SETTINGS.history_enabled)
+
+
+@kopf.index(GROUP, VERSION, PLURAL, id="unsettled")
+def unsettled(
+    namespace: str | None, name: str, body: kopf.Body, **_: Any
+) -> dict[str, tuple[Key, bool]]:
+    """The backups the resync visits, each with whether it is queued."""
+    if namespace is None or not _unsettled(body):
+        return {}
+    queued = (body.get("status") or {}).get("reason") == Reason.QUEUED
+    return {"all": ((namespace, name), queued)}
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL, id="wake-queued")
 def wake_queued(type: str, body: kopf.Body, **kwargs: Any) -> None:
     """A backup that holds no slot now (finished, deleted, backing off) may have freed one:
     wake the queued backups the gate would admit. The index already shows this event."""
-    if not _index:
-        _index.append(kwargs["slots"])
+    _live(kwargs)
     if type != "DELETED":
-        entry = entry_of(TenantBackup.from_body(body))
+        entry = entry_of(body)
         if entry is not None and entry.state is State.ACTIVE:
             return
     for admitted in GATE.admissible(_indexed()):
         WAKER.soon(admitted.key)
 
 
-def _resync_wanted(body: kopf.Body, **_: Any) -> bool:
-    """Unfinished, or owing history or notifications (e.g. the history database was down)."""
-    return followups.needs_resync(TenantBackup.from_body(body), SETTINGS.history_enabled)
+def _needs_resuming(body: kopf.Body, **_: Any) -> bool:
+    """At start-up, a backup is driven only if the resync would visit it (a finished one
+    owing nothing costs no request and no log line); one being deleted has `finalize`."""
+    return _unsettled(body)
 
 
-@kopf.on.resume(GROUP, VERSION, PLURAL, id="resume")
+@kopf.on.resume(GROUP, VERSION, PLURAL, id="resume", when=_needs_resuming)
 @kopf.on.create(GROUP, VERSION, PLURAL, id="create")
 def on_backup(namespace: str | None, name: str, **kwargs: Any) -> None:
     """A new TenantBackup, or one found at start-up."""
-    _drive(namespace, name, kwargs["slots"])
-
-
-@kopf.timer(
-    GROUP, VERSION, PLURAL, id="resync", interval=SETTINGS.resync_seconds, when=_resync_wanted
-)
-def resync(namespace: str | None, name: str, **kwargs: Any) -> None:
-    """Safety net and follow-up retries: re-derive unfinished backups periodically."""
-    _drive(namespace, name, kwargs["slots"])
+    _live(kwargs)
+    _drive(namespace, name)
 
 
 def _being_finalized(body: kopf.Body, **_: Any) -> bool:
@@ -125,8 +164,9 @@ def _being_finalized(body: kopf.Body, **_: Any) -> bool:
 def on_deleting(namespace: str | None, name: str, **kwargs: Any) -> None:
     """A backup being deleted (and at start-up, each one found): decide its artifact's fate.
     Failures are retried by a wake-up, as Kopf does not retry event handlers."""
+    _live(kwargs)
     try:
-        _drive(namespace, name, kwargs["slots"])
+        _drive(namespace, name)
     except Exception:
         WAKER.at((namespace or "", name), datetime.now(UTC) + timedelta(seconds=1))
         raise
@@ -135,6 +175,7 @@ def on_deleting(namespace: str | None, name: str, **kwargs: Any) -> None:
 @kopf.on.event("batch", "v1", "jobs", labels={naming.LABEL_MANAGED_BY: naming.MANAGER})
 def on_job(namespace: str | None, labels: kopf.Labels, **kwargs: Any) -> None:
     """A Job of ours changed: its TenantBackup may have moved on."""
+    _live(kwargs)
     backup = labels.get(naming.LABEL_BACKUP)
     if backup:
-        _drive(namespace, backup, kwargs["slots"])
+        _drive(namespace, backup)

@@ -5,15 +5,16 @@ running backups of one tenant on one server. Waiting backups start in creation o
 backup may take a free slot only if no older backup waits for that slot.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from tenant_backup.api.attempts import Phase
-from tenant_backup.api.backup import TenantBackup
 from tenant_backup.api.reasons import Reason
 
+TERMINAL_PHASES = frozenset(phase.value for phase in Phase if phase.terminal)
 UNKNOWN_SERVER = ""
 """A backup not yet checked: its server is unknown, so it may wait for any server's slot."""
 
@@ -60,23 +61,26 @@ class Verdict:
     message: str = ""
 
 
-def entry_of(backup: TenantBackup) -> Entry | None:
-    """The scheduling entry of a TenantBackup; None when it neither holds nor wants a slot
-    (finished, deleted, or sitting out a retry backoff)."""
-    status, metadata = backup.status, backup.metadata
+def entry_of(body: Mapping[str, Any]) -> Entry | None:
+    """The scheduling entry of a TenantBackup, read straight from its watch body (every
+    event of every backup passes here: no model is built); None when it neither holds nor
+    wants a slot (finished, deleted, or sitting out a retry backoff)."""
+    metadata = body["metadata"]
+    status = body.get("status") or {}
+    phase, reason = status.get("phase"), status.get("reason")
     if (
-        status.finished
-        or status.reason == Reason.RETRY_SCHEDULED
-        or metadata.deletion_timestamp is not None
+        phase in TERMINAL_PHASES
+        or reason == Reason.RETRY_SCHEDULED
+        or metadata.get("deletionTimestamp") is not None
     ):
         return None
-    waiting = status.phase in (None, Phase.PENDING) or status.reason == Reason.QUEUED
+    waiting = phase in (None, Phase.PENDING) or reason == Reason.QUEUED
     return Entry(
-        created=metadata.creation_timestamp,
-        namespace=metadata.namespace,
-        name=metadata.name,
-        server=status.database_server or UNKNOWN_SERVER,
-        tenant=backup.spec.tenant,
+        created=datetime.fromisoformat(metadata["creationTimestamp"]),
+        namespace=metadata["namespace"],
+        name=metadata["name"],
+        server=status.get("databaseServer") or UNKNOWN_SERVER,
+        tenant=body["spec"]["tenant"],
         state=State.WAITING if waiting else State.ACTIVE,
     )
 

@@ -1,8 +1,9 @@
 """Kopf registrations only: every trigger runs the same `drive` for the schedule.
 
 Triggers: creation, resume and spec changes; a wake-up at the next slot or tenant offset; a
-change of one of its runs (finished, deleted); and a periodic resync as the safety net.
-Its runs are kept in an index (a few fields each), so a pass lists nothing.
+change of one of its runs (finished, deleted); and a periodic resync as the safety net: one
+sweep over the `schedules` index, not a Kopf timer (a task and a copy of the body per
+schedule). Its runs are kept in an index (a few fields each), so a pass lists nothing.
 """
 
 import logging
@@ -25,8 +26,9 @@ PLURAL = TENANT_BACKUP_SCHEDULE.plural
 INDEX_COPY_TRIES = 5
 log = logging.getLogger(__name__)
 _locks: defaultdict[Key, threading.Lock] = defaultdict(threading.Lock)
-_index: list[kopf.Index[Key, Run]] = []
-"""The live runs index, kept from the first handler call for the wake-ups."""
+_indexes: dict[str, kopf.Index[Any, Any]] = {}
+"""The live `schedule_runs` and `schedules` indexes, kept from the first handler call for
+the wake-ups and the resync."""
 _seen: dict[Key, tuple[object, ...]] = {}
 """What each run last looked like to the schedule: a change wakes it."""
 
@@ -34,21 +36,32 @@ _seen: dict[Key, tuple[object, ...]] = {}
 def _runs(key: Key) -> list[Run]:
     """The schedule's runs now. Kopf updates the index in its event loop's thread while
     handlers read it in theirs: a copy taken during an update is taken again."""
+    return _copied("schedule_runs", key)
+
+
+def _copied(index: str, key: Any) -> list[Any]:
+    """An index's values under `key` now, copied (taken again if Kopf changed it meanwhile)."""
     for attempt in range(INDEX_COPY_TRIES):
         try:
-            return list(_index[0].get(key, [])) if _index else []
+            return list(_indexes[index].get(key, [])) if index in _indexes else []
         except RuntimeError:  # changed size during iteration
             if attempt == INDEX_COPY_TRIES - 1:
                 raise
     return []
 
 
-def _drive(namespace: str | None, name: str, runs: kopf.Index[Key, Run] | None) -> None:
+def _live(kwargs: dict[str, Any]) -> None:
+    """From the first handler call on: keep the live indexes, and resync every schedule
+    periodically (in a copy of this handler's context, which carries Kopf's)."""
+    if "schedules" not in _indexes:
+        _indexes.update(schedule_runs=kwargs["schedule_runs"], schedules=kwargs["schedules"])
+    WAKER.sweep(SETTINGS.resync_seconds * 4, lambda: _copied("schedules", "all"))
+
+
+def _drive(namespace: str | None, name: str) -> None:
     """Reconcile one schedule under its lock, and wake it again when it asked to be."""
     if namespace is None:
         raise kopf.PermanentError("TenantBackupSchedules are namespaced")
-    if runs is not None and not _index:
-        _index.append(runs)
     key = (namespace, name)
     with _locks[key]:
         wake_at = drive(runtime.kube(), SETTINGS, namespace, name, runtime.post_event, _runs(key))
@@ -58,7 +71,7 @@ def _drive(namespace: str | None, name: str, runs: kopf.Index[Key, Run] | None) 
 
 def _wake(key: Key) -> None:
     try:
-        _drive(*key, None)
+        _drive(*key)
     except Exception:  # a wake-up must not kill its worker; the resync tries again
         log.exception("waking TenantBackupSchedule %s/%s failed", *key)
 
@@ -81,6 +94,12 @@ def schedule_runs(namespace: str | None, body: kopf.Body, **_: Any) -> dict[Key,
     return {(namespace, schedule): run_of(body)}
 
 
+@kopf.index(GROUP, VERSION, PLURAL, id="schedules")
+def schedules(namespace: str | None, name: str, **_: Any) -> dict[str, Key]:
+    """Every schedule, for the resync."""
+    return {"all": (namespace, name)} if namespace is not None else {}
+
+
 @kopf.on.event(
     GROUP,
     VERSION,
@@ -88,9 +107,12 @@ def schedule_runs(namespace: str | None, body: kopf.Body, **_: Any) -> dict[Key,
     labels={naming.LABEL_SCHEDULE: kopf.PRESENT},
     id="schedule-run-changed",
 )
-def run_changed(type: str, namespace: str | None, name: str, body: kopf.Body, **_: Any) -> None:
+def run_changed(
+    type: str, namespace: str | None, name: str, body: kopf.Body, **kwargs: Any
+) -> None:
     """A run finished, was flagged, is being deleted or is gone: its schedule decides again
     (retention, the next run's size check, Forbid)."""
+    _live(kwargs)
     schedule = schedule_of(body)
     if namespace is None or schedule is None:
         return
@@ -110,10 +132,5 @@ def run_changed(type: str, namespace: str | None, name: str, body: kopf.Body, **
 @kopf.on.update(GROUP, VERSION, PLURAL, id="schedule-update")
 def on_schedule(namespace: str | None, name: str, **kwargs: Any) -> None:
     """A new or changed schedule, or one found at start-up."""
-    _drive(namespace, name, kwargs["schedule_runs"])
-
-
-@kopf.timer(GROUP, VERSION, PLURAL, id="schedule-resync", interval=SETTINGS.resync_seconds * 4)
-def resync(namespace: str | None, name: str, **kwargs: Any) -> None:
-    """Safety net: a wake-up lost with the process is found again."""
-    _drive(namespace, name, kwargs["schedule_runs"])
+    _live(kwargs)
+    _drive(namespace, name)
