@@ -1,6 +1,7 @@
 """The operator process's wiring shared by every kind's registrations: Kopf's settings,
 the one Kubernetes client, and posting our Events."""
 
+import logging
 import os
 from typing import Any, cast
 
@@ -20,7 +21,8 @@ _kube: list[Kube] = []
 
 @kopf.on.startup()
 def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
-    """Our own annotation prefix and finalizer, Event identity, and the Job watch filter."""
+    """Our own annotation prefix and finalizer, Event identity (only warnings of Kopf's own
+    become Events), and the Job watch filter."""
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=GROUP, key="last-handled-configuration", v1=False
@@ -28,6 +30,9 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.persistence.finalizer = f"{GROUP}/finalizer"
     settings.posting.reporting_component = COMPONENT
     settings.posting.reporting_instance = os.environ.get("HOSTNAME", COMPONENT)
+    # Kopf's own progress lines ("Handler 'create' succeeded.") stay in the log, not in
+    # Events: two requests per backup for nothing a user acts on. Ours are posted anyway.
+    settings.posting.level = logging.WARNING
     settings.watching.label_selectors["batch", "jobs"] = (
         f"{naming.LABEL_MANAGED_BY}={naming.MANAGER}"
     )
