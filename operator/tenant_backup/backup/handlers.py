@@ -8,8 +8,9 @@ deleted has no resync.
 
 Memory and requests stay bounded by the work in flight: the resync is one sweep over the
 `unsettled` index (no Kopf timer, which would keep a task and a copy of every backup's body
-for as long as it exists), it skips queued backups the gate would not admit, and watch
-bodies are read raw, with no model built, except for finished backups' follow-ups.
+for as long as it exists) that skips backups waiting for a slot the gate would not give;
+a Job event drives its backup only if it changed what `drive` reads of it; and watch bodies
+are read raw, with no model built, except for finished backups' follow-ups.
 """
 
 import logging
@@ -23,11 +24,11 @@ import kopf
 from tenant_backup import runtime
 from tenant_backup.api.backup import TenantBackup
 from tenant_backup.api.kinds import GROUP, TENANT_BACKUP, VERSION
-from tenant_backup.api.reasons import Reason
 from tenant_backup.backup import followups
 from tenant_backup.backup.drive import drive
 from tenant_backup.core import naming
 from tenant_backup.core.gate import Gate, Slots
+from tenant_backup.core.observe import ObservedJob, observe_job
 from tenant_backup.core.scheduling import TERMINAL_PHASES, Entry, Limits, State, entry_of
 from tenant_backup.core.waker import Waker
 
@@ -38,6 +39,9 @@ PLURAL = TENANT_BACKUP.plural
 INDEX_COPY_TRIES = 5
 log = logging.getLogger(__name__)
 _locks: defaultdict[Key, threading.Lock] = defaultdict(threading.Lock)
+_jobs_seen: dict[Key, ObservedJob | None] = {}
+"""Each Job of ours as `drive` last could have read it."""
+_UNSEEN = object()
 _indexes: dict[str, kopf.Index[str, Any]] = {}
 """The live `slots` and `unsettled` indexes, kept from the first handler call for the
 wake-ups and the resync."""
@@ -60,10 +64,13 @@ def _indexed() -> list[Entry]:
 
 
 def _resync_keys() -> list[Key]:
-    """The backups the periodic resync visits: every unsettled one, except those queued
-    that the gate would not admit now (such a pass could only find them still queued)."""
-    admissible = {entry.key for entry in GATE.admissible(_indexed())}
-    return [key for key, queued in _copied("unsettled") if not queued or key in admissible]
+    """The backups the periodic resync visits: every unsettled one, except those waiting for
+    a slot that the gate would not admit now (a pass could only find them still waiting;
+    a new one's create handler, retried by Kopf, drives it)."""
+    entries = _indexed()
+    admissible = {entry.key for entry in GATE.admissible(entries)}
+    waiting = {entry.key for entry in entries if entry.state is State.WAITING} - admissible
+    return [key for key in _copied("unsettled") if key not in waiting]
 
 
 def _live(kwargs: dict[str, Any]) -> None:
@@ -115,14 +122,9 @@ def _unsettled(body: kopf.Body) -> bool:
 
 
 @kopf.index(GROUP, VERSION, PLURAL, id="unsettled")
-def unsettled(
-    namespace: str | None, name: str, body: kopf.Body, **_: Any
-) -> dict[str, tuple[Key, bool]]:
-    """The backups the resync visits, each with whether it is queued."""
-    if namespace is None or not _unsettled(body):
-        return {}
-    queued = (body.get("status") or {}).get("reason") == Reason.QUEUED
-    return {"all": ((namespace, name), queued)}
+def unsettled(namespace: str | None, name: str, body: kopf.Body, **_: Any) -> dict[str, Key]:
+    """The backups the resync visits."""
+    return {"all": (namespace, name)} if namespace is not None and _unsettled(body) else {}
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL, id="wake-queued")
@@ -172,10 +174,27 @@ def on_deleting(namespace: str | None, name: str, **kwargs: Any) -> None:
         raise
 
 
+def _job_moved(type: str | None, key: Key, body: kopf.Body) -> bool:
+    """Whether a Job event can move its backup on: the Job appeared, started, finished or
+    went. Not a change `drive` does not read (pod counts, readiness), nor a Job first seen
+    in the listing at start-up (`resume` and `finalize` visit every backup that can move)."""
+    if type == "DELETED":
+        _jobs_seen.pop(key, None)
+        return True
+    looks = observe_job(body, [])
+    known = _jobs_seen.get(key, _UNSEEN)
+    _jobs_seen[key] = looks
+    if type is None:  # listed: at start-up, or again after a broken watch
+        return known is not _UNSEEN and known != looks
+    return known != looks
+
+
 @kopf.on.event("batch", "v1", "jobs", labels={naming.LABEL_MANAGED_BY: naming.MANAGER})
-def on_job(namespace: str | None, labels: kopf.Labels, **kwargs: Any) -> None:
+def on_job(
+    type: str | None, namespace: str | None, name: str, labels: kopf.Labels, **kwargs: Any
+) -> None:
     """A Job of ours changed: its TenantBackup may have moved on."""
     _live(kwargs)
     backup = labels.get(naming.LABEL_BACKUP)
-    if backup:
+    if backup and _job_moved(type, (namespace or "", name), kwargs["body"]):
         _drive(namespace, backup)
