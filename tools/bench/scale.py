@@ -19,7 +19,7 @@ TenantBackup's creation to its Job's, both on the API server's clock) for the tr
 slot free, nothing queued) and for the burst's first `--slots` backups (a slot free, but N
 arriving at once); slot-freed-to-next-Job from the bench's watches: the i-th backup turning
 Succeeded frees the slot the (slots + i)-th Job takes; the operator's API requests (audit
-log, watches left out) from the burst's start to its end, per backup.
+log, watches left out) from the burst's start to its end, per backup finished.
 
 Usage (from the repo root): PYTHONPATH=.:operator .venv/bin/python tools/bench/scale.py
 [--objects N ...] [--slots 50] [--dump-seconds 1] [--trickle 30] [--minutes 20]
@@ -200,6 +200,25 @@ class Bench:
         with ThreadPoolExecutor(max_workers=8) as pool:
             list(pool.map(create, manifests))
 
+    def burst_measures(self, result: Result, names: list[str], timeline: Timeline) -> None:
+        """Latencies and requests of the burst, from the audit log since the mark and the
+        watches; requests are per backup finished."""
+        burst = self.requests_since_mark()
+        applied = audit.created(burst, f"{GROUP}/{TENANT_BACKUP.plural}")
+        jobs = audit.created(burst, "batch/jobs", USERNAME)
+        first = {name: applied[name] for name in names[: self.args.slots] if name in applied}
+        result.burst_first = _p50_p99(audit.apply_to_job(first, jobs, timeline.job_of))
+        freed = [timeline.finished[name] for name in names if name in timeline.finished]
+        job_times = [
+            timeline.job_seen[timeline.job_of[name]] for name in names if name in timeline.job_of
+        ]
+        refills = audit.refill_latencies(freed, job_times, self.args.slots)
+        result.refill = _p50_p99(refills[: len(names) - self.args.slots])
+        counts = audit.operator_requests(burst, USERNAME)
+        done = max(1, len(freed))
+        result.requests_per_backup = sum(counts.values()) / done
+        result.breakdown = tuple(audit.per_backup(counts, done))
+
     def run(self, objects: int) -> Result:
         """Every phase for `objects` TenantBackups."""
         result = Result(objects)
@@ -227,40 +246,26 @@ class Bench:
         )
         print(f"[{objects}] {objects} created in {time.time() - started:.0f} s", flush=True)
         finished = f"[{objects}] finished"
-        if not _wait_count(timeline.finished_count, burst_budget, finished, self.args.minutes):
-            result.with_n_kib, result.peak_kib = memory(operator.pid)
+        completed = _wait_count(timeline.finished_count, burst_budget, finished, self.args.minutes)
+        if completed:
+            time.sleep(QUIET_SECONDS)
+        result.with_n_kib, _ = memory(operator.pid)
+        print(
+            f"[{objects}] RSS with {objects} present {result.with_n_kib / MIB:.0f} MiB", flush=True
+        )
+        if completed:
+            dumps.raise_budget(objects)
+            completed = _wait_count(timeline.finished_count, objects, finished, self.args.minutes)
+        result.burst_seconds = time.time() - started
+        result.peak_kib = memory(operator.pid)[1]
+        self.burst_measures(result, names, timeline)
+        if not completed:
             result.note = (
                 f"gave up: {timeline.finished_count()} of {objects} finished after "
-                f"{self.args.minutes:g} min (RSS with N and peak taken then)"
+                f"{result.burst_seconds / 60:.0f} min (RSS with N taken then)"
             )
             operator.stop()
             return result
-        time.sleep(QUIET_SECONDS)
-        result.with_n_kib, _ = memory(operator.pid)
-        print(
-            f"[{objects}] RSS with {objects} (90% finished) {result.with_n_kib / MIB:.0f} MiB",
-            flush=True,
-        )
-        dumps.raise_budget(objects)
-        _wait_count(timeline.finished_count, objects, finished, self.args.minutes)
-        result.burst_seconds = time.time() - started
-        result.peak_kib = memory(operator.pid)[1]
-        burst = self.requests_since_mark()
-
-        applied = audit.created(burst, f"{GROUP}/{TENANT_BACKUP.plural}")
-        jobs = audit.created(burst, "batch/jobs", USERNAME)
-        first = {name: applied[name] for name in names[: self.args.slots] if name in applied}
-        result.burst_first = _p50_p99(audit.apply_to_job(first, jobs, timeline.job_of))
-        freed = [timeline.finished[name] for name in names if name in timeline.finished]
-        job_times = [
-            timeline.job_seen[timeline.job_of[name]] for name in names if name in timeline.job_of
-        ]
-        result.refill = _p50_p99(
-            audit.refill_latencies(freed, job_times, self.args.slots)[: objects - self.args.slots]
-        )
-        counts = audit.operator_requests(burst, USERNAME)
-        result.requests_per_backup = sum(counts.values()) / objects
-        result.breakdown = tuple(audit.per_backup(counts, objects))
 
         operator.stop()
         operator = self.operator(namespace, f"operator-{objects}-restart.log")
