@@ -9,10 +9,13 @@ deleted has no resync.
 Memory and requests stay bounded by the work in flight: the resync is one sweep over the
 `unsettled` index (no Kopf timer, which would keep a task and a copy of every backup's body
 for as long as it exists) that skips backups waiting for a slot the gate would not give;
-a Job event drives its backup only if it changed what `drive` reads of it; and watch bodies
-are read raw, with no model built, except for finished backups' follow-ups.
+a Job event drives its backup only if it changed what `drive` reads of it; watch bodies
+are read raw, with no model built, except for finished backups' follow-ups; and the
+indexes and the cheap event handlers are coroutines, so that Kopf never queues them behind
+the drives in its thread pool (a stale index would wake finished backups, over and over).
 """
 
+import asyncio
 import logging
 import threading
 from collections import defaultdict
@@ -105,7 +108,7 @@ WAKER: Waker[Key] = Waker(_wake)
 
 
 @kopf.index(GROUP, VERSION, PLURAL, id="slots")
-def slots(body: kopf.Body, **_: Any) -> dict[str, Entry]:
+async def slots(body: kopf.Body, **_: Any) -> dict[str, Entry]:
     """Unfinished backups that hold or want a Job slot, for the concurrency gate."""
     entry = entry_of(body)
     return {"all": entry} if entry else {}
@@ -122,20 +125,25 @@ def _unsettled(body: kopf.Body) -> bool:
 
 
 @kopf.index(GROUP, VERSION, PLURAL, id="unsettled")
-def unsettled(namespace: str | None, name: str, body: kopf.Body, **_: Any) -> dict[str, Key]:
+async def unsettled(namespace: str | None, name: str, body: kopf.Body, **_: Any) -> dict[str, Key]:
     """The backups the resync visits."""
     return {"all": (namespace, name)} if namespace is not None and _unsettled(body) else {}
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL, id="wake-queued")
-def wake_queued(type: str, body: kopf.Body, **kwargs: Any) -> None:
+async def wake_queued(type: str, body: kopf.Body, **kwargs: Any) -> None:
     """A backup that holds no slot now (finished, deleted, backing off) may have freed one:
-    wake the queued backups the gate would admit. The index already shows this event."""
+    wake the queued backups the gate would admit. The index already shows this event.
+    In a thread of its own: the gate may be held while a Job is created."""
     _live(kwargs)
     if type != "DELETED":
         entry = entry_of(body)
         if entry is not None and entry.state is State.ACTIVE:
             return
+    await asyncio.to_thread(_wake_admissible)
+
+
+def _wake_admissible() -> None:
     for admitted in GATE.admissible(_indexed()):
         WAKER.soon(admitted.key)
 

@@ -86,7 +86,7 @@ WAKER: Waker[Key] = Waker(_wake)
     labels={naming.LABEL_SCHEDULE: kopf.PRESENT},
     id="schedule_runs",
 )
-def schedule_runs(namespace: str | None, body: kopf.Body, **_: Any) -> dict[Key, Run]:
+async def schedule_runs(namespace: str | None, body: kopf.Body, **_: Any) -> dict[Key, Run]:
     """Every schedule's runs, by (namespace, schedule)."""
     schedule = schedule_of(body)
     if namespace is None or schedule is None:
@@ -95,7 +95,7 @@ def schedule_runs(namespace: str | None, body: kopf.Body, **_: Any) -> dict[Key,
 
 
 @kopf.index(GROUP, VERSION, PLURAL, id="schedules")
-def schedules(namespace: str | None, name: str, **_: Any) -> dict[str, Key]:
+async def schedules(namespace: str | None, name: str, **_: Any) -> dict[str, Key]:
     """Every schedule, for the resync."""
     return {"all": (namespace, name)} if namespace is not None else {}
 
@@ -107,7 +107,7 @@ def schedules(namespace: str | None, name: str, **_: Any) -> dict[str, Key]:
     labels={naming.LABEL_SCHEDULE: kopf.PRESENT},
     id="schedule-run-changed",
 )
-def run_changed(
+async def run_changed(
     type: str, namespace: str | None, name: str, body: kopf.Body, **kwargs: Any
 ) -> None:
     """A run finished, was flagged, is being deleted or is gone: its schedule decides again
