@@ -45,6 +45,9 @@ _locks: defaultdict[Key, threading.Lock] = defaultdict(threading.Lock)
 _jobs_seen: dict[Key, ObservedJob | None] = {}
 """Each Job of ours as `drive` last could have read it."""
 _UNSEEN = object()
+_admissible: set[Key] = set()
+"""The backups the gate would admit, as `wake_queued` last found them."""
+_admissible_lock = threading.Lock()
 _indexes: dict[str, kopf.Index[str, Any]] = {}
 """The live `slots` and `unsettled` indexes, kept from the first handler call for the
 wake-ups and the resync."""
@@ -144,8 +147,17 @@ async def wake_queued(type: str, body: kopf.Body, **kwargs: Any) -> None:
 
 
 def _wake_admissible() -> None:
-    for admitted in GATE.admissible(_indexed()):
-        WAKER.soon(admitted.key)
+    """Wake the backups that have just become admissible. One the last event found
+    admissible already was woken then: waking it at every event (the index can lag its
+    backups by seconds) only read finished backups over and over. Should its pass have lost
+    the slot to another, the resync looks again."""
+    admissible = {entry.key for entry in GATE.admissible(_indexed())}
+    with _admissible_lock:
+        new = admissible - _admissible
+        _admissible.clear()
+        _admissible.update(admissible)
+    for key in sorted(new):
+        WAKER.soon(key)
 
 
 def _needs_resuming(body: kopf.Body, **_: Any) -> bool:
