@@ -131,13 +131,16 @@ class Bench:
             )
         self.kubeconfig = install_identity(self.cluster, workdir / "operator.kubeconfig")
         self.audit_offset = 0
+        self.running: OperatorProcess | None = None
 
     def tenants(self) -> list[str]:
         """One tenant per slot: round-robin, no backup waits for its own tenant."""
         return [f"b{n:03}" for n in range(self.args.slots)]
 
     def stop(self) -> None:
-        """Stop the database and the control plane."""
+        """Stop the last operator, the database and the control plane."""
+        if self.running is not None:
+            self.running.stop()
         self.pg.destroy()
         self.cluster.stop()
 
@@ -182,6 +185,7 @@ class Bench:
             f"--metrics-port={free_port()}",
         ]
         process.start()
+        self.running = process
         wait_for(lambda: _healthy(process.health_url), 60, "the operator never became healthy")
         return process
 
