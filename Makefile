@@ -5,10 +5,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: help install packages controlplane node images minio bench bench-scale chart-tools promtool chart-lint crds lint unit test demo demo-down cluster-up cluster-down run kind-e2e
+.PHONY: help install packages controlplane node images minio bench bench-scale bench-schedules chart-tools promtool chart-lint crds lint unit test demo demo-down cluster-up cluster-down run kind-e2e
 
 help: ## List the targets
-	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 $(BIN)/tenant-backup: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,9 @@ bench: install packages minio ## Runner vs bare pg_dump on a small and a 1 GiB t
 bench-scale: install controlplane packages ## The operator with 500 and 5,000 TenantBackups on KWOK: RSS, latencies, requests; BENCH_SCALE_ARGS="--objects 500"
 	PYTHONPATH=.:operator $(BIN)/python tools/bench/scale.py $(BENCH_SCALE_ARGS)
 
+bench-schedules: install packages controlplane ## Schedules: slot -> child Jobs (5 tenants), operator RSS with 50 schedules; BENCH_ARGS="--only memory"
+	PYTHONPATH=.:operator $(BIN)/python tools/bench/schedules.py $(BENCH_ARGS)
+
 cluster-up: install controlplane ## Start the local control plane in the background; prints KUBECONFIG
 	$(BIN)/python -m devenv.cluster_cli up
 
@@ -78,7 +81,7 @@ cluster-down: install ## Stop the local control plane
 	$(BIN)/python -m devenv.cluster_cli down
 
 run: install ## Run the operator against $$KUBECONFIG (all namespaces)
-	$(BIN)/tenant-backup operator --all-namespaces
+	TENANT_BACKUP_LEADER_ELECTION=false $(BIN)/tenant-backup operator --all-namespaces
 
 kind-e2e: ## Where Docker exists: kind cluster, image, chart, PostgreSQL, a backup to a PVC, restored
 	$(PYTHON) tools/kind-e2e/run.py $(if $(KEEP),--keep)

@@ -1,5 +1,6 @@
-"""A TenantBackup and the objects it needs on a cluster (a restricted Namespace, the
-database Secret, a claim bound to a host directory), and reading its state back.
+"""A TenantBackup (and a TenantRestore) and the objects they need on a cluster (a restricted
+Namespace, the database Secrets, a claim bound to a host directory), and reading their state
+back.
 
 Shared by `make demo` and the tests.
 """
@@ -161,5 +162,61 @@ def wait_phase(
         reached,
         timeout,
         lambda: f"{name} never reached {phase}: {status(kubectl, namespace, name)}",
+    )
+    return found
+
+
+RESTORE_SECRET_NAME = "pg-restore"  # noqa: S105 (a Secret's name)
+
+
+def create_restore_secret(kubectl: KubectlRunner, namespace: str, db: Database) -> dict[str, str]:
+    """Secret `pg-restore`: a role that may create schemas and databases in `db` (the
+    superuser here); returns its data."""
+    creds = db.server.superuser
+    data = {
+        "host": db.server.pod_host,
+        "port": str(db.server.port),
+        "dbname": db.dbname,
+        "username": creds.user,
+        "password": creds.password,
+    }
+    create_secret(kubectl, namespace, RESTORE_SECRET_NAME, data)
+    return data
+
+
+def tenant_restore(name: str, source: dict[str, Any], **spec: Any) -> dict[str, Any]:
+    """A TenantRestore to `apply`: into tenant `acme_copy` of the database of Secret
+    `pg-restore`, one attempt; `spec` sets top-level spec fields."""
+    fields = {
+        "source": source,
+        "target": {
+            "database": {"secretRef": {"name": RESTORE_SECRET_NAME}},
+            "tenant": "acme_copy",
+        },
+        "retry": {"maxAttempts": 1},
+    } | spec
+    return {
+        "apiVersion": "tenantbackup.dev/v1alpha1",
+        "kind": "TenantRestore",
+        "metadata": {"name": name},
+        "spec": fields,
+    }
+
+
+def wait_restore(
+    kubectl: KubectlRunner, namespace: str, name: str, phase: str, timeout: float = 90
+) -> dict[str, Any]:
+    """Wait until the TenantRestore reaches `phase`; returns its status."""
+
+    def current() -> dict[str, Any]:
+        found: dict[str, Any] = get(kubectl, namespace, "tenantrestore", name).get("status", {})
+        return found
+
+    def reached() -> dict[str, Any] | None:
+        status = current()
+        return status if status.get("phase") == phase else None
+
+    found: dict[str, Any] = wait_for(
+        reached, timeout, lambda: f"{name} never reached {phase}: {current()}"
     )
     return found

@@ -72,6 +72,7 @@ class Cluster:
     node_name: str = cluster_config.NODE_NAME
     pod_gateway: str | None = None
     _procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict, repr=False)
+    _apiserver_args: list[str] = field(default_factory=list, repr=False)
 
     # --- lifecycle ---
 
@@ -154,10 +155,9 @@ class Cluster:
 
         audit = (audit_policy, audit_log)
         args = cluster_config.apiserver_args(pki, etcd_url, api_port, audit, self.pod_gateway)
+        self._apiserver_args = args
         self._launch("kube-apiserver", args, detach)
-        api_ctx = ssl.create_default_context(cafile=str(pki / "ca.crt"))
-        api_ctx.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
-        self._wait_http("kube-apiserver", f"{self.server}/readyz", api_ctx, deadline)
+        self._wait_apiserver(deadline)
 
         args = cluster_config.controller_manager_args(
             pki, kubeconfigs["controller-manager"], kcm_port, sd / "controller-manager-certs",
@@ -177,6 +177,32 @@ class Cluster:
                         insecure, deadline)  # fmt: skip
         self._wait_http("kube-scheduler", f"https://127.0.0.1:{sched_port}/healthz",
                         insecure, deadline)  # fmt: skip
+
+    def _wait_apiserver(self, deadline: float) -> None:
+        pki = self.state_dir / "pki"
+        api_ctx = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+        api_ctx.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
+        self._wait_http("kube-apiserver", f"{self.server}/readyz", api_ctx, deadline)
+
+    def stop_apiserver(self, grace: float = 10.0) -> None:
+        """Stop the API server alone (SIGTERM, SIGKILL after `grace`): clients get connection
+        refused until `start_apiserver`. Only for a cluster started by this process."""
+        if not self._apiserver_args:
+            raise ClusterError(
+                "the API server can be restarted only by the process that started it"
+            )
+        processes.stop([self._component("kube-apiserver")], grace)
+
+    def start_apiserver(self, timeout: float = 60.0) -> None:
+        """Start the API server again, as before and on the same address, and wait until it
+        is ready (etcd kept everything; the other components reconnect by themselves)."""
+        if not self._apiserver_args:
+            raise ClusterError(
+                "the API server can be restarted only by the process that started it"
+            )
+        self._launch("kube-apiserver", self._apiserver_args, detach=False)
+        self._wait_apiserver(time.monotonic() + timeout)
+        self._write_state()
 
     def _launch(self, name: str, args: list[str], detach: bool) -> None:
         proc = launch(name, [str(self.bin_dir / name), *args], self.state_dir, detach)
@@ -337,11 +363,15 @@ class Cluster:
         if self.audit_log is None:
             raise ClusterError("this cluster's audit log is unknown (attached by kubeconfig)")
         events: list[dict[str, Any]] = []
-        with contextlib.suppress(FileNotFoundError), self.audit_log.open() as log:
-            for line in log:
-                if not line.strip():
-                    continue
-                event: dict[str, Any] = json.loads(line)
-                if username is None or event.get("user", {}).get("username") == username:
-                    events.append(event)
+        log_path = self.audit_log
+        # The API server rotates its log (at 100 MB unless told otherwise): older files first.
+        rotated = sorted(log_path.parent.glob(f"{log_path.stem}-*{log_path.suffix}"))
+        for path in [*rotated, log_path]:
+            with contextlib.suppress(FileNotFoundError), path.open() as log:
+                for line in log:
+                    if not line.strip():
+                        continue
+                    event: dict[str, Any] = json.loads(line)
+                    if username is None or event.get("user", {}).get("username") == username:
+                        events.append(event)
         return events

@@ -3,9 +3,10 @@
 Builds what is missing (images, node binaries; the Makefile builds the control plane and
 helm), starts the control plane and a real node (containerd + kubelet + kube-proxy),
 installs the Helm chart with the local image (the operator runs as a pod), starts a
-PostgreSQL with the test tenants, backs tenant `acme` up into a claim, restores the artifact
-into a fresh database and compares row counts; then applies a minutely schedule over every
-tenant and shows its status after its first run. Everything stays up; `make demo-down` (this
+PostgreSQL with the test tenants, backs tenant `acme` up into a claim, restores the backup
+through a TenantRestore into the new tenant `acme_copy` (a real restore pod) and compares row
+counts; then applies a minutely schedule over every tenant and shows its status after its
+first run. Everything stays up; `make demo-down` (this
 script's `down`) stops it. State: `.cache/demo/`.
 
 """
@@ -29,13 +30,14 @@ from devenv.node_cluster import NodeCluster
 from devenv.paths import CACHE
 from devenv.pod_network import PodNetwork
 from devenv.postgres import PostgresServer
-from devenv.restore import restore, row_counts
+from devenv.restore import row_counts
 from devenv.tenants import clone_tenants, create_tenant_template
 from devenv.waiting import wait_for
 
 STATE_DIR = CACHE / "demo"
 NAMESPACE = "demo"
 BACKUP = "acme-demo"
+RESTORE = "acme-copy"
 RUN_AS = 65532  # the dump container's user: it writes into the claim's host directory
 SCHEDULE_NAME = "every-minute"
 SCHEDULE: dict[str, Any] = {
@@ -59,7 +61,7 @@ def _step(started: float, text: str) -> None:
 
 
 def _demo_namespace(nodes: NodeCluster) -> None:
-    namespace = tb.restricted_namespace(NAMESPACE, allowed_tenants="acme")
+    namespace = tb.restricted_namespace(NAMESPACE, allowed_tenants="acme,acme_copy")
     nodes.cluster.kubectl("apply", "-f", "-", input=json.dumps(namespace))
 
 
@@ -84,6 +86,7 @@ def up() -> int:
     claim_dir = tb.create_bound_claim(kubectl, NAMESPACE, STATE_DIR / "backups")
     os.chown(claim_dir, RUN_AS, RUN_AS)
     tb.create_db_secret(kubectl, NAMESPACE, source)
+    tb.create_restore_secret(kubectl, NAMESPACE, source)
     kubectl("apply", "-n", NAMESPACE, "-f", "-", input=json.dumps(tb.manifest(BACKUP)))
     _step(started, f"TenantBackup {NAMESPACE}/{BACKUP} applied; waiting for Succeeded")
     status = tb.wait_phase(kubectl, NAMESPACE, BACKUP, "Succeeded", timeout=300)
@@ -91,14 +94,17 @@ def up() -> int:
     url = status["artifact"]["url"]
     archive = tb.artifact_file(claim_dir, url)
     print(f"artifact: {url}\n  on the host: {archive} ({archive.stat().st_size} bytes)")
-    server.create_database("restored")
-    restore(archive, status["artifact"]["format"], status["artifact"]["compression"],
-            server.dsn("restored"))  # fmt: skip
+    restore = tb.tenant_restore(RESTORE, {"backupRef": {"name": BACKUP}})
+    kubectl("apply", "-n", NAMESPACE, "-f", "-", input=json.dumps(restore))
+    _step(started, f"TenantRestore {NAMESPACE}/{RESTORE} applied; waiting for Succeeded")
+    restored = tb.wait_restore(kubectl, NAMESPACE, RESTORE, "Succeeded", timeout=300)
+    print(kubectl("get", "tr", "-n", NAMESPACE, "-o", "wide").stdout)
+    target = restored["targetSchema"]
     expected = row_counts(source.dsn(), "tenant_acme")
-    got = row_counts(server.dsn("restored"), "tenant_acme")
-    print(f"\n{'table':<14}{'source':>8}{'restored':>10}")
+    got = row_counts(source.dsn(), target)
+    print(f"\n{'table':<14}{'tenant_acme':>12}{target:>18}")
     for table, rows in expected.items():
-        print(f"{table:<14}{rows:>8}{got.get(table, 0):>10}")
+        print(f"{table:<14}{rows:>12}{got.get(table, 0):>18}")
     same = expected == got and bool(expected)
     print("restore matches the source" if same else "RESTORE DIFFERS FROM THE SOURCE")
     _schedule(started, kubectl)

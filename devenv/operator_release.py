@@ -45,6 +45,15 @@ def operator_pods(cluster: Cluster) -> list[dict[str, Any]]:
     return sorted(pods, key=lambda pod: pod["metadata"]["creationTimestamp"])
 
 
+def leader(cluster: Cluster) -> str:
+    """The pod holding the replicas' Lease ('' when none does)."""
+    found = cluster.kubectl("get", "lease", "-n", NAMESPACE, RELEASE, "-o", "json", check=False)
+    if found.returncode != 0:
+        return ""
+    holder: str = json.loads(found.stdout)["spec"].get("holderIdentity") or ""
+    return holder
+
+
 def logs(cluster: Cluster) -> str:
     """The operator pods' logs so far (for failure reports)."""
     result = cluster.kubectl(

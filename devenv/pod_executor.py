@@ -8,6 +8,7 @@ the operator -> Job -> runner -> status contract is exercised end to end, minus 
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -43,18 +44,43 @@ def _remapped(arg: str, mount_path: str, volume_root: Path) -> str:
     return arg
 
 
+_ANNOTATION_FIELD = re.compile(r"^metadata\.annotations\['([^']+)'\]$")
+
+
+def _volume_roots(pod: Mapping[str, Any], claim_root: Path, work_dir: Path) -> dict[str, Path]:
+    """Where each volume of the pod is on this host: the claim at `claim_root`; an emptyDir
+    (a restore's work volume) and a downwardAPI volume (its items written, from the pod's
+    annotations) in fresh directories under `work_dir`. The runner's own /tmp is the host's."""
+    roots: dict[str, Path] = {}
+    name = pod["metadata"]["name"]
+    annotations = pod["metadata"].get("annotations") or {}
+    for volume in pod["spec"].get("volumes", []):
+        if "persistentVolumeClaim" in volume:
+            roots[volume["name"]] = claim_root
+        elif volume["name"] != "tmp" and ("emptyDir" in volume or "downwardAPI" in volume):
+            root = work_dir / f"{name}-{volume['name']}"
+            root.mkdir(parents=True, exist_ok=True)
+            for item in volume.get("downwardAPI", {}).get("items", []):
+                field = _ANNOTATION_FIELD.match(item["fieldRef"]["fieldPath"])
+                if field is None:
+                    raise ValueError(f"unsupported downwardAPI field {item['fieldRef']}")
+                (root / item["path"]).write_text(annotations.get(field.group(1), ""))
+            roots[volume["name"]] = root
+    return roots
+
+
 def run_dump_container(
     pod: Mapping[str, Any], secret: Mapping[str, str], volume_root: Path, work_dir: Path
 ) -> tuple[int, str]:
-    """Run the pod's container (a dump, a prune: any runner subcommand) with its claim mapped
-    to `volume_root`; (exit code, message).
-    The container's output is kept in `work_dir/<pod name>.log`."""
+    """Run the pod's container (a dump, a prune, a restore: any runner subcommand) with its
+    claim mapped to `volume_root` and its other volumes to directories under `work_dir`;
+    (exit code, message). The container's output is kept in `work_dir/<pod name>.log`."""
     container = pod["spec"]["containers"][0]
     argv = [str(RUNNER), *container["command"][1:]]
-    claims = {v["name"] for v in pod["spec"].get("volumes", []) if "persistentVolumeClaim" in v}
+    roots = _volume_roots(pod, volume_root, work_dir)
     for mount in container.get("volumeMounts", []):
-        if mount["name"] in claims:  # the claim's mount; the runner's own /tmp is the host's
-            argv = [_remapped(arg, mount["mountPath"], volume_root) for arg in argv]
+        if mount["name"] in roots:
+            argv = [_remapped(arg, mount["mountPath"], roots[mount["name"]]) for arg in argv]
     result_file = work_dir / f"{pod['metadata']['name']}.termination-log"
     argv.append(f"--result-file={result_file}")
     env = {"PATH": "/usr/bin:/bin", **container_env(container, secret)}

@@ -50,6 +50,17 @@ COMMANDS = {
         handler="tenant_backup.runner.prune",
         log_to_stderr=True,
     ),
+    "restore": Command(
+        help="restore one tenant schema from a stored artifact",
+        description="Restore the artifact at --artifact-url as schema tenant_<target>: "
+        "create-new, replace (swapped in one transaction, the previous schema kept) or verify "
+        "(into a scratch database). The connection comes only from libpq variables (PG*), "
+        "the destination's credentials only from AWS_* and TELEGRAM_BOT_TOKEN. Prints one JSON "
+        "result line on stdout; logs go to stderr.",
+        arguments="tenant_backup.runner.restore_options",
+        handler="tenant_backup.runner.restore",
+        log_to_stderr=True,
+    ),
     "operator": Command(
         help="run the operator",
         description="Reconcile TenantBackups: one Job per attempt, status from their results.",

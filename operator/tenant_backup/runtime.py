@@ -1,8 +1,12 @@
 """The operator process's wiring shared by every kind's registrations: Kopf's settings,
-the one Kubernetes client, and posting our Events."""
+the one Kubernetes client, posting our Events, the fence of leader election, and the
+concurrency gate every kind that runs Jobs takes its slots from (its Kopf indexes, and how to
+wake each kind's queued objects)."""
 
 import logging
 import os
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 import kopf
@@ -12,11 +16,38 @@ from tenant_backup.adapters.kube import Body, Kube
 from tenant_backup.api.kinds import GROUP
 from tenant_backup.core import naming
 from tenant_backup.core.events import Event
+from tenant_backup.core.gate import Gate, Slots
+from tenant_backup.core.scheduling import Entry, Limits
 from tenant_backup.settings import Settings
 
 SETTINGS = Settings.from_env()
 COMPONENT = "tenant-backup-operator"
 _kube: list[Kube] = []
+_may_write: list[Callable[[], bool]] = [lambda: True]
+
+
+def fence(may_write: Callable[[], bool]) -> None:
+    """Send our writes and Events only while `may_write()` (set before Kopf starts)."""
+    _may_write[0] = may_write
+
+
+def may_write() -> bool:
+    """Whether this replica may act now (always, without leader election)."""
+    return _may_write[0]()
+
+
+GATE = Gate(Limits(SETTINGS.max_running_jobs, SETTINGS.max_running_jobs_per_server))
+SLOT_INDEXES = ("slots", "restore_slots")
+"""The ids of the Kopf indexes of each kind's slot entries (`{"all": Entry}`): Kopf passes
+every index to every handler, under its id."""
+INDEX_COPY_TRIES = 5
+_slot_indexes: dict[str, kopf.Index[str, Entry]] = {}
+"""The live slot indexes, kept from the first handler call that saw them, for wake-ups."""
+_wakers: dict[str, Callable[[tuple[str, str]], None]] = {}
+"""By kind: wake one of its objects (namespace, name) now."""
+_admissible: set[tuple[str, str, str]] = set()
+"""The objects the gate would admit, as `wake_admissible` last found them."""
+_admissible_lock = threading.Lock()
 
 
 @kopf.on.startup()
@@ -37,7 +68,7 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         f"{naming.LABEL_MANAGED_BY}={naming.MANAGER}"
     )
     config.load_config()  # type: ignore[no-untyped-call]  # in-cluster, else kubeconfig
-    _kube.append(Kube(client.ApiClient()))
+    _kube.append(Kube(client.ApiClient(), may_write))
 
 
 def kube() -> Kube:
@@ -46,6 +77,56 @@ def kube() -> Kube:
 
 
 def post_event(body: Body, event: Event) -> None:
-    """Post `event` on the object `body`."""
+    """Post `event` on the object `body` (not once this replica stopped acting)."""
+    if not may_write():
+        return
     # kopf.event reads only apiVersion, kind and metadata: a raw API dict serves.
     kopf.event(cast(kopf.Body, body), type=event.type, reason=event.reason, message=event.message)
+
+
+def remember_slot_indexes(kwargs: Mapping[str, Any]) -> None:
+    """Keep the slot indexes a handler was given, for calls made without them (wake-ups)."""
+    for index_id in SLOT_INDEXES:
+        if index_id in kwargs and index_id not in _slot_indexes:
+            _slot_indexes[index_id] = kwargs[index_id]
+
+
+def slot_entries() -> list[Entry]:
+    """Every kind's slot entries now. Kopf updates an index in its event loop's thread while
+    handlers read it in theirs: a copy taken during an update is taken again."""
+    entries: list[Entry] = []
+    for index in list(_slot_indexes.values()):
+        for attempt in range(INDEX_COPY_TRIES):
+            try:
+                entries.extend(index.get("all", []))
+                break
+            except RuntimeError:  # changed size during iteration
+                if attempt == INDEX_COPY_TRIES - 1:
+                    raise
+    return entries
+
+
+def slots() -> Slots:
+    """The gate with the slot entries as they are now."""
+    return Slots(GATE, slot_entries())
+
+
+def register_waker(kind: str, wake: Callable[[tuple[str, str]], None]) -> None:
+    """How the gate wakes queued objects of `kind`."""
+    _wakers[kind] = wake
+
+
+def wake_admissible() -> None:
+    """Wake the queued objects, of any kind, that have just become admissible. One the last
+    call found admissible already was woken then: waking it at every event (the indexes can
+    lag their objects by seconds) only read finished backups over and over. Should its pass
+    have lost the slot to another, the resync looks again."""
+    admissible = {entry.key: entry for entry in GATE.admissible(slot_entries())}
+    with _admissible_lock:
+        new = admissible.keys() - _admissible
+        _admissible.clear()
+        _admissible.update(admissible)
+    for key in sorted(new):
+        wake = _wakers.get(admissible[key].kind)
+        if wake is not None:
+            wake(admissible[key].ref)

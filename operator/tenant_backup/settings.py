@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 ENV_PREFIX = "TENANT_BACKUP_"
 SQL_NAME = r"^[a-z_][a-z0-9_]{0,62}$"
+DNS_NAME = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
 DEFAULT_DENIED_CIDRS = (
     "127.0.0.0/8",  # loopback
     "::1/128",
@@ -62,6 +63,21 @@ class Settings(BaseModel):
     """Wait after the first failed try; doubles after each further one."""
     smtp_timeout_seconds: int = Field(default=30, ge=1)
     """Timeout of each SMTP operation."""
+
+    leader_election: bool = True
+    """Act only while holding the Lease `lease_name` (so replicas never act at once)."""
+    lease_namespace: str = ""
+    """Namespace of the Lease, the operator's own (the Deployment passes it); required with
+    leader election."""
+    lease_name: str = Field(default="tenant-backup-operator", pattern=DNS_NAME)
+    lease_duration_seconds: int = Field(default=15, ge=1)
+    """How long a Lease not renewed stays its holder's, as the other replicas see it; more
+    than the renew deadline."""
+    renew_deadline_seconds: float = Field(default=10.0, gt=0)
+    """How long after its last successful renewal began the leader may still act; more than
+    1.2 retry periods."""
+    retry_period_seconds: float = Field(default=2.0, gt=0)
+    """How often the leader renews and a standby tries to take over."""
 
     denied_cidrs: tuple[str, ...] = DEFAULT_DENIED_CIDRS
     """Addresses the operator never connects to for a user-chosen destination (webhook,

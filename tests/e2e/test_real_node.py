@@ -4,6 +4,7 @@ pg_dump) against PostgreSQL on the host, into a hostPath-backed claim."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from devenv.postgres import PostgresServer
 from devenv.restore import restore, row_counts
 from devenv.tenants import Database
 from devenv.waiting import wait_for
+from tenant_backup.core.policy import ALLOWED_TENANTS_ANNOTATION
 from tests.e2e.conftest import Apply
 from tests.support import backups as tb
 from tests.support.schedules import runs, schedule_manifest, schedule_status
@@ -62,6 +64,36 @@ def test_backup_succeeds_and_its_artifact_restores(
     assert sorted(expected) == ["customers", "order_items", "orders", "secrets"]
     assert all(expected.values())
     assert restored == expected
+
+
+def test_a_backup_restores_into_a_new_tenant_by_a_real_restore_pod(
+    node_cluster: NodeCluster,
+    node_kubectl: KubectlRunner,
+    node_namespace: str,
+    node_apply: Apply,
+    node_claim: Path,
+    source_db: Database,
+) -> None:
+    allowed = f"{ALLOWED_TENANTS_ANNOTATION}=acme,acme_copy"
+    node_kubectl("annotate", "--overwrite", "namespace", node_namespace, allowed)
+    tb.create_db_secret(node_kubectl, node_namespace, source_db)
+    tb.create_restore_secret(node_kubectl, node_namespace, source_db)
+    node_apply(tb.manifest())
+    tb.wait_phase(node_kubectl, node_namespace, "nightly", "Succeeded", BACKUP_TIMEOUT)
+    node_apply(tb.tenant_restore("copy", {"backupRef": {"name": "nightly"}}))
+    try:
+        status = tb.wait_restore(node_kubectl, node_namespace, "copy", "Succeeded", BACKUP_TIMEOUT)
+        (pod,) = tb.items(
+            node_kubectl, node_namespace, "pods", "batch.kubernetes.io/job-name=copy-1-restore"
+        )
+        assert pod["spec"]["nodeName"] == node_cluster.node.name
+        assert status["targetSchema"] == "tenant_acme_copy"
+        assert row_counts(source_db.dsn(), "tenant_acme_copy") == row_counts(
+            source_db.dsn(), SCHEMA
+        )
+    finally:
+        with psycopg.connect(source_db.dsn(), autocommit=True) as conn:
+            conn.execute("DROP SCHEMA IF EXISTS tenant_acme_copy CASCADE")
 
 
 def test_stopped_database_is_retried_then_fails_unavailable(
@@ -121,7 +153,7 @@ def _running_operator_pod(node_cluster: NodeCluster, not_named: str = "") -> str
     return None
 
 
-def test_operator_pod_deleted_mid_backup_is_replaced_and_the_backup_finishes_once(
+def test_leader_pod_deleted_mid_backup_hands_over_and_the_backup_finishes_once(
     node_cluster: NodeCluster,
     node_kubectl: KubectlRunner,
     node_namespace: str,
@@ -134,19 +166,31 @@ def test_operator_pod_deleted_mid_backup_is_replaced_and_the_backup_finishes_onc
         locker.execute(f"LOCK TABLE {SCHEMA}.orders IN ACCESS EXCLUSIVE MODE")
         node_apply(tb.manifest(timeouts={"lockWaitTimeoutSeconds": 240}))
         wait_for(lambda: _pg_dump_waiting_for_lock(source_db), 120, "pg_dump to wait for the lock")
-        old = _running_operator_pod(node_cluster)
-        assert old is not None
+        old = operator_release.leader(node_cluster.cluster)
+        standby = _running_operator_pod(node_cluster, not_named=old)
+        assert old, "no operator pod holds the Lease"
+        assert standby is not None, "no standby replica"
         node_kubectl("delete", "pod", "-n", operator_release.NAMESPACE, old, "--wait=false")
-        new = wait_for(
-            lambda: _running_operator_pod(node_cluster, not_named=old),
+        deleted = time.monotonic()
+        wait_for(
+            lambda: operator_release.leader(node_cluster.cluster) == standby,
+            30,
+            lambda: (
+                f"the standby did not take over: {operator_release.leader(node_cluster.cluster)}"
+            ),
+        )
+        handover = time.monotonic() - deleted
+        print(f"leader pod deleted: the standby took the Lease after {handover:.1f} s")
+        wait_for(
+            lambda: _running_operator_pod(node_cluster, not_named=standby) not in (None, old),
             120,
-            "a replacement operator pod",
+            "a replacement pod for the deleted leader",
         )
         assert tb.status(node_kubectl, node_namespace, "nightly")["phase"] == "Running"
         locker.rollback()  # release: the dump proceeds
 
     status = tb.wait_phase(node_kubectl, node_namespace, "nightly", "Succeeded", BACKUP_TIMEOUT)
-    assert new != old
+    assert operator_release.leader(node_cluster.cluster) == standby
     assert status["attempts"] == 1, json.dumps(status["attemptHistory"], indent=1)
     assert tb.job_names(node_kubectl, node_namespace) == ["nightly-1"]
     (archive,) = _artifacts(node_claim)

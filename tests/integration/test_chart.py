@@ -70,6 +70,16 @@ def test_values_schema_rejects_nonsense() -> None:
         )
 
 
+def test_restores_join_edit_only_when_asked() -> None:
+    key = ("ClusterRole", "", "tenant-backup-operator-restore")
+    edit = "rbac.authorization.k8s.io/aggregate-to-edit"
+    default = by_key(chart.objects(chart.template()))[key]["metadata"]["labels"]
+    assert default["rbac.authorization.k8s.io/aggregate-to-admin"] == "true"
+    assert edit not in default
+    opted = chart.template('userRoles={"aggregate": true, "restoreForEdit": true}')
+    assert by_key(chart.objects(opted))[key]["metadata"]["labels"][edit] == "true"
+
+
 def network_policy(*values: str) -> dict[str, Any]:
     objs = by_key(chart.objects(chart.template(*values)))
     spec: dict[str, Any] = objs["NetworkPolicy", "tenant-backup-system", "tenant-backup-operator"][
@@ -118,8 +128,12 @@ def test_egress_opens_what_each_feature_lists() -> None:
 
 def test_namespaced_mode_grants_only_in_served_namespaces() -> None:
     objs = by_key(chart.objects(chart.template(NAMESPACED)))
-    role_bindings = {key[1] for key in objs if key[0] == "RoleBinding"}
-    assert role_bindings == {"team-a", "team-b"}
+    role_bindings = {key[1:] for key in objs if key[0] == "RoleBinding"}
+    assert role_bindings == {
+        ("team-a", "tenant-backup-operator"),
+        ("team-b", "tenant-backup-operator"),
+        ("tenant-backup-system", "tenant-backup-operator-leader-election"),  # its Lease only
+    }
     assert ("ClusterRoleBinding", "", "tenant-backup-operator") not in objs
     namespaces_role = objs["ClusterRole", "", "tenant-backup-operator-namespaces"]
     assert namespaces_role["rules"] == rbac.NAMESPACED_MODE_RULES  # what the test suite grants
@@ -128,6 +142,52 @@ def test_namespaced_mode_grants_only_in_served_namespaces() -> None:
     assert "--namespace=team-a" in command
     assert "--namespace=team-b" in command
     assert "--all-namespaces" not in command
+
+
+def test_replicas_spread_and_keep_one_through_disruptions() -> None:
+    objs = by_key(chart.objects(chart.template()))
+    deployment = objs["Deployment", "tenant-backup-system", "tenant-backup-operator"]["spec"]
+    assert deployment["replicas"] == 2
+    pdb = objs["PodDisruptionBudget", "tenant-backup-system", "tenant-backup-operator"]["spec"]
+    assert (pdb["minAvailable"], pdb["selector"]) == (1, deployment["selector"])
+    (soft,) = deployment["template"]["spec"]["affinity"]["podAntiAffinity"][
+        "preferredDuringSchedulingIgnoredDuringExecution"
+    ]
+    assert soft["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    assert soft["podAffinityTerm"]["labelSelector"] == deployment["selector"]
+    lease = objs["Role", "tenant-backup-system", "tenant-backup-operator-leader-election"]
+    assert lease["rules"] == [
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "verbs": ["get", "create", "update"],
+        }
+    ]
+    single = by_key(
+        chart.objects(
+            chart.template(
+                "replicas=1",
+                'podAntiAffinity="hard"',
+                'podDisruptionBudget={"enabled": false, "minAvailable": 1}',
+            )
+        )
+    )
+    spec = single["Deployment", "tenant-backup-system", "tenant-backup-operator"]["spec"]
+    hard = spec["template"]["spec"]["affinity"]["podAntiAffinity"]
+    assert list(hard) == ["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert not any(key[0] == "PodDisruptionBudget" for key in single)
+    with pytest.raises(AssertionError, match="podAntiAffinity"):
+        chart.template('podAntiAffinity="sometimes"')
+
+
+def test_another_release_name_elects_on_its_own_lease() -> None:
+    objs = by_key(chart.objects(chart.template(release="tbo-b")))
+    container = objs["Deployment", "tenant-backup-system", "tbo-b-tenant-backup-operator"]["spec"][
+        "template"
+    ]["spec"]["containers"][0]
+    assert {"name": "TENANT_BACKUP_LEASE_NAME", "value": "tbo-b-tenant-backup-operator"} in (
+        container["env"]
+    )
 
 
 def test_dump_job_settings_become_environment() -> None:

@@ -1,8 +1,9 @@
 """The operator started as `manifests/` Deployment starts it: health, metrics, JSON logs, Events.
 
-Same command, flags and environment as the Deployment's container, with two changes: free
-ports instead of 8080/9090, and `--namespace=<test namespace>` instead of `--all-namespaces`
-(so this test sees only its own objects). It runs as the manifests' ServiceAccount.
+Same command, flags and environment as the Deployment's container, with three changes: free
+ports instead of 8080/9090, `--namespace=<test namespace>` instead of `--all-namespaces`
+(so this test sees only its own objects), and a Lease of the test's own. It runs as the
+manifests' ServiceAccount.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from devenv.tenants import Database
 from devenv.waiting import wait_for
 from tests.support import backups as tb
 from tests.support import operator_rbac as rbac
+from tests.support.operator_fixtures import lease_name
 from tests.support.operator_process import OperatorProcess
 
 POD_NAME = "tenant-backup-operator-5d8f7c9b4-x2x7q"
@@ -47,11 +49,12 @@ def test_deployment_ports_match_its_command(cluster: Cluster) -> None:
 
 
 def _resolve(variable: dict[str, Any]) -> str:
-    """An env entry's value as the kubelet gives it to pod POD_NAME."""
+    """An env entry's value as the kubelet gives it to pod POD_NAME in the operator's
+    namespace."""
     if "value" in variable:
         return str(variable["value"])
-    assert variable["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name", variable
-    return POD_NAME
+    fields = {"metadata.name": POD_NAME, "metadata.namespace": rbac.NAMESPACE}
+    return fields[variable["valueFrom"]["fieldRef"]["fieldPath"]]
 
 
 @pytest.fixture
@@ -69,7 +72,10 @@ def deployed_operator(
             arg = f"--metrics-port={metrics}"
         args.append(arg)
     args.append(f"--liveness=http://0.0.0.0:{health}/healthz")
-    env = {e["name"]: _resolve(e) for e in container["env"]} | {"HOSTNAME": POD_NAME}
+    env = {e["name"]: _resolve(e) for e in container["env"]} | {
+        "HOSTNAME": POD_NAME,
+        "TENANT_BACKUP_LEASE_NAME": lease_name(namespace),  # this test's own Lease
+    }
     process = OperatorProcess(
         operator_kubeconfig, [namespace], tmp_path / "operator.log", env, args=args
     )

@@ -1,6 +1,7 @@
 """The operator's RBAC from `manifests/` on the real authorizer: enough, and no more.
 
-Every operator test runs as the manifests' ServiceAccount (`start_operator`). Here a
+Every operator test runs as the manifests' ServiceAccount (`start_operator`), electing
+itself leader on a Lease in the operator's namespace. Here a
 representative flow (preflight failure, a retry then success, deletion: our finalizer
 removed, the artifact deleted by a prune Job) runs that way, then
 the audit log is read: no request of that user was refused, and every rule granted is listed
@@ -40,6 +41,8 @@ ESSENTIAL: set[rbac.Permission] = {
     ("tenantbackup.dev", "tenantbackupschedules", "watch"),
     ("tenantbackup.dev", "tenantbackupschedules", "get"),
     ("tenantbackup.dev", "tenantbackupschedules/status", "patch"),
+    ("tenantbackup.dev", "tenantrestores", "list"),
+    ("tenantbackup.dev", "tenantrestores", "watch"),
     ("batch", "jobs", "list"),
     ("batch", "jobs", "watch"),
     ("batch", "jobs", "create"),
@@ -49,6 +52,9 @@ ESSENTIAL: set[rbac.Permission] = {
     ("", "namespaces", "get"),
     ("apiextensions.k8s.io", "customresourcedefinitions", "list"),
     ("apiextensions.k8s.io", "customresourcedefinitions", "watch"),
+    ("coordination.k8s.io", "leases", "get"),
+    ("coordination.k8s.io", "leases", "create"),
+    ("coordination.k8s.io", "leases", "update"),
 }
 
 
@@ -91,10 +97,15 @@ def allowed(
         ("update", "tenantbackupschedules", "tenantbackup.dev"),
         ("delete", "tenantbackupschedules", "tenantbackup.dev"),
         ("create", "tenantbackupschedules", "tenantbackup.dev"),
+        ("create", "tenantrestores", "tenantbackup.dev"),
+        ("update", "tenantrestores", "tenantbackup.dev"),
+        ("delete", "tenantrestores", "tenantbackup.dev"),
         ("get", "configmaps", ""),
         ("create", "rolebindings", "rbac.authorization.k8s.io"),
         ("update", "customresourcedefinitions", "apiextensions.k8s.io"),
         ("get", "pods/exec", ""),
+        ("get", "leases", "coordination.k8s.io"),  # only in the operator's own namespace
+        ("update", "leases", "coordination.k8s.io"),
     ],
 )
 def test_operator_is_denied(
@@ -119,6 +130,19 @@ def test_operator_is_allowed_what_it_does(
     assert allowed(kubectl, "create", "tenantbackups", "tenantbackup.dev", namespace)
     assert allowed(kubectl, "delete", "tenantbackups", "tenantbackup.dev", namespace)
     assert allowed(kubectl, "patch", "tenantbackupschedules/status", "tenantbackup.dev", namespace)
+    # A restore: its status, and the schedules it pauses (listed, never changed).
+    assert allowed(kubectl, "patch", "tenantrestores/status", "tenantbackup.dev", namespace)
+    assert allowed(kubectl, "list", "tenantbackupschedules", "tenantbackup.dev", namespace)
+    # Leader election: its Lease, in its own namespace.
+    for verb in ("get", "create", "update"):
+        assert allowed(kubectl, verb, "leases", "coordination.k8s.io", rbac.NAMESPACE)
+
+
+@pytest.mark.parametrize("verb", ["delete", "list", "watch", "patch"])
+def test_operator_may_not_do_more_with_leases(
+    kubectl: KubectlRunner, operator_kubeconfig: Path, verb: str
+) -> None:
+    assert not allowed(kubectl, verb, "leases", "coordination.k8s.io", rbac.NAMESPACE)
 
 
 def test_flow_as_service_account_needs_no_more_than_granted(

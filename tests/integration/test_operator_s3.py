@@ -164,13 +164,15 @@ def test_s3_backup_succeeds_with_a_verified_artifact_and_a_download_link(
     assert signature not in events
     assert signature not in operator.logs()
 
-    fresh = _link(cluster, namespace, "--expires", "2")
+    # Long enough to be fetched on a loaded machine; then waited out.
+    fresh = _link(cluster, namespace, "--expires", "10")
     assert fresh.returncode == 0, fresh.stderr
     link = fresh.stdout.strip()
     assert link != url
     assert "expires at " in fresh.stderr
     assert _get(link) == body
-    time.sleep(4)
+    expiry = datetime.fromisoformat(fresh.stderr.split("expires at ")[1].split()[0])
+    time.sleep(max(0.0, (expiry - datetime.now(UTC)).total_seconds()) + 2)
     with pytest.raises(urllib.error.HTTPError) as refused:
         _get(link)
     assert refused.value.code == 403

@@ -10,17 +10,21 @@ from typing import Any
 
 from devenv.backup_objects import (
     CLAIM_NAME,
+    RESTORE_SECRET_NAME,
     SECRET_NAME,
     artifact_file,
     create_bound_claim,
     create_db_secret,
+    create_restore_secret,
     create_secret,
     get,
     manifest,
     restricted_namespace,
     status,
     tenant_backup,
+    tenant_restore,
     wait_phase,
+    wait_restore,
 )
 from devenv.kubectl import KubectlRunner
 from devenv.pod_executor import end_pod, run_dump_container
@@ -30,10 +34,12 @@ from tests.support.lifecycles import failure_message
 
 __all__ = [
     "CLAIM_NAME",
+    "RESTORE_SECRET_NAME",
     "SECRET_NAME",
     "artifact_file",
     "create_bound_claim",
     "create_db_secret",
+    "create_restore_secret",
     "create_secret",
     "event_reasons",
     "fail_attempt",
@@ -46,7 +52,9 @@ __all__ = [
     "running_pod",
     "status",
     "tenant_backup",
+    "tenant_restore",
     "wait_phase",
+    "wait_restore",
 ]
 
 

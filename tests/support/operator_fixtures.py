@@ -15,10 +15,15 @@ from devenv.kubectl import KubectlError, KubectlRunner
 from devenv.waiting import wait_for
 from tests.support.egress import LOOPBACK_ALLOWED_CIDRS
 from tests.support.operator_process import OperatorProcess
+from tests.support.operator_rbac import NAMESPACE as OPERATOR_NAMESPACE
 from tests.support.operator_rbac import install_identity
 
 CRDS = Path(__file__).resolve().parents[2] / "crds"
-CRD_NAMES = ("tenantbackups.tenantbackup.dev", "tenantbackupschedules.tenantbackup.dev")
+CRD_NAMES = (
+    "tenantbackups.tenantbackup.dev",
+    "tenantbackupschedules.tenantbackup.dev",
+    "tenantrestores.tenantbackup.dev",
+)
 
 StartOperator = Callable[..., OperatorProcess]
 
@@ -60,19 +65,34 @@ def operator_kubeconfig(cluster: Cluster, tmp_path_factory: pytest.TempPathFacto
     return install_identity(cluster, tmp_path_factory.mktemp("operator") / "kubeconfig")
 
 
+def lease_name(namespace: str) -> str:
+    """The leader-election Lease of the operators serving `namespace` in a test."""
+    return f"operator-{namespace}"
+
+
+def operator_identity(namespace: str, index: int) -> str:
+    """The pod name (Lease holder identity) of the `index`th operator a test started."""
+    return f"{namespace}-operator-{index}"
+
+
 @pytest.fixture
 def start_operator(
     operator_kubeconfig: Path, namespace: str, crd: str, tmp_path: Path
 ) -> Iterator[StartOperator]:
     """`start_operator(**settings)`: an operator process serving the test namespace, as the
     ServiceAccount of `manifests/` (so every test also proves the RBAC suffices). It may
-    connect to loopback (the tests' receivers and PostgreSQL) unless `egress_defaults`."""
+    connect to loopback (the tests' receivers and PostgreSQL) unless `egress_defaults`.
+    Each elects itself leader on the test's own Lease (the operators of one test compete),
+    with a pod name of its own that it keeps across restarts, like a pod's container."""
     started: list[OperatorProcess] = []
 
     def _start(egress_defaults: bool = False, **settings: str) -> OperatorProcess:
         if not egress_defaults:
             settings.setdefault("denied_cidrs", ",".join(LOOPBACK_ALLOWED_CIDRS))
+        settings.setdefault("lease_namespace", OPERATOR_NAMESPACE)
+        settings.setdefault("lease_name", lease_name(namespace))
         env = {f"TENANT_BACKUP_{key.upper()}": value for key, value in settings.items()}
+        env["POD_ID"] = operator_identity(namespace, len(started))
         process = OperatorProcess(
             operator_kubeconfig, [namespace], tmp_path / f"operator-{len(started)}.log", env
         )

@@ -69,10 +69,30 @@ class OperatorProcess:
             self._proc.wait(timeout=10)
             self._proc = None
 
+    def pause(self) -> None:
+        """SIGSTOP: frozen mid-flight, as a stalled VM or a long GC pause."""
+        if self._proc is not None:
+            self._proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT after `pause`."""
+        if self._proc is not None:
+            self._proc.send_signal(signal.SIGCONT)
+
+    def exit_code(self, timeout: float) -> int | None:
+        """Its exit status once it ended within `timeout` seconds; None if it still runs."""
+        if self._proc is None:
+            return None
+        try:
+            return self._proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after a grace period."""
         if self._proc is None:
             return
+        self._proc.send_signal(signal.SIGCONT)  # in case it was paused
         self._proc.terminate()
         try:
             self._proc.wait(timeout=10)

@@ -13,6 +13,7 @@ from tenant_backup.adapters.notify.webhook import receiver
 from tenant_backup.api.notifications import SmtpTls
 from tenant_backup.api.reasons import Reason
 from tenant_backup.backup.notice import human_duration, notice_for, sign
+from tenant_backup.backup.size_check import with_size_check
 from tests.support.factories import UID
 from tests.support.lifecycles import lifecycle
 
@@ -97,3 +98,39 @@ def test_retries_back_off_and_stop_on_permanent_errors() -> None:
     with pytest.raises(DeliveryError, match=r"HTTP 404 \(try 1 of 5\)"):
         with_retries(refused, 5, 1.0, sleep=waits.append)
     assert len(calls) == 1
+
+
+def test_a_shrunken_artifact_is_flagged_in_status_events_and_the_notice() -> None:
+    check = {"previousBackup": "nightly-prev", "previousSizeBytes": 100_000}
+    states = lifecycle([], sizeCheck=check)
+    done = states[-1]
+    anomaly = {c.type.value: c for c in done.status.conditions}["SizeAnomaly"]
+    assert (anomaly.status, anomaly.reason) == ("True", "SizeAnomaly")
+    assert "4.0KiB" in anomaly.message
+    assert "4%" in anomaly.message
+    assert "nightly-prev" in anomaly.message
+    notice = notice_for(done)
+    assert notice.subject == "[TenantBackup] acme Succeeded (size anomaly): team-a/nightly"
+    assert json.loads(notice.payload)["sizeAnomaly"] == anomaly.message
+    assert "Warning:" in notice.text
+
+
+def test_an_artifact_of_the_usual_size_is_not_flagged() -> None:
+    done = lifecycle([], sizeCheck={"previousBackup": "p", "previousSizeBytes": 5000})[-1]
+    anomaly = {c.type.value: c for c in done.status.conditions}["SizeAnomaly"]
+    assert (anomaly.status, anomaly.reason) == ("False", "SizeAsExpected")
+    notice = notice_for(done)
+    assert "size anomaly" not in notice.subject
+    assert json.loads(notice.payload)["sizeAnomaly"] is None
+
+
+def test_the_first_flagging_posts_one_warning_event() -> None:
+    done = lifecycle([], sizeCheck={"previousBackup": "p", "previousSizeBytes": 100_000})[-1]
+    check, artifact = done.spec.size_check, done.status.artifact
+    assert done.status.completion_time is not None
+    now = done.status.completion_time
+    fresh, events = with_size_check([], check, artifact, now, 1)
+    assert [(event.type, event.reason) for event in events] == [("Warning", "SizeAnomaly")]
+    again, repeated = with_size_check(fresh, check, artifact, now, 1)
+    assert repeated == []
+    assert again == fresh

@@ -167,6 +167,25 @@ def test_forbid_skips_a_tenant_whose_previous_run_is_unfinished_and_allow_runs_i
     assert [body["spec"]["tenant"] for body in allow.creates] == ["acme", "globex"]
 
 
+def test_a_tenant_being_replaced_by_a_restore_skips_the_slot_with_an_event() -> None:
+    current = schedule()
+    config = configure(current)
+    assert isinstance(config, Config)
+    slot_due = due(config.cron, None, CREATED, SLOT, config.deadline)
+    found = Tenants(allowed=("acme", "globex"))
+    decided = plan(current, config, slot_due, found, [], SLOT, {"acme": "team-a/undo"})
+    assert [body["spec"]["tenant"] for body in decided.creates] == ["globex"]
+    assert decided.status.skipped == 1
+    skipped = [event for event in decided.events if event.reason == "Restoring"]
+    assert [(event.type, event.message) for event in skipped] == [
+        (
+            "Normal",
+            f"slot {SLOT.isoformat()} of tenant acme skipped: TenantRestore team-a/undo is "
+            "replacing it",
+        )
+    ]
+
+
 def test_a_name_held_by_a_foreign_object_skips_that_tenant_with_an_event() -> None:
     decided = pass_at(schedule(), SLOT)
     taken = names_taken(decided, [("globex", child_name("nightly", "globex", SLOT))])
@@ -294,3 +313,23 @@ def test_a_spec_the_operator_cannot_schedule_is_reported_and_runs_nothing() -> N
         assert decided.creates == []
         assert decided.prunes == []
         assert conditions(decided)["Ready"] == ("False", "InvalidSchedule")
+
+
+def test_a_run_asked_to_be_pruned_is_not_pruned_or_counted_again_before_the_index_shows_it() -> (
+    None
+):
+    days = [SLOT - timedelta(days=n) for n in (3, 2, 1)]
+    runs = [run("acme", day) for day in days]
+    current = schedule(status={"lastScheduleTime": days[-1].isoformat()}, retention={"keepLast": 1})
+    first = pass_at(current, days[-1] + timedelta(hours=1), runs)
+    assert len(first.prunes) == 2
+    assert first.status.pruning == sorted(first.prunes)
+    # The next pass comes before the watch shows the runs being deleted.
+    again = pass_at(after(current, first), days[-1] + timedelta(hours=1, seconds=1), runs)
+    assert again.prunes == []
+    assert again.status.pruned == 2
+    assert again.status.pruning == sorted(first.prunes)
+    # Once they are gone, they leave the list.
+    gone = pass_at(after(current, again), days[-1] + timedelta(hours=2), runs[2:])
+    assert gone.status.pruning == []
+    assert gone.status.pruned == 2

@@ -64,7 +64,8 @@ def test_unchecked_backups_wait_for_any_server() -> None:
 
 
 def _entry(status: dict[str, Any]) -> Entry | None:
-    return entry_of(backup_body() | {"status": status})
+    body = backup_body() | {"status": status}
+    return entry_of(body, body["spec"]["tenant"])
 
 
 def test_entries_from_backups() -> None:
@@ -82,12 +83,12 @@ def test_entries_from_backups() -> None:
     assert _entry({"phase": "Failed"}) is None
     deleting = backup_body() | {"status": {"phase": "Running", "reason": "JobCreated"}}
     deleting["metadata"] |= {"deletionTimestamp": "2026-11-25T12:05:00Z"}
-    assert entry_of(deleting) is None
+    assert entry_of(deleting, "acme") is None
 
 
 def test_an_entry_read_from_the_body_matches_the_model() -> None:
     body = backup_body() | {"status": {"phase": "Pending", "reason": "Queued"}}
-    found = entry_of(body)
+    found = entry_of(body, body["spec"]["tenant"])
     model = TenantBackup.from_body(body)
     assert found is not None
     assert (found.created, found.namespace, found.name, found.tenant) == (

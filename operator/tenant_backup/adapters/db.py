@@ -28,7 +28,12 @@ class TenantCheck:
 
 
 class UnreachableError(Exception):
-    """The operator may not or could not connect: a reason for people, never a verdict."""
+    """The operator may not or could not connect: a reason for people, never a verdict;
+    `where` is the server it meant (for the operator's log, not for status)."""
+
+    def __init__(self, message: str, where: str = "") -> None:
+        super().__init__(message)
+        self.where = where
 
 
 @contextmanager
@@ -48,7 +53,7 @@ def _connected(
         destination = outbound.check(secret["host"], int(port), policy, resolve)
     except (outbound.DestinationNotAllowedError, outbound.NameNotResolvedError) as error:
         text, _ = outbound.failure_text(error)
-        raise UnreachableError(f"the database server: {text}") from None
+        raise UnreachableError(text, f"{secret['host']}:{port}") from None
     with psycopg.connect(
         host=",".join([destination.host] * len(destination.addresses)),  # for TLS
         hostaddr=",".join(destination.addresses),  # libpq resolves nothing itself
@@ -84,7 +89,10 @@ def check_tenant(
                 "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = %s", (schema,)
             ).fetchone()
     except UnreachableError as error:
-        log.warning("preflight not run: %s", error)
+        if error.where:
+            log.warning("preflight not run against %s: %s", error.where, error)
+        else:
+            log.warning("preflight not run: %s", error)
         return TenantCheck()
     except psycopg.OperationalError as error:
         return _classify_connect_error(error, secret["dbname"])

@@ -30,13 +30,26 @@ class KubeError(Exception):
         self.status = status
 
 
-class Kube:
-    """Thin, synchronous wrapper over the official client (run from Kopf's sync handlers)."""
+class NotLeaderError(KubeError):
+    """A write refused before it was sent: this replica does not hold the leader Lease."""
 
-    def __init__(self, api_client: client.ApiClient) -> None:
+
+class Kube:
+    """Thin, synchronous wrapper over the official client (run from Kopf's sync handlers).
+    Every write is sent only while `may_write()` (leader election's fence)."""
+
+    def __init__(
+        self, api_client: client.ApiClient, may_write: Callable[[], bool] = lambda: True
+    ) -> None:
         self.core = client.CoreV1Api(api_client)
         self.batch = client.BatchV1Api(api_client)
         self.custom = client.CustomObjectsApi(api_client)
+        self._may_write = may_write
+
+    def _fence(self, action: str) -> None:
+        """Raise NotLeaderError unless this replica may write now."""
+        if not self._may_write():
+            raise NotLeaderError(action, 0, "not the leader: this replica stopped acting")
 
     def get(self, kind: Kind, namespace: str, name: str) -> Body | None:
         """One of our objects, or None when it is gone."""
@@ -53,6 +66,7 @@ class Kube:
         """Replace the status if the object is unchanged since it was read; False if not (or
         if it is gone). A merge patch: `status` must hold every field, None for the ones to
         clear."""
+        self._fence(f"write the status of {kind.kind} {namespace}/{name}")
         body = {"metadata": {"resourceVersion": resource_version}, "status": status}
         try:
             self.custom.patch_namespaced_custom_object_status(
@@ -77,25 +91,28 @@ class Kube:
         """Merge-patch the object's metadata (annotations, finalizers: lists are replaced
         whole) if it is unchanged since it was read; the patched object, or None if it changed
         meanwhile (or is gone)."""
+        self._fence(f"patch the metadata of {kind.kind} {namespace}/{name}")
         body = {"metadata": {**metadata, "resourceVersion": resource_version}}
         try:
-            patched: Body = _json(
-                self.custom.patch_namespaced_custom_object(
-                    GROUP,
-                    VERSION,
-                    namespace,
-                    kind.plural,
-                    name,
-                    body,
-                    _content_type=MERGE_PATCH,
-                    _preload_content=False,
-                )
-            )
+            patched: Body = _json(self._merge_patch(kind, namespace, name, body))
         except ApiException as error:
             if error.status in (404, 409):
                 return None
             raise _error(f"patch the metadata of {kind.kind} {namespace}/{name}", error) from None
         return patched
+
+    def _merge_patch(self, kind: Kind, namespace: str, name: str, body: Body) -> Any:
+        """A merge patch of the object (not its status); the raw response."""
+        return self.custom.patch_namespaced_custom_object(
+            GROUP,
+            VERSION,
+            namespace,
+            kind.plural,
+            name,
+            body,
+            _content_type=MERGE_PATCH,
+            _preload_content=False,
+        )
 
     def add_finalizer(self, kind: Kind, body: Body, finalizer: str) -> Body | None:
         """`body`'s object with `finalizer` added, unless it changed since `body` was read
@@ -133,6 +150,7 @@ class Kube:
         """Create one of our objects; an existing object of that name is returned instead
         (re-entrancy: the caller checks whether it is the one it meant)."""
         namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        self._fence(f"create {kind.kind} {namespace}/{name}")
         with _wrapped(f"create {kind.kind} {namespace}/{name}"):
             try:
                 created: Body = _json(
@@ -151,27 +169,35 @@ class Kube:
 
     def annotate(self, kind: Kind, namespace: str, name: str, annotations: dict[str, str]) -> None:
         """Add `annotations` to one of our objects (gone: nothing to do)."""
+        self._fence(f"annotate {kind.kind} {namespace}/{name}")
         body = {"metadata": {"annotations": annotations}}
         with _wrapped(f"annotate {kind.kind} {namespace}/{name}"):
-            _or_none(
-                lambda: self.custom.patch_namespaced_custom_object(
-                    GROUP,
-                    VERSION,
-                    namespace,
-                    kind.plural,
-                    name,
-                    body,
-                    _content_type=MERGE_PATCH,
-                    _preload_content=False,
-                )
-            )
+            _or_none(lambda: self._merge_patch(kind, namespace, name, body))
 
     def delete(self, kind: Kind, namespace: str, name: str) -> None:
         """Delete one of our objects (its finalizers run first); already gone is fine."""
+        self._fence(f"delete {kind.kind} {namespace}/{name}")
         with _wrapped(f"delete {kind.kind} {namespace}/{name}"):
             _or_none(
                 lambda: self.custom.delete_namespaced_custom_object(
                     GROUP, VERSION, namespace, kind.plural, name, _preload_content=False
+                )
+            )
+
+    def list_objects(
+        self, kind: Kind, namespace: str, labels: Mapping[str, str] | None = None
+    ) -> list[Body]:
+        """Our objects of `kind` in the namespace carrying all of `labels`."""
+        selector = ",".join(f"{key}={value}" for key, value in (labels or {}).items())
+        with _wrapped(f"list {kind.plural} in {namespace}"):
+            return _items(
+                self.custom.list_namespaced_custom_object(
+                    GROUP,
+                    VERSION,
+                    namespace,
+                    kind.plural,
+                    label_selector=selector,
+                    _preload_content=False,
                 )
             )
 
@@ -199,6 +225,7 @@ class Kube:
     def create_job(self, job: Body) -> Body:
         """Create a Job; an existing Job of that name is returned instead (re-entrancy)."""
         namespace, name = job["metadata"]["namespace"], job["metadata"]["name"]
+        self._fence(f"create Job {namespace}/{name}")
         model = client.V1Job.from_dict(job)
         if model is None:
             raise ValueError("empty Job")

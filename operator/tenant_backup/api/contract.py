@@ -72,6 +72,43 @@ DEFAULT_COMPRESSION_LEVELS: dict[Compression, int] = {Compression.ZSTD: 1, Compr
 DEFAULT_LOCK_WAIT_TIMEOUT_SECONDS = 60
 MAX_LOCK_WAIT_TIMEOUT_SECONDS = 3600
 
+# -- The restore vocabulary ------------------------------------------------------------
+
+
+class RestoreMode(StrEnum):
+    """What a restore does with its target."""
+
+    CREATE_NEW = "create-new"
+    """The target schema must not exist; it is created complete or not at all."""
+    REPLACE = "replace"
+    """The target schema is swapped for the restored one in one transaction; the previous
+    one is kept under a recorded name."""
+    VERIFY = "verify"
+    """A drill: restored into a scratch database, checked, discarded."""
+
+
+class Privileges(StrEnum):
+    """Whether a restore keeps the archive's grants."""
+
+    KEEP = "keep"
+    DROP = "drop"
+
+
+class RestoreStep(StrEnum):
+    """The steps of a restore, in order."""
+
+    DOWNLOADING = "Downloading"
+    VERIFYING = "Verifying"
+    RESTORING = "Restoring"
+    CHECKING = "Checking"
+    SWAPPING = "Swapping"
+
+
+RESTORE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$"
+MAX_RESTORE_CHECKS = 16
+DEFAULT_KEEP_PREVIOUS_SECONDS = 86400
+
+
 # -- Secrets and the environment they become -------------------------------------------
 
 

@@ -9,8 +9,15 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from tenant_backup.api import backup, schedule
-from tenant_backup.api.kinds import GROUP, TENANT_BACKUP, TENANT_BACKUP_SCHEDULE, VERSION, Kind
+from tenant_backup.api import backup, restore, schedule
+from tenant_backup.api.kinds import (
+    GROUP,
+    TENANT_BACKUP,
+    TENANT_BACKUP_SCHEDULE,
+    TENANT_RESTORE,
+    VERSION,
+    Kind,
+)
 
 JsonSchema = dict[str, Any]
 
@@ -49,6 +56,14 @@ SOURCES = (
         schedule.DESCRIPTION,
         schedule.PRINTER_COLUMNS,
         [schedule.NAME_RULE],
+    ),
+    CrdSource(
+        TENANT_RESTORE,
+        restore.TenantRestoreSpec,
+        restore.TenantRestoreStatus,
+        restore.DESCRIPTION,
+        restore.PRINTER_COLUMNS,
+        [restore.NAME_RULE],
     ),
 )
 

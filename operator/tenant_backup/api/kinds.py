@@ -26,3 +26,4 @@ TENANT_BACKUP = Kind("TenantBackup", "tenantbackups", "tenantbackup", ("tb",))
 TENANT_BACKUP_SCHEDULE = Kind(
     "TenantBackupSchedule", "tenantbackupschedules", "tenantbackupschedule", ("tbs",)
 )
+TENANT_RESTORE = Kind("TenantRestore", "tenantrestores", "tenantrestore", ("tr",))

@@ -39,6 +39,16 @@ class Reason(StrEnum):
     # Permanent failures of reading a stored artifact back.
     ARTIFACT_NOT_FOUND = "ArtifactNotFound"
     ARTIFACT_CORRUPT = "ArtifactCorrupt"
+    # Permanent failures of a restore; nothing of the target was changed.
+    CHECKSUM_MISMATCH = "ChecksumMismatch"
+    MISSING_PREREQUISITE = "MissingPrerequisite"
+    CROSS_TENANT_REFERENCE = "CrossTenantReference"
+    TARGET_EXISTS = "TargetExists"
+    TARGET_NOT_FOUND = "TargetNotFound"
+    CHECKS_FAILED = "ChecksFailed"
+    RESTORE_FAILED = "RestoreFailed"
+    SOURCE_NOT_FOUND = "SourceNotFound"
+    """The restore's source is not a Succeeded TenantBackup of its namespace."""
 
 
 PERMANENT: frozenset[Reason] = frozenset(
@@ -55,6 +65,14 @@ PERMANENT: frozenset[Reason] = frozenset(
         Reason.DEADLINE_EXCEEDED,
         Reason.ARTIFACT_NOT_FOUND,
         Reason.ARTIFACT_CORRUPT,
+        Reason.CHECKSUM_MISMATCH,
+        Reason.MISSING_PREREQUISITE,
+        Reason.CROSS_TENANT_REFERENCE,
+        Reason.TARGET_EXISTS,
+        Reason.TARGET_NOT_FOUND,
+        Reason.CHECKS_FAILED,
+        Reason.RESTORE_FAILED,
+        Reason.SOURCE_NOT_FOUND,
     }
 )
 
@@ -71,6 +89,13 @@ class VerifiedReason(StrEnum):
     TOC_VERIFIED = "TocVerified"
     FULLY_VERIFIED = "FullyVerified"
     SCAN_VERIFIED = "ScanVerified"
+
+
+class RestoreReason(StrEnum):
+    """Reasons of a restore's Events besides its attempts'."""
+
+    SCHEDULES_PAUSED = "SchedulesPaused"
+    ALREADY_RESTORED = "AlreadyRestored"
 
 
 class SizeReason(StrEnum):
@@ -93,6 +118,8 @@ class ScheduleReason(StrEnum):
     NAME_TAKEN = "NameTaken"
     PRUNED = "Pruned"
     TENANTS_CHANGED = "TenantsChanged"
+    RESTORING = "Restoring"
+    """A tenant skipped its slot: a Replace restore of it runs."""
 
 
 class FollowUpReason(StrEnum):

@@ -5,7 +5,8 @@ Kubernetes API token. Kubernetes keeps at most 4096 bytes of a termination messa
 
 Every subcommand's result extends `RunResult`. Plain dataclasses and `json`: the runner
 loads this on every start, so no pydantic. The operator validates a message with
-pydantic all the same (`TypeAdapter(DumpResult)`, `TypeAdapter(PruneResult)`):
+pydantic all the same (`TypeAdapter(DumpResult)`, `TypeAdapter(PruneResult)`,
+`TypeAdapter(RestoreResult)`):
 `__pydantic_config__` gives it the camelCase names written here, and `__post_init__`
 checks what the types cannot.
 """
@@ -17,7 +18,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Self
 
-from tenant_backup.api.contract import ReadBack
+from tenant_backup.api.contract import ReadBack, RestoreMode, RestoreStep
 from tenant_backup.api.reasons import Reason
 
 TERMINATION_MESSAGE_LIMIT = 4096
@@ -195,3 +196,84 @@ class PruneResult(RunResult):
             raise ValueError("only a Forgotten outcome lists what is left, at most leftTotal")
         if forgotten and not self.left:
             raise ValueError("a Forgotten outcome lists what is left")
+
+
+MAX_LISTED_PROBLEMS = 8
+"""Missing prerequisites or cross-tenant references a restore result lists (the totals count
+them all), so it fits the limit."""
+MAX_PROBLEM_TEXT = 160
+MAX_CHECK_VALUE = 64
+"""Characters of a check's value (and expectation) a result keeps."""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class StepTime:
+    """A restore step the run went through, and how long it took (the last one: until the
+    run ended)."""
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = _PYDANTIC_CONFIG
+
+    step: RestoreStep
+    seconds: float
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CheckResult:
+    """One `{name, sql, expect}` check run against the restored schema."""
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = _PYDANTIC_CONFIG
+
+    name: str
+    passed: bool
+    value: str | None = None
+    """The first column of the first row, as text (None: SQL NULL or no row)."""
+    expected: str
+    error: str | None = None
+    """The query's error, if it failed."""
+
+    def __post_init__(self) -> None:
+        if max(len(self.value or ""), len(self.expected)) > MAX_CHECK_VALUE:
+            raise ValueError(f"a check's value takes at most {MAX_CHECK_VALUE} characters")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RestoreResult(RunResult):
+    """Outcome of one restore attempt.
+
+    `step` is the last step entered (where a failed run failed); `steps` times each one.
+    `missing` and `references` list (at most MAX_LISTED_PROBLEMS of) the missing
+    prerequisites and cross-tenant references of a MissingPrerequisite or
+    CrossTenantReference failure. `alreadyRestored`: an earlier attempt of the same restore
+    id had swapped already; nothing was done again."""
+
+    mode: RestoreMode | None = None
+    step: RestoreStep | None = None
+    steps: tuple[StepTime, ...] = ()
+    source_schema: str | None = None
+    target_schema: str | None = None
+    database: str | None = None
+    """Where it was restored: the target's database, or Verify's scratch database."""
+    previous_schema: str | None = None
+    """Replace: the name the previous schema is kept under."""
+    previous_kept_until: datetime | None = None
+    tables: int | None = None
+    rows: int | None = None
+    """Rows loaded (COPY data lines)."""
+    checks: tuple[CheckResult, ...] = ()
+    missing: tuple[str, ...] = ()
+    missing_total: int = 0
+    references: tuple[str, ...] = ()
+    references_total: int = 0
+    already_restored: bool = False
+    server_version: str | None = None
+    pg_restore_version: str | None = None
+
+    def __post_init__(self) -> None:
+        for listed, total in ((self.missing, self.missing_total),
+                              (self.references, self.references_total)):  # fmt: skip
+            if len(listed) > min(total, MAX_LISTED_PROBLEMS):
+                raise ValueError(f"at most {MAX_LISTED_PROBLEMS} problems listed, within the total")
+            if any(len(text) > MAX_PROBLEM_TEXT for text in listed):
+                raise ValueError(f"a problem takes at most {MAX_PROBLEM_TEXT} characters")
+        if self.ok and (self.tables is None or self.target_schema is None):
+            raise ValueError("a successful restore names its target and its tables")

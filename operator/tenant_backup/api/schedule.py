@@ -185,6 +185,8 @@ class TenantBackupScheduleStatus(ApiModel):
     """Tenant runs skipped because the previous one had not finished (`Forbid`), or because a
     foreign object holds the run's name."""
     pruned: int = 0
+    pruning: list[str] = Field(default_factory=list)
+    """Runs retention asked to delete that still exist (their artifacts go first)."""
     discovery: Discovery | None = None
     tenants: list[TenantState] = Field(default_factory=list)
     conditions: list[Condition] = Field(default_factory=list)

@@ -3,8 +3,9 @@
 Triggers: creation and resume, any change of one of its Jobs (dump or prune), a wake-up
 when what it waits for happens (its backoff ends, a slot frees, a status write lost a race),
 any event of a backup being deleted that carries our finalizer, and a periodic resync as the
-safety net. A wake-up that fails is tried again after a resync interval: a backup being
-deleted has no resync.
+safety net. Its slot entry is in the `slots` index, which the concurrency gate reads together
+with the restores' (`runtime.slot_entries`). A wake-up that fails is tried again after a
+resync interval: a backup being deleted has no resync.
 
 Memory and requests stay bounded by the work in flight: the resync is one sweep over the
 `unsettled` index (no Kopf timer, which would keep a task and a copy of every backup's body
@@ -30,14 +31,12 @@ from tenant_backup.api.kinds import GROUP, TENANT_BACKUP, VERSION
 from tenant_backup.backup import followups
 from tenant_backup.backup.drive import drive
 from tenant_backup.core import naming
-from tenant_backup.core.gate import Gate, Slots
 from tenant_backup.core.observe import ObservedJob, observe_job
-from tenant_backup.core.scheduling import TERMINAL_PHASES, Entry, Limits, State, entry_of
+from tenant_backup.core.scheduling import TERMINAL_PHASES, Entry, State, entry_of
 from tenant_backup.core.waker import Waker
 
 Key = tuple[str, str]
 SETTINGS = runtime.SETTINGS
-GATE = Gate(Limits(SETTINGS.max_running_jobs, SETTINGS.max_running_jobs_per_server))
 PLURAL = TENANT_BACKUP.plural
 INDEX_COPY_TRIES = 5
 log = logging.getLogger(__name__)
@@ -45,45 +44,38 @@ _locks: defaultdict[Key, threading.Lock] = defaultdict(threading.Lock)
 _jobs_seen: dict[Key, ObservedJob | None] = {}
 """Each Job of ours as `drive` last could have read it."""
 _UNSEEN = object()
-_admissible: set[Key] = set()
-"""The backups the gate would admit, as `wake_queued` last found them."""
-_admissible_lock = threading.Lock()
-_indexes: dict[str, kopf.Index[str, Any]] = {}
-"""The live `slots` and `unsettled` indexes, kept from the first handler call for the
-wake-ups and the resync."""
+_unsettled_index: list[kopf.Index[str, Key]] = []
+"""The live `unsettled` index, kept from the first handler call for the resync."""
 
 
-def _copied(index: str) -> list[Any]:
-    """An index's entries now. Kopf updates it in its event loop's thread while handlers
-    read it in theirs: a copy taken during an update is taken again."""
-    for _ in range(INDEX_COPY_TRIES - 1):
+def _unsettled_keys() -> list[Key]:
+    """The unsettled index's keys now. Kopf updates it in its event loop's thread while
+    handlers read it in theirs: a copy taken during an update is taken again."""
+    for attempt in range(INDEX_COPY_TRIES):
         try:
-            return list(_indexes[index].get("all", [])) if index in _indexes else []
+            return list(_unsettled_index[0].get("all", [])) if _unsettled_index else []
         except RuntimeError:  # changed size during iteration
-            continue
-    return list(_indexes[index].get("all", [])) if index in _indexes else []  # never a guess
-
-
-def _indexed() -> list[Entry]:
-    """The slots index's entries now."""
-    return _copied("slots")
+            if attempt == INDEX_COPY_TRIES - 1:
+                raise
+    return []
 
 
 def _resync_keys() -> list[Key]:
     """The backups the periodic resync visits: every unsettled one, except those waiting for
     a slot that the gate would not admit now (a pass could only find them still waiting;
     a new one's create handler, retried by Kopf, drives it)."""
-    entries = _indexed()
-    admissible = {entry.key for entry in GATE.admissible(entries)}
+    entries = runtime.slot_entries()
+    admissible = {entry.key for entry in runtime.GATE.admissible(entries)}
     waiting = {entry.key for entry in entries if entry.state is State.WAITING} - admissible
-    return [key for key in _copied("unsettled") if key not in waiting]
+    return [key for key in _unsettled_keys() if (TENANT_BACKUP.kind, *key) not in waiting]
 
 
 def _live(kwargs: dict[str, Any]) -> None:
     """From the first handler call on: keep the live indexes, and resync periodically (in
     a copy of this handler's context, which carries Kopf's, to post Events)."""
-    if "slots" not in _indexes:
-        _indexes.update(slots=kwargs["slots"], unsettled=kwargs["unsettled"])
+    runtime.remember_slot_indexes(kwargs)
+    if not _unsettled_index:
+        _unsettled_index.append(kwargs["unsettled"])
     WAKER.sweep(SETTINGS.resync_seconds, _resync_keys)
 
 
@@ -93,7 +85,7 @@ def _drive(namespace: str | None, name: str) -> None:
         raise kopf.PermanentError("TenantBackups and their Jobs are namespaced")
     with _locks[namespace, name]:
         wake_at = drive(
-            runtime.kube(), SETTINGS, namespace, name, runtime.post_event, Slots(GATE, _indexed())
+            runtime.kube(), SETTINGS, namespace, name, runtime.post_event, runtime.slots()
         )
     if wake_at is not None:
         WAKER.at((namespace, name), wake_at)
@@ -108,12 +100,13 @@ def _wake(key: Key) -> None:
 
 
 WAKER: Waker[Key] = Waker(_wake)
+runtime.register_waker(TENANT_BACKUP.kind, WAKER.soon)
 
 
 @kopf.index(GROUP, VERSION, PLURAL, id="slots")
 async def slots(body: kopf.Body, **_: Any) -> dict[str, Entry]:
     """Unfinished backups that hold or want a Job slot, for the concurrency gate."""
-    entry = entry_of(body)
+    entry = entry_of(body, body["spec"]["tenant"])
     return {"all": entry} if entry else {}
 
 
@@ -136,28 +129,14 @@ async def unsettled(namespace: str | None, name: str, body: kopf.Body, **_: Any)
 @kopf.on.event(GROUP, VERSION, PLURAL, id="wake-queued")
 async def wake_queued(type: str, body: kopf.Body, **kwargs: Any) -> None:
     """A backup that holds no slot now (finished, deleted, backing off) may have freed one:
-    wake the queued backups the gate would admit. The index already shows this event.
-    In a thread of its own: the gate may be held while a Job is created."""
+    wake the queued backups and restores the gate would admit. The index already shows this
+    event. In a thread of its own: the gate may be held while a Job is created."""
     _live(kwargs)
     if type != "DELETED":
-        entry = entry_of(body)
+        entry = entry_of(body, body["spec"]["tenant"])
         if entry is not None and entry.state is State.ACTIVE:
             return
-    await asyncio.to_thread(_wake_admissible)
-
-
-def _wake_admissible() -> None:
-    """Wake the backups that have just become admissible. One the last event found
-    admissible already was woken then: waking it at every event (the index can lag its
-    backups by seconds) only read finished backups over and over. Should its pass have lost
-    the slot to another, the resync looks again."""
-    admissible = {entry.key for entry in GATE.admissible(_indexed())}
-    with _admissible_lock:
-        new = admissible - _admissible
-        _admissible.clear()
-        _admissible.update(admissible)
-    for key in sorted(new):
-        WAKER.soon(key)
+    await asyncio.to_thread(runtime.wake_admissible)
 
 
 def _needs_resuming(body: kopf.Body, **_: Any) -> bool:

@@ -4,8 +4,9 @@ from typing import Any
 
 from tenant_backup.api.backup import TenantBackup
 from tenant_backup.api.contract import DATABASE_SECRET
-from tenant_backup.backup.destination import DestinationPlan, plan_destination, secret_env
+from tenant_backup.backup.destination import plan_destination
 from tenant_backup.core import jobs, naming
+from tenant_backup.core.access import DestinationPlan, secret_env
 from tenant_backup.settings import Settings
 
 CONTAINER_NAME = "dump"

@@ -37,7 +37,7 @@ class Gate:
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self._lock = threading.Lock()
-        self._reserved: dict[tuple[str, str], tuple[Entry, float]] = {}
+        self._reserved: dict[tuple[str, str, str], tuple[Entry, float]] = {}
 
     def peek(self, candidate: Entry, indexed: Iterable[Entry]) -> Verdict:
         """Whether `candidate` would be admitted now; reserves nothing."""

@@ -33,6 +33,8 @@ class JobRequest:
     env: Sequence[Body] = field(default_factory=list)
     volumes: Sequence[Body] = field(default_factory=list)
     volume_mounts: Sequence[Body] = field(default_factory=list)
+    pod_annotations: Mapping[str, str] = field(default_factory=dict)
+    """Read by the container through a downwardAPI volume (a restore's checks)."""
 
 
 def _security_context(uid: int) -> Body:
@@ -85,7 +87,14 @@ def build_job(request: JobRequest, settings: Settings) -> Body:
             "activeDeadlineSeconds": request.active_deadline_seconds,
             "ttlSecondsAfterFinished": settings.job_ttl_seconds,
             "template": {
-                "metadata": {"labels": dict(request.labels)},
+                "metadata": {
+                    "labels": dict(request.labels),
+                    **(
+                        {"annotations": dict(request.pod_annotations)}
+                        if request.pod_annotations
+                        else {}
+                    ),
+                },
                 "spec": {
                     "restartPolicy": "Never",
                     "automountServiceAccountToken": False,

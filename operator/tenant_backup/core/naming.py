@@ -20,6 +20,10 @@ LABEL_ATTEMPT = f"{GROUP}/attempt"
 LABEL_COMMAND = f"{GROUP}/command"
 """The runner subcommand a Job runs, on the Jobs other than dumps (a dump's Job has none)."""
 PRUNE = "prune"
+RESTORE = "restore"
+LABEL_RESTORE = f"{GROUP}/restore"
+"""On a restore's Jobs: the TenantRestore's name."""
+LABEL_RESTORE_UID = f"{GROUP}/restore-uid"
 
 FINALIZER_ARTIFACT = f"{GROUP}/artifact"
 """Ours (not Kopf's `tenantbackup.dev/finalizer`): on every TenantBackup before its first
@@ -71,6 +75,12 @@ def prune_job_name(backup_name: str, attempt: int) -> str:
     """Deterministic name of the Job of one attempt to delete a backup's artifact. It ends
     in a word, so no dump Job (`<name>-<attempt>`) of any backup can have it."""
     return _bounded(backup_name, f"-{attempt}-{PRUNE}")
+
+
+def restore_job_name(restore_name: str, attempt: int) -> str:
+    """Deterministic name of the Job of one attempt of a restore. It ends in a word, so no
+    Job of a backup (`<name>-<attempt>`, `<name>-<attempt>-prune`) can have it."""
+    return _bounded(restore_name, f"-{attempt}-{RESTORE}")
 
 
 def _bounded(backup_name: str, suffix: str) -> str:

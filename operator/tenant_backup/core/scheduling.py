@@ -1,8 +1,9 @@
 """Pure: whether a backup may start a Job now, under the operator's concurrency limits.
 
 Limits: Jobs running in total, Jobs running against one database server, and never two
-running backups of one tenant on one server. Waiting backups start in creation order: a
-backup may take a free slot only if no older backup waits for that slot.
+running Jobs of one tenant on one server (a backup's, or a restore's: a restore and a backup,
+or two restores, of a tenant never run at once). Waiting ones start in creation order: one
+may take a free slot only if no older one waits for that slot.
 """
 
 from collections.abc import Iterable, Mapping
@@ -12,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from tenant_backup.api.attempts import Phase
+from tenant_backup.api.kinds import TENANT_BACKUP
 from tenant_backup.api.reasons import Reason
 
 TERMINAL_PHASES = frozenset(phase.value for phase in Phase if phase.terminal)
@@ -46,9 +48,16 @@ class Entry:
     server: str
     tenant: str
     state: State
+    kind: str = TENANT_BACKUP.kind
+    """The kind of the object (TenantBackup, TenantRestore)."""
 
     @property
-    def key(self) -> tuple[str, str]:
+    def key(self) -> tuple[str, str, str]:
+        """Kind, namespace and name."""
+        return self.kind, self.namespace, self.name
+
+    @property
+    def ref(self) -> tuple[str, str]:
         """Namespace and name."""
         return self.namespace, self.name
 
@@ -61,10 +70,11 @@ class Verdict:
     message: str = ""
 
 
-def entry_of(body: Mapping[str, Any]) -> Entry | None:
-    """The scheduling entry of a TenantBackup, read straight from its watch body (every
-    event of every backup passes here: no model is built); None when it neither holds nor
-    wants a slot (finished, deleted, or sitting out a retry backoff)."""
+def entry_of(body: Mapping[str, Any], tenant: str, kind: str = TENANT_BACKUP.kind) -> Entry | None:
+    """The scheduling entry of an object of a kind that runs Jobs (a TenantBackup unless
+    said), read straight from its watch body (every event of every backup passes here: no
+    model is built); None when it neither holds nor wants a slot (finished, deleted, or
+    sitting out a retry backoff)."""
     metadata = body["metadata"]
     status = body.get("status") or {}
     phase, reason = status.get("phase"), status.get("reason")
@@ -80,8 +90,9 @@ def entry_of(body: Mapping[str, Any]) -> Entry | None:
         namespace=metadata["namespace"],
         name=metadata["name"],
         server=status.get("databaseServer") or UNKNOWN_SERVER,
-        tenant=body["spec"]["tenant"],
+        tenant=tenant,
         state=State.WAITING if waiting else State.ACTIVE,
+        kind=kind,
     )
 
 
@@ -89,8 +100,12 @@ def may_start(candidate: Entry, entries: Iterable[Entry], limits: Limits) -> Ver
     """Whether `candidate` may start a Job now, given every other unfinished backup."""
     others = [entry for entry in entries if entry.key != candidate.key]
     active = [entry for entry in others if entry.state is State.ACTIVE]
-    if any(e.server == candidate.server and e.tenant == candidate.tenant for e in active):
-        return Verdict(False, f"another backup of tenant {candidate.tenant} is running")
+    same_tenant = [
+        e for e in active if (e.server, e.tenant) == (candidate.server, candidate.tenant)
+    ]
+    if same_tenant:
+        what = "backup" if same_tenant[0].kind == TENANT_BACKUP.kind else "restore"
+        return Verdict(False, f"another {what} of tenant {candidate.tenant} is running")
     older = [e for e in others if e.state is State.WAITING and e < candidate]
     if len(active) + len(older) >= limits.total:
         return Verdict(

@@ -58,13 +58,15 @@ class ServerFacts:
 
 
 @contextlib.contextmanager
-def session(step: str) -> Iterator[psycopg.Connection[TupleRow]]:
-    """One autocommit connection, from libpq's environment only; a database error in the
-    block, or connecting, becomes a RunError of its reason, its message naming `step`."""
+def session(step: str, dbname: str | None = None) -> Iterator[psycopg.Connection[TupleRow]]:
+    """One autocommit connection, from libpq's environment only (to `dbname` rather than
+    PGDATABASE if given); a database error in the block, or connecting, becomes a RunError
+    of its reason, its message naming `step`."""
     connecting = True
     try:
         with psycopg.connect(
             "",
+            dbname=dbname,
             connect_timeout=CONNECT_TIMEOUT_SECONDS,
             fallback_application_name="tenant-backup",
             autocommit=True,

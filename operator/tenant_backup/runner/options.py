@@ -88,7 +88,7 @@ class DumpOptions:
     pg_bin_dir: Path | None
 
 
-def _add_choice(
+def add_choice(
     parser: argparse.ArgumentParser | argparse._ArgumentGroup,
     flag: str,
     default: StrEnum,
@@ -121,7 +121,7 @@ def _add_s3_connection_arguments(s3: argparse._ArgumentGroup) -> None:
     s3.add_argument("--s3-region", default=DEFAULT_S3_REGION, help="bucket region")
     s3.add_argument("--s3-endpoint", help="endpoint URL of an S3-compatible service")
     s3.add_argument("--s3-force-path-style", action="store_true", help="path-style bucket URLs")
-    _add_choice(
+    add_choice(
         s3,
         "--s3-checksum",
         ChecksumCalculation.WHEN_REQUIRED,
@@ -220,8 +220,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser)
     add_destination_arguments(parser)
     parser.add_argument("--artifact-url", help="URL recorded in the result (default: file URL)")
-    _add_choice(parser, "--format", DumpFormat.CUSTOM, "pg_dump format")
-    _add_choice(
+    add_choice(parser, "--format", DumpFormat.CUSTOM, "pg_dump format")
+    add_choice(
         parser,
         "--compression",
         Compression.ZSTD,
@@ -235,7 +235,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_LOCK_WAIT_TIMEOUT_SECONDS,
         help="give up if a table lock is not granted in time",
     )
-    _add_choice(
+    add_choice(
         parser,
         "--verify",
         Verification.TOC,

@@ -10,10 +10,12 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from tenant_backup.adapters.kube import Body, Kube
+from tenant_backup.api.contract import DATABASE_SECRET, database_server, missing_keys
 from tenant_backup.api.kinds import TENANT_BACKUP, TENANT_BACKUP_SCHEDULE
 from tenant_backup.api.schedule import TenantBackupSchedule
 from tenant_backup.core import naming
 from tenant_backup.core.events import Event
+from tenant_backup.core.restoring import Replacing, busy_tenants
 from tenant_backup.schedule.plan import Invalid, SchedulePlan, configure, names_taken, plan
 from tenant_backup.schedule.runs import Run, is_ours
 from tenant_backup.schedule.tenants import resolve_tenants
@@ -38,8 +40,11 @@ def drive(
     post_event: EventSink,
     runs: Sequence[Run],
     now: datetime | None = None,
+    replacing: Sequence[Replacing] = (),
 ) -> WakeAt:
-    """Reconcile one schedule once; when to look at it again."""
+    """Reconcile one schedule once; when to look at it again. `replacing`: the Replace
+    restores running anywhere (their tenants' runs on this schedule's server skip their
+    slot)."""
     body = kube.get(TENANT_BACKUP_SCHEDULE, namespace, name)
     if body is None:
         return None
@@ -60,11 +65,27 @@ def drive(
     tenants = None
     if slot_due is not None and slot_due.slot is not None and not schedule.spec.suspend:
         tenants = resolve_tenants(kube, settings, schedule)
-    decided = plan(schedule, config, slot_due, tenants, runs, now)
+    restoring = _restoring(kube, schedule, replacing) if schedule.status.slot or tenants else {}
+    decided = plan(schedule, config, slot_due, tenants, runs, now, restoring)
     decided = names_taken(decided, _create_runs(kube, name, decided))
     for run_name in decided.prunes:
         _prune(kube, namespace, run_name)
     return _record(kube, body, schedule, decided, post_event)
+
+
+def _restoring(
+    kube: Kube, schedule: TenantBackupSchedule, replacing: Sequence[Replacing]
+) -> dict[str, str]:
+    """The tenants being replaced on the schedule's server (its Secret read only if any
+    Replace runs), each with its restore."""
+    if not replacing:
+        return {}
+    secret = kube.read_secret(
+        schedule.metadata.namespace, schedule.spec.template.database.secret_ref.name
+    )
+    if secret is None or missing_keys(DATABASE_SECRET, secret):
+        return {}
+    return busy_tenants(database_server(secret), replacing)
 
 
 def _create_runs(kube: Kube, schedule: str, decided: SchedulePlan) -> list[tuple[str, str]]:

@@ -14,8 +14,16 @@ from typing import Any
 import kopf
 
 from tenant_backup import runtime
-from tenant_backup.api.kinds import GROUP, TENANT_BACKUP, TENANT_BACKUP_SCHEDULE, VERSION
+from tenant_backup.api.kinds import (
+    GROUP,
+    TENANT_BACKUP,
+    TENANT_BACKUP_SCHEDULE,
+    TENANT_RESTORE,
+    VERSION,
+)
+from tenant_backup.api.restore import TenantRestore
 from tenant_backup.core import naming
+from tenant_backup.core.restoring import Replacing, replacing_of
 from tenant_backup.core.waker import Waker
 from tenant_backup.schedule.drive import drive
 from tenant_backup.schedule.runs import Run, run_of, schedule_of
@@ -27,8 +35,8 @@ INDEX_COPY_TRIES = 5
 log = logging.getLogger(__name__)
 _locks: defaultdict[Key, threading.Lock] = defaultdict(threading.Lock)
 _indexes: dict[str, kopf.Index[Any, Any]] = {}
-"""The live `schedule_runs` and `schedules` indexes, kept from the first handler call for
-the wake-ups and the resync."""
+"""The live `schedule_runs`, `schedules` and `replacing_restores` indexes, kept from the
+first handler call for the wake-ups and the resync."""
 _seen: dict[Key, tuple[object, ...]] = {}
 """What each run last looked like to the schedule: a change wakes it."""
 
@@ -54,7 +62,11 @@ def _live(kwargs: dict[str, Any]) -> None:
     """From the first handler call on: keep the live indexes, and resync every schedule
     periodically (in a copy of this handler's context, which carries Kopf's)."""
     if "schedules" not in _indexes:
-        _indexes.update(schedule_runs=kwargs["schedule_runs"], schedules=kwargs["schedules"])
+        _indexes.update(
+            schedule_runs=kwargs["schedule_runs"],
+            schedules=kwargs["schedules"],
+            replacing_restores=kwargs["replacing_restores"],
+        )
     WAKER.sweep(SETTINGS.resync_seconds * 4, lambda: _copied("schedules", "all"))
 
 
@@ -64,7 +76,15 @@ def _drive(namespace: str | None, name: str) -> None:
         raise kopf.PermanentError("TenantBackupSchedules are namespaced")
     key = (namespace, name)
     with _locks[key]:
-        wake_at = drive(runtime.kube(), SETTINGS, namespace, name, runtime.post_event, _runs(key))
+        wake_at = drive(
+            runtime.kube(),
+            SETTINGS,
+            namespace,
+            name,
+            runtime.post_event,
+            _runs(key),
+            replacing=_copied("replacing_restores", "all"),
+        )
     if wake_at is not None:
         WAKER.at(key, wake_at)
 
@@ -92,6 +112,13 @@ async def schedule_runs(namespace: str | None, body: kopf.Body, **_: Any) -> dic
     if namespace is None or schedule is None:
         return {}
     return {(namespace, schedule): run_of(body)}
+
+
+@kopf.index(GROUP, VERSION, TENANT_RESTORE.plural, id="replacing_restores")
+async def replacing_restores(body: kopf.Body, **_: Any) -> dict[str, Replacing]:
+    """The Replace restores running, whose tenants' runs skip their slots."""
+    entry = replacing_of(TenantRestore.from_body(body))
+    return {"all": entry} if entry else {}
 
 
 @kopf.index(GROUP, VERSION, PLURAL, id="schedules")

@@ -102,12 +102,18 @@ def plan(
     tenants: Tenants | None,
     runs: Sequence[Run],
     now: datetime,
+    restoring: Mapping[str, str] | None = None,
 ) -> SchedulePlan:
     """The pass's decisions (see the module docstring). `due` is None while suspended or
-    invalid; `tenants` is given when `due` has a slot to take."""
+    invalid; `tenants` is given when `due` has a slot to take. `restoring` maps the tenants a
+    Replace restore is replacing on the schedule's server to that restore: their runs skip
+    the slot."""
     old = schedule.status
-    work = _Work(schedule, old, now)
-    live = [run for run in runs if not run.deleting]
+    work = _Work(schedule, old, now, restoring or {})
+    # Runs being pruned: deleting, or asked to be by an earlier pass that the index (which
+    # lags) does not show yet. Neither counted again nor shown.
+    live = [run for run in runs if not run.deleting and run.name not in old.pruning]
+    work.present = {run.name for run in runs}
     if isinstance(config, Invalid):
         work.ready("False", ScheduleReason.INVALID_SCHEDULE, config.message)
         return work.finish(live, wake_at=None)
@@ -124,15 +130,22 @@ class _Work:
     """One pass's state while it is decided."""
 
     def __init__(
-        self, schedule: TenantBackupSchedule, old: TenantBackupScheduleStatus, now: datetime
+        self,
+        schedule: TenantBackupSchedule,
+        old: TenantBackupScheduleStatus,
+        now: datetime,
+        restoring: Mapping[str, str],
     ) -> None:
         self.schedule = schedule
+        self.restoring = restoring
         self.now = now
         self.generation = schedule.metadata.generation
         self.status = old.model_copy(update={"observed_generation": self.generation})
         self.states = {state.tenant: state for state in old.tenants}
         self.creates: list[Body] = []
         self.prunes: list[str] = []
+        self.present: set[str] = set()
+        """The names of every run that exists, being deleted or not."""
         self.events: list[Event] = []
         self.ready_condition: tuple[str, str, str] | None = None
 
@@ -230,11 +243,17 @@ class _Work:
         for tenant in slot.pending:
             self._skip(tenant, f"slot {slot.time.isoformat()} of tenant {tenant} skipped: {why}")
 
-    def _skip(self, tenant: str, message: str) -> None:
+    def _skip(
+        self,
+        tenant: str,
+        message: str,
+        reason: ScheduleReason = ScheduleReason.SKIPPED,
+        type_: str = "Warning",
+    ) -> None:
         state = self._state(tenant)
         self.states[tenant] = state.model_copy(update={"skipped": state.skipped + 1})
         self.status = self.status.model_copy(update={"skipped": self.status.skipped + 1})
-        self.event("Warning", ScheduleReason.SKIPPED, message)
+        self.event(type_, reason, message)
 
     def _state(self, tenant: str) -> TenantState:
         return self.states.get(tenant) or TenantState(tenant=tenant)
@@ -259,6 +278,15 @@ class _Work:
             name = child_name(meta.name, tenant, slot.time)
             if name in by_name:
                 continue  # created by an earlier pass whose status write was lost
+            if tenant in self.restoring:
+                self._skip(
+                    tenant,
+                    f"slot {slot.time.isoformat()} of tenant {tenant} skipped: TenantRestore "
+                    f"{self.restoring[tenant]} is replacing it",
+                    ScheduleReason.RESTORING,
+                    "Normal",
+                )
+                continue
             blocking = [run for run in active.get(tenant, []) if run.slot != slot.time]
             if blocking and self.schedule.spec.concurrency_policy is ConcurrencyPolicy.FORBID:
                 self._skip(
@@ -341,6 +369,7 @@ class _Work:
             update={
                 "tenants": [self.states[tenant] for tenant in sorted(self.states)],
                 "active": sorted(run.name for run in runs if not run.finished),
+                "pruning": sorted((set(self.status.pruning) | pruned) & self.present),
                 "last_successful_time": max(successes, default=self.status.last_successful_time),
                 "tenant_count": count,
                 "conditions": self._conditions(),

@@ -1,0 +1,1 @@
+"""The TenantRestore kind: restore one tenant schema from a backup's artifact."""

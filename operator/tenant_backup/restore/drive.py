@@ -1,0 +1,152 @@
+"""One reconciliation of one TenantRestore: read what exists, decide (pure), act.
+
+Re-entrant by construction, as a backup's: the Job is created under a deterministic name
+before the status that mentions it, and the status is written only if nobody changed the
+object meanwhile. A new Job starts only if the concurrency gate admits it (a backup and a
+restore of one tenant on one server never run at once). The runner itself makes a repeated
+attempt safe: its temporary names derive from the restore id, and a swap already done is
+recognised (`alreadyRestored`).
+"""
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from tenant_backup.adapters.kube import Body, Kube
+from tenant_backup.api.contract import DATABASE_SECRET, database_server, missing_keys
+from tenant_backup.api.kinds import TENANT_BACKUP_SCHEDULE, TENANT_RESTORE
+from tenant_backup.api.restore import Mode, TenantRestore
+from tenant_backup.api.schedule import TenantBackupSchedule
+from tenant_backup.core import naming
+from tenant_backup.core.events import Event
+from tenant_backup.core.gate import Slots
+from tenant_backup.core.observe import ObservedJob, observe_job
+from tenant_backup.core.restoring import covers
+from tenant_backup.core.scheduling import UNKNOWN_SERVER, Entry, State
+from tenant_backup.restore.job import build_job
+from tenant_backup.restore.plan import Plan, hold, needs_preflight, reconcile, still_queued
+from tenant_backup.restore.preflight import run_preflight
+from tenant_backup.settings import Settings
+
+EventSink = Callable[[Body, Event], None]
+CONFLICT_RETRY = timedelta(seconds=1)
+WakeAt = datetime | None
+
+
+def utc_now() -> datetime:
+    """The reconcile clock: UTC, whole seconds, like Kubernetes timestamps."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def drive(
+    kube: Kube,
+    settings: Settings,
+    namespace: str,
+    name: str,
+    post_event: EventSink,
+    slots: Slots,
+) -> WakeAt:
+    """Reconcile one TenantRestore once; when to look at it again."""
+    body = kube.get(TENANT_RESTORE, namespace, name)
+    if body is None:
+        return None
+    restore = TenantRestore.from_body(body)
+    if restore.status.finished or restore.metadata.deletion_timestamp is not None:
+        return None
+    jobs = observe_jobs(kube, restore)
+    server = restore.status.database_server
+    if still_queued(restore, jobs) and not slots.peek(candidate(restore, server)).allowed:
+        return None
+    preflight = run_preflight(kube, settings, restore) if needs_preflight(restore, jobs) else None
+    server = (preflight.server if preflight else None) or server
+    now = utc_now()
+    plan = reconcile(restore, jobs, now, preflight, paused_schedules(kube, restore, server))
+    source = plan.status.source
+    if plan.create_attempt is None or source is None:
+        return record(kube, body, restore, plan, post_event)
+    with slots.admission(candidate(restore, plan.status.database_server)) as ticket:
+        if ticket.verdict.allowed:
+            created = kube.create_job(build_job(restore, source, plan.create_attempt, settings))
+            if not _ours(created, restore):
+                # A Job of a deleted namesake is still there: wait for garbage collection.
+                return now + CONFLICT_RETRY
+            ticket.started = True
+            return record(kube, body, restore, plan, post_event)
+    return record(kube, body, restore, hold(plan, restore, ticket.verdict.message, now), post_event)
+
+
+def candidate(restore: TenantRestore, server: str | None) -> Entry:
+    """The restore as the concurrency gate sees it when it asks for a slot."""
+    return Entry(
+        created=restore.metadata.creation_timestamp,
+        namespace=restore.metadata.namespace,
+        name=restore.metadata.name,
+        server=server or UNKNOWN_SERVER,
+        tenant=restore.target_tenant or "",
+        state=State.WAITING,
+        kind=TENANT_RESTORE.kind,
+    )
+
+
+def paused_schedules(kube: Kube, restore: TenantRestore, server: str | None) -> list[str] | None:
+    """A Replace's schedules of this namespace that back up its tenant on its server (their
+    runs of the tenant skip their slots while it runs); None for other modes."""
+    tenant = restore.target_tenant
+    if restore.spec.mode is not Mode.REPLACE or server is None or tenant is None:
+        return None
+    namespace = restore.metadata.namespace
+    servers: dict[str, str | None] = {}
+    paused = []
+    for body in kube.list_objects(TENANT_BACKUP_SCHEDULE, namespace):
+        schedule = TenantBackupSchedule.from_body(body)
+        if not covers(schedule, tenant):
+            continue
+        secret_name = schedule.spec.template.database.secret_ref.name
+        if secret_name not in servers:
+            secret = kube.read_secret(namespace, secret_name)
+            usable = secret is not None and not missing_keys(DATABASE_SECRET, secret)
+            servers[secret_name] = database_server(secret) if secret and usable else None
+        if servers[secret_name] == server:
+            paused.append(schedule.metadata.name)
+    return paused
+
+
+def record(
+    kube: Kube, body: Body, restore: TenantRestore, plan: Plan, post_event: EventSink
+) -> WakeAt:
+    """Write the planned status if it changed and nobody wrote meanwhile; then its Events."""
+    if plan.status == restore.status:
+        return plan.status.next_attempt_time
+    written = kube.write_status(
+        TENANT_RESTORE,
+        restore.metadata.namespace,
+        restore.metadata.name,
+        restore.metadata.resource_version or "",
+        plan.status.model_dump(mode="json", by_alias=True),
+    )
+    if not written:
+        return utc_now() + CONFLICT_RETRY
+    for event in plan.events:
+        post_event(body, event)
+    return plan.status.next_attempt_time
+
+
+def _ours(job: Body, restore: TenantRestore) -> bool:
+    """Whether `job` (created, or found under its name) is the restore's, not a namesake's."""
+    owners = [ref["uid"] for ref in job["metadata"].get("ownerReferences", [])]
+    return owners == [restore.metadata.uid]
+
+
+def observe_jobs(kube: Kube, restore: TenantRestore) -> list[ObservedJob]:
+    """The restore's Jobs, with pods read only for finished attempts not recorded yet."""
+    namespace = restore.metadata.namespace
+    recorded = {record.attempt for record in restore.status.attempt_history}
+    observed = []
+    for job in kube.list_jobs(namespace, {naming.LABEL_RESTORE_UID: restore.metadata.uid}):
+        shallow = observe_job(job, [])
+        if shallow is None:
+            continue
+        if shallow.finish is not None and shallow.attempt not in recorded:
+            pods = kube.list_job_pods(namespace, shallow.name)
+            shallow = observe_job(job, pods) or shallow
+        observed.append(shallow)
+    return observed
