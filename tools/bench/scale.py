@@ -12,7 +12,10 @@ Jobs at most at once, the default 15 s resync), then:
    holds one back); dumps end `--dump-seconds` after they start until 90% have finished:
    RSS with N present (90% finished, 10% queued or running); then all finish;
 3. restart: the operator restarted with all N finished; RSS once it is quiet again;
-4. trickle: `--trickle` more TenantBackups, one every 0.5 s, each finding a free slot.
+4. trickle: `--trickle` more TenantBackups, one every 0.5 s, each finding a free slot;
+5. failover: a second operator stands by on the Lease; the leader is SIGKILLed and one more
+   TenantBackup created at once: the time from the kill to its Job (the Lease expiring,
+   the standby taking over and resuming with the N objects present).
 
 Measured: RSS (VmRSS, and VmHWM the peak) from /proc; apply-to-Job from the audit log (the
 TenantBackup's creation to its Job's, both on the API server's clock) for the trickle (a
@@ -57,6 +60,7 @@ from tenant_backup.core.policy import ALLOWED_TENANTS_ANNOTATION, ANY_TENANT
 from tests.support.egress import LOOPBACK_ALLOWED_CIDRS
 from tests.support.operator_fixtures import CRD_NAMES, CRDS
 from tests.support.operator_process import OperatorProcess
+from tests.support.operator_rbac import NAMESPACE as OPERATOR_NAMESPACE
 from tests.support.operator_rbac import USERNAME, install_identity
 
 DATABASE = "bench"
@@ -78,6 +82,7 @@ class Result:
     burst_first: tuple[float | None, float | None] = (None, None)
     refill: tuple[float | None, float | None] = (None, None)
     requests_per_backup: float = 0.0
+    failover_seconds: float | None = None
     restart_requests: int = 0
     burst_seconds: float = 0.0
     breakdown: tuple[str, ...] = ()
@@ -166,9 +171,14 @@ class Bench:
         backup_objects.create_bound_claim(self.cluster.kubectl, name, self.workdir / name)
         return name
 
-    def operator(self, namespace: str, log_name: str) -> OperatorProcess:
-        """An operator process serving `namespace`, started and healthy."""
+    def operator(self, namespace: str, log_name: str, replica: int = 0) -> OperatorProcess:
+        """An operator process serving `namespace` (replica `replica` of those electing a
+        leader on the namespace's Lease), started and healthy (a standby serves its health
+        endpoint too)."""
         settings = {
+            "TENANT_BACKUP_LEASE_NAMESPACE": OPERATOR_NAMESPACE,
+            "TENANT_BACKUP_LEASE_NAME": f"bench-{namespace}",
+            "POD_ID": f"{namespace}-operator-{replica}",
             "TENANT_BACKUP_RESYNC_SECONDS": "15",
             "TENANT_BACKUP_MAX_RUNNING_JOBS": str(self.args.slots),
             "TENANT_BACKUP_MAX_RUNNING_JOBS_PER_SERVER": str(self.args.slots),
@@ -290,8 +300,28 @@ class Bench:
         applied = audit.created(late, f"{GROUP}/{TENANT_BACKUP.plural}")
         jobs = audit.created(late, "batch/jobs", USERNAME)
         result.trickle = _p50_p99(audit.apply_to_job(applied, jobs, timeline.job_of))
-        operator.stop()
+        result.failover_seconds = self.failover(namespace, operator, objects, timeline, dumps)
         return result
+
+    def failover(
+        self,
+        namespace: str,
+        leader: OperatorProcess,
+        objects: int,
+        timeline: Timeline,
+        dumps: Dumps,
+    ) -> float | None:
+        """Seconds from SIGKILLing the leader to the Job of a backup created right then, with
+        a standby waiting on the Lease (None: no Job within `--minutes`)."""
+        standby = self.operator(namespace, f"operator-{objects}-standby.log", replica=1)
+        wait_for(lambda: "standing by" in standby.logs(), 60, "the standby never stood by")
+        dumps.raise_budget(dumps.budget + 1)
+        leader.kill()
+        killed = time.time()
+        self.create_all(namespace, [backup_objects.manifest("failover", self.tenants()[0])])
+        ran = _wait_count(lambda: int("failover" in timeline.job_of), 1, "failover", 5)
+        standby.stop()
+        return timeline.job_seen[timeline.job_of["failover"]] - killed if ran else None
 
 
 def _healthy(url: str) -> bool:
@@ -339,7 +369,7 @@ def _schedule(name: str, tenant: str) -> dict[str, Any]:
     }
 
 
-def _seconds(pair: tuple[float | None, float | None]) -> str:
+def _seconds(pair: tuple[float | None, ...]) -> str:
     return "/".join("-" if v is None else f"{v:.2f}" for v in pair)
 
 
@@ -348,7 +378,8 @@ def table(results: list[Result]) -> str:
     header = (
         f"{'objects':>7} | {'RSS idle':>8} | {'RSS with N':>10} | {'peak':>6} | "
         f"{'after restart':>13} | {'apply->Job p50/p99 s':>20} | {'burst first slots':>17} | "
-        f"{'slot freed->next Job p50/p99 s':>30} | {'requests/backup':>15}"
+        f"{'slot freed->next Job p50/p99 s':>30} | {'requests/backup':>15} | "
+        f"{'failover s':>10}"
     )
     lines = [header, "-" * len(header)]
     for r in results:
@@ -356,7 +387,8 @@ def table(results: list[Result]) -> str:
             f"{r.objects:>7} | {r.idle_kib / MIB:>4.0f} MiB | {r.with_n_kib / MIB:>6.0f} MiB | "
             f"{r.peak_kib / MIB:>2.0f} MiB | {r.restart_kib / MIB:>9.0f} MiB | "
             f"{_seconds(r.trickle):>20} | {_seconds(r.burst_first):>17} | "
-            f"{_seconds(r.refill):>30} | {r.requests_per_backup:>15.1f}"
+            f"{_seconds(r.refill):>30} | {r.requests_per_backup:>15.1f} | "
+            f"{_seconds((r.failover_seconds,))[:10]:>10}"
         )
     for r in results:
         lines.append(

@@ -189,11 +189,13 @@ def _job_moved(type: str | None, key: Key, body: kopf.Body) -> bool:
 
 
 @kopf.on.event("batch", "v1", "jobs", labels={naming.LABEL_MANAGED_BY: naming.MANAGER})
-def on_job(
+async def on_job(
     type: str | None, namespace: str | None, name: str, labels: kopf.Labels, **kwargs: Any
 ) -> None:
-    """A Job of ours changed: its TenantBackup may have moved on."""
+    """A Job of ours changed: its TenantBackup may have moved on. It is woken in the waker's
+    threads, not driven in Kopf's pool: there, a burst of new backups would hold a finished
+    Job's backup (and the slot it frees) back until every one of them had been handled."""
     _live(kwargs)
     backup = labels.get(naming.LABEL_BACKUP)
-    if backup and _job_moved(type, (namespace or "", name), kwargs["body"]):
-        _drive(namespace, backup)
+    if backup and namespace and _job_moved(type, (namespace, name), kwargs["body"]):
+        WAKER.soon((namespace, backup))

@@ -44,6 +44,10 @@ class Preflight:
     """`host:port` from the Secret, when it could be read."""
 
 
+DEFERRED = Preflight()
+"""No checks yet: the backup can only queue, and is checked when a slot is free for it."""
+
+
 @dataclass(frozen=True)
 class Plan:
     """The outcome of one reconciliation."""
