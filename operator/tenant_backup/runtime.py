@@ -17,7 +17,7 @@ from tenant_backup.api.kinds import GROUP
 from tenant_backup.core import naming
 from tenant_backup.core.events import Event
 from tenant_backup.core.gate import Gate, Slots
-from tenant_backup.core.scheduling import Entry, Limits
+from tenant_backup.core.scheduling import Entry, Limits, State
 from tenant_backup.settings import Settings
 
 SETTINGS = Settings.from_env()
@@ -48,6 +48,8 @@ _wakers: dict[str, Callable[[tuple[str, str]], None]] = {}
 _admissible: set[tuple[str, str, str]] = set()
 """The objects the gate would admit, as `wake_admissible` last found them."""
 _admissible_lock = threading.Lock()
+_holding: set[tuple[str, str, str]] = set()
+"""The objects whose last event showed them holding a Job slot (by `Entry.key`)."""
 
 
 @kopf.on.startup()
@@ -114,6 +116,20 @@ def slots() -> Slots:
 def register_waker(kind: str, wake: Callable[[tuple[str, str]], None]) -> None:
     """How the gate wakes queued objects of `kind`."""
     _wakers[kind] = wake
+
+
+def slot_released(entry_key: tuple[str, str, str], entry: Entry | None) -> bool:
+    """Whether this event shows an object giving up the Job slot it held (finished, backing
+    off, deleted): only then can a queued one start, so only then is the queue looked at
+    (not at each of the thousands of events of a burst of new backups). `entry` is None
+    once it holds none. Called in Kopf's event loop only."""
+    if entry is not None and entry.state is State.ACTIVE:
+        _holding.add(entry_key)
+        return False
+    if entry_key in _holding:
+        _holding.discard(entry_key)
+        return True
+    return False
 
 
 def wake_admissible() -> None:

@@ -1,5 +1,6 @@
 """Concurrency limits: totals, per server, one run per tenant, creation order; and queuing."""
 
+import random
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -110,6 +111,26 @@ def test_only_the_admissible_waiting_backups_are_woken() -> None:
     assert [e.name for e in admissible(entries, limits)] == [entry(2).name]
     freed = [replace(entries[0], state=State.WAITING), *entries[1:]]
     assert [e.name for e in admissible(freed, limits)] == [entry(1).name, entry(2).name]
+
+
+def test_admissible_is_what_may_start_admits_among_the_waiting() -> None:
+    """The one-pass `admissible` against its definition, on random queues (servers known and
+    not yet known, tenants repeating, slots partly taken)."""
+    chance = random.Random(17)
+    for _ in range(300):
+        limits = Limits(total=chance.randint(1, 6), per_server=chance.randint(1, 4))
+        entries = [
+            entry(
+                n,
+                chance.choice([State.ACTIVE, State.WAITING, State.WAITING]),
+                server=chance.choice(["a:1", "b:1", UNKNOWN_SERVER]),
+                tenant=chance.choice(["t1", "t2", "t3", "t4"]),
+            )
+            for n in chance.sample(range(100), chance.randint(0, 12))
+        ]
+        waiting = sorted(e for e in entries if e.state is State.WAITING)
+        expected = [e for e in waiting if may_start(e, entries, limits).allowed]
+        assert admissible(entries, limits) == expected
 
 
 def test_gate_remembers_a_start_until_the_index_shows_it() -> None:

@@ -127,16 +127,16 @@ async def unsettled(namespace: str | None, name: str, body: kopf.Body, **_: Any)
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL, id="wake-queued")
-async def wake_queued(type: str, body: kopf.Body, **kwargs: Any) -> None:
-    """A backup that holds no slot now (finished, deleted, backing off) may have freed one:
-    wake the queued backups and restores the gate would admit. The index already shows this
-    event. In a thread of its own: the gate may be held while a Job is created."""
+async def wake_queued(
+    type: str, namespace: str | None, name: str, body: kopf.Body, **kwargs: Any
+) -> None:
+    """A backup that held a slot and holds none now (finished, deleted, backing off) freed
+    it: wake the queued backups and restores the gate would admit. The index already shows
+    this event. In a thread of its own: the gate may be held while a Job is created."""
     _live(kwargs)
-    if type != "DELETED":
-        entry = entry_of(body, body["spec"]["tenant"])
-        if entry is not None and entry.state is State.ACTIVE:
-            return
-    await asyncio.to_thread(runtime.wake_admissible)
+    entry = None if type == "DELETED" else entry_of(body, body["spec"]["tenant"])
+    if runtime.slot_released((TENANT_BACKUP.kind, namespace or "", name), entry):
+        await asyncio.to_thread(runtime.wake_admissible)
 
 
 def _needs_resuming(body: kopf.Body, **_: Any) -> bool:

@@ -6,6 +6,7 @@ or two restores, of a tenant never run at once). Waiting ones start in creation 
 may take a free slot only if no older one waits for that slot.
 """
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -124,14 +125,24 @@ def may_start(candidate: Entry, entries: Iterable[Entry], limits: Limits) -> Ver
 
 
 def admissible(entries: Iterable[Entry], limits: Limits) -> list[Entry]:
-    """The waiting backups that may start now, oldest first. Only the oldest `total -
-    running` waiting ones can qualify (an older waiting backup keeps its place), so this
-    looks at no more than those."""
+    """The waiting backups that may start now, oldest first: those `may_start` admits, found
+    in one pass (it runs at every slot freed, over thousands of queued backups). Only the
+    oldest `total - running` waiting ones can qualify (an older waiting backup keeps its
+    place)."""
     entries = list(entries)
-    active = sum(1 for entry in entries if entry.state is State.ACTIVE)
+    active = [entry for entry in entries if entry.state is State.ACTIVE]
+    running_on = Counter(entry.server for entry in active)
+    busy = {(entry.server, entry.tenant) for entry in active}
     waiting = sorted(entry for entry in entries if entry.state is State.WAITING)
-    return [
-        entry
-        for entry in waiting[: max(0, limits.total - active)]
-        if may_start(entry, entries, limits).allowed
-    ]
+    found: list[Entry] = []
+    older_on = Counter[str]()
+    for entry in waiting[: max(0, limits.total - len(active))]:
+        older_on_server = older_on[entry.server] + (
+            older_on[UNKNOWN_SERVER] if entry.server != UNKNOWN_SERVER else 0
+        )
+        if (entry.server, entry.tenant) not in busy and (
+            running_on[entry.server] + older_on_server < limits.per_server
+        ):
+            found.append(entry)
+        older_on[entry.server] += 1
+    return found

@@ -19,7 +19,7 @@ from tenant_backup import runtime
 from tenant_backup.api.kinds import GROUP, TENANT_RESTORE, VERSION
 from tenant_backup.api.restore import TenantRestore
 from tenant_backup.core import naming
-from tenant_backup.core.scheduling import Entry, State, entry_of
+from tenant_backup.core.scheduling import Entry, entry_of
 from tenant_backup.core.waker import Waker
 from tenant_backup.restore.drive import drive
 
@@ -68,15 +68,15 @@ async def restore_slots(body: kopf.Body, **_: Any) -> dict[str, Entry]:
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL, id="restore-wake-queued")
-async def wake_queued(type: str, body: kopf.Body, **kwargs: Any) -> None:
-    """A restore that holds no slot now may have freed one: wake the queued backups and
+async def wake_queued(
+    type: str, namespace: str | None, name: str, body: kopf.Body, **kwargs: Any
+) -> None:
+    """A restore that held a slot and holds none now freed it: wake the queued backups and
     restores the gate would admit."""
     runtime.remember_slot_indexes(kwargs)
-    if type != "DELETED":
-        entry = _entry(body)
-        if entry is not None and entry.state is State.ACTIVE:
-            return
-    await asyncio.to_thread(runtime.wake_admissible)
+    entry = None if type == "DELETED" else _entry(body)
+    if runtime.slot_released((TENANT_RESTORE.kind, namespace or "", name), entry):
+        await asyncio.to_thread(runtime.wake_admissible)
 
 
 def _unfinished(body: kopf.Body, **_: Any) -> bool:
