@@ -22,6 +22,7 @@ from tenant_backup.settings import Settings
 
 SETTINGS = Settings.from_env()
 COMPONENT = "tenant-backup-operator"
+API_CONNECTIONS = 32
 _kube: list[Kube] = []
 _may_write: list[Callable[[], bool]] = [lambda: True]
 
@@ -70,7 +71,11 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         f"{naming.LABEL_MANAGED_BY}={naming.MANAGER}"
     )
     config.load_config()  # type: ignore[no-untyped-call]  # in-cluster, else kubeconfig
-    _kube.append(Kube(client.ApiClient(), may_write))
+    # As many pooled connections as threads that call the API server at once (Kopf's
+    # pool, the wakers'): the default keeps 10, so a burst opened a TLS connection per call.
+    configuration = client.Configuration.get_default_copy()
+    configuration.connection_pool_maxsize = API_CONNECTIONS
+    _kube.append(Kube(client.ApiClient(configuration), may_write))
 
 
 def kube() -> Kube:

@@ -31,7 +31,7 @@ from tenant_backup.api.kinds import GROUP, TENANT_BACKUP, VERSION
 from tenant_backup.backup import followups
 from tenant_backup.backup.drive import drive
 from tenant_backup.core import naming
-from tenant_backup.core.observe import ObservedJob, observe_job
+from tenant_backup.core.observe import observe_job
 from tenant_backup.core.scheduling import TERMINAL_PHASES, Entry, State, entry_of
 from tenant_backup.core.waker import Waker
 
@@ -41,9 +41,8 @@ PLURAL = TENANT_BACKUP.plural
 INDEX_COPY_TRIES = 5
 log = logging.getLogger(__name__)
 _locks: defaultdict[Key, threading.Lock] = defaultdict(threading.Lock)
-_jobs_seen: dict[Key, ObservedJob | None] = {}
-"""Each Job of ours as `drive` last could have read it."""
-_UNSEEN = object()
+_jobs_finished: dict[Key, bool] = {}
+"""Whether each Job of ours was finished when last seen."""
 _unsettled_index: list[kopf.Index[str, Key]] = []
 """The live `unsettled` index, kept from the first handler call for the resync."""
 
@@ -174,18 +173,21 @@ def on_deleting(namespace: str | None, name: str, **kwargs: Any) -> None:
 
 
 def _job_moved(type: str | None, key: Key, body: kopf.Body) -> bool:
-    """Whether a Job event can move its backup on: the Job appeared, started, finished or
-    went. Not a change `drive` does not read (pod counts, readiness), nor a Job first seen
-    in the listing at start-up (`resume` and `finalize` visit every backup that can move)."""
+    """Whether a Job event can move its backup on: the Job finished or went. Not its
+    appearing (the pass that created it recorded it; after a crash in between, `resume`
+    and the resync find it), nor its start or pod counts (`drive` reads a Job's start only
+    once it finished), nor a Job first seen in the listing at start-up (`resume` and
+    `finalize` visit every backup that can move)."""
     if type == "DELETED":
-        _jobs_seen.pop(key, None)
+        _jobs_finished.pop(key, None)
         return True
-    looks = observe_job(body, [])
-    known = _jobs_seen.get(key, _UNSEEN)
-    _jobs_seen[key] = looks
+    observed = observe_job(body, [])
+    finished = observed is not None and observed.finish is not None
+    known = _jobs_finished.get(key)
+    _jobs_finished[key] = finished
     if type is None:  # listed: at start-up, or again after a broken watch
-        return known is not _UNSEEN and known != looks
-    return known != looks
+        return known is not None and known != finished
+    return finished and known is not True
 
 
 @kopf.on.event("batch", "v1", "jobs", labels={naming.LABEL_MANAGED_BY: naming.MANAGER})

@@ -61,7 +61,9 @@ class Gate:
 
     def _entries(self, indexed: Iterable[Entry]) -> list[Entry]:
         """The index with the reservations it has not caught up with; drops the rest.
-        Called under the lock."""
+        Called under the lock. Without reservations (mostly), the index as it is."""
+        if not self._reserved:
+            return list(indexed)
         now = time.monotonic()
         entries = {entry.key: entry for entry in indexed}
         self._reserved = {
