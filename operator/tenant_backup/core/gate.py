@@ -71,19 +71,24 @@ class Gate:
 def _with_reservations(
     indexed: Iterable[Entry], reserved: dict[Key, tuple[Entry, float]]
 ) -> tuple[list[Entry], dict[Key, tuple[Entry, float]]]:
-    """The index with the reservations it has not caught up with, and those reservations
-    (the rest are dropped). Without reservations (mostly), the index as it is."""
+    """The index with the reservations it has not caught up with (it still shows them
+    waiting), and those reservations; the rest are dropped. One pass over the index."""
     if not reserved:
         return list(indexed), reserved
     now = time.monotonic()
-    entries = {entry.key: entry for entry in indexed}
-    kept = {
-        key: (entry, since)
-        for key, (entry, since) in reserved.items()
-        if now - since < RESERVATION_SECONDS and _still_waiting(entries.get(key))
-    }
-    entries.update({key: entry for key, (entry, _) in kept.items()})
-    return list(entries.values()), kept
+    entries: list[Entry] = []
+    kept: dict[Key, tuple[Entry, float]] = {}
+    for entry in indexed:
+        reservation = reserved.get(entry.key)
+        if (
+            reservation is not None
+            and entry.state is State.WAITING
+            and now - reservation[1] < RESERVATION_SECONDS
+        ):
+            kept[entry.key] = reservation
+            entry = reservation[0]
+        entries.append(entry)
+    return entries, kept
 
 
 @dataclass(frozen=True)
@@ -100,8 +105,3 @@ class Slots:
     def admission(self, candidate: Entry) -> AbstractContextManager[Ticket]:
         """See `Gate.admission`."""
         return self.gate.admission(candidate, self.indexed)
-
-
-def _still_waiting(indexed: Entry | None) -> bool:
-    """Whether the index still shows a started backup as waiting (it has not caught up)."""
-    return indexed is not None and indexed.state is State.WAITING

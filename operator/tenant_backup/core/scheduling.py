@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from tenant_backup.api.attempts import Phase
@@ -52,9 +53,9 @@ class Entry:
     kind: str = TENANT_BACKUP.kind
     """The kind of the object (TenantBackup, TenantRestore)."""
 
-    @property
+    @cached_property
     def key(self) -> tuple[str, str, str]:
-        """Kind, namespace and name."""
+        """Kind, namespace and name (made once: the gate looks it up for every entry)."""
         return self.kind, self.namespace, self.name
 
     @property
