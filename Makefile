@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: help install packages controlplane node images minio bench bench-schedules chart-tools promtool age chart-lint crds lint unit test demo demo-down cluster-up cluster-down run kind-e2e
+.PHONY: help install packages controlplane node images minio bench bench-scale bench-schedules chart-tools promtool age chart-lint crds lint unit test demo demo-down cluster-up cluster-down run kind-e2e
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -70,6 +70,9 @@ demo-down: install ## Stop what `make demo` left running
 
 bench: install packages minio ## Runner vs bare pg_dump on a small and a 1 GiB tenant (file and S3), and on PostgreSQL 18; BENCH_ARGS="--only small"
 	PYTHONPATH=.:operator $(BIN)/python tools/bench/bench.py $(BENCH_ARGS)
+
+bench-scale: install controlplane packages ## The operator with 500 and 5,000 TenantBackups on KWOK: RSS, latencies, requests; BENCH_SCALE_ARGS="--objects 500"
+	PYTHONPATH=.:operator $(BIN)/python tools/bench/scale.py $(BENCH_SCALE_ARGS)
 
 bench-schedules: install packages controlplane ## Schedules: slot -> child Jobs (5 tenants), operator RSS with 50 schedules; BENCH_ARGS="--only memory"
 	PYTHONPATH=.:operator $(BIN)/python tools/bench/schedules.py $(BENCH_ARGS)

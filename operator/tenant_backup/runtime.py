@@ -3,7 +3,9 @@ the one Kubernetes client, posting our Events, the fence of leader election, and
 concurrency gate every kind that runs Jobs takes its slots from (its Kopf indexes, and how to
 wake each kind's queued objects)."""
 
+import logging
 import os
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
@@ -15,11 +17,12 @@ from tenant_backup.api.kinds import GROUP
 from tenant_backup.core import naming
 from tenant_backup.core.events import Event
 from tenant_backup.core.gate import Gate, Slots
-from tenant_backup.core.scheduling import Entry, Limits
+from tenant_backup.core.scheduling import Entry, Limits, State
 from tenant_backup.settings import Settings
 
 SETTINGS = Settings.from_env()
 COMPONENT = "tenant-backup-operator"
+API_CONNECTIONS = 32
 _kube: list[Kube] = []
 _may_write: list[Callable[[], bool]] = [lambda: True]
 
@@ -43,11 +46,17 @@ _slot_indexes: dict[str, kopf.Index[str, Entry]] = {}
 """The live slot indexes, kept from the first handler call that saw them, for wake-ups."""
 _wakers: dict[str, Callable[[tuple[str, str]], None]] = {}
 """By kind: wake one of its objects (namespace, name) now."""
+_admissible: set[tuple[str, str, str]] = set()
+"""The objects the gate would admit, as `wake_admissible` last found them."""
+_admissible_lock = threading.Lock()
+_holding: set[tuple[str, str, str]] = set()
+"""The objects whose last event showed them holding a Job slot (by `Entry.key`)."""
 
 
 @kopf.on.startup()
 def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
-    """Our own annotation prefix and finalizer, Event identity, and the Job watch filter."""
+    """Our own annotation prefix and finalizer, Event identity (only warnings of Kopf's own
+    become Events), and the Job watch filter."""
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=GROUP, key="last-handled-configuration", v1=False
@@ -55,11 +64,18 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.persistence.finalizer = f"{GROUP}/finalizer"
     settings.posting.reporting_component = COMPONENT
     settings.posting.reporting_instance = os.environ.get("HOSTNAME", COMPONENT)
+    # Kopf's own progress lines ("Handler 'create' succeeded.") stay in the log, not in
+    # Events: two requests per backup for nothing a user acts on. Ours are posted anyway.
+    settings.posting.level = logging.WARNING
     settings.watching.label_selectors["batch", "jobs"] = (
         f"{naming.LABEL_MANAGED_BY}={naming.MANAGER}"
     )
     config.load_config()  # type: ignore[no-untyped-call]  # in-cluster, else kubeconfig
-    _kube.append(Kube(client.ApiClient(), may_write))
+    # As many pooled connections as threads that call the API server at once (Kopf's
+    # pool, the wakers'): the default keeps 10, so a burst opened a TLS connection per call.
+    configuration = client.Configuration.get_default_copy()
+    configuration.connection_pool_maxsize = API_CONNECTIONS
+    _kube.append(Kube(client.ApiClient(configuration), may_write))
 
 
 def kube() -> Kube:
@@ -107,9 +123,31 @@ def register_waker(kind: str, wake: Callable[[tuple[str, str]], None]) -> None:
     _wakers[kind] = wake
 
 
+def slot_released(entry_key: tuple[str, str, str], entry: Entry | None) -> bool:
+    """Whether this event shows an object giving up the Job slot it held (finished, backing
+    off, deleted): only then can a queued one start, so only then is the queue looked at
+    (not at each of the thousands of events of a burst of new backups). `entry` is None
+    once it holds none. Called in Kopf's event loop only."""
+    if entry is not None and entry.state is State.ACTIVE:
+        _holding.add(entry_key)
+        return False
+    if entry_key in _holding:
+        _holding.discard(entry_key)
+        return True
+    return False
+
+
 def wake_admissible() -> None:
-    """Wake every queued object, of any kind, the gate would admit now."""
-    for admitted in GATE.admissible(slot_entries()):
-        wake = _wakers.get(admitted.kind)
+    """Wake the queued objects, of any kind, that have just become admissible. One the last
+    call found admissible already was woken then: waking it at every event (the indexes can
+    lag their objects by seconds) only read finished backups over and over. Should its pass
+    have lost the slot to another, the resync looks again."""
+    admissible = {entry.key: entry for entry in GATE.admissible(slot_entries())}
+    with _admissible_lock:
+        new = admissible.keys() - _admissible
+        _admissible.clear()
+        _admissible.update(admissible)
+    for key in sorted(new):
+        wake = _wakers.get(admissible[key].kind)
         if wake is not None:
-            wake(admitted.ref)
+            wake(admissible[key].ref)

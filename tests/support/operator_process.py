@@ -55,6 +55,13 @@ class OperatorProcess:
             )
         return self
 
+    @property
+    def pid(self) -> int:
+        """The running process's id."""
+        if self._proc is None:
+            raise RuntimeError("the operator is not running")
+        return self._proc.pid
+
     def kill(self) -> None:
         """SIGKILL: no clean-up, no chance to finish anything (the crash case)."""
         if self._proc is not None:

@@ -1,5 +1,6 @@
 """Concurrency limits: totals, per server, one run per tenant, creation order; and queuing."""
 
+import random
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -64,7 +65,8 @@ def test_unchecked_backups_wait_for_any_server() -> None:
 
 
 def _entry(status: dict[str, Any]) -> Entry | None:
-    return entry_of(TenantBackup.from_body(backup_body() | {"status": status}))
+    body = backup_body() | {"status": status}
+    return entry_of(body, body["spec"]["tenant"])
 
 
 def test_entries_from_backups() -> None:
@@ -80,6 +82,22 @@ def test_entries_from_backups() -> None:
     assert _entry({"phase": "Running", "reason": "RetryScheduled"}) is None
     assert _entry({"phase": "Succeeded"}) is None
     assert _entry({"phase": "Failed"}) is None
+    deleting = backup_body() | {"status": {"phase": "Running", "reason": "JobCreated"}}
+    deleting["metadata"] |= {"deletionTimestamp": "2026-11-25T12:05:00Z"}
+    assert entry_of(deleting, "acme") is None
+
+
+def test_an_entry_read_from_the_body_matches_the_model() -> None:
+    body = backup_body() | {"status": {"phase": "Pending", "reason": "Queued"}}
+    found = entry_of(body, body["spec"]["tenant"])
+    model = TenantBackup.from_body(body)
+    assert found is not None
+    assert (found.created, found.namespace, found.name, found.tenant) == (
+        model.metadata.creation_timestamp,
+        model.metadata.namespace,
+        model.metadata.name,
+        model.spec.tenant,
+    )
 
 
 def test_only_the_admissible_waiting_backups_are_woken() -> None:
@@ -93,6 +111,26 @@ def test_only_the_admissible_waiting_backups_are_woken() -> None:
     assert [e.name for e in admissible(entries, limits)] == [entry(2).name]
     freed = [replace(entries[0], state=State.WAITING), *entries[1:]]
     assert [e.name for e in admissible(freed, limits)] == [entry(1).name, entry(2).name]
+
+
+def test_admissible_is_what_may_start_admits_among_the_waiting() -> None:
+    """The one-pass `admissible` against its definition, on random queues (servers known and
+    not yet known, tenants repeating, slots partly taken)."""
+    chance = random.Random(17)
+    for _ in range(300):
+        limits = Limits(total=chance.randint(1, 6), per_server=chance.randint(1, 4))
+        entries = [
+            entry(
+                n,
+                chance.choice([State.ACTIVE, State.WAITING, State.WAITING]),
+                server=chance.choice(["a:1", "b:1", UNKNOWN_SERVER]),
+                tenant=chance.choice(["t1", "t2", "t3", "t4"]),
+            )
+            for n in chance.sample(range(100), chance.randint(0, 12))
+        ]
+        waiting = sorted(e for e in entries if e.state is State.WAITING)
+        expected = [e for e in waiting if may_start(e, entries, limits).allowed]
+        assert admissible(entries, limits) == expected
 
 
 def test_gate_remembers_a_start_until_the_index_shows_it() -> None:

@@ -28,3 +28,23 @@ def test_a_key_is_woken_once_at_its_earliest_time_in_its_callers_context() -> No
     assert second[2] >= soon.timestamp()
     time.sleep(0.5)
     assert woken.empty(), "a key was woken twice"
+
+
+def test_a_sweep_wakes_every_key_named_each_period_in_the_first_callers_context() -> None:
+    woken: queue.Queue[tuple[str, str]] = queue.Queue()
+    waker: Waker[str] = Waker(lambda key: woken.put((key, CALLER.get("none"))))
+    named = ["a", "b"]
+    CALLER.set("handler")
+    waker.sweep(0.2, lambda: list(named))
+    CALLER.set("later")
+    waker.sweep(0.01, lambda: ["c"])  # started already: ignored
+    assert {woken.get(timeout=TIMEOUT) for _ in range(2)} == {("a", "handler"), ("b", "handler")}
+    named[:] = ["b"]
+    time.sleep(0.5)  # past any round that began before
+    while not woken.empty():
+        woken.get()
+    time.sleep(0.5)
+    later = set()
+    while not woken.empty():
+        later.add(woken.get())
+    assert later == {("b", "handler")}

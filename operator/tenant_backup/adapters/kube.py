@@ -69,15 +69,17 @@ class Kube:
         self._fence(f"write the status of {kind.kind} {namespace}/{name}")
         body = {"metadata": {"resourceVersion": resource_version}, "status": status}
         try:
-            self.custom.patch_namespaced_custom_object_status(
-                GROUP,
-                VERSION,
-                namespace,
-                kind.plural,
-                name,
-                body,
-                _content_type=MERGE_PATCH,
-                _preload_content=False,
+            _drained(
+                self.custom.patch_namespaced_custom_object_status(
+                    GROUP,
+                    VERSION,
+                    namespace,
+                    kind.plural,
+                    name,
+                    body,
+                    _content_type=MERGE_PATCH,
+                    _preload_content=False,
+                )
             )
         except ApiException as error:
             if error.status in (404, 409):
@@ -264,6 +266,12 @@ class Kube:
 
 def _json(response: Any) -> Any:
     return json.loads(response.data)
+
+
+def _drained(response: Any) -> None:
+    """Read an answer whole whose content is not needed: an unread response keeps its
+    connection out of the pool, and the next call opens (and TLS-handshakes) another one."""
+    response.read()
 
 
 def _items(response: Any) -> list[Body]:

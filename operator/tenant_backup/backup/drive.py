@@ -16,7 +16,14 @@ from tenant_backup.api.backup import DeletionStatus, TenantBackup
 from tenant_backup.api.kinds import TENANT_BACKUP
 from tenant_backup.backup.deletion import plan_deletion
 from tenant_backup.backup.job import build_job
-from tenant_backup.backup.plan import Plan, hold, needs_preflight, reconcile, still_queued
+from tenant_backup.backup.plan import (
+    DEFERRED,
+    Plan,
+    hold,
+    needs_preflight,
+    reconcile,
+    still_queued,
+)
 from tenant_backup.backup.preflight import run_preflight
 from tenant_backup.backup.prune_job import build_prune_job
 from tenant_backup.backup.settle import settle
@@ -78,8 +85,16 @@ def advance(
         server = backup.status.database_server
         if not slots.peek(candidate(backup, server)).allowed:
             return None, backup
-    preflight = run_preflight(kube, settings, backup) if needs_preflight(backup, jobs) else None
     now = utc_now()
+    preflight = None
+    if needs_preflight(backup, jobs):
+        turn = slots.peek(candidate(backup, backup.status.database_server))
+        if not turn.allowed:
+            # It can only queue: a burst of thousands costs no Secret read and no database
+            # connection each; the checks run when its turn comes, fresh.
+            plan = hold(reconcile(backup, jobs, now, DEFERRED), backup, turn.message, now)
+            return record(kube, body, backup, plan, post_event)
+        preflight = run_preflight(kube, settings, backup)
     plan = reconcile(backup, jobs, now, preflight)
     if plan.create_attempt is None:
         return record(kube, body, backup, plan, post_event)

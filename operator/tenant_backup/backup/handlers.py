@@ -2,11 +2,21 @@
 
 Triggers: creation and resume, any change of one of its Jobs (dump or prune), a wake-up
 when what it waits for happens (its backoff ends, a slot frees, a status write lost a race),
-any event of a backup being deleted that carries our finalizer (Kopf stops timers then), and
-a periodic resync as the safety net. A wake-up that fails is tried again after a resync
-interval: a backup being deleted has no resync.
+any event of a backup being deleted that carries our finalizer, and a periodic resync as the
+safety net. Its slot entry is in the `slots` index, which the concurrency gate reads together
+with the restores' (`runtime.slot_entries`). A wake-up that fails is tried again after a
+resync interval: a backup being deleted has no resync.
+
+Memory and requests stay bounded by the work in flight: the resync is one sweep over the
+`unsettled` index (no Kopf timer, which would keep a task and a copy of every backup's body
+for as long as it exists) that skips backups waiting for a slot the gate would not give;
+a Job event drives its backup only if it changed what `drive` reads of it; watch bodies
+are read raw, with no model built, except for finished backups' follow-ups; and the
+indexes and the cheap event handlers are coroutines, so that Kopf never queues them behind
+the drives in its thread pool (a stale index would wake finished backups, over and over).
 """
 
+import asyncio
 import logging
 import threading
 from collections import defaultdict
@@ -21,21 +31,57 @@ from tenant_backup.api.kinds import GROUP, TENANT_BACKUP, VERSION
 from tenant_backup.backup import followups
 from tenant_backup.backup.drive import drive
 from tenant_backup.core import naming
-from tenant_backup.core.scheduling import Entry, State, entry_of
+from tenant_backup.core.observe import observe_job
+from tenant_backup.core.scheduling import TERMINAL_PHASES, Entry, State, entry_of
 from tenant_backup.core.waker import Waker
 
 Key = tuple[str, str]
 SETTINGS = runtime.SETTINGS
 PLURAL = TENANT_BACKUP.plural
+INDEX_COPY_TRIES = 5
 log = logging.getLogger(__name__)
 _locks: defaultdict[Key, threading.Lock] = defaultdict(threading.Lock)
+_jobs_finished: dict[Key, bool] = {}
+"""Whether each Job of ours was finished when last seen."""
+_unsettled_index: list[kopf.Index[str, Key]] = []
+"""The live `unsettled` index, kept from the first handler call for the resync."""
 
 
-def _drive(namespace: str | None, name: str, kwargs: dict[str, Any]) -> None:
+def _unsettled_keys() -> list[Key]:
+    """The unsettled index's keys now. Kopf updates it in its event loop's thread while
+    handlers read it in theirs: a copy taken during an update is taken again."""
+    for attempt in range(INDEX_COPY_TRIES):
+        try:
+            return list(_unsettled_index[0].get("all", [])) if _unsettled_index else []
+        except RuntimeError:  # changed size during iteration
+            if attempt == INDEX_COPY_TRIES - 1:
+                raise
+    return []
+
+
+def _resync_keys() -> list[Key]:
+    """The backups the periodic resync visits: every unsettled one, except those waiting for
+    a slot that the gate would not admit now (a pass could only find them still waiting;
+    a new one's create handler, retried by Kopf, drives it)."""
+    entries = runtime.slot_entries()
+    admissible = {entry.key for entry in runtime.GATE.admissible(entries)}
+    waiting = {entry.key for entry in entries if entry.state is State.WAITING} - admissible
+    return [key for key in _unsettled_keys() if (TENANT_BACKUP.kind, *key) not in waiting]
+
+
+def _live(kwargs: dict[str, Any]) -> None:
+    """From the first handler call on: keep the live indexes, and resync periodically (in
+    a copy of this handler's context, which carries Kopf's, to post Events)."""
+    runtime.remember_slot_indexes(kwargs)
+    if not _unsettled_index:
+        _unsettled_index.append(kwargs["unsettled"])
+    WAKER.sweep(SETTINGS.resync_seconds, _resync_keys)
+
+
+def _drive(namespace: str | None, name: str) -> None:
     """Reconcile one backup under its lock, and wake it again when it asked to be."""
     if namespace is None:
         raise kopf.PermanentError("TenantBackups and their Jobs are namespaced")
-    runtime.remember_slot_indexes(kwargs)
     with _locks[namespace, name]:
         wake_at = drive(
             runtime.kube(), SETTINGS, namespace, name, runtime.post_event, runtime.slots()
@@ -46,7 +92,7 @@ def _drive(namespace: str | None, name: str, kwargs: dict[str, Any]) -> None:
 
 def _wake(key: Key) -> None:
     try:
-        _drive(*key, {})
+        _drive(*key)
     except Exception:  # a wake-up must not kill its worker
         log.exception("waking TenantBackup %s/%s failed", *key)
         WAKER.at(key, datetime.now(UTC) + timedelta(seconds=SETTINGS.resync_seconds))
@@ -57,43 +103,53 @@ runtime.register_waker(TENANT_BACKUP.kind, WAKER.soon)
 
 
 @kopf.index(GROUP, VERSION, PLURAL, id="slots")
-def slots(body: kopf.Body, **_: Any) -> dict[str, Entry]:
+async def slots(body: kopf.Body, **_: Any) -> dict[str, Entry]:
     """Unfinished backups that hold or want a Job slot, for the concurrency gate."""
-    entry = entry_of(TenantBackup.from_body(body))
+    entry = entry_of(body, body["spec"]["tenant"])
     return {"all": entry} if entry else {}
 
 
-@kopf.on.event(GROUP, VERSION, PLURAL, id="wake-queued")
-def wake_queued(type: str, body: kopf.Body, **kwargs: Any) -> None:
-    """A backup that holds no slot now (finished, deleted, backing off) may have freed one:
-    wake the queued backups and restores the gate would admit. The index already shows this
-    event."""
-    runtime.remember_slot_indexes(kwargs)
-    if type != "DELETED":
-        entry = entry_of(TenantBackup.from_body(body))
-        if entry is not None and entry.state is State.ACTIVE:
-            return
-    runtime.wake_admissible()
-
-
-def _resync_wanted(body: kopf.Body, **_: Any) -> bool:
-    """Unfinished, or owing history or notifications (e.g. the history database was down)."""
+def _unsettled(body: kopf.Body) -> bool:
+    """Not being deleted, and unfinished or owing history or notifications (e.g. the history
+    database was down). Only finished backups are parsed whole."""
+    if body.get("metadata", {}).get("deletionTimestamp"):
+        return False
+    if (body.get("status") or {}).get("phase") not in TERMINAL_PHASES:
+        return True
     return followups.needs_resync(TenantBackup.from_body(body), SETTINGS.history_enabled)
 
 
-@kopf.on.resume(GROUP, VERSION, PLURAL, id="resume")
+@kopf.index(GROUP, VERSION, PLURAL, id="unsettled")
+async def unsettled(namespace: str | None, name: str, body: kopf.Body, **_: Any) -> dict[str, Key]:
+    """The backups the resync visits."""
+    return {"all": (namespace, name)} if namespace is not None and _unsettled(body) else {}
+
+
+@kopf.on.event(GROUP, VERSION, PLURAL, id="wake-queued")
+async def wake_queued(
+    type: str, namespace: str | None, name: str, body: kopf.Body, **kwargs: Any
+) -> None:
+    """A backup that held a slot and holds none now (finished, deleted, backing off) freed
+    it: wake the queued backups and restores the gate would admit. The index already shows
+    this event. In a thread of its own: the gate may be held while a Job is created."""
+    _live(kwargs)
+    entry = None if type == "DELETED" else entry_of(body, body["spec"]["tenant"])
+    if runtime.slot_released((TENANT_BACKUP.kind, namespace or "", name), entry):
+        await asyncio.to_thread(runtime.wake_admissible)
+
+
+def _needs_resuming(body: kopf.Body, **_: Any) -> bool:
+    """At start-up, a backup is driven only if the resync would visit it (a finished one
+    owing nothing costs no request and no log line); one being deleted has `finalize`."""
+    return _unsettled(body)
+
+
+@kopf.on.resume(GROUP, VERSION, PLURAL, id="resume", when=_needs_resuming)
 @kopf.on.create(GROUP, VERSION, PLURAL, id="create")
 def on_backup(namespace: str | None, name: str, **kwargs: Any) -> None:
     """A new TenantBackup, or one found at start-up."""
-    _drive(namespace, name, kwargs)
-
-
-@kopf.timer(
-    GROUP, VERSION, PLURAL, id="resync", interval=SETTINGS.resync_seconds, when=_resync_wanted
-)
-def resync(namespace: str | None, name: str, **kwargs: Any) -> None:
-    """Safety net and follow-up retries: re-derive unfinished backups periodically."""
-    _drive(namespace, name, kwargs)
+    _live(kwargs)
+    _drive(namespace, name)
 
 
 def _being_finalized(body: kopf.Body, **_: Any) -> bool:
@@ -108,16 +164,40 @@ def _being_finalized(body: kopf.Body, **_: Any) -> bool:
 def on_deleting(namespace: str | None, name: str, **kwargs: Any) -> None:
     """A backup being deleted (and at start-up, each one found): decide its artifact's fate.
     Failures are retried by a wake-up, as Kopf does not retry event handlers."""
+    _live(kwargs)
     try:
-        _drive(namespace, name, kwargs)
+        _drive(namespace, name)
     except Exception:
         WAKER.at((namespace or "", name), datetime.now(UTC) + timedelta(seconds=1))
         raise
 
 
+def _job_moved(type: str | None, key: Key, body: kopf.Body) -> bool:
+    """Whether a Job event can move its backup on: the Job finished or went. Not its
+    appearing (the pass that created it recorded it; after a crash in between, `resume`
+    and the resync find it), nor its start or pod counts (`drive` reads a Job's start only
+    once it finished), nor a Job first seen in the listing at start-up (`resume` and
+    `finalize` visit every backup that can move)."""
+    if type == "DELETED":
+        _jobs_finished.pop(key, None)
+        return True
+    observed = observe_job(body, [])
+    finished = observed is not None and observed.finish is not None
+    known = _jobs_finished.get(key)
+    _jobs_finished[key] = finished
+    if type is None:  # listed: at start-up, or again after a broken watch
+        return known is not None and known != finished
+    return finished and known is not True
+
+
 @kopf.on.event("batch", "v1", "jobs", labels={naming.LABEL_MANAGED_BY: naming.MANAGER})
-def on_job(namespace: str | None, labels: kopf.Labels, **kwargs: Any) -> None:
-    """A Job of ours changed: its TenantBackup may have moved on."""
+async def on_job(
+    type: str | None, namespace: str | None, name: str, labels: kopf.Labels, **kwargs: Any
+) -> None:
+    """A Job of ours changed: its TenantBackup may have moved on. It is woken in the waker's
+    threads, not driven in Kopf's pool: there, a burst of new backups would hold a finished
+    Job's backup (and the slot it frees) back until every one of them had been handled."""
+    _live(kwargs)
     backup = labels.get(naming.LABEL_BACKUP)
-    if backup:
-        _drive(namespace, backup, kwargs)
+    if backup and namespace and _job_moved(type, (namespace, name), kwargs["body"]):
+        WAKER.soon((namespace, backup))

@@ -1,5 +1,5 @@
 """Pure: from a TenantBackup, its observed Jobs and the clock, the status it should have and
-the one action to take. Every trigger (create, resume, Job event, timer) runs this, so the
+the one action to take. Every trigger (create, resume, Job event, resync) runs this, so the
 status is always re-derived from what exists and a restart at any moment loses nothing.
 The attempt machine itself is `core.attempts`; this adds what a dump delivers."""
 
@@ -43,6 +43,10 @@ class Preflight:
     message: str = ""
     server: str | None = None
     """`host:port` from the Secret, when it could be read."""
+
+
+DEFERRED = Preflight()
+"""No checks yet: the backup can only queue, and is checked when a slot is free for it."""
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """After a status write: the follow-ups the backup still owes, done at the edge.
 
 History rows are upserted and the state they hold is written to status; if the database is
-down the condition says so and the resync timer (still running while follow-ups are
+down the condition says so and the resync (which visits a backup while follow-ups are
 pending) tries again. Notifications are claimed in status (`Sending`) before they are sent
 and their results written after, so each channel is sent at most once; see `followups`.
 Every status write is conditional on the resourceVersion just read.

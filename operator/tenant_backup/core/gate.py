@@ -21,6 +21,7 @@ from tenant_backup.core.scheduling import (
 )
 
 RESERVATION_SECONDS = 30.0
+Key = tuple[str, str, str]
 
 
 @dataclass
@@ -37,40 +38,57 @@ class Gate:
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self._lock = threading.Lock()
-        self._reserved: dict[tuple[str, str, str], tuple[Entry, float]] = {}
+        self._reserved: dict[Key, tuple[Entry, float]] = {}
 
     def peek(self, candidate: Entry, indexed: Iterable[Entry]) -> Verdict:
-        """Whether `candidate` would be admitted now; reserves nothing."""
-        with self._lock:
-            return may_start(candidate, self._entries(indexed), self.limits)
+        """Whether `candidate` would be admitted now; reserves nothing. It holds the gate
+        only to copy the reservations: thousands of new backups peek during a burst, and
+        an admission must not wait behind them."""
+        entries, _ = _with_reservations(indexed, self._reservations())
+        return may_start(candidate, entries, self.limits)
 
     def admissible(self, indexed: Iterable[Entry]) -> list[Entry]:
         """The waiting backups that would be admitted now, oldest first; reserves nothing."""
-        with self._lock:
-            return admissible(self._entries(indexed), self.limits)
+        entries, _ = _with_reservations(indexed, self._reservations())
+        return admissible(entries, self.limits)
 
     @contextmanager
     def admission(self, candidate: Entry, indexed: Iterable[Entry]) -> Iterator[Ticket]:
         """Hold the gate while the caller acts on the verdict (creates the Job, records it)."""
         with self._lock:
-            ticket = Ticket(may_start(candidate, self._entries(indexed), self.limits))
+            entries, self._reserved = _with_reservations(indexed, self._reserved)
+            ticket = Ticket(may_start(candidate, entries, self.limits))
             yield ticket
             if ticket.started:
                 started = replace(candidate, state=State.ACTIVE)
                 self._reserved[candidate.key] = (started, time.monotonic())
 
-    def _entries(self, indexed: Iterable[Entry]) -> list[Entry]:
-        """The index with the reservations it has not caught up with; drops the rest.
-        Called under the lock."""
-        now = time.monotonic()
-        entries = {entry.key: entry for entry in indexed}
-        self._reserved = {
-            key: (entry, since)
-            for key, (entry, since) in self._reserved.items()
-            if now - since < RESERVATION_SECONDS and _still_waiting(entries.get(key))
-        }
-        entries.update({key: entry for key, (entry, _) in self._reserved.items()})
-        return list(entries.values())
+    def _reservations(self) -> dict[Key, tuple[Entry, float]]:
+        with self._lock:
+            return dict(self._reserved)
+
+
+def _with_reservations(
+    indexed: Iterable[Entry], reserved: dict[Key, tuple[Entry, float]]
+) -> tuple[list[Entry], dict[Key, tuple[Entry, float]]]:
+    """The index with the reservations it has not caught up with (it still shows them
+    waiting), and those reservations; the rest are dropped. One pass over the index."""
+    if not reserved:
+        return list(indexed), reserved
+    now = time.monotonic()
+    entries: list[Entry] = []
+    kept: dict[Key, tuple[Entry, float]] = {}
+    for entry in indexed:
+        reservation = reserved.get(entry.key)
+        if (
+            reservation is not None
+            and entry.state is State.WAITING
+            and now - reservation[1] < RESERVATION_SECONDS
+        ):
+            kept[entry.key] = reservation
+            entry = reservation[0]
+        entries.append(entry)
+    return entries, kept
 
 
 @dataclass(frozen=True)
@@ -87,8 +105,3 @@ class Slots:
     def admission(self, candidate: Entry) -> AbstractContextManager[Ticket]:
         """See `Gate.admission`."""
         return self.gate.admission(candidate, self.indexed)
-
-
-def _still_waiting(indexed: Entry | None) -> bool:
-    """Whether the index still shows a started backup as waiting (it has not caught up)."""
-    return indexed is not None and indexed.state is State.WAITING

@@ -6,17 +6,19 @@ or two restores, of a tenant never run at once). Waiting ones start in creation 
 may take a free slot only if no older one waits for that slot.
 """
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
+from typing import Any
 
-from tenant_backup.api.attempts import AttemptStatus, Phase
-from tenant_backup.api.backup import TenantBackup
+from tenant_backup.api.attempts import Phase
 from tenant_backup.api.kinds import TENANT_BACKUP
-from tenant_backup.api.meta import ObjectMeta
 from tenant_backup.api.reasons import Reason
 
+TERMINAL_PHASES = frozenset(phase.value for phase in Phase if phase.terminal)
 UNKNOWN_SERVER = ""
 """A backup not yet checked: its server is unknown, so it may wait for any server's slot."""
 
@@ -51,9 +53,9 @@ class Entry:
     kind: str = TENANT_BACKUP.kind
     """The kind of the object (TenantBackup, TenantRestore)."""
 
-    @property
+    @cached_property
     def key(self) -> tuple[str, str, str]:
-        """Kind, namespace and name."""
+        """Kind, namespace and name (made once: the gate looks it up for every entry)."""
         return self.kind, self.namespace, self.name
 
     @property
@@ -70,32 +72,26 @@ class Verdict:
     message: str = ""
 
 
-def entry_of(backup: TenantBackup) -> Entry | None:
-    """The scheduling entry of a TenantBackup; None when it neither holds nor wants a slot
-    (finished, deleted, or sitting out a retry backoff)."""
-    status = backup.status
-    return entry_from(
-        TENANT_BACKUP.kind, backup.metadata, status, status.database_server, backup.spec.tenant
-    )
-
-
-def entry_from(
-    kind: str, metadata: ObjectMeta, status: AttemptStatus, server: str | None, tenant: str
-) -> Entry | None:
-    """The scheduling entry of an object of any kind that runs Jobs; None when it neither
-    holds nor wants a slot."""
+def entry_of(body: Mapping[str, Any], tenant: str, kind: str = TENANT_BACKUP.kind) -> Entry | None:
+    """The scheduling entry of an object of a kind that runs Jobs (a TenantBackup unless
+    said), read straight from its watch body (every event of every backup passes here: no
+    model is built); None when it neither holds nor wants a slot (finished, deleted, or
+    sitting out a retry backoff)."""
+    metadata = body["metadata"]
+    status = body.get("status") or {}
+    phase, reason = status.get("phase"), status.get("reason")
     if (
-        status.finished
-        or status.reason == Reason.RETRY_SCHEDULED
-        or metadata.deletion_timestamp is not None
+        phase in TERMINAL_PHASES
+        or reason == Reason.RETRY_SCHEDULED
+        or metadata.get("deletionTimestamp") is not None
     ):
         return None
-    waiting = status.phase in (None, Phase.PENDING) or status.reason == Reason.QUEUED
+    waiting = phase in (None, Phase.PENDING) or reason == Reason.QUEUED
     return Entry(
-        created=metadata.creation_timestamp,
-        namespace=metadata.namespace,
-        name=metadata.name,
-        server=server or UNKNOWN_SERVER,
+        created=datetime.fromisoformat(metadata["creationTimestamp"]),
+        namespace=metadata["namespace"],
+        name=metadata["name"],
+        server=status.get("databaseServer") or UNKNOWN_SERVER,
         tenant=tenant,
         state=State.WAITING if waiting else State.ACTIVE,
         kind=kind,
@@ -103,41 +99,65 @@ def entry_from(
 
 
 def may_start(candidate: Entry, entries: Iterable[Entry], limits: Limits) -> Verdict:
-    """Whether `candidate` may start a Job now, given every other unfinished backup."""
-    others = [entry for entry in entries if entry.key != candidate.key]
-    active = [entry for entry in others if entry.state is State.ACTIVE]
-    same_tenant = [
-        e for e in active if (e.server, e.tenant) == (candidate.server, candidate.tenant)
-    ]
-    if same_tenant:
-        what = "backup" if same_tenant[0].kind == TENANT_BACKUP.kind else "restore"
+    """Whether `candidate` may start a Job now, given every other unfinished backup. One
+    pass, no copies: every queued backup's pass asks this of thousands of entries."""
+    active = on_server = older = older_on_server = 0
+    busy_kind: str | None = None
+    servers = (candidate.server, UNKNOWN_SERVER)
+    for entry in entries:
+        if entry.name == candidate.name and entry.key == candidate.key:
+            continue
+        if entry.state is State.ACTIVE:
+            active += 1
+            if entry.server == candidate.server:
+                on_server += 1
+                if entry.tenant == candidate.tenant and busy_kind is None:
+                    busy_kind = entry.kind
+        elif _older(entry, candidate):
+            older += 1
+            older_on_server += entry.server in servers
+    if busy_kind is not None:
+        what = "backup" if busy_kind == TENANT_BACKUP.kind else "restore"
         return Verdict(False, f"another {what} of tenant {candidate.tenant} is running")
-    older = [e for e in others if e.state is State.WAITING and e < candidate]
-    if len(active) + len(older) >= limits.total:
+    if active + older >= limits.total:
         return Verdict(
-            False,
-            f"{len(active)} backups running (limit {limits.total}), {len(older)} queued before",
+            False, f"{active} backups running (limit {limits.total}), {older} queued before"
         )
-    on_server = [e for e in active if e.server == candidate.server]
-    older_on_server = [e for e in older if e.server in (candidate.server, UNKNOWN_SERVER)]
-    if len(on_server) + len(older_on_server) >= limits.per_server:
+    if on_server + older_on_server >= limits.per_server:
         return Verdict(
             False,
-            f"{len(on_server)} backups running on this database server (limit "
-            f"{limits.per_server}), {len(older_on_server)} queued before",
+            f"{on_server} backups running on this database server (limit "
+            f"{limits.per_server}), {older_on_server} queued before",
         )
     return Verdict(True)
 
 
+def _older(entry: Entry, than: Entry) -> bool:
+    """`entry < than`, deciding on the creation time alone when it differs (no tuples)."""
+    if entry.created != than.created:
+        return entry.created < than.created
+    return entry < than
+
+
 def admissible(entries: Iterable[Entry], limits: Limits) -> list[Entry]:
-    """The waiting backups that may start now, oldest first. Only the oldest `total -
-    running` waiting ones can qualify (an older waiting backup keeps its place), so this
-    looks at no more than those."""
+    """The waiting backups that may start now, oldest first: those `may_start` admits, found
+    in one pass (it runs at every slot freed, over thousands of queued backups). Only the
+    oldest `total - running` waiting ones can qualify (an older waiting backup keeps its
+    place)."""
     entries = list(entries)
-    active = sum(1 for entry in entries if entry.state is State.ACTIVE)
+    active = [entry for entry in entries if entry.state is State.ACTIVE]
+    running_on = Counter(entry.server for entry in active)
+    busy = {(entry.server, entry.tenant) for entry in active}
     waiting = sorted(entry for entry in entries if entry.state is State.WAITING)
-    return [
-        entry
-        for entry in waiting[: max(0, limits.total - active)]
-        if may_start(entry, entries, limits).allowed
-    ]
+    found: list[Entry] = []
+    older_on = Counter[str]()
+    for entry in waiting[: max(0, limits.total - len(active))]:
+        older_on_server = older_on[entry.server] + (
+            older_on[UNKNOWN_SERVER] if entry.server != UNKNOWN_SERVER else 0
+        )
+        if (entry.server, entry.tenant) not in busy and (
+            running_on[entry.server] + older_on_server < limits.per_server
+        ):
+            found.append(entry)
+        older_on[entry.server] += 1
+    return found

@@ -3,17 +3,20 @@
 The operator wakes an object when what it waits for happens (a backoff expiring, a write
 conflict to retry) instead of at the next periodic resync. A key has at most one wake-up
 pending, the earliest asked for. Wake-ups live in memory only: after a restart, the resume
-handler and the resync timer visit every unfinished object anyway.
+handler and the resync visit every unfinished object anyway.
 
 A wake-up runs in a copy of the context it was asked for in, so what the asking thread's
 context carried (Kopf's settings and Event queue, for one) is there when it runs.
+
+`sweep` is the periodic resync: one thread wakes every key a function names, in turn, instead
+of a timer (and a task, and a copy of the object) per object.
 """
 
 import contextvars
 import heapq
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Generic, TypeVar
@@ -34,7 +37,27 @@ class Waker(Generic[K]):
         self._counter = 0
         self._changed = threading.Condition()
         self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="wake")
+        self._sweeping = False
         threading.Thread(target=self._run, name="waker", daemon=True).start()
+
+    def sweep(self, seconds: float, keys: Callable[[], Iterable[K]]) -> None:
+        """From now on, every `seconds`, wake each key `keys()` names then. The first call
+        starts it (later calls do nothing); the wake-ups run in a copy of that caller's
+        context."""
+        with self._changed:
+            if self._sweeping:
+                return
+            self._sweeping = True
+        context = contextvars.copy_context()
+        threading.Thread(
+            target=context.run, args=(self._sweep, seconds, keys), name="sweep", daemon=True
+        ).start()
+
+    def _sweep(self, seconds: float, keys: Callable[[], Iterable[K]]) -> None:
+        while True:
+            time.sleep(seconds)
+            for key in keys():
+                self.soon(key)
 
     def at(self, key: K, when: datetime) -> None:
         """Wake `key` at `when` (or earlier, if an earlier wake-up is pending)."""

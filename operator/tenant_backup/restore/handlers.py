@@ -6,6 +6,7 @@ resync as the safety net. Its slot entry is in the `restore_slots` index, which 
 concurrency gate reads together with the backups' (`runtime.slot_entries`).
 """
 
+import asyncio
 import logging
 import threading
 from collections import defaultdict
@@ -18,7 +19,7 @@ from tenant_backup import runtime
 from tenant_backup.api.kinds import GROUP, TENANT_RESTORE, VERSION
 from tenant_backup.api.restore import TenantRestore
 from tenant_backup.core import naming
-from tenant_backup.core.scheduling import Entry, State, entry_from
+from tenant_backup.core.scheduling import Entry, entry_of
 from tenant_backup.core.waker import Waker
 from tenant_backup.restore.drive import drive
 
@@ -30,15 +31,8 @@ _locks: defaultdict[Key, threading.Lock] = defaultdict(threading.Lock)
 
 
 def _entry(body: kopf.Body) -> Entry | None:
-    restore = TenantRestore.from_body(body)
-    status = restore.status
-    return entry_from(
-        TENANT_RESTORE.kind,
-        restore.metadata,
-        status,
-        status.database_server,
-        restore.target_tenant or "",
-    )
+    target_tenant = TenantRestore.from_body(body).target_tenant or ""
+    return entry_of(body, target_tenant, TENANT_RESTORE.kind)
 
 
 def _drive(namespace: str | None, name: str, kwargs: dict[str, Any]) -> None:
@@ -67,22 +61,22 @@ runtime.register_waker(TENANT_RESTORE.kind, WAKER.soon)
 
 
 @kopf.index(GROUP, VERSION, PLURAL, id="restore_slots")
-def restore_slots(body: kopf.Body, **_: Any) -> dict[str, Entry]:
+async def restore_slots(body: kopf.Body, **_: Any) -> dict[str, Entry]:
     """Unfinished restores that hold or want a Job slot, for the concurrency gate."""
     entry = _entry(body)
     return {"all": entry} if entry else {}
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL, id="restore-wake-queued")
-def wake_queued(type: str, body: kopf.Body, **kwargs: Any) -> None:
-    """A restore that holds no slot now may have freed one: wake the queued backups and
+async def wake_queued(
+    type: str, namespace: str | None, name: str, body: kopf.Body, **kwargs: Any
+) -> None:
+    """A restore that held a slot and holds none now freed it: wake the queued backups and
     restores the gate would admit."""
     runtime.remember_slot_indexes(kwargs)
-    if type != "DELETED":
-        entry = _entry(body)
-        if entry is not None and entry.state is State.ACTIVE:
-            return
-    runtime.wake_admissible()
+    entry = None if type == "DELETED" else _entry(body)
+    if runtime.slot_released((TENANT_RESTORE.kind, namespace or "", name), entry):
+        await asyncio.to_thread(runtime.wake_admissible)
 
 
 def _unfinished(body: kopf.Body, **_: Any) -> bool:

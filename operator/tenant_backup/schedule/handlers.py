@@ -1,8 +1,9 @@
 """Kopf registrations only: every trigger runs the same `drive` for the schedule.
 
 Triggers: creation, resume and spec changes; a wake-up at the next slot or tenant offset; a
-change of one of its runs (finished, deleted); and a periodic resync as the safety net.
-Its runs are kept in an index (a few fields each), so a pass lists nothing.
+change of one of its runs (finished, deleted); and a periodic resync as the safety net: one
+sweep over the `schedules` index, not a Kopf timer (a task and a copy of the body per
+schedule). Its runs are kept in an index (a few fields each), so a pass lists nothing.
 """
 
 import logging
@@ -33,10 +34,9 @@ PLURAL = TENANT_BACKUP_SCHEDULE.plural
 INDEX_COPY_TRIES = 5
 log = logging.getLogger(__name__)
 _locks: defaultdict[Key, threading.Lock] = defaultdict(threading.Lock)
-_index: list[kopf.Index[Key, Run]] = []
-"""The live runs index, kept from the first handler call for the wake-ups."""
-_replacing_index: list[kopf.Index[str, Replacing]] = []
-"""The live index of Replace restores, kept from the first handler call for the wake-ups."""
+_indexes: dict[str, kopf.Index[Any, Any]] = {}
+"""The live `schedule_runs`, `schedules` and `replacing_restores` indexes, kept from the
+first handler call for the wake-ups and the resync."""
 _seen: dict[Key, tuple[object, ...]] = {}
 """What each run last looked like to the schedule: a change wakes it."""
 
@@ -44,34 +44,36 @@ _seen: dict[Key, tuple[object, ...]] = {}
 def _runs(key: Key) -> list[Run]:
     """The schedule's runs now. Kopf updates the index in its event loop's thread while
     handlers read it in theirs: a copy taken during an update is taken again."""
+    return _copied("schedule_runs", key)
+
+
+def _copied(index: str, key: Any) -> list[Any]:
+    """An index's values under `key` now, copied (taken again if Kopf changed it meanwhile)."""
     for attempt in range(INDEX_COPY_TRIES):
         try:
-            return list(_index[0].get(key, [])) if _index else []
+            return list(_indexes[index].get(key, [])) if index in _indexes else []
         except RuntimeError:  # changed size during iteration
             if attempt == INDEX_COPY_TRIES - 1:
                 raise
     return []
 
 
-def _replacing() -> list[Replacing]:
-    """The Replace restores running now (copied as `_runs` copies)."""
-    for attempt in range(INDEX_COPY_TRIES):
-        try:
-            return list(_replacing_index[0].get("all", [])) if _replacing_index else []
-        except RuntimeError:  # changed size during iteration
-            if attempt == INDEX_COPY_TRIES - 1:
-                raise
-    return []
+def _live(kwargs: dict[str, Any]) -> None:
+    """From the first handler call on: keep the live indexes, and resync every schedule
+    periodically (in a copy of this handler's context, which carries Kopf's)."""
+    if "schedules" not in _indexes:
+        _indexes.update(
+            schedule_runs=kwargs["schedule_runs"],
+            schedules=kwargs["schedules"],
+            replacing_restores=kwargs["replacing_restores"],
+        )
+    WAKER.sweep(SETTINGS.resync_seconds * 4, lambda: _copied("schedules", "all"))
 
 
-def _drive(namespace: str | None, name: str, kwargs: dict[str, Any]) -> None:
+def _drive(namespace: str | None, name: str) -> None:
     """Reconcile one schedule under its lock, and wake it again when it asked to be."""
     if namespace is None:
         raise kopf.PermanentError("TenantBackupSchedules are namespaced")
-    if "schedule_runs" in kwargs and not _index:
-        _index.append(kwargs["schedule_runs"])
-    if "replacing_restores" in kwargs and not _replacing_index:
-        _replacing_index.append(kwargs["replacing_restores"])
     key = (namespace, name)
     with _locks[key]:
         wake_at = drive(
@@ -81,7 +83,7 @@ def _drive(namespace: str | None, name: str, kwargs: dict[str, Any]) -> None:
             name,
             runtime.post_event,
             _runs(key),
-            replacing=_replacing(),
+            replacing=_copied("replacing_restores", "all"),
         )
     if wake_at is not None:
         WAKER.at(key, wake_at)
@@ -89,7 +91,7 @@ def _drive(namespace: str | None, name: str, kwargs: dict[str, Any]) -> None:
 
 def _wake(key: Key) -> None:
     try:
-        _drive(*key, {})
+        _drive(*key)
     except Exception:  # a wake-up must not kill its worker; the resync tries again
         log.exception("waking TenantBackupSchedule %s/%s failed", *key)
 
@@ -104,7 +106,7 @@ WAKER: Waker[Key] = Waker(_wake)
     labels={naming.LABEL_SCHEDULE: kopf.PRESENT},
     id="schedule_runs",
 )
-def schedule_runs(namespace: str | None, body: kopf.Body, **_: Any) -> dict[Key, Run]:
+async def schedule_runs(namespace: str | None, body: kopf.Body, **_: Any) -> dict[Key, Run]:
     """Every schedule's runs, by (namespace, schedule)."""
     schedule = schedule_of(body)
     if namespace is None or schedule is None:
@@ -113,10 +115,16 @@ def schedule_runs(namespace: str | None, body: kopf.Body, **_: Any) -> dict[Key,
 
 
 @kopf.index(GROUP, VERSION, TENANT_RESTORE.plural, id="replacing_restores")
-def replacing_restores(body: kopf.Body, **_: Any) -> dict[str, Replacing]:
+async def replacing_restores(body: kopf.Body, **_: Any) -> dict[str, Replacing]:
     """The Replace restores running, whose tenants' runs skip their slots."""
     entry = replacing_of(TenantRestore.from_body(body))
     return {"all": entry} if entry else {}
+
+
+@kopf.index(GROUP, VERSION, PLURAL, id="schedules")
+async def schedules(namespace: str | None, name: str, **_: Any) -> dict[str, Key]:
+    """Every schedule, for the resync."""
+    return {"all": (namespace, name)} if namespace is not None else {}
 
 
 @kopf.on.event(
@@ -126,9 +134,12 @@ def replacing_restores(body: kopf.Body, **_: Any) -> dict[str, Replacing]:
     labels={naming.LABEL_SCHEDULE: kopf.PRESENT},
     id="schedule-run-changed",
 )
-def run_changed(type: str, namespace: str | None, name: str, body: kopf.Body, **_: Any) -> None:
+async def run_changed(
+    type: str, namespace: str | None, name: str, body: kopf.Body, **kwargs: Any
+) -> None:
     """A run finished, was flagged, is being deleted or is gone: its schedule decides again
     (retention, the next run's size check, Forbid)."""
+    _live(kwargs)
     schedule = schedule_of(body)
     if namespace is None or schedule is None:
         return
@@ -148,10 +159,5 @@ def run_changed(type: str, namespace: str | None, name: str, body: kopf.Body, **
 @kopf.on.update(GROUP, VERSION, PLURAL, id="schedule-update")
 def on_schedule(namespace: str | None, name: str, **kwargs: Any) -> None:
     """A new or changed schedule, or one found at start-up."""
-    _drive(namespace, name, kwargs)
-
-
-@kopf.timer(GROUP, VERSION, PLURAL, id="schedule-resync", interval=SETTINGS.resync_seconds * 4)
-def resync(namespace: str | None, name: str, **kwargs: Any) -> None:
-    """Safety net: a wake-up lost with the process is found again."""
-    _drive(namespace, name, kwargs)
+    _live(kwargs)
+    _drive(namespace, name)

@@ -14,7 +14,9 @@ METRICS = ScheduleMetrics(prometheus_client.REGISTRY)
 @kopf.on.event(
     kinds.GROUP, kinds.VERSION, kinds.TENANT_BACKUP_SCHEDULE.plural, id="metrics-schedules"
 )
-def schedule_event(type: str, namespace: str | None, name: str, body: kopf.Body, **_: Any) -> None:
+async def schedule_event(
+    type: str, namespace: str | None, name: str, body: kopf.Body, **_: Any
+) -> None:
     """Track every schedule's status."""
     if namespace is None:
         return

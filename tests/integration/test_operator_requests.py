@@ -1,0 +1,57 @@
+"""The API requests a backup costs the operator, from the real API server's audit log: a burst
+of queued backups, each run once, stays within a fixed number of requests per backup (watches
+left out), so that thousands of backups cannot turn into a storm of reads."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from kubernetes.client import ApiClient
+
+from devenv.cluster import Cluster
+from devenv.kubectl import KubectlRunner
+from devenv.tenants import Database
+from devenv.waiting import wait_for
+from tests.support import backups as tb
+from tests.support.failover import LIMIT, all_succeeded, apply_backups, burst
+from tests.support.operator_fixtures import StartOperator
+from tests.support.operator_rbac import USERNAME
+
+BACKUPS = 20
+REQUESTS_PER_BACKUP = 25
+"""The bound: about 20 are needed (reads, the Queued and the final status, the finalizer,
+the Job, Events), and the audit log shows each."""
+
+
+@pytest.fixture(autouse=True)
+def backup_ready(
+    kubectl: KubectlRunner, namespace: str, shared_tenant_db: Database, tmp_path: Path
+) -> None:
+    """The claim and the database Secret the backups use."""
+    tb.create_bound_claim(kubectl, namespace, tmp_path / "claim")
+    tb.create_db_secret(kubectl, namespace, shared_tenant_db)
+
+
+def test_a_burst_costs_a_bounded_number_of_requests_per_backup(
+    cluster: Cluster,
+    kubectl: KubectlRunner,
+    namespace: str,
+    start_operator: StartOperator,
+    kube_api: ApiClient,
+) -> None:
+    start_operator(max_running_jobs=str(LIMIT), max_running_jobs_per_server=str(LIMIT))
+    with burst(kube_api, kubectl, namespace, hold=0.5):
+        names = apply_backups(kubectl, namespace, BACKUPS)
+        wait_for(lambda: all_succeeded(kubectl, namespace, names), 240, "backups left over")
+    requests = Counter(
+        f"{event['verb']} {event['objectRef'].get('resource')}"
+        + (f"/{event['objectRef']['subresource']}" if "subresource" in event["objectRef"] else "")
+        for event in cluster.audit_events(USERNAME)
+        if (event.get("objectRef") or {}).get("namespace") == namespace and event["verb"] != "watch"
+    )
+    per_backup = sum(requests.values()) / BACKUPS
+    print(f"{per_backup:.1f} requests per backup: {requests.most_common()}")
+    assert per_backup <= REQUESTS_PER_BACKUP, requests.most_common()
+    assert requests["create jobs"] == BACKUPS  # and none run twice
