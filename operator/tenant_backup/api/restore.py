@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tenant_backup.api.attempts import AttemptStatus, RetryPolicy
+from tenant_backup.api.attempts import RetryPolicy
 from tenant_backup.api.base import ApiModel, cel, validations
 from tenant_backup.api.contract import (
     MAX_RESTORE_CHECKS,
@@ -23,6 +23,7 @@ from tenant_backup.api.contract import (
 from tenant_backup.api.destinations import Destination
 from tenant_backup.api.kinds import TENANT_RESTORE
 from tenant_backup.api.meta import ObjectMeta, owner_reference
+from tenant_backup.api.notifications import FollowUpStatus, Notifications
 from tenant_backup.api.references import DatabaseSource, ResourceName
 
 DESCRIPTION = (
@@ -228,6 +229,9 @@ class TenantRestoreSpec(ApiModel):
     creates and drops."""
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     timeouts: RestoreTimeouts = Field(default_factory=RestoreTimeouts)
+    notifications: Notifications = Field(default_factory=Notifications)
+    """Email and webhook notifications of the outcome, as a TenantBackup's; none unless a
+    channel is set."""
 
 
 class ResolvedSource(ApiModel):
@@ -255,7 +259,7 @@ class CheckOutcome(ApiModel):
     error: Annotated[str, Field(max_length=1024)] | None = None
 
 
-class TenantRestoreStatus(AttemptStatus):
+class TenantRestoreStatus(FollowUpStatus):
     """Observed state, written only by the operator."""
 
     step: RestoreStep | None = None
@@ -308,6 +312,11 @@ class TenantRestore(BaseModel):
     def owner_reference(self) -> dict[str, Any]:
         """An owner reference making this restore the controller of a child object."""
         return owner_reference(TENANT_RESTORE, self.metadata)
+
+    @property
+    def notifications(self) -> Notifications:
+        """Who hears about its outcome."""
+        return self.spec.notifications
 
     @property
     def target_tenant(self) -> str | None:

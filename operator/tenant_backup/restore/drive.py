@@ -1,4 +1,5 @@
-"""One reconciliation of one TenantRestore: read what exists, decide (pure), act.
+"""One reconciliation of one TenantRestore: read what exists, decide (pure), act; then settle
+the follow-ups the written status owes (history, notifications).
 
 Re-entrant by construction, as a backup's: the Job is created under a deterministic name
 before the status that mentions it, and the status is written only if nobody changed the
@@ -25,6 +26,7 @@ from tenant_backup.core.scheduling import UNKNOWN_SERVER, Entry, State
 from tenant_backup.restore.job import build_job
 from tenant_backup.restore.plan import Plan, hold, needs_preflight, reconcile, still_queued
 from tenant_backup.restore.preflight import run_preflight
+from tenant_backup.restore.settle import settle
 from tenant_backup.settings import Settings
 
 EventSink = Callable[[Body, Event], None]
@@ -45,17 +47,34 @@ def drive(
     post_event: EventSink,
     slots: Slots,
 ) -> WakeAt:
-    """Reconcile one TenantRestore once; when to look at it again."""
+    """Reconcile one TenantRestore once, then settle its follow-ups; when to look at it
+    again."""
     body = kube.get(TENANT_RESTORE, namespace, name)
     if body is None:
         return None
     restore = TenantRestore.from_body(body)
-    if restore.status.finished or restore.metadata.deletion_timestamp is not None:
+    if restore.metadata.deletion_timestamp is not None:
         return None
+    wake_at, latest = advance(kube, settings, body, restore, post_event, slots)
+    settle(kube, settings, latest, post_event, utc_now)
+    return wake_at
+
+
+def advance(
+    kube: Kube,
+    settings: Settings,
+    body: Body,
+    restore: TenantRestore,
+    post_event: EventSink,
+    slots: Slots,
+) -> tuple[WakeAt, TenantRestore]:
+    """Move the restore on by its Jobs; when to look again, and the restore as last written."""
+    if restore.status.finished:
+        return None, restore
     jobs = observe_jobs(kube, restore)
     server = restore.status.database_server
     if still_queued(restore, jobs) and not slots.peek(candidate(restore, server)).allowed:
-        return None
+        return None, restore
     preflight = run_preflight(kube, settings, restore) if needs_preflight(restore, jobs) else None
     server = (preflight.server if preflight else None) or server
     now = utc_now()
@@ -68,7 +87,7 @@ def drive(
             created = kube.create_job(build_job(restore, source, plan.create_attempt, settings))
             if not _ours(created, restore):
                 # A Job of a deleted namesake is still there: wait for garbage collection.
-                return now + CONFLICT_RETRY
+                return now + CONFLICT_RETRY, restore
             ticket.started = True
             return record(kube, body, restore, plan, post_event)
     return record(kube, body, restore, hold(plan, restore, ticket.verdict.message, now), post_event)
@@ -112,10 +131,10 @@ def paused_schedules(kube: Kube, restore: TenantRestore, server: str | None) -> 
 
 def record(
     kube: Kube, body: Body, restore: TenantRestore, plan: Plan, post_event: EventSink
-) -> WakeAt:
+) -> tuple[WakeAt, TenantRestore]:
     """Write the planned status if it changed and nobody wrote meanwhile; then its Events."""
     if plan.status == restore.status:
-        return plan.status.next_attempt_time
+        return plan.status.next_attempt_time, restore
     written = kube.write_status(
         TENANT_RESTORE,
         restore.metadata.namespace,
@@ -124,10 +143,10 @@ def record(
         plan.status.model_dump(mode="json", by_alias=True),
     )
     if not written:
-        return utc_now() + CONFLICT_RETRY
+        return utc_now() + CONFLICT_RETRY, restore
     for event in plan.events:
         post_event(body, event)
-    return plan.status.next_attempt_time
+    return plan.status.next_attempt_time, restore.model_copy(update={"status": plan.status})
 
 
 def _ours(job: Body, restore: TenantRestore) -> bool:

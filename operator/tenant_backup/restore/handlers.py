@@ -2,8 +2,10 @@
 
 Triggers: creation and resume, any change of one of its Jobs, a wake-up when what it waits
 for happens (its backoff ends, a slot frees, a status write lost a race), and a periodic
-resync as the safety net. Its slot entry is in the `restore_slots` index, which the
-concurrency gate reads together with the backups' (`runtime.slot_entries`).
+resync as the safety net: one sweep over the `restore_unsettled` index (unfinished restores,
+and finished ones that still owe a follow-up), not a Kopf timer per object. Its slot entry
+is in the `restore_slots` index, which the concurrency gate reads together with the backups'
+(`runtime.slot_entries`).
 """
 
 import asyncio
@@ -18,16 +20,19 @@ import kopf
 from tenant_backup import runtime
 from tenant_backup.api.kinds import GROUP, TENANT_RESTORE, VERSION
 from tenant_backup.api.restore import TenantRestore
-from tenant_backup.core import naming
-from tenant_backup.core.scheduling import Entry, State, entry_of
+from tenant_backup.core import followups, naming
+from tenant_backup.core.scheduling import TERMINAL_PHASES, Entry, State, entry_of
 from tenant_backup.core.waker import Waker
 from tenant_backup.restore.drive import drive
 
 Key = tuple[str, str]
 SETTINGS = runtime.SETTINGS
 PLURAL = TENANT_RESTORE.plural
+INDEX_COPY_TRIES = 5
 log = logging.getLogger(__name__)
 _locks: defaultdict[Key, threading.Lock] = defaultdict(threading.Lock)
+_unsettled_index: list[kopf.Index[str, Key]] = []
+"""The live `restore_unsettled` index, kept from the first handler call for the resync."""
 
 
 def _entry(body: kopf.Body) -> Entry | None:
@@ -35,11 +40,31 @@ def _entry(body: kopf.Body) -> Entry | None:
     return entry_of(body, target_tenant, TENANT_RESTORE.kind)
 
 
+def _unsettled_keys() -> list[Key]:
+    """The unsettled index's keys now (a copy taken while Kopf changed it is taken again)."""
+    for attempt in range(INDEX_COPY_TRIES):
+        try:
+            return list(_unsettled_index[0].get("all", [])) if _unsettled_index else []
+        except RuntimeError:  # changed size during iteration
+            if attempt == INDEX_COPY_TRIES - 1:
+                raise
+    return []
+
+
+def _live(kwargs: dict[str, Any]) -> None:
+    """From the first handler call on: keep the live indexes, and resync periodically (in a
+    copy of this handler's context, which carries Kopf's, to post Events)."""
+    runtime.remember_slot_indexes(kwargs)
+    if not _unsettled_index and "restore_unsettled" in kwargs:
+        _unsettled_index.append(kwargs["restore_unsettled"])
+        WAKER.sweep(SETTINGS.resync_seconds, _unsettled_keys)
+
+
 def _drive(namespace: str | None, name: str, kwargs: dict[str, Any]) -> None:
     """Reconcile one restore under its lock, and wake it again when it asked to be."""
     if namespace is None:
         raise kopf.PermanentError("TenantRestores and their Jobs are namespaced")
-    runtime.remember_slot_indexes(kwargs)
+    _live(kwargs)
     with _locks[namespace, name]:
         wake_at = drive(
             runtime.kube(), SETTINGS, namespace, name, runtime.post_event, runtime.slots()
@@ -71,7 +96,7 @@ async def restore_slots(body: kopf.Body, **_: Any) -> dict[str, Entry]:
 async def wake_queued(type: str, body: kopf.Body, **kwargs: Any) -> None:
     """A restore that holds no slot now may have freed one: wake the queued backups and
     restores the gate would admit."""
-    runtime.remember_slot_indexes(kwargs)
+    _live(kwargs)
     if type != "DELETED":
         entry = _entry(body)
         if entry is not None and entry.state is State.ACTIVE:
@@ -79,22 +104,28 @@ async def wake_queued(type: str, body: kopf.Body, **kwargs: Any) -> None:
     await asyncio.to_thread(runtime.wake_admissible)
 
 
-def _unfinished(body: kopf.Body, **_: Any) -> bool:
-    return not TenantRestore.from_body(body).status.finished
+def _unsettled(body: kopf.Body, **_: Any) -> bool:
+    """Not being deleted, and unfinished or owing a follow-up. Only finished restores are
+    parsed whole."""
+    if body.get("metadata", {}).get("deletionTimestamp"):
+        return False
+    if (body.get("status") or {}).get("phase") not in TERMINAL_PHASES:
+        return True
+    return followups.needs_resync(TenantRestore.from_body(body), SETTINGS.history_enabled)
 
 
-@kopf.on.resume(GROUP, VERSION, PLURAL, id="restore-resume")
+@kopf.index(GROUP, VERSION, PLURAL, id="restore_unsettled")
+async def restore_unsettled(
+    namespace: str | None, name: str, body: kopf.Body, **_: Any
+) -> dict[str, Key]:
+    """The restores the resync visits."""
+    return {"all": (namespace, name)} if namespace is not None and _unsettled(body) else {}
+
+
+@kopf.on.resume(GROUP, VERSION, PLURAL, id="restore-resume", when=_unsettled)
 @kopf.on.create(GROUP, VERSION, PLURAL, id="restore-create")
 def on_restore(namespace: str | None, name: str, **kwargs: Any) -> None:
-    """A new TenantRestore, or one found at start-up."""
-    _drive(namespace, name, kwargs)
-
-
-@kopf.timer(
-    GROUP, VERSION, PLURAL, id="restore-resync", interval=SETTINGS.resync_seconds, when=_unfinished
-)
-def resync(namespace: str | None, name: str, **kwargs: Any) -> None:
-    """Safety net: re-derive unfinished restores periodically."""
+    """A new TenantRestore, or one found at start-up that the resync would visit."""
     _drive(namespace, name, kwargs)
 
 
