@@ -14,7 +14,12 @@ from devenv.kubectl import KubectlRunner
 from devenv.tenants import Database
 from devenv.waiting import wait_for
 from tenant_backup.settings import Settings
-from tests.integration.test_operator_restore import restore_status, run_restore
+from tests.integration.test_operator_restore import (
+    restore_events,
+    restore_status,
+    run_restore,
+    schemas,
+)
 from tests.support import backups as tb
 from tests.support.history import rows
 from tests.support.operator_fixtures import StartOperator
@@ -119,3 +124,49 @@ def test_a_finished_restore_is_recorded_and_notified_once(
         mail.message.get_content()
     )
     assert SMTP_LOGIN[1] not in operator.logs()
+
+
+def test_the_previous_schema_is_dropped_once_kept_long_enough_with_no_other_restore(
+    apply: Apply,
+    kubectl: KubectlRunner,
+    namespace: str,
+    start_operator: StartOperator,
+    tenant_db: Database,
+    claim_dir: Path,
+    tmp_path: Path,
+) -> None:
+    secret = tb.create_db_secret(kubectl, namespace, tenant_db)
+    tb.create_restore_secret(kubectl, namespace, tenant_db)
+    start_operator()
+    apply(tb.manifest())
+    tb.run_real_attempt(kubectl, namespace, "nightly-1", secret, claim_dir, tmp_path)
+    tb.wait_phase(kubectl, namespace, "nightly", "Succeeded")
+    target = {"database": {"secretRef": {"name": tb.RESTORE_SECRET_NAME}}, "tenant": "acme"}
+    apply(tb.tenant_restore("undo", {"backupRef": {"name": "nightly"}}, target=target,
+                            mode="Replace", confirm="acme", keepPreviousFor="5s"))  # fmt: skip
+    run_restore(kubectl, namespace, "undo-1-restore", tenant_db, claim_dir, tmp_path / "r")
+    status = tb.wait_restore(kubectl, namespace, "undo", "Succeeded")
+    previous = status["previousSchema"]
+    assert previous in schemas(tenant_db)
+    assert "previousSchemaDropped" not in status
+
+    def dropped() -> dict[str, Any] | None:
+        found = restore_status(kubectl, namespace, "undo")
+        return found if found.get("previousSchemaDropped") else None
+
+    status = wait_for(
+        dropped, 60, lambda: f"never dropped: {restore_status(kubectl, namespace, 'undo')}"
+    )
+    assert previous not in schemas(tenant_db)
+    assert "tenant_acme" in schemas(tenant_db)
+    assert status["previousSchemaDropped"] >= status["previousKeptUntil"]
+    assert conditions(kubectl, namespace, "undo")["PreviousSchemaDropped"] == (
+        "True",
+        "PreviousSchemaDropped",
+    )
+    wait_for(
+        lambda: "PreviousSchemaDropped" in restore_events(kubectl, namespace),
+        30,
+        "no PreviousSchemaDropped Event",
+    )
+    assert tb.job_names(kubectl, namespace) == ["nightly-1", "undo-1-restore"]

@@ -210,8 +210,8 @@ class TenantRestoreSpec(ApiModel):
         Annotated[str, Field(min_length=2, max_length=32, pattern=KEEP_PATTERN)] | None
     ) = None
     """Replace: how long the previous schema is kept as the undo (`d`, `h`, `m`, `s`; `0s`:
-    dropped at once); default 24h. It is dropped by the next Replace of the tenant after that
-    time."""
+    dropped at once); default 24h. Then the operator drops it (`previousSchemaDropped`); if
+    the restore is deleted first, the next Replace of the tenant drops it."""
     checks: Annotated[list[Check], Field(max_length=MAX_RESTORE_CHECKS)] = Field(
         default_factory=list
     )
@@ -274,6 +274,9 @@ class TenantRestoreStatus(FollowUpStatus):
     previous_schema: str | None = None
     """Replace: the name the previous schema is kept under (the undo)."""
     previous_kept_until: datetime | None = None
+    previous_schema_dropped: datetime | None = None
+    """When the operator dropped the previous schema (or found it gone), after
+    `previousKeptUntil`; condition `PreviousSchemaDropped` says how."""
     tables: int | None = None
     rows: int | None = None
     checks: Annotated[list[CheckOutcome], Field(max_length=MAX_RESTORE_CHECKS)] = Field(

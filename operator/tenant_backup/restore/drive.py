@@ -1,5 +1,8 @@
 """One reconciliation of one TenantRestore: read what exists, decide (pure), act; then settle
-the follow-ups the written status owes (history, notifications).
+the follow-ups the written status owes (history, notifications) and, once `keepPreviousFor`
+has passed, drop the previous schema a Replace kept (`restore.previous`): the operator's own
+connection through the outbound gate, as its preflight checks connect, for one statement on
+the exact schema the runner's marker names.
 
 Re-entrant by construction, as a backup's: the Job is created under a deterministic name
 before the status that mentions it, and the status is written only if nobody changed the
@@ -12,20 +15,23 @@ recognised (`alreadyRestored`).
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from tenant_backup.adapters import db, outbound
 from tenant_backup.adapters.kube import Body, Kube
 from tenant_backup.api.contract import DATABASE_SECRET, database_server, missing_keys
 from tenant_backup.api.kinds import TENANT_BACKUP_SCHEDULE, TENANT_RESTORE
-from tenant_backup.api.restore import Mode, TenantRestore
+from tenant_backup.api.restore import Mode, TenantRestore, TenantRestoreStatus
 from tenant_backup.api.schedule import TenantBackupSchedule
 from tenant_backup.core import naming
 from tenant_backup.core.events import Event
+from tenant_backup.core.followups import Update
 from tenant_backup.core.gate import Slots
 from tenant_backup.core.observe import ObservedJob, observe_job
 from tenant_backup.core.restoring import covers
 from tenant_backup.core.scheduling import UNKNOWN_SERVER, Entry, State
-from tenant_backup.restore.job import build_job
+from tenant_backup.restore.job import build_job, restore_id
 from tenant_backup.restore.plan import Plan, hold, needs_preflight, reconcile, still_queued
 from tenant_backup.restore.preflight import run_preflight
+from tenant_backup.restore.previous import drop_due, drop_pending, dropped, not_dropped
 from tenant_backup.restore.settle import settle
 from tenant_backup.settings import Settings
 
@@ -57,7 +63,69 @@ def drive(
         return None
     wake_at, latest = advance(kube, settings, body, restore, post_event, slots)
     settle(kube, settings, latest, post_event, utc_now)
-    return wake_at
+    drop_at = drop_previous(kube, settings, latest, post_event)
+    return min((at for at in (wake_at, drop_at) if at is not None), default=None)
+
+
+def drop_previous(
+    kube: Kube, settings: Settings, latest: TenantRestore, post_event: EventSink
+) -> WakeAt:
+    """Drop the previous schema `latest` kept, if its time has passed; when it will have."""
+    if not drop_pending(latest):
+        return None
+    now = utc_now()
+    if not drop_due(latest, now):
+        return latest.status.previous_kept_until
+    meta = latest.metadata
+    body = kube.get(TENANT_RESTORE, meta.namespace, meta.name)  # as it is now, to write
+    if body is None:
+        return None
+    restore = TenantRestore.from_body(body)
+    if restore.metadata.uid != meta.uid or restore.metadata.deletion_timestamp is not None:
+        return None
+    if not drop_due(restore, now):
+        return None
+    update = _drop(kube, settings, restore, now)
+    written = kube.write_status(
+        TENANT_RESTORE,
+        meta.namespace,
+        meta.name,
+        restore.metadata.resource_version or "",
+        update.status.model_dump(mode="json", by_alias=True),
+    )
+    if not written:
+        return utc_now() + CONFLICT_RETRY
+    for event in update.events:
+        post_event(body, event)
+    return None  # a drop to try again is the resync's
+
+
+def _drop(
+    kube: Kube, settings: Settings, restore: TenantRestore, now: datetime
+) -> Update[TenantRestoreStatus]:
+    """Drop the restore's previous schema, checked against its marker; how it went."""
+    status, database = restore.status, restore.spec.target.database
+    secret_name = database.secret_ref.name
+    secret = kube.read_secret(restore.metadata.namespace, secret_name)
+    if secret is None or missing_keys(DATABASE_SECRET, secret):
+        return not_dropped(restore, f"Secret {secret_name} is missing or incomplete", now)
+    try:
+        outcome = db.drop_previous_schema(
+            secret,
+            database.ssl_mode.value,
+            settings.preflight_timeout_seconds,
+            outbound.policy_of(settings),
+            previous=status.previous_schema or "",
+            target=status.target_schema or "",
+            restore_id=restore_id(restore),
+            now=now,
+        )
+    except db.UnreachableError as error:
+        return not_dropped(restore, str(error), now)
+    if outcome is db.DropOutcome.NOT_OURS:
+        why = "its marker does not name it as what this restore swapped out, expired"
+        return not_dropped(restore, why, now, left_alone=True)
+    return dropped(restore, outcome is db.DropOutcome.GONE, now)
 
 
 def advance(

@@ -24,14 +24,18 @@ from tenant_backup.core import followups, naming
 from tenant_backup.core.scheduling import TERMINAL_PHASES, Entry, State, entry_of
 from tenant_backup.core.waker import Waker
 from tenant_backup.restore.drive import drive
+from tenant_backup.restore.previous import drop_pending
 
 Key = tuple[str, str]
+Unsettled = tuple[str, str, datetime | None]
+"""A restore the resync visits, and the time before which it need not (its previous
+schema's drop, when that is all it waits for)."""
 SETTINGS = runtime.SETTINGS
 PLURAL = TENANT_RESTORE.plural
 INDEX_COPY_TRIES = 5
 log = logging.getLogger(__name__)
 _locks: defaultdict[Key, threading.Lock] = defaultdict(threading.Lock)
-_unsettled_index: list[kopf.Index[str, Key]] = []
+_unsettled_index: list[kopf.Index[str, Unsettled]] = []
 """The live `restore_unsettled` index, kept from the first handler call for the resync."""
 
 
@@ -41,10 +45,14 @@ def _entry(body: kopf.Body) -> Entry | None:
 
 
 def _unsettled_keys() -> list[Key]:
-    """The unsettled index's keys now (a copy taken while Kopf changed it is taken again)."""
+    """The unsettled restores due a visit now (a copy of the index taken while Kopf changed
+    it is taken again). One waiting only for its previous schema's time is woken at that
+    time (`drive` asks for it), not swept before."""
+    now = datetime.now(UTC)
     for attempt in range(INDEX_COPY_TRIES):
         try:
-            return list(_unsettled_index[0].get("all", [])) if _unsettled_index else []
+            found = list(_unsettled_index[0].get("all", [])) if _unsettled_index else []
+            return [(ns, name) for ns, name, after in found if after is None or after <= now]
         except RuntimeError:  # changed size during iteration
             if attempt == INDEX_COPY_TRIES - 1:
                 raise
@@ -104,22 +112,31 @@ async def wake_queued(type: str, body: kopf.Body, **kwargs: Any) -> None:
     await asyncio.to_thread(runtime.wake_admissible)
 
 
-def _unsettled(body: kopf.Body, **_: Any) -> bool:
-    """Not being deleted, and unfinished or owing a follow-up. Only finished restores are
+def _unsettled_since(body: kopf.Body) -> tuple[bool, datetime | None]:
+    """Whether the resync visits the restore (not being deleted, and unfinished, owing a
+    follow-up or a previous schema's drop), and from when. Only finished restores are
     parsed whole."""
     if body.get("metadata", {}).get("deletionTimestamp"):
-        return False
+        return False, None
     if (body.get("status") or {}).get("phase") not in TERMINAL_PHASES:
-        return True
-    return followups.needs_resync(TenantRestore.from_body(body), SETTINGS.history_enabled)
+        return True, None
+    restore = TenantRestore.from_body(body)
+    if followups.needs_resync(restore, SETTINGS.history_enabled):
+        return True, None
+    return drop_pending(restore), restore.status.previous_kept_until
+
+
+def _unsettled(body: kopf.Body, **_: Any) -> bool:
+    return _unsettled_since(body)[0]
 
 
 @kopf.index(GROUP, VERSION, PLURAL, id="restore_unsettled")
 async def restore_unsettled(
     namespace: str | None, name: str, body: kopf.Body, **_: Any
-) -> dict[str, Key]:
+) -> dict[str, Unsettled]:
     """The restores the resync visits."""
-    return {"all": (namespace, name)} if namespace is not None and _unsettled(body) else {}
+    unsettled, after = _unsettled_since(body)
+    return {"all": (namespace, name, after)} if namespace is not None and unsettled else {}
 
 
 @kopf.on.resume(GROUP, VERSION, PLURAL, id="restore-resume", when=_unsettled)
