@@ -107,6 +107,15 @@ class RestoreReason(StrEnum):
     one: never dropped."""
 
 
+class VerificationReason(StrEnum):
+    """Reasons of a TenantBackup's `RestoreVerified` condition and its Events (a failed
+    restore's own reason when it failed)."""
+
+    RESTORE_VERIFIED = "RestoreVerified"
+    RESTORE_VERIFICATION_FAILED = "RestoreVerificationFailed"
+    """The Event of a Verify restore of the backup that failed."""
+
+
 class SizeReason(StrEnum):
     """Reasons of the `SizeAnomaly` condition (`spec.sizeCheck`)."""
 

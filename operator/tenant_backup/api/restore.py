@@ -288,6 +288,9 @@ class TenantRestoreStatus(FollowUpStatus):
     """CrossTenantReference: what would refer to another schema (the first ones)."""
     duration: str | None = None
     """From the start to the end of the restore, once it is finished."""
+    verified_marked: bool = False
+    """Verify: the source TenantBackup's `RestoreVerified` condition records this restore (or
+    that backup is gone)."""
     paused_schedules: list[str] = Field(default_factory=list)
     """Replace: the TenantBackupSchedules whose runs of the tenant wait while it runs."""
 

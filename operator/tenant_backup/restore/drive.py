@@ -17,8 +17,9 @@ from datetime import UTC, datetime, timedelta
 
 from tenant_backup.adapters import db, outbound
 from tenant_backup.adapters.kube import Body, Kube
+from tenant_backup.api.backup import TenantBackup
 from tenant_backup.api.contract import DATABASE_SECRET, database_server, missing_keys
-from tenant_backup.api.kinds import TENANT_BACKUP_SCHEDULE, TENANT_RESTORE
+from tenant_backup.api.kinds import TENANT_BACKUP, TENANT_BACKUP_SCHEDULE, TENANT_RESTORE
 from tenant_backup.api.restore import Mode, TenantRestore, TenantRestoreStatus
 from tenant_backup.api.schedule import TenantBackupSchedule
 from tenant_backup.core import naming
@@ -33,6 +34,7 @@ from tenant_backup.restore.plan import Plan, hold, needs_preflight, reconcile, s
 from tenant_backup.restore.preflight import run_preflight
 from tenant_backup.restore.previous import drop_due, drop_pending, dropped, not_dropped
 from tenant_backup.restore.settle import settle
+from tenant_backup.restore.verified import mark_due, verification
 from tenant_backup.settings import Settings
 
 EventSink = Callable[[Body, Event], None]
@@ -63,8 +65,51 @@ def drive(
         return None
     wake_at, latest = advance(kube, settings, body, restore, post_event, slots)
     settle(kube, settings, latest, post_event, utc_now)
+    mark_at = mark_backup(kube, latest, post_event)
     drop_at = drop_previous(kube, settings, latest, post_event)
-    return min((at for at in (wake_at, drop_at) if at is not None), default=None)
+    return min((at for at in (wake_at, mark_at, drop_at) if at is not None), default=None)
+
+
+def mark_backup(kube: Kube, latest: TenantRestore, post_event: EventSink) -> WakeAt:
+    """A finished Verify restore: its verdict as the source TenantBackup's `RestoreVerified`
+    condition, then `verifiedMarked` on the restore (each write conditional on the object as
+    read; a pass that loses a race is repeated)."""
+    if not mark_due(latest):
+        return None
+    meta = latest.metadata
+    body = kube.get(TENANT_RESTORE, meta.namespace, meta.name)
+    if body is None:
+        return None
+    restore = TenantRestore.from_body(body)
+    if restore.metadata.uid != meta.uid or not mark_due(restore) or restore.status.source is None:
+        return None
+    backup_name = restore.status.source.backup or ""
+    backup_body = kube.get(TENANT_BACKUP, meta.namespace, backup_name)
+    if backup_body is not None:
+        backup = TenantBackup.from_body(backup_body)
+        verdict = verification(backup, restore)
+        if verdict.conditions is not None:
+            status = backup.status.model_copy(update={"conditions": verdict.conditions})
+            written = kube.write_status(
+                TENANT_BACKUP,
+                meta.namespace,
+                backup_name,
+                backup.metadata.resource_version or "",
+                status.model_dump(mode="json", by_alias=True),
+            )
+            if not written:
+                return utc_now() + CONFLICT_RETRY
+            for event in verdict.events:
+                post_event(backup_body, event)
+    marked = restore.status.model_copy(update={"verified_marked": True})
+    written = kube.write_status(
+        TENANT_RESTORE,
+        meta.namespace,
+        meta.name,
+        restore.metadata.resource_version or "",
+        marked.model_dump(mode="json", by_alias=True),
+    )
+    return None if written else utc_now() + CONFLICT_RETRY
 
 
 def drop_previous(

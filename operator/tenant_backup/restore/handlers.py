@@ -25,6 +25,7 @@ from tenant_backup.core.scheduling import TERMINAL_PHASES, Entry, State, entry_o
 from tenant_backup.core.waker import Waker
 from tenant_backup.restore.drive import drive
 from tenant_backup.restore.previous import drop_pending
+from tenant_backup.restore.verified import mark_due
 
 Key = tuple[str, str]
 Unsettled = tuple[str, str, datetime | None]
@@ -114,14 +115,15 @@ async def wake_queued(type: str, body: kopf.Body, **kwargs: Any) -> None:
 
 def _unsettled_since(body: kopf.Body) -> tuple[bool, datetime | None]:
     """Whether the resync visits the restore (not being deleted, and unfinished, owing a
-    follow-up or a previous schema's drop), and from when. Only finished restores are
+    follow-up, its verdict on the backup it verified or a previous schema's drop), and from
+    when. Only finished restores are
     parsed whole."""
     if body.get("metadata", {}).get("deletionTimestamp"):
         return False, None
     if (body.get("status") or {}).get("phase") not in TERMINAL_PHASES:
         return True, None
     restore = TenantRestore.from_body(body)
-    if followups.needs_resync(restore, SETTINGS.history_enabled):
+    if followups.needs_resync(restore, SETTINGS.history_enabled) or mark_due(restore):
         return True, None
     return drop_pending(restore), restore.status.previous_kept_until
 
