@@ -68,7 +68,7 @@ demo: $(if $(KIND),,install packages controlplane node images chart-tools) ## A 
 demo-down: install ## Stop what `make demo` left running
 	$(BIN)/python -m devenv.demo down
 
-bench: install packages minio ## Runner vs bare pg_dump on a small and a 1 GiB tenant (file and S3), and on PostgreSQL 18; BENCH_ARGS="--only small"
+bench: install packages minio ## Runner vs bare pg_dump and zstd -dc | pg_restore on a small and a 1 GiB tenant (file and S3), and on PostgreSQL 18; BENCH_ARGS="--only small"
 	PYTHONPATH=.:operator $(BIN)/python tools/bench/bench.py $(BENCH_ARGS)
 
 bench-scale: install controlplane packages ## The operator with 500 and 5,000 TenantBackups on KWOK: RSS, latencies, requests; BENCH_SCALE_ARGS="--objects 500"

@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 
 from tenant_backup.adapters.history import store
-from tenant_backup.backup.notice import human_duration
+from tenant_backup.core.notice import human_duration
 from tenant_backup.core.units import human_size
 from tenant_backup.settings import Settings
 

@@ -55,6 +55,8 @@ class Settings(BaseModel):
     """One row per TenantBackup: its outcome."""
     history_attempts_table: str = Field(default="backup_attempts", pattern=SQL_NAME)
     """One row per attempt."""
+    history_restores_table: str = Field(default="restores", pattern=SQL_NAME)
+    """One row per TenantRestore: its outcome."""
     history_timeout_seconds: int = Field(default=5, ge=1)
     """Connect timeout of history writes; a write that fails is retried on the next resync."""
     notify_attempts: int = Field(default=3, ge=1, le=10)
@@ -106,7 +108,7 @@ class Settings(BaseModel):
 
     @property
     def history_enabled(self) -> bool:
-        """Whether backups are recorded in a history database."""
+        """Whether backups and restores are recorded in a history database."""
         return self.history_dsn is not None
 
     @classmethod

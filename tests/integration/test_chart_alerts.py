@@ -22,6 +22,7 @@ ALERTS = {
     "TenantBackupPruneFailing",
     "TenantBackupScheduleMissedSlots",
     "TenantBackupSizeAnomaly",
+    "TenantBackupNotVerified",
 }
 
 

@@ -15,8 +15,9 @@ from tenant_backup.adapters.notify.retry import DeliveryError
 from tenant_backup.adapters.notify.webhook import post_webhook
 from tenant_backup.api.notifications import SmtpTls
 from tenant_backup.api.reasons import Reason
-from tenant_backup.backup.notice import Notice, notice_for
+from tenant_backup.backup.notice import notice_for
 from tenant_backup.core.egress import EgressPolicy
+from tenant_backup.core.notice import Notice
 from tests.support.egress import LOOPBACK_ALLOWED
 from tests.support.lifecycles import lifecycle
 from tests.support.receivers import (

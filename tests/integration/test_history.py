@@ -58,12 +58,12 @@ def test_migrations_run_twice_change_nothing(history: Settings) -> None:
     names = Names.from_settings(history)
     assert history.history_dsn is not None
     with psycopg.connect(history.history_dsn.get_secret_value(), autocommit=True) as connection:
-        assert migrate(connection, names) == [1]
+        assert migrate(connection, names) == [1, 2]
         before = catalog(history)
         assert migrate(connection, names) == []
     assert catalog(history) == before
     tables = {row[0] for row in before if isinstance(row[0], str)}
-    assert {"schema_migrations", "backups", "backup_attempts"} <= tables
+    assert {"schema_migrations", "backups", "backup_attempts", "restores"} <= tables
 
 
 def test_up_to_date_history_needs_no_create_privilege(

@@ -14,7 +14,8 @@ from tenant_backup.adapters.notify.retry import DeliveryError, with_retries
 from tenant_backup.adapters.notify.webhook import post_webhook
 from tenant_backup.api.notifications import SmtpTls
 from tenant_backup.api.reasons import Reason
-from tenant_backup.backup.notice import Notice, notice_for
+from tenant_backup.backup.notice import notice_for
+from tenant_backup.core.notice import Notice
 from tests.support.egress import LOOPBACK_ALLOWED
 from tests.support.factories import UID
 from tests.support.lifecycles import lifecycle

@@ -97,9 +97,7 @@ def allowed(
         ("update", "tenantbackupschedules", "tenantbackup.dev"),
         ("delete", "tenantbackupschedules", "tenantbackup.dev"),
         ("create", "tenantbackupschedules", "tenantbackup.dev"),
-        ("create", "tenantrestores", "tenantbackup.dev"),
         ("update", "tenantrestores", "tenantbackup.dev"),
-        ("delete", "tenantrestores", "tenantbackup.dev"),
         ("get", "configmaps", ""),
         ("create", "rolebindings", "rbac.authorization.k8s.io"),
         ("update", "customresourcedefinitions", "apiextensions.k8s.io"),
@@ -133,6 +131,9 @@ def test_operator_is_allowed_what_it_does(
     # A restore: its status, and the schedules it pauses (listed, never changed).
     assert allowed(kubectl, "patch", "tenantrestores/status", "tenantbackup.dev", namespace)
     assert allowed(kubectl, "list", "tenantbackupschedules", "tenantbackup.dev", namespace)
+    # A schedule's drills: Verify restores it creates, and deletes past `drill.keep`.
+    assert allowed(kubectl, "create", "tenantrestores", "tenantbackup.dev", namespace)
+    assert allowed(kubectl, "delete", "tenantrestores", "tenantbackup.dev", namespace)
     # Leader election: its Lease, in its own namespace.
     for verb in ("get", "create", "update"):
         assert allowed(kubectl, verb, "leases", "coordination.k8s.io", rbac.NAMESPACE)

@@ -5,11 +5,11 @@ from typing import Any
 
 import pytest
 
-from tenant_backup.api.backup import TenantBackup
+from tenant_backup.api.backup import TenantBackup, TenantBackupStatus
 from tenant_backup.api.notifications import Channel, Delivery, DeliveryState
 from tenant_backup.api.reasons import Reason
-from tenant_backup.backup import followups
 from tenant_backup.backup.plan import reconcile
+from tenant_backup.core import followups
 from tests.support.factories import T0
 from tests.support.lifecycles import job, lifecycle, succeeded
 
@@ -22,7 +22,7 @@ def conditions(backup: TenantBackup) -> dict[str, tuple[str, str]]:
     return {c.type.value: (c.status, c.reason) for c in backup.status.conditions}
 
 
-def apply(backup: TenantBackup, update: followups.Update) -> TenantBackup:
+def apply(backup: TenantBackup, update: followups.Update[TenantBackupStatus]) -> TenantBackup:
     return backup.model_copy(update={"status": update.status})
 
 

@@ -203,3 +203,28 @@ def test_a_tenant_the_database_dropped_is_no_longer_gauged() -> None:
     key = {"namespace": "team-a", "schedule": "nightly"}
     assert value(registry, stamp, **key, tenant="acme") is not None
     assert value(registry, stamp, **key, tenant="initech") is None
+
+
+def test_the_last_verified_time_is_the_newest_true_restore_verified_per_tenant() -> None:
+    registry = CollectorRegistry()
+    metrics = BackupMetrics(registry)
+    name = "tenant_backup_last_verified_timestamp_seconds"
+
+    def verified(status: str, at: str) -> dict[str, Any]:
+        return {
+            "type": "RestoreVerified",
+            "status": status,
+            "reason": "RestoreVerified" if status == "True" else "ChecksMismatch",
+            "lastTransitionTime": at,
+        }
+
+    metrics.backup_seen(SUCCEEDED)
+    assert value(registry, name, namespace="team-a", tenant="acme") is None
+    older = SUCCEEDED.status.model_dump(mode="json", by_alias=True) | {
+        "conditions": [verified("True", "2026-11-26T00:00:00Z")]
+    }
+    metrics.backup_seen(backup(**older))
+    body = backup_body(name="later", namespace="team-a")
+    body["status"] = older | {"conditions": [verified("False", "2026-11-27T00:00:00Z")]}
+    metrics.backup_seen(TenantBackup.from_body(body))
+    assert value(registry, name, namespace="team-a", tenant="acme") == 1795651200.0  # Nov 26

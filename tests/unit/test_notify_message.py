@@ -12,8 +12,9 @@ from tenant_backup.adapters.notify.retry import DeliveryError, with_retries
 from tenant_backup.adapters.notify.webhook import receiver
 from tenant_backup.api.notifications import SmtpTls
 from tenant_backup.api.reasons import Reason
-from tenant_backup.backup.notice import human_duration, notice_for, sign
+from tenant_backup.backup.notice import notice_for
 from tenant_backup.backup.size_check import with_size_check
+from tenant_backup.core.notice import human_duration, sign
 from tests.support.factories import UID
 from tests.support.lifecycles import lifecycle
 

@@ -1,11 +1,15 @@
-"""`make bench`: the runner against bare pg_dump, side by side, on a small and a large tenant.
+"""`make bench`: the runner against bare pg_dump and pg_restore, side by side, on a small
+and a large tenant.
 
 Starts a throwaway PostgreSQL 15 and MinIO, loads two tenants of realistic rows (md5 text,
 jsonb, timestamps; not pgbench, whose blank-padded rows compress ~50x), then times, for each:
 bare `pg_dump -Fc`; the zstd floor `pg_dump -Fc -Z0 | zstd -1 -T0`; the runner's defaults to
-a file; the same encrypted with age to one recipient; the runner to S3 (MinIO). Prints
-medians of wall time, their ratios, artifact sizes and the runner's peak RSS (GNU time's
-maximum resident set size; its children included).
+a file; the same encrypted with age to one recipient; the runner to S3 (MinIO). Then restores
+the runner's artifact (the same archive every time, into a fresh database each time): bare
+`zstd -dc file | pg_restore -d db`, and the runner's `restore` (create-new) from the file and
+from S3. Prints medians of wall time, their ratios, artifact sizes and the runner's peak RSS
+(GNU time's maximum resident set size of the process or of its largest child: pg_dump,
+pg_restore, psql).
 
 `pg18` (in the default set, or `--only pg18`): the large tenant on a PostgreSQL 18, the runner
 (which picks the image's pg_dump 18, devenv/pgclients.py) against pg_dump 18's `-Fc` and
@@ -13,12 +17,14 @@ maximum resident set size; its children included).
 here was not, which the line says).
 
 Usage (from the repo root): PYTHONPATH=.:operator .venv/bin/python tools/bench/bench.py
-[--small-rows N] [--large-rows N] [--repeat N] [--only small|large|pg18]
+[--small-rows N] [--large-rows N] [--repeat N] [--only small|large|pg18] [--no-restore]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import itertools
 import os
 import shutil
 import statistics
@@ -225,6 +231,93 @@ def bench_pg18(pg: PostgresServer, workdir: Path, repeat: int) -> str:
     return line + f"; -Z zstd unavailable ({reason})"
 
 
+_databases = itertools.count(1)
+
+
+def _bare_restore(archive: Path, env: dict[str, str], dbname: str) -> float:
+    """`zstd -dc archive | pg_restore -d dbname`, piped without a shell; wall seconds."""
+    pg_restore = [str(DEFAULT_BIN_DIR / "pg_restore"), "--exit-on-error", "-d", dbname]
+    started = time.monotonic()
+    unzstd = subprocess.Popen([ZSTD, "-dc", "-q", str(archive)], stdout=subprocess.PIPE)
+    restore = subprocess.run(pg_restore, env=env, stdin=unzstd.stdout, stdout=subprocess.DEVNULL)
+    assert unzstd.stdout is not None
+    unzstd.stdout.close()
+    if unzstd.wait() != 0 or restore.returncode != 0:
+        raise RuntimeError("the bare restore pipeline failed")
+    return time.monotonic() - started
+
+
+def bench_restore(
+    slug: str, pg: PostgresServer, minio: MinioServer, workdir: Path, repeat: int
+) -> list[Measure]:
+    """The runner's artifacts of `slug` (left by `bench_tenant`: the file, and the S3 object
+    of the same size class) restored three ways, each into a database of its own created
+    beforehand (not timed) and dropped afterwards."""
+    archive = workdir / f"{slug}.runner.pgdump.zst"
+    sha256 = hashlib.sha256(archive.read_bytes()).hexdigest()
+    size = archive.stat().st_size
+    key = f"{slug}/artifact.pgdump.zst"
+    env = {"PATH": "/usr/bin:/bin", **pg.libpq_env(DATABASE, pg.superuser)}
+    s3_env = env | {
+        "AWS_ACCESS_KEY_ID": minio.account.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": minio.account.secret_access_key,
+    }
+    spool = workdir / "spool"
+    spool.mkdir(exist_ok=True)
+
+    stored = minio.client().get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    s3_sha256 = hashlib.sha256(stored).hexdigest()  # the runner's S3 dump, not the file's
+
+    def runner(url: str, digest: str) -> list[str]:
+        return [
+            str(RUNNER), "restore", "--artifact-url", url, "--expected-sha256", digest,
+            "--source-tenant", slug, "--restore-id", f"bench.{slug}", "--work-dir", str(spool),
+            "--result-file", str(workdir / "restore.json"),
+        ]  # fmt: skip
+
+    def fresh() -> str:
+        dbname = f"restore_{next(_databases)}"
+        pg.create_database(dbname)
+        return dbname
+
+    def run_bare() -> Sample:
+        dbname = fresh()
+        try:
+            return _bare_restore(archive, env | {"PGDATABASE": dbname}, dbname), size, None
+        finally:
+            pg.drop_database(dbname)
+
+    def run_runner(url: str, digest: str, extra: list[str], base: dict[str, str]) -> Sample:
+        dbname = fresh()
+        try:
+            argv = [*runner(url, digest), *extra]
+            seconds, rss = _timed(argv, base | {"PGDATABASE": dbname}, workdir)
+            return seconds, size, rss
+        finally:
+            pg.drop_database(dbname)
+
+    s3_args = ["--s3-endpoint", minio.endpoint, "--s3-force-path-style"]
+    ways = [
+        ("zstd -dc | pg_restore", run_bare),
+        ("runner restore <- file", lambda: run_runner(f"file://{archive}", sha256, [], env)),
+        (
+            "runner restore <- S3 (MinIO)",
+            lambda: run_runner(f"s3://{BUCKET}/{key}", s3_sha256, s3_args, s3_env),
+        ),
+    ]
+    return _medians(repeat, ways)
+
+
+def restore_report(measures: list[Measure]) -> str:
+    """The restores with their ratios to the bare pipeline (goal: at most 1.15x)."""
+    bare = measures[0].seconds
+    lines = [f"  {'restore':32} {'wall s':>7} {'vs bare':>7} {'peak RSS':>9}"]
+    for m in measures:
+        rss = f"{m.rss_kib / 1024:.0f} MiB" if m.rss_kib is not None else "-"
+        lines.append(f"  {m.name:32} {m.seconds:7.2f} {m.seconds / bare:6.2f}x {rss:>9}")
+    return "\n".join(lines)
+
+
 def report(slug: str, table_bytes: int, measures: list[Measure]) -> str:
     """A table of the measures with ratios to bare pg_dump and to the zstd floor."""
     bare, floor = measures[0].seconds, measures[1].seconds
@@ -256,6 +349,7 @@ def main() -> int:
     parser.add_argument("--large-rows", type=int, default=3_300_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", choices=("small", "large", "pg18"), help="bench one only")
+    parser.add_argument("--no-restore", action="store_true", help="measure dumps only")
     args = parser.parse_args()
     slugs = [args.only] if args.only else ["small", "large", "pg18"]
     workdir = Path(tempfile.mkdtemp(prefix="tenant-backup-bench-"))
@@ -281,6 +375,8 @@ def main() -> int:
             measures = bench_tenant(slug, pg, minio, workdir, args.repeat)
             size = _table_bytes(pg, slug)
             print(report(slug, size, measures), flush=True)
+            if not args.no_restore:
+                print(restore_report(bench_restore(slug, pg, minio, workdir, args.repeat)))
         if pg18 is not None:
             pg.stop()
             pg18.start()

@@ -1,21 +1,33 @@
-"""psycopg at the edge: the operator's read-only look at a tenant database (does a tenant
-schema exist, which tenant schemas are there), connecting only to addresses the outbound gate
+"""psycopg at the edge: the operator's look at a tenant database (does a tenant schema exist,
+which tenant schemas are there), read-only, and its one write: dropping a Replace's expired
+previous schema, the exact one its marker names. Only to addresses the outbound gate
 checked, verifying the server with the database's CA when it has one."""
 
+import json
 import logging
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from tenant_backup.adapters import outbound
-from tenant_backup.api.contract import DEFAULT_DATABASE_PORT, SCHEMA_PREFIX, TLS_FAILURES
+from tenant_backup.api.contract import (
+    DEFAULT_DATABASE_PORT,
+    KEEP_UNTIL,
+    PREVIOUS_OF,
+    REPLACED_BY,
+    SCHEMA_PREFIX,
+    TLS_FAILURES,
+)
 from tenant_backup.api.reasons import Reason
 from tenant_backup.core.database_access import CA_FILE, CERT_FILE, KEY_FILE, TlsMaterial
 from tenant_backup.core.egress import EgressPolicy
@@ -72,9 +84,11 @@ def _connected(
     timeout_seconds: int,
     policy: EgressPolicy,
     resolve: outbound.Resolver,
+    read_only: bool = True,
 ) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
-    """A read-only session with the Secret's credentials, to an address the outbound gate
-    checked. Unreachable when the gate refuses it or the port is not a number."""
+    """A session (read-only unless asked) with the Secret's credentials, to an address the
+    outbound gate checked. Unreachable when the gate refuses it or the port is not a
+    number."""
     port = secret.get("port") or str(DEFAULT_DATABASE_PORT)
     if not port.isdigit():
         raise UnreachableError("the Secret's port is not a number")
@@ -96,7 +110,7 @@ def _connected(
             sslmode=sslmode,
             connect_timeout=timeout_seconds,
             application_name="tenant-backup-operator",
-            options="-c default_transaction_read_only=on",
+            options="-c default_transaction_read_only=on" if read_only else "",
         ) as connection,
     ):
         yield connection
@@ -161,6 +175,87 @@ def tenant_schemas(
         check = _classify_connect_error(error, secret["dbname"])
         raise UnreachableError(check.message or "the database could not be reached") from None
     return sorted(str(row[0]) for row in rows)
+
+
+class DropOutcome(StrEnum):
+    """What became of a previous schema the operator was to drop."""
+
+    DROPPED = "Dropped"
+    GONE = "Gone"
+    """No schema of that name exists (dropped by someone, or by a later Replace)."""
+    NOT_OURS = "NotOurs"
+    """A schema of that name exists but its marker does not name this restore's previous
+    schema kept until now: left alone."""
+
+
+def drop_previous_schema(
+    secret: Mapping[str, str],
+    sslmode: str,
+    tls: TlsMaterial,
+    timeout_seconds: int,
+    policy: EgressPolicy,
+    previous: str,
+    target: str,
+    restore_id: str,
+    now: datetime,
+    resolve: outbound.Resolver = outbound.system_resolver,
+) -> DropOutcome:
+    """Drop schema `previous` if its marker (its comment, written by the runner's swap) says
+    it is what `restore_id` swapped out of `target` and kept until no later than `now`; in
+    one transaction, with `lock_timeout` so a reader holding it makes this fail, not wait.
+    UnreachableError, with a fixed text per class of failure, when it could not be done
+    (try again later)."""
+    try:
+        with (
+            _connected(
+                secret, sslmode, tls, timeout_seconds, policy, resolve, read_only=False
+            ) as conn,
+            conn.transaction(),
+        ):
+            conn.execute("SET LOCAL lock_timeout = '10s'")
+            row = conn.execute(
+                "SELECT obj_description(oid, 'pg_namespace') FROM pg_catalog.pg_namespace "
+                "WHERE nspname = %s",
+                (previous,),
+            ).fetchone()
+            if row is None:
+                return DropOutcome.GONE
+            if not _marks(row[0], target, restore_id, now):
+                return DropOutcome.NOT_OURS
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(previous)))
+    except psycopg.Error as error:
+        raise UnreachableError(_drop_failure(error, secret["dbname"])) from None
+    log.info("dropped %s, the schema %s was before restore %s", previous, target, restore_id)
+    return DropOutcome.DROPPED
+
+
+def _marks(comment: str | None, target: str, restore_id: str, now: datetime) -> bool:
+    """Whether a schema comment marks the previous `target` of `restore_id`, expired."""
+    try:
+        facts = json.loads(comment or "")
+    except ValueError:
+        return False
+    if not isinstance(facts, dict) or not isinstance(facts.get(KEEP_UNTIL), str):
+        return False
+    try:
+        until = datetime.fromisoformat(facts[KEEP_UNTIL])
+    except ValueError:
+        return False
+    return (
+        facts.get(PREVIOUS_OF) == target and facts.get(REPLACED_BY) == restore_id and until <= now
+    )
+
+
+def _drop_failure(error: psycopg.Error, dbname: str) -> str:
+    """A fixed text for a failed drop (never the server's own words)."""
+    if error.sqlstate == "55P03":
+        return "a lock on the schema is held (lock_timeout)"
+    if error.sqlstate == "42501":
+        return "permission denied: the Secret's role may not drop the schema"
+    if isinstance(error, psycopg.OperationalError):
+        check = _classify_connect_error(error, dbname)
+        return check.message or "the database could not be reached"
+    return f"the database answered SQLSTATE {error.sqlstate or 'unknown'}"
 
 
 def _classify_connect_error(error: psycopg.OperationalError, dbname: str) -> TenantCheck:

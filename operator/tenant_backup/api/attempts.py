@@ -39,6 +39,8 @@ class ConditionType(StrEnum):
     SUSPENDED = "Suspended"
     HISTORY_RECORDED = "HistoryRecorded"
     NOTIFIED = "Notified"
+    PREVIOUS_SCHEMA_DROPPED = "PreviousSchemaDropped"
+    RESTORE_VERIFIED = "RestoreVerified"
 
 
 class Condition(ApiModel):

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tenant_backup.api.attempts import AttemptStatus, Phase, RetryPolicy
+from tenant_backup.api.attempts import AttemptStatus, RetryPolicy
 from tenant_backup.api.base import ApiModel, cel, validations
 from tenant_backup.api.contract import (
     DEFAULT_LOCK_WAIT_TIMEOUT_SECONDS,
@@ -22,7 +22,7 @@ from tenant_backup.api.destinations import Destination
 from tenant_backup.api.encryption import ArtifactEncryption, EncryptionSpec
 from tenant_backup.api.kinds import TENANT_BACKUP
 from tenant_backup.api.meta import ObjectMeta, owner_reference
-from tenant_backup.api.notifications import Channel, Delivery, Notifications
+from tenant_backup.api.notifications import FollowUpStatus, Notifications
 from tenant_backup.api.references import DatabaseSource
 
 DESCRIPTION = (
@@ -174,14 +174,6 @@ class Source(ApiModel):
     pg_dump_version: str | None = None
 
 
-class HistoryMark(ApiModel):
-    """The backup's state as last written to the history database."""
-
-    phase: Phase
-    attempts: int
-    finished_attempts: int
-
-
 class DeletionStatus(AttemptStatus):
     """Deleting the artifact of a TenantBackup being deleted: one prune Job per attempt."""
 
@@ -189,19 +181,13 @@ class DeletionStatus(AttemptStatus):
     """The artifact being deleted."""
 
 
-class TenantBackupStatus(AttemptStatus):
+class TenantBackupStatus(FollowUpStatus):
     """Observed state, written only by the operator."""
 
     artifact: Artifact | None = None
     source: Source | None = None
     database_server: str | None = None
     """`host:port` of the database server, the unit of the per-server concurrency limit."""
-    history: HistoryMark | None = None
-    """What the history database holds of this backup, when history is enabled."""
-    notifications: Annotated[list[Delivery], Field(max_length=len(Channel))] = Field(
-        default_factory=list
-    )
-    """The outcome's notifications, one per channel."""
     deletion: DeletionStatus | None = None
     """Once the object is being deleted: how deleting its artifact goes."""
 
@@ -229,3 +215,8 @@ class TenantBackup(BaseModel):
     def owner_reference(self) -> dict[str, Any]:
         """An owner reference making this backup the controller of a child object."""
         return owner_reference(TENANT_BACKUP, self.metadata)
+
+    @property
+    def notifications(self) -> Notifications:
+        """Who hears about its outcome."""
+        return self.spec.notifications

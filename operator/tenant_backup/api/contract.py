@@ -103,6 +103,14 @@ def age_fingerprint(recipient: str) -> str:
 # -- The restore vocabulary ------------------------------------------------------------
 
 
+PREVIOUS_OF = "previousOf"
+"""In a previous schema's comment (JSON): the schema it was before a Replace swapped it out."""
+KEEP_UNTIL = "keepUntil"
+"""In a previous schema's comment: until when it is kept (ISO 8601)."""
+REPLACED_BY = "replacedBy"
+"""In a previous schema's comment: the restore id of the Replace that swapped it out."""
+
+
 class RestoreMode(StrEnum):
     """What a restore does with its target."""
 

@@ -1,4 +1,5 @@
-"""Notifications of an outcome: what the spec asks for, and what status records."""
+"""The follow-ups of an outcome: the notifications the spec asks for, and what status records
+of them and of the history database."""
 
 from datetime import datetime
 from enum import StrEnum
@@ -6,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from tenant_backup.api.attempts import Text
+from tenant_backup.api.attempts import AttemptStatus, Phase, Text
 from tenant_backup.api.base import ApiModel
 from tenant_backup.api.references import HTTP_URL, SecretReference
 
@@ -92,3 +93,22 @@ class Delivery(ApiModel):
     state: DeliveryState
     message: Text = ""
     time: datetime
+
+
+class HistoryMark(ApiModel):
+    """The object's state as last written to the history database."""
+
+    phase: Phase
+    attempts: int
+    finished_attempts: int
+
+
+class FollowUpStatus(AttemptStatus):
+    """The status of a kind whose outcome is recorded in the history database and notified."""
+
+    history: HistoryMark | None = None
+    """What the history database holds of this object, when history is enabled."""
+    notifications: Annotated[list[Delivery], Field(max_length=len(Channel))] = Field(
+        default_factory=list
+    )
+    """The outcome's notifications, one per channel."""

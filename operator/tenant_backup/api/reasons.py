@@ -103,6 +103,24 @@ class RestoreReason(StrEnum):
 
     SCHEDULES_PAUSED = "SchedulesPaused"
     ALREADY_RESTORED = "AlreadyRestored"
+    PREVIOUS_SCHEMA_DROPPED = "PreviousSchemaDropped"
+    """The previous schema a Replace kept was dropped once `keepPreviousFor` had passed."""
+    PREVIOUS_SCHEMA_GONE = "PreviousSchemaGone"
+    """It was gone already (dropped by someone, or by a later Replace)."""
+    PREVIOUS_SCHEMA_NOT_DROPPED = "PreviousSchemaNotDropped"
+    """It could not be dropped now (database unreachable, locked): tried again."""
+    PREVIOUS_SCHEMA_LEFT_ALONE = "PreviousSchemaLeftAlone"
+    """A schema of its name exists that its marker does not name as this restore's previous
+    one: never dropped."""
+
+
+class VerificationReason(StrEnum):
+    """Reasons of a TenantBackup's `RestoreVerified` condition and its Events (a failed
+    restore's own reason when it failed)."""
+
+    RESTORE_VERIFIED = "RestoreVerified"
+    RESTORE_VERIFICATION_FAILED = "RestoreVerificationFailed"
+    """The Event of a Verify restore of the backup that failed."""
 
 
 class SizeReason(StrEnum):

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tenant_backup.api.attempts import AttemptStatus, RetryPolicy
+from tenant_backup.api.attempts import RetryPolicy
 from tenant_backup.api.base import ApiModel, cel, validations
 from tenant_backup.api.contract import (
     MAX_RESTORE_CHECKS,
@@ -24,6 +24,7 @@ from tenant_backup.api.destinations import Destination
 from tenant_backup.api.encryption import ArtifactEncryption, Decryption
 from tenant_backup.api.kinds import TENANT_RESTORE
 from tenant_backup.api.meta import ObjectMeta, owner_reference
+from tenant_backup.api.notifications import FollowUpStatus, Notifications
 from tenant_backup.api.references import DatabaseSource, ResourceName
 
 DESCRIPTION = (
@@ -210,8 +211,8 @@ class TenantRestoreSpec(ApiModel):
         Annotated[str, Field(min_length=2, max_length=32, pattern=KEEP_PATTERN)] | None
     ) = None
     """Replace: how long the previous schema is kept as the undo (`d`, `h`, `m`, `s`; `0s`:
-    dropped at once); default 24h. It is dropped by the next Replace of the tenant after that
-    time."""
+    dropped at once); default 24h. Then the operator drops it (`previousSchemaDropped`); if
+    the restore is deleted first, the next Replace of the tenant drops it."""
     checks: Annotated[list[Check], Field(max_length=MAX_RESTORE_CHECKS)] = Field(
         default_factory=list
     )
@@ -232,6 +233,9 @@ class TenantRestoreSpec(ApiModel):
     encrypted artifact fails as DecryptionFailed before anything of the target changes."""
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     timeouts: RestoreTimeouts = Field(default_factory=RestoreTimeouts)
+    notifications: Notifications = Field(default_factory=Notifications)
+    """Email and webhook notifications of the outcome, as a TenantBackup's; none unless a
+    channel is set."""
 
 
 class ResolvedSource(ApiModel):
@@ -262,7 +266,7 @@ class CheckOutcome(ApiModel):
     error: Annotated[str, Field(max_length=1024)] | None = None
 
 
-class TenantRestoreStatus(AttemptStatus):
+class TenantRestoreStatus(FollowUpStatus):
     """Observed state, written only by the operator."""
 
     step: RestoreStep | None = None
@@ -277,6 +281,9 @@ class TenantRestoreStatus(AttemptStatus):
     previous_schema: str | None = None
     """Replace: the name the previous schema is kept under (the undo)."""
     previous_kept_until: datetime | None = None
+    previous_schema_dropped: datetime | None = None
+    """When the operator dropped the previous schema (or found it gone), after
+    `previousKeptUntil`; condition `PreviousSchemaDropped` says how."""
     tables: int | None = None
     rows: int | None = None
     checks: Annotated[list[CheckOutcome], Field(max_length=MAX_RESTORE_CHECKS)] = Field(
@@ -288,6 +295,9 @@ class TenantRestoreStatus(AttemptStatus):
     """CrossTenantReference: what would refer to another schema (the first ones)."""
     duration: str | None = None
     """From the start to the end of the restore, once it is finished."""
+    verified_marked: bool = False
+    """Verify: the source TenantBackup's `RestoreVerified` condition records this restore (or
+    that backup is gone)."""
     paused_schedules: list[str] = Field(default_factory=list)
     """Replace: the TenantBackupSchedules whose runs of the tenant wait while it runs."""
 
@@ -315,6 +325,11 @@ class TenantRestore(BaseModel):
     def owner_reference(self) -> dict[str, Any]:
         """An owner reference making this restore the controller of a child object."""
         return owner_reference(TENANT_RESTORE, self.metadata)
+
+    @property
+    def notifications(self) -> Notifications:
+        """Who hears about its outcome."""
+        return self.spec.notifications
 
     @property
     def target_tenant(self) -> str | None:

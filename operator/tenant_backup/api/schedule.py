@@ -11,10 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from tenant_backup.api.attempts import Condition, Phase
 from tenant_backup.api.backup import BackupTemplate
 from tenant_backup.api.base import ApiModel, cel, validations
-from tenant_backup.api.contract import SLUG_MAX_LENGTH
+from tenant_backup.api.contract import MAX_RESTORE_CHECKS, SLUG_MAX_LENGTH
 from tenant_backup.api.cron import SCHEDULE_PATTERN, TIME_ZONE_PATTERN
 from tenant_backup.api.durations import DURATION_MIN_LENGTH, FIXED_DURATION_PATTERN
 from tenant_backup.api.meta import ObjectMeta
+from tenant_backup.api.references import DatabaseSource
+from tenant_backup.api.restore import Check
 from tenant_backup.api.retention import RetentionPolicy
 
 EVERY_TENANT = "*"
@@ -44,6 +46,9 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
 ]
 TenantSlug = Annotated[str, Field(min_length=1, max_length=SLUG_MAX_LENGTH)]
+PERIOD_PATTERN = "^" + "".join(f"([1-9][0-9]{{0,5}}{unit})?" for unit in "wdhm") + "$"
+"""Weeks, days, hours, minutes: a fixed length of time."""
+DATABASE_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_$-]*$"
 
 
 class ConcurrencyPolicy(StrEnum):
@@ -59,6 +64,50 @@ class Anomaly(ApiModel):
     min_size_ratio: Annotated[float, Field(ge=0.01, le=1)] = 0.5
     """Flag a Succeeded run whose artifact is smaller than this share of the tenant's previous
     successful one."""
+
+
+class Drill(ApiModel):
+    """Restore drills: a `Verify` TenantRestore of each tenant's newest Succeeded run, every
+    `every` Succeeded runs or every `period`. The run drilled gets condition
+    `RestoreVerified`."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "has(self.every) != has(self.period)",
+                "drill: exactly one of every (runs) and period must be set",
+            ),
+            cel(
+                "!has(self.checks) "
+                "|| self.checks.all(c, self.checks.exists_one(d, d.name == c.name))",
+                "the checks' names must differ",
+            ),
+        )
+    )
+
+    every: Annotated[int, Field(ge=1, le=1000)] | None = None
+    """Drill the newest run once this many Succeeded runs of the tenant finished since its last
+    drill (1: every run)."""
+    period: (
+        Annotated[str, Field(min_length=DURATION_MIN_LENGTH, max_length=32, pattern=PERIOD_PATTERN)]
+        | None
+    ) = None
+    """Drill the newest run once this long has passed since the tenant's last drill, e.g.
+    `168h` or `1w` (weeks, days, hours, minutes)."""
+    database: DatabaseSource | None = None
+    """Where the drills restore: a role that may create (and drop) a scratch database, or
+    that may create schemas in `verifyDatabase`; default: the template's database."""
+    verify_database: (
+        Annotated[str, Field(min_length=1, max_length=63, pattern=DATABASE_NAME_PATTERN)] | None
+    ) = None
+    """An existing database to restore into instead of a scratch one each drill creates and
+    drops."""
+    checks: Annotated[list[Check], Field(max_length=MAX_RESTORE_CHECKS)] = Field(
+        default_factory=list
+    )
+    """Assertions each drill runs against the restored schema (as a TenantRestore's)."""
+    keep: Annotated[int, Field(ge=1, le=50)] = 3
+    """Finished drills (TenantRestores) kept per tenant; older ones are deleted."""
 
 
 class TenantBackupScheduleSpec(ApiModel):
@@ -112,6 +161,8 @@ class TenantBackupScheduleSpec(ApiModel):
     retention: RetentionPolicy | None = None
     """Which Succeeded runs to keep per tenant; unset: keep every run."""
     anomaly: Anomaly = Field(default_factory=Anomaly)
+    drill: Drill | None = None
+    """Restore drills of the runs; none unless set."""
 
 
 class RunRef(ApiModel):
@@ -140,6 +191,9 @@ class TenantState(ApiModel):
     """Runs deleted by retention (their artifacts first)."""
     next_to_go: list[str] = Field(default_factory=list)
     """Runs retention deletes next: now in `dryRun`, else once the next run succeeds."""
+    last_drill: RunRef | None = None
+    """The tenant's newest drill (a TenantRestore): its name, phase, and when it finished
+    (created, while it runs)."""
 
 
 class Slot(ApiModel):

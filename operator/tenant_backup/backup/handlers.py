@@ -28,9 +28,8 @@ import kopf
 from tenant_backup import runtime
 from tenant_backup.api.backup import TenantBackup
 from tenant_backup.api.kinds import GROUP, TENANT_BACKUP, VERSION
-from tenant_backup.backup import followups
 from tenant_backup.backup.drive import drive
-from tenant_backup.core import naming
+from tenant_backup.core import followups, naming
 from tenant_backup.core.observe import observe_job
 from tenant_backup.core.scheduling import TERMINAL_PHASES, Entry, State, entry_of
 from tenant_backup.core.waker import Waker

@@ -4,7 +4,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from tenant_backup.api.attempts import AttemptOutcome, Phase
-from tenant_backup.api.backup import HistoryMark, TenantBackup, TenantBackupStatus
+from tenant_backup.api.backup import TenantBackup
 from tenant_backup.core.naming import job_name
 
 
@@ -73,17 +73,6 @@ class Rows:
 
     backup: BackupRow
     attempts: list[AttemptRow]
-
-
-def history_mark(status: TenantBackupStatus) -> HistoryMark | None:
-    """What recording `status` amounts to; None before the backup has a phase."""
-    if status.phase is None:
-        return None
-    return HistoryMark(
-        phase=status.phase,
-        attempts=status.attempts,
-        finished_attempts=len(status.attempt_history),
-    )
 
 
 def rows_for(backup: TenantBackup) -> Rows:

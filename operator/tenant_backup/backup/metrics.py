@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from tenant_backup.api.attempts import AttemptOutcome, Phase
+from tenant_backup.api.attempts import AttemptOutcome, ConditionType, Phase
 from tenant_backup.api.backup import TenantBackup
 from tenant_backup.backup.size_check import flagged
 from tenant_backup.core import naming
@@ -43,6 +43,8 @@ class BackupView:
     size_anomaly: bool
     deletion_failing: bool
     """Being deleted, and the latest attempt to delete its artifact failed."""
+    verified: datetime | None = None
+    """When a Verify restore last proved it restorable (`RestoreVerified` True)."""
 
     @classmethod
     def of(cls, backup: TenantBackup) -> "BackupView":
@@ -59,6 +61,14 @@ class BackupView:
             size_bytes=status.artifact.size_bytes if status.artifact else None,
             size_anomaly=flagged(status.conditions),
             deletion_failing=_deletion_failing(backup),
+            verified=next(
+                (
+                    c.last_transition_time
+                    for c in status.conditions
+                    if c.type is ConditionType.RESTORE_VERIFIED and c.status == "True"
+                ),
+                None,
+            ),
         )
 
 
@@ -163,7 +173,11 @@ class BackupMetrics(Collector):
         last_success: dict[Key, float] = {}
         newest_flag: dict[Key, bool] = {}
         failing: dict[Key, int] = {}
+        verified: dict[Key, float] = {}
         for view in backups:
+            if view.verified is not None:
+                tenant_key = (view.namespace, view.tenant)
+                verified[tenant_key] = max(verified.get(tenant_key, 0.0), view.verified.timestamp())
             if view.deletion_failing:
                 failing[view.namespace, view.tenant] = (
                     failing.get((view.namespace, view.tenant), 0) + 1
@@ -187,6 +201,15 @@ class BackupMetrics(Collector):
         for tenant_key, stamp in sorted(last_success.items()):
             success.add_metric(list(tenant_key), stamp)
         yield success
+        last_verified = GaugeMetricFamily(
+            f"{PREFIX}_last_verified_timestamp_seconds",
+            "When a Verify TenantRestore last proved a TenantBackup of the tenant restorable "
+            "(its RestoreVerified condition), by namespace and tenant.",
+            labels=["namespace", "tenant"],
+        )
+        for tenant_key, stamp in sorted(verified.items()):
+            last_verified.add_metric(list(tenant_key), stamp)
+        yield last_verified
         anomaly = GaugeMetricFamily(
             f"{PREFIX}_size_anomaly",
             "1 when the newest succeeded TenantBackup of a tenant is flagged SizeAnomaly (its "

@@ -1,29 +1,10 @@
-"""Pure: what a notification says, for people (email) and for programs (webhook JSON)."""
-
-import hashlib
-import hmac
-import json
-from dataclasses import dataclass
-from typing import Any
+"""Pure: what a backup's notification says, for people (email) and for programs (webhook
+JSON)."""
 
 from tenant_backup.api import kinds
 from tenant_backup.api.attempts import ConditionType
 from tenant_backup.api.backup import TenantBackup
-
-SIGNATURE_HEADER = "X-TenantBackup-Signature"
-DELIVERY_HEADER = "X-TenantBackup-Delivery"
-
-
-@dataclass(frozen=True)
-class Notice:
-    """One outcome, rendered."""
-
-    delivery_id: str
-    """The same for every copy of this notice: receivers can drop duplicates by it."""
-    subject: str
-    text: str
-    payload: bytes
-    """The webhook body: compact JSON, exactly the bytes that are signed."""
+from tenant_backup.core.notice import Notice, compact, human_duration, text_of
 
 
 def notice_for(backup: TenantBackup) -> Notice:
@@ -80,24 +61,6 @@ def notice_for(backup: TenantBackup) -> Notice:
     return Notice(
         delivery_id=f"{meta.uid}.{outcome}",
         subject=f"[TenantBackup] {spec.tenant} {outcome}{flag}: {meta.namespace}/{meta.name}",
-        text="".join(f"{label + ':':<10} {value}\n" for label, value in lines),
-        payload=_compact(facts),
+        text=text_of(lines),
+        payload=compact(facts),
     )
-
-
-def sign(key: bytes, body: bytes) -> str:
-    """The signature header value: `sha256=<hex HMAC-SHA256 of body>`."""
-    return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
-
-
-def human_duration(seconds: int) -> str:
-    """`3725` -> `1h2m5s`."""
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes}m{secs}s"
-    return f"{minutes}m{secs}s" if minutes else f"{secs}s"
-
-
-def _compact(document: dict[str, Any]) -> bytes:
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()

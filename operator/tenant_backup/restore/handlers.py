@@ -2,8 +2,10 @@
 
 Triggers: creation and resume, any change of one of its Jobs, a wake-up when what it waits
 for happens (its backoff ends, a slot frees, a status write lost a race), and a periodic
-resync as the safety net. Its slot entry is in the `restore_slots` index, which the
-concurrency gate reads together with the backups' (`runtime.slot_entries`).
+resync as the safety net: one sweep over the `restore_unsettled` index (unfinished restores,
+and finished ones that still owe a follow-up), not a Kopf timer per object. Its slot entry
+is in the `restore_slots` index, which the concurrency gate reads together with the backups'
+(`runtime.slot_entries`).
 """
 
 import asyncio
@@ -18,16 +20,24 @@ import kopf
 from tenant_backup import runtime
 from tenant_backup.api.kinds import GROUP, TENANT_RESTORE, VERSION
 from tenant_backup.api.restore import TenantRestore
-from tenant_backup.core import naming
-from tenant_backup.core.scheduling import Entry, entry_of
+from tenant_backup.core import followups, naming
+from tenant_backup.core.scheduling import TERMINAL_PHASES, Entry, entry_of
 from tenant_backup.core.waker import Waker
 from tenant_backup.restore.drive import drive
+from tenant_backup.restore.previous import drop_pending
+from tenant_backup.restore.verified import mark_due
 
 Key = tuple[str, str]
+Unsettled = tuple[str, str, datetime | None]
+"""A restore the resync visits, and the time before which it need not (its previous
+schema's drop, when that is all it waits for)."""
 SETTINGS = runtime.SETTINGS
 PLURAL = TENANT_RESTORE.plural
+INDEX_COPY_TRIES = 5
 log = logging.getLogger(__name__)
 _locks: defaultdict[Key, threading.Lock] = defaultdict(threading.Lock)
+_unsettled_index: list[kopf.Index[str, Unsettled]] = []
+"""The live `restore_unsettled` index, kept from the first handler call for the resync."""
 
 
 def _entry(body: kopf.Body) -> Entry | None:
@@ -35,11 +45,35 @@ def _entry(body: kopf.Body) -> Entry | None:
     return entry_of(body, target_tenant, TENANT_RESTORE.kind)
 
 
+def _unsettled_keys() -> list[Key]:
+    """The unsettled restores due a visit now (a copy of the index taken while Kopf changed
+    it is taken again). One waiting only for its previous schema's time is woken at that
+    time (`drive` asks for it), not swept before."""
+    now = datetime.now(UTC)
+    for attempt in range(INDEX_COPY_TRIES):
+        try:
+            found = list(_unsettled_index[0].get("all", [])) if _unsettled_index else []
+            return [(ns, name) for ns, name, after in found if after is None or after <= now]
+        except RuntimeError:  # changed size during iteration
+            if attempt == INDEX_COPY_TRIES - 1:
+                raise
+    return []
+
+
+def _live(kwargs: dict[str, Any]) -> None:
+    """From the first handler call on: keep the live indexes, and resync periodically (in a
+    copy of this handler's context, which carries Kopf's, to post Events)."""
+    runtime.remember_slot_indexes(kwargs)
+    if not _unsettled_index and "restore_unsettled" in kwargs:
+        _unsettled_index.append(kwargs["restore_unsettled"])
+        WAKER.sweep(SETTINGS.resync_seconds, _unsettled_keys)
+
+
 def _drive(namespace: str | None, name: str, kwargs: dict[str, Any]) -> None:
     """Reconcile one restore under its lock, and wake it again when it asked to be."""
     if namespace is None:
         raise kopf.PermanentError("TenantRestores and their Jobs are namespaced")
-    runtime.remember_slot_indexes(kwargs)
+    _live(kwargs)
     with _locks[namespace, name]:
         wake_at = drive(
             runtime.kube(), SETTINGS, namespace, name, runtime.post_event, runtime.slots()
@@ -73,28 +107,44 @@ async def wake_queued(
 ) -> None:
     """A restore that held a slot and holds none now freed it: wake the queued backups and
     restores the gate would admit."""
-    runtime.remember_slot_indexes(kwargs)
+    _live(kwargs)
     entry = None if type == "DELETED" else _entry(body)
     if runtime.slot_released((TENANT_RESTORE.kind, namespace or "", name), entry):
         await asyncio.to_thread(runtime.wake_admissible)
 
 
-def _unfinished(body: kopf.Body, **_: Any) -> bool:
-    return not TenantRestore.from_body(body).status.finished
+def _unsettled_since(body: kopf.Body) -> tuple[bool, datetime | None]:
+    """Whether the resync visits the restore (not being deleted, and unfinished, owing a
+    follow-up, its verdict on the backup it verified or a previous schema's drop), and from
+    when. Only finished restores are
+    parsed whole."""
+    if body.get("metadata", {}).get("deletionTimestamp"):
+        return False, None
+    if (body.get("status") or {}).get("phase") not in TERMINAL_PHASES:
+        return True, None
+    restore = TenantRestore.from_body(body)
+    if followups.needs_resync(restore, SETTINGS.history_enabled) or mark_due(restore):
+        return True, None
+    return drop_pending(restore), restore.status.previous_kept_until
 
 
-@kopf.on.resume(GROUP, VERSION, PLURAL, id="restore-resume")
+def _unsettled(body: kopf.Body, **_: Any) -> bool:
+    return _unsettled_since(body)[0]
+
+
+@kopf.index(GROUP, VERSION, PLURAL, id="restore_unsettled")
+async def restore_unsettled(
+    namespace: str | None, name: str, body: kopf.Body, **_: Any
+) -> dict[str, Unsettled]:
+    """The restores the resync visits."""
+    unsettled, after = _unsettled_since(body)
+    return {"all": (namespace, name, after)} if namespace is not None and unsettled else {}
+
+
+@kopf.on.resume(GROUP, VERSION, PLURAL, id="restore-resume", when=_unsettled)
 @kopf.on.create(GROUP, VERSION, PLURAL, id="restore-create")
 def on_restore(namespace: str | None, name: str, **kwargs: Any) -> None:
-    """A new TenantRestore, or one found at start-up."""
-    _drive(namespace, name, kwargs)
-
-
-@kopf.timer(
-    GROUP, VERSION, PLURAL, id="restore-resync", interval=SETTINGS.resync_seconds, when=_unfinished
-)
-def resync(namespace: str | None, name: str, **kwargs: Any) -> None:
-    """Safety net: re-derive unfinished restores periodically."""
+    """A new TenantRestore, or one found at start-up that the resync would visit."""
     _drive(namespace, name, kwargs)
 
 

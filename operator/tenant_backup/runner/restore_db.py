@@ -16,6 +16,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import TupleRow
 
+from tenant_backup.api.contract import KEEP_UNTIL, PREVIOUS_OF, REPLACED_BY
 from tenant_backup.api.reasons import Reason
 from tenant_backup.api.result import MAX_CHECK_VALUE, MAX_PROBLEM_TEXT, CheckResult
 from tenant_backup.runner.errors import RunError
@@ -84,8 +85,8 @@ def drop_expired_previous(conn: Connection, target: str, now: datetime) -> list[
     dropped = []
     for (name,) in rows:
         facts = _comment(conn, name)
-        until = facts.get("keepUntil")
-        if facts.get("previousOf") != target or not isinstance(until, str):
+        until = facts.get(KEEP_UNTIL)
+        if facts.get(PREVIOUS_OF) != target or not isinstance(until, str):
             continue
         if datetime.fromisoformat(until) <= now:
             drop_schema(conn, name)
@@ -319,9 +320,9 @@ def swap_in(
             redefined = _rename_in_routines(conn, temporary, target)
             if previous is not None and previous.until is not None:
                 facts = {
-                    "previousOf": target,
-                    "keepUntil": previous.until.isoformat(),
-                    "replacedBy": restore_id,
+                    PREVIOUS_OF: target,
+                    KEEP_UNTIL: previous.until.isoformat(),
+                    REPLACED_BY: restore_id,
                 }
                 conn.execute(
                     sql.SQL("COMMENT ON SCHEMA {} IS {}").format(

@@ -11,12 +11,13 @@ from datetime import UTC, datetime, timedelta
 
 from tenant_backup.adapters.kube import Body, Kube
 from tenant_backup.api.contract import database_server, missing_keys
-from tenant_backup.api.kinds import TENANT_BACKUP, TENANT_BACKUP_SCHEDULE
+from tenant_backup.api.kinds import TENANT_BACKUP, TENANT_BACKUP_SCHEDULE, TENANT_RESTORE
 from tenant_backup.api.schedule import TenantBackupSchedule
 from tenant_backup.core import naming
 from tenant_backup.core.database_access import secret_layout
 from tenant_backup.core.events import Event
 from tenant_backup.core.restoring import Replacing, busy_tenants
+from tenant_backup.schedule.drills import DrillRun
 from tenant_backup.schedule.plan import Invalid, SchedulePlan, configure, names_taken, plan
 from tenant_backup.schedule.runs import Run, is_ours
 from tenant_backup.schedule.tenants import resolve_tenants
@@ -42,10 +43,11 @@ def drive(
     runs: Sequence[Run],
     now: datetime | None = None,
     replacing: Sequence[Replacing] = (),
+    drills: Sequence[DrillRun] = (),
 ) -> WakeAt:
     """Reconcile one schedule once; when to look at it again. `replacing`: the Replace
     restores running anywhere (their tenants' runs on this schedule's server skip their
-    slot)."""
+    slot); `drills`: the schedule's restore drills."""
     body = kube.get(TENANT_BACKUP_SCHEDULE, namespace, name)
     if body is None:
         return None
@@ -67,10 +69,14 @@ def drive(
     if slot_due is not None and slot_due.slot is not None and not schedule.spec.suspend:
         tenants = resolve_tenants(kube, settings, schedule)
     restoring = _restoring(kube, schedule, replacing) if schedule.status.slot or tenants else {}
-    decided = plan(schedule, config, slot_due, tenants, runs, now, restoring)
+    decided = plan(schedule, config, slot_due, tenants, runs, now, restoring, drills)
     decided = names_taken(decided, _create_runs(kube, name, decided))
     for run_name in decided.prunes:
         _prune(kube, namespace, run_name)
+    for manifest in decided.drill_creates:
+        kube.create(TENANT_RESTORE, manifest)  # a foreign namesake is left alone
+    for drill_name in decided.drill_deletes:
+        kube.delete(TENANT_RESTORE, namespace, drill_name)
     return _record(kube, body, schedule, decided, post_event)
 
 

@@ -25,6 +25,7 @@ from tenant_backup.api.restore import TenantRestore
 from tenant_backup.core import naming
 from tenant_backup.core.restoring import Replacing, replacing_of
 from tenant_backup.core.waker import Waker
+from tenant_backup.schedule.drills import DrillRun, drill_of
 from tenant_backup.schedule.drive import drive
 from tenant_backup.schedule.runs import Run, run_of, schedule_of
 
@@ -35,8 +36,8 @@ INDEX_COPY_TRIES = 5
 log = logging.getLogger(__name__)
 _locks: defaultdict[Key, threading.Lock] = defaultdict(threading.Lock)
 _indexes: dict[str, kopf.Index[Any, Any]] = {}
-"""The live `schedule_runs`, `schedules` and `replacing_restores` indexes, kept from the
-first handler call for the wake-ups and the resync."""
+"""The live `schedule_runs`, `schedules`, `replacing_restores` and `schedule_drills` indexes,
+kept from the first handler call for the wake-ups and the resync."""
 _seen: dict[Key, tuple[object, ...]] = {}
 """What each run last looked like to the schedule: a change wakes it."""
 
@@ -66,6 +67,7 @@ def _live(kwargs: dict[str, Any]) -> None:
             schedule_runs=kwargs["schedule_runs"],
             schedules=kwargs["schedules"],
             replacing_restores=kwargs["replacing_restores"],
+            schedule_drills=kwargs["schedule_drills"],
         )
     WAKER.sweep(SETTINGS.resync_seconds * 4, lambda: _copied("schedules", "all"))
 
@@ -84,6 +86,7 @@ def _drive(namespace: str | None, name: str) -> None:
             runtime.post_event,
             _runs(key),
             replacing=_copied("replacing_restores", "all"),
+            drills=_copied("schedule_drills", key),
         )
     if wake_at is not None:
         WAKER.at(key, wake_at)
@@ -119,6 +122,49 @@ async def replacing_restores(body: kopf.Body, **_: Any) -> dict[str, Replacing]:
     """The Replace restores running, whose tenants' runs skip their slots."""
     entry = replacing_of(TenantRestore.from_body(body))
     return {"all": entry} if entry else {}
+
+
+@kopf.index(
+    GROUP,
+    VERSION,
+    TENANT_RESTORE.plural,
+    labels={naming.LABEL_SCHEDULE: kopf.PRESENT, naming.LABEL_DRILL: "true"},
+    id="schedule_drills",
+)
+async def schedule_drills(namespace: str | None, body: kopf.Body, **_: Any) -> dict[Key, DrillRun]:
+    """Every schedule's restore drills, by (namespace, schedule)."""
+    drill = drill_of(body)
+    schedule = schedule_of(body)
+    if namespace is None or schedule is None or drill is None:
+        return {}
+    return {(namespace, schedule): drill}
+
+
+@kopf.on.event(
+    GROUP,
+    VERSION,
+    TENANT_RESTORE.plural,
+    labels={naming.LABEL_SCHEDULE: kopf.PRESENT, naming.LABEL_DRILL: "true"},
+    id="schedule-drill-changed",
+)
+async def drill_changed(
+    type: str, namespace: str | None, name: str, body: kopf.Body, **kwargs: Any
+) -> None:
+    """A drill finished or is gone: its schedule decides again (the next drill, retention)."""
+    _live(kwargs)
+    schedule = schedule_of(body)
+    if namespace is None or schedule is None:
+        return
+    drill = drill_of(body)
+    key = (namespace, f"drill/{name}")
+    if type == "DELETED" or drill is None:
+        _seen.pop(key, None)
+        WAKER.soon((namespace, schedule))
+        return
+    looks = (drill.phase, drill.deleting)
+    if _seen.get(key) != looks:
+        _seen[key] = looks
+        WAKER.soon((namespace, schedule))
 
 
 @kopf.index(GROUP, VERSION, PLURAL, id="schedules")

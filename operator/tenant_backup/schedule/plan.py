@@ -29,6 +29,7 @@ from tenant_backup.core.events import Event
 from tenant_backup.schedule import retention
 from tenant_backup.schedule.children import child_name
 from tenant_backup.schedule.cron import Cron, CronError, parse_cron
+from tenant_backup.schedule.drills import DrillPlan, DrillRun, plan_drills
 from tenant_backup.schedule.runs import Run, run_manifest
 from tenant_backup.schedule.timing import Due, spread_offset
 
@@ -74,6 +75,10 @@ class SchedulePlan:
     """Runs to delete, artifact first (before writing `status`)."""
     events: list[Event] = field(default_factory=list)
     wake_at: datetime | None = None
+    drill_creates: list[Body] = field(default_factory=list)
+    """Drills (Verify TenantRestores) to create (before writing `status`)."""
+    drill_deletes: list[str] = field(default_factory=list)
+    """Finished drills past `drill.keep` to delete."""
 
 
 def configure(schedule: TenantBackupSchedule) -> Config | Invalid:
@@ -103,11 +108,12 @@ def plan(
     runs: Sequence[Run],
     now: datetime,
     restoring: Mapping[str, str] | None = None,
+    drills: Sequence[DrillRun] = (),
 ) -> SchedulePlan:
     """The pass's decisions (see the module docstring). `due` is None while suspended or
     invalid; `tenants` is given when `due` has a slot to take. `restoring` maps the tenants a
     Replace restore is replacing on the schedule's server to that restore: their runs skip
-    the slot."""
+    the slot. `drills`: the schedule's restore drills (`schedule.drills`)."""
     old = schedule.status
     work = _Work(schedule, old, now, restoring or {})
     # Runs being pruned: deleting, or asked to be by an earlier pass that the index (which
@@ -123,7 +129,29 @@ def plan(
         return work.finish(live, wake_at=now + DISCOVERY_RETRY)
     wake_at = None if schedule.spec.suspend else work.fan_out(config, live)
     work.prune(config, live)
-    return work.finish(live, wake_at)
+    drill_plan = plan_drills(schedule, live, drills, now)
+    return _with_drills(work.finish(live, wake_at), drill_plan, schedule.spec.suspend)
+
+
+def _with_drills(decided: SchedulePlan, drills: DrillPlan, suspended: bool) -> SchedulePlan:
+    """The plan with the drills to create (none while suspended) and delete, each tenant's
+    newest drill in its state, and the wake-up a drill's period asks for."""
+    tenants = [
+        state.model_copy(update={"last_drill": drills.last.get(state.tenant)})
+        for state in decided.status.tenants
+    ]
+    wake_at = min(
+        (at for at in (decided.wake_at, None if suspended else drills.wake_at) if at), default=None
+    )
+    return SchedulePlan(
+        decided.status.model_copy(update={"tenants": tenants}),
+        decided.creates,
+        decided.prunes,
+        decided.events,
+        wake_at,
+        [] if suspended else drills.creates,
+        drills.deletes,
+    )
 
 
 class _Work:
@@ -469,4 +497,12 @@ def names_taken(decided: SchedulePlan, taken: Sequence[tuple[str, str]]) -> Sche
             "tenants": [states[tenant] for tenant in sorted(states)],
         }
     )
-    return SchedulePlan(status, decided.creates, decided.prunes, events, decided.wake_at)
+    return SchedulePlan(
+        status,
+        decided.creates,
+        decided.prunes,
+        events,
+        decided.wake_at,
+        decided.drill_creates,
+        decided.drill_deletes,
+    )

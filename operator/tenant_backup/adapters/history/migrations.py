@@ -24,11 +24,17 @@ class Names:
     schema: str
     backups: str
     attempts: str
+    restores: str
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Names":
         """The names the operator settings give."""
-        return cls(settings.history_schema, settings.history_table, settings.history_attempts_table)
+        return cls(
+            settings.history_schema,
+            settings.history_table,
+            settings.history_attempts_table,
+            settings.history_restores_table,
+        )
 
     def table(self, name: str) -> sql.Composed:
         """A schema-qualified table."""
@@ -37,8 +43,8 @@ class Names:
 
 @dataclass(frozen=True)
 class Migration:
-    """One step; `{backups}`, `{attempts}` and `{backups_by_tenant}` are table and index
-    names (qualified where a table is meant)."""
+    """One step; `{backups}`, `{attempts}`, `{restores}`, `{backups_by_tenant}` and
+    `{restores_by_tenant}` are table and index names (qualified where a table is meant)."""
 
     version: int
     description: str
@@ -92,6 +98,38 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        2,
+        "restores",
+        (
+            """CREATE TABLE {restores} (
+                uid uuid PRIMARY KEY,
+                namespace text NOT NULL,
+                name text NOT NULL,
+                mode text NOT NULL,
+                source_backup text,
+                source_tenant text,
+                artifact_url text,
+                sha256 text,
+                target_tenant text,
+                target_schema text,
+                database text,
+                phase text NOT NULL,
+                reason text,
+                message text,
+                attempts integer NOT NULL,
+                step text,
+                tables integer,
+                rows bigint,
+                previous_schema text,
+                started_at timestamptz,
+                finished_at timestamptz,
+                duration_seconds integer,
+                recorded_at timestamptz NOT NULL DEFAULT now()
+            )""",
+            "CREATE INDEX {restores_by_tenant} ON {restores} (target_tenant, started_at DESC)",
+        ),
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 
@@ -133,7 +171,9 @@ def migrate(connection: psycopg.Connection[TupleRow], names: Names) -> list[int]
                     sql.SQL(statement).format(
                         backups=names.table(names.backups),
                         attempts=names.table(names.attempts),
+                        restores=names.table(names.restores),
                         backups_by_tenant=sql.Identifier(f"{names.backups}_by_tenant"),
+                        restores_by_tenant=sql.Identifier(f"{names.restores}_by_tenant"),
                     )
                 )
             connection.execute(

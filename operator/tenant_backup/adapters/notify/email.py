@@ -14,8 +14,8 @@ from tenant_backup.adapters import outbound
 from tenant_backup.adapters.notify.retry import DeliveryError
 from tenant_backup.api import kinds
 from tenant_backup.api.notifications import SmtpTls
-from tenant_backup.backup.notice import Notice
 from tenant_backup.core.egress import EgressPolicy
+from tenant_backup.core.notice import Notice
 
 DEFAULT_PORTS = {SmtpTls.STARTTLS: 587, SmtpTls.TLS: 465, SmtpTls.NONE: 25}
 

@@ -6,8 +6,8 @@ from urllib.parse import urlsplit
 
 from tenant_backup.adapters import outbound
 from tenant_backup.adapters.notify.retry import DeliveryError
-from tenant_backup.backup.notice import DELIVERY_HEADER, SIGNATURE_HEADER, Notice, sign
 from tenant_backup.core.egress import EgressPolicy
+from tenant_backup.core.notice import DELIVERY_HEADER, SIGNATURE_HEADER, Notice, sign
 
 USER_AGENT = "tenant-backup-operator"
 RETRYABLE_STATUS = frozenset({408, 425, 429})
