@@ -2,7 +2,7 @@
 # Installs the Debian packages the tests and `make demo` need, if any is missing:
 # PostgreSQL 15 (server and client), zstd and openssl for the integration tier; containerd,
 # runc, the CNI plugins, iptables, conntrack and debootstrap for the real node; GNU time
-# for `make bench`'s peak RSS.
+# for the peak RSS of `make bench` and of the runner memory test.
 set -euo pipefail
 packages=(postgresql-15 postgresql-client-15 zstd openssl iproute2
           containerd runc containernetworking-plugins iptables conntrack debootstrap time)

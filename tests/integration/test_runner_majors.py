@@ -1,11 +1,13 @@
 """Servers of two majors (PostgreSQL 15 and 18), each dumped and restored by `tenant-backup`
 with the tools of its own major, picked from a root laid out as the image's
 (`<major>/bin`); a 15 archive restored into an 18 server; an 18 server that only a pg_dump 15
-could dump refused before anything is dumped."""
+could dump refused before anything is dumped; the runner's memory on 18 bounded whatever the
+tenant's size."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,10 +17,14 @@ import psycopg
 import pytest
 
 from devenv.tenants import Database
-from tests.support.dump_runs import Run, assert_failed, run_dump
+from tests.support.dump_runs import Run, add_blobs, assert_failed, run_dump
 
 TENANT_BACKUP = Path(sys.executable).with_name("tenant-backup")
 TABLES = ("customers", "orders", "order_items", "secrets")
+GNU_TIME = "/usr/bin/time"
+MIB = 1 << 20
+PEAK_RSS_GOAL_MIB = 100  # the runner's, GNU time's maximum: the largest process of its tree
+BLOB_ROWS = 60_000  # a dump of ~118 MiB, more than the goal: holding it would show
 
 
 def _env(db: Database) -> dict[str, str]:
@@ -26,9 +32,9 @@ def _env(db: Database) -> dict[str, str]:
     return {**clean, **db.env()}
 
 
-def _dump(db: Database, pg_root: Path, tmp_path: Path) -> Run:
+def _dump(db: Database, pg_root: Path, tmp_path: Path, wrapper: tuple[str, ...] = ()) -> Run:
     output, result_file = tmp_path / "acme.pgdump.zst", tmp_path / "dump.json"
-    argv = [str(TENANT_BACKUP), "dump", "--tenant", "acme", "--output", str(output),
+    argv = [*wrapper, str(TENANT_BACKUP), "dump", "--tenant", "acme", "--output", str(output),
             "--result-file", str(result_file), "--pg-root", str(pg_root)]  # fmt: skip
     return run_dump(argv, _env(db), result_file, [db.backup.password])
 
@@ -135,3 +141,18 @@ def test_an_18_server_with_only_pg_dump_15_fails_before_dumping(
     assert "running " not in run.stderr  # pg_dump itself never started
     assert list(tmp_path.glob("acme.pgdump*")) == []
     assert list(tmp_path.glob(".acme.pgdump*")) == []
+
+
+def test_the_runners_peak_rss_on_18_stays_bounded_on_a_dump_larger_than_it(
+    tenant_db18: Database, pg_root: Path, tmp_path: Path
+) -> None:
+    add_blobs(tenant_db18, BLOB_ROWS)
+    report = tmp_path / "rss.txt"
+    run = _dump(tenant_db18, pg_root, tmp_path, (GNU_TIME, "-f", "%M", "-o", str(report)))
+    assert run.returncode == 0, run.stderr
+    assert run.result["pgDumpVersion"].startswith("18.")
+    dumped = re.search(r"pg_dump finished: (\d+) bytes dumped", run.stderr)
+    assert dumped is not None, run.stderr
+    assert int(dumped[1]) > PEAK_RSS_GOAL_MIB * MIB
+    peak_kib = int(report.read_text().split()[-1])
+    assert peak_kib < PEAK_RSS_GOAL_MIB * 1024, f"peak RSS {peak_kib / 1024:.0f} MiB"

@@ -8,13 +8,14 @@ a file; the same encrypted with age to one recipient; the runner to S3 (MinIO). 
 the runner's artifact (the same archive every time, into a fresh database each time): bare
 `zstd -dc file | pg_restore -d db`, and the runner's `restore` (create-new) from the file and
 from S3. Prints medians of wall time, their ratios, artifact sizes and the runner's peak RSS
-(GNU time's maximum resident set size of the process or of its largest child: pg_dump,
-pg_restore, psql).
+(GNU time's maximum resident set size: that of the largest process of the tree, the runner
+or a child: pg_dump, pg_restore, psql).
 
 `pg18` (in the default set, or `--only pg18`): the large tenant on a PostgreSQL 18, the runner
 (which picks the image's pg_dump 18, devenv/pgclients.py) against pg_dump 18's `-Fc` and
 `-Fc -Z zstd` (native zstd exists from 16 on, if pg_dump was built with it: the 18 built
-here was not, which the line says).
+here was not, which the line says). One line: the runner's time, artifact size and peak RSS,
+then the ratios and pg_dump's peak RSS.
 
 Usage (from the repo root): PYTHONPATH=.:operator .venv/bin/python tools/bench/bench.py
 [--small-rows N] [--large-rows N] [--repeat N] [--only small|large|pg18] [--no-restore]
@@ -49,6 +50,7 @@ MIB = 1 << 20
 DATABASE = "bench"
 ENCRYPTED = "runner -> file, age encrypted"
 ENCRYPTION_GOAL = 1.10
+RSS_GOAL_MIB = 100  # the runner's peak RSS, children included
 BUCKET = "bench"
 TENANT_SQL = """
 CREATE SCHEMA tenant_{slug};
@@ -216,10 +218,11 @@ def bench_pg18(pg: PostgresServer, workdir: Path, repeat: int) -> str:
     measures = {m.name: m for m in _medians(repeat, ways)}
     mine, gzip = measures["runner -> file"], measures["pg_dump -Fc"]
     line = (
-        f"pg18 tenant_large ({_table_bytes(pg, 'large') / MIB:.0f} MiB): runner"
-        f" {mine.seconds:.2f} s {mine.size / MIB:.1f} MiB;"
+        f"pg18 tenant_large ({_table_bytes(pg, 'large') / MIB:.0f} MiB on disk): runner"
+        f" {mine.seconds:.2f} s, artifact {mine.size / MIB:.1f} MiB,"
+        f" {_peak_rss(mine)} (goal < {RSS_GOAL_MIB} MiB);"
         f" pg_dump 18 -Fc {gzip.seconds / mine.seconds:.2f}x its time,"
-        f" {gzip.size / mine.size:.2f}x its size"
+        f" {gzip.size / mine.size:.2f}x its size, {_peak_rss(gzip)}"
     )
     if "pg_dump -Fc -Z zstd" in measures:
         zstd = measures["pg_dump -Fc -Z zstd"]
@@ -316,6 +319,11 @@ def restore_report(measures: list[Measure]) -> str:
         rss = f"{m.rss_kib / 1024:.0f} MiB" if m.rss_kib is not None else "-"
         lines.append(f"  {m.name:32} {m.seconds:7.2f} {m.seconds / bare:6.2f}x {rss:>9}")
     return "\n".join(lines)
+
+
+def _peak_rss(measure: Measure) -> str:
+    """`measure`'s peak RSS, labelled: never to be mistaken for a size."""
+    return "peak RSS -" if measure.rss_kib is None else f"peak RSS {measure.rss_kib / 1024:.0f} MiB"
 
 
 def report(slug: str, table_bytes: int, measures: list[Measure]) -> str:
