@@ -21,6 +21,7 @@ from tenant_backup.ui.kubeapi import ApiRefusedError, UnauthorizedError, UserApi
 
 Body = dict[str, Any]
 EVERY_NAMESPACE = ""
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"  # the spec again: noise
 
 
 async def overview_page(request: web.Request) -> web.StreamResponse:
@@ -82,6 +83,8 @@ async def backup_page(request: web.Request) -> web.StreamResponse:
             "attempt_history": _dicts(status.get("attemptHistory")),
             "artifact": _mapping(status.get("artifact")),
             "events": events,
+            "labels": _texts(_mapping(body.get("metadata")).get("labels")),
+            "annotations": _texts(_mapping(body.get("metadata")).get("annotations")),
         },
     )
 
@@ -235,6 +238,12 @@ def _json(document: object) -> web.Response:
 
 def _mapping(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def _texts(value: object) -> list[tuple[str, str]]:
+    """A labels or annotations map as sorted (key, value) pairs of text."""
+    shown = _mapping(value).items()
+    return sorted((str(k), str(v)) for k, v in shown if k != LAST_APPLIED)
 
 
 def _dicts(value: object) -> list[dict[str, Any]]:
