@@ -116,7 +116,7 @@ def test_edit_user_backs_up_now_and_watches_it_succeed(
 ) -> None:
     apply_in(kubectl, other_namespace, tb.manifest("elsewhere", tenant="globex"))
     start_operator()
-    with pods_run(kubectl, namespace, claim_dir, tmp_path / "pods"):
+    with pods_run(kubectl, namespace, claim_dir, tmp_path):
         apply_in(kubectl, namespace, tb.manifest())
         tb.wait_phase(kubectl, namespace, "nightly", "Succeeded", timeout=90)
 
