@@ -80,6 +80,12 @@ COMMANDS = {
         handler="tenant_backup.link_command",
         log_to_stderr=False,
     ),
+    "ui": Command(
+        help="serve the backup UI, acting as each signed-in user",
+        arguments="tenant_backup.ui.command",
+        handler="tenant_backup.ui.command",
+        log_to_stderr=False,
+    ),
 }
 
 

@@ -1,0 +1,255 @@
+"""The pages and their JSON twins (what the pages' script polls), and "Back up now".
+
+Every read and write goes to the API server with the caller's token: a button is shown when
+SelfSubjectAccessReview says the user may, but whether an action happens is for the API
+server alone, and its refusal is shown as it gave it.
+"""
+
+import asyncio
+import dataclasses
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from tenant_backup.api.kinds import TENANT_BACKUP, TENANT_BACKUP_SCHEDULE
+from tenant_backup.ui import actions, overview
+from tenant_backup.ui.context import Caller, caller, render, state_of
+from tenant_backup.ui.csrf import CSRF_FIELD, csrf_valid
+from tenant_backup.ui.kubeapi import ApiRefusedError, UnauthorizedError, UserApi
+
+Body = dict[str, Any]
+EVERY_NAMESPACE = ""
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"  # the spec again: noise
+
+
+async def overview_page(request: web.Request) -> web.StreamResponse:
+    """Every tenant the user can see."""
+    who = await caller(request)
+    tenants, namespaces = await _tenants(request, who)
+    return render(
+        request,
+        "overview.html",
+        {"user": who, "tenants": tenants, "namespaces": namespaces},
+    )
+
+
+async def overview_json(request: web.Request) -> web.StreamResponse:
+    """The overview's rows."""
+    who = await caller(request)
+    tenants, _ = await _tenants(request, who)
+    return _json([_tenant_json(row) for row in tenants])
+
+
+async def tenant_page(request: web.Request) -> web.StreamResponse:
+    """One tenant: its backups newest first, and "Back up now" if the user may create one."""
+    return await _tenant_view(request, await caller(request), error=None, status=200)
+
+
+async def tenant_json(request: web.Request) -> web.StreamResponse:
+    """The tenant's backups, newest first."""
+    who = await caller(request)
+    namespace, tenant = request.match_info["namespace"], request.match_info["tenant"]
+    backups = await _tenant_backups(who.api, namespace, tenant)
+    return _json([dataclasses.asdict(row) for row in overview.newest_first(backups)])
+
+
+async def backup_page(request: web.Request) -> web.StreamResponse:
+    """One backup: status, conditions, attempts, Events."""
+    who = await caller(request)
+    namespace, name = request.match_info["namespace"], request.match_info["name"]
+    body = await who.api.get(TENANT_BACKUP, namespace, name)
+    if body is None:
+        return render(
+            request,
+            "error.html",
+            {"user": who, "title": "Not found", "reason": f"No TenantBackup {namespace}/{name}."},
+            status=404,
+        )
+    try:
+        events = await who.api.events_of(namespace, TENANT_BACKUP, name)
+    except ApiRefusedError:
+        events = []  # a user may read backups without reading Events
+    status = _mapping(body.get("status"))
+    return render(
+        request,
+        "backup.html",
+        {
+            "user": who,
+            "row": overview.backup_row(body),
+            "status": status,
+            "conditions": _dicts(status.get("conditions")),
+            "attempt_history": _dicts(status.get("attemptHistory")),
+            "artifact": _mapping(status.get("artifact")),
+            "events": events,
+            "labels": _texts(_mapping(body.get("metadata")).get("labels")),
+            "annotations": _texts(_mapping(body.get("metadata")).get("annotations")),
+        },
+    )
+
+
+async def backup_json(request: web.Request) -> web.StreamResponse:
+    """One backup's line and conditions."""
+    who = await caller(request)
+    namespace, name = request.match_info["namespace"], request.match_info["name"]
+    body = await who.api.get(TENANT_BACKUP, namespace, name)
+    if body is None:
+        raise web.HTTPNotFound()
+    status = _mapping(body.get("status"))
+    return _json(
+        {
+            **dataclasses.asdict(overview.backup_row(body)),
+            "conditions": [
+                {
+                    key: str(condition.get(key, ""))
+                    for key in ("type", "status", "reason", "message")
+                }
+                for condition in _dicts(status.get("conditions"))
+            ],
+        }
+    )
+
+
+async def back_up_now(request: web.Request) -> web.StreamResponse:
+    """Create a TenantBackup of the tenant as the user, from its schedule's template (or its
+    latest backup's settings); the backup's page, or the tenant's page with the refusal."""
+    who = await caller(request)
+    state = state_of(request)
+    form = await request.post()
+    if not csrf_valid(state.secret, who.csrf_key, _field(form, CSRF_FIELD)):
+        return render(
+            request,
+            "error.html",
+            {"user": who, "title": "Refused", "reason": "Missing or wrong CSRF token."},
+            status=403,
+        )
+    if not state.limiter.allow(who.username):
+        wait = state.limiter.retry_after(who.username)
+        return render(
+            request,
+            "error.html",
+            {
+                "user": who,
+                "title": "Too many requests",
+                "reason": f"At most {state.config.creations_per_minute} creations a minute: "
+                f"try again in {wait} s.",
+            },
+            status=429,
+            headers={"Retry-After": str(wait)},
+        )
+    namespace, tenant = request.match_info["namespace"], request.match_info["tenant"]
+    try:
+        schedules = await _readable(who.api.list_objects(TENANT_BACKUP_SCHEDULE, namespace))
+        backups = overview.newest_first(await _tenant_backups(who.api, namespace, tenant))
+        latest = await who.api.get(TENANT_BACKUP, namespace, backups[0].name) if backups else None
+        body = actions.backup_now(
+            namespace, tenant, overview.schedule_for(schedules, tenant), latest
+        )
+        created = await who.api.create(TENANT_BACKUP, namespace, body)
+    except UnauthorizedError:
+        raise
+    except ApiRefusedError as refused:
+        status = refused.status if refused.status >= 400 else 502
+        error = f"Refused by the API server: {refused.reason}"
+        return await _tenant_view(request, who, error=error, status=status)
+    except actions.NoTemplateError as missing:
+        return await _tenant_view(request, who, error=str(missing), status=400)
+    name = str(created.get("metadata", {}).get("name", ""))
+    raise web.HTTPSeeOther(f"/b/{namespace}/{name}")
+
+
+async def _tenant_view(
+    request: web.Request, who: Caller, error: str | None, status: int
+) -> web.Response:
+    namespace, tenant = request.match_info["namespace"], request.match_info["tenant"]
+    backups, may_create, schedules = await asyncio.gather(
+        _tenant_backups(who.api, namespace, tenant),
+        who.api.may("create", TENANT_BACKUP, namespace),
+        _readable(who.api.list_objects(TENANT_BACKUP_SCHEDULE, namespace)),
+    )
+    schedule = overview.schedule_for(schedules, tenant)
+    return render(
+        request,
+        "tenant.html",
+        {
+            "user": who,
+            "namespace": namespace,
+            "tenant": tenant,
+            "backups": overview.newest_first(backups),
+            "may_create": may_create,
+            "schedule": str(schedule.get("metadata", {}).get("name", "")) if schedule else "",
+            "error": error,
+        },
+        status=status,
+    )
+
+
+async def _tenants(request: web.Request, who: Caller) -> tuple[list[overview.TenantRow], list[str]]:
+    """The overview's rows and the namespaces they were read from."""
+    namespaces = await visible_namespaces(who.api, state_of(request).config.namespaces)
+    scopes = [EVERY_NAMESPACE] if namespaces is None else namespaces
+    listed = await asyncio.gather(
+        *(who.api.list_objects(TENANT_BACKUP, scope) for scope in scopes),
+        *(_readable(who.api.list_objects(TENANT_BACKUP_SCHEDULE, scope)) for scope in scopes),
+    )
+    backups = [item for items in listed[: len(scopes)] for item in items]
+    schedules = [item for items in listed[len(scopes) :] for item in items]
+    rows = overview.tenant_rows(backups, schedules, datetime.now(UTC))
+    return rows, sorted({row.namespace for row in rows} if namespaces is None else namespaces)
+
+
+async def visible_namespaces(api: UserApi, configured: tuple[str, ...]) -> list[str] | None:
+    """The namespaces where the user may list TenantBackups; None: all of them (a
+    cluster-wide list is allowed). Candidates: `configured`, else every namespace if the user
+    may list namespaces, else none."""
+    if await api.may("list", TENANT_BACKUP):
+        return None
+    candidates = list(configured)
+    if not candidates and await api.may_list_namespaces():
+        candidates = await api.namespaces()
+    allowed = await asyncio.gather(*(api.may("list", TENANT_BACKUP, ns) for ns in candidates))
+    return [ns for ns, ok in zip(candidates, allowed, strict=True) if ok]
+
+
+async def _tenant_backups(api: UserApi, namespace: str, tenant: str) -> list[Body]:
+    backups = await api.list_objects(TENANT_BACKUP, namespace)
+    return [body for body in backups if body.get("spec", {}).get("tenant") == tenant]
+
+
+async def _readable(listing: Any) -> list[Body]:
+    """What a list returned, or nothing when the user may not list it."""
+    try:
+        items: list[Body] = await listing
+    except ApiRefusedError as refused:
+        if refused.status != 403:
+            raise
+        return []
+    return items
+
+
+def _tenant_json(row: overview.TenantRow) -> dict[str, Any]:
+    return {**dataclasses.asdict(row), "failed": row.failed, "schedules": list(row.schedules)}
+
+
+def _json(document: object) -> web.Response:
+    return web.json_response(document, headers={"Cache-Control": "no-store"})
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _texts(value: object) -> list[tuple[str, str]]:
+    """A labels or annotations map as sorted (key, value) pairs of text."""
+    shown = _mapping(value).items()
+    return sorted((str(k), str(v)) for k, v in shown if k != LAST_APPLIED)
+
+
+def _dicts(value: object) -> list[dict[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _field(form: Mapping[str, object], name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""

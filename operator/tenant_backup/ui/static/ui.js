@@ -1,0 +1,116 @@
+// tenant-backup UI: keeps the page's table or fields current by polling its JSON twin.
+// Every value from the cluster is set as text (textContent), never parsed as HTML.
+"use strict";
+
+(function () {
+  const POLL_MS = 3000;
+
+  function cell(row, text, href) {
+    const td = document.createElement("td");
+    if (href) {
+      const a = document.createElement("a");
+      a.href = href;
+      a.textContent = text;
+      td.appendChild(a);
+    } else {
+      td.textContent = text;
+    }
+    row.appendChild(td);
+    return td;
+  }
+
+  function phase(td, value) {
+    td.textContent = "";
+    const span = document.createElement("span");
+    span.className = "phase phase-" + String(value || "").toLowerCase();
+    span.textContent = value || "New";
+    td.appendChild(span);
+  }
+
+  function seg(value) {
+    return encodeURIComponent(String(value));
+  }
+
+  const renderers = {
+    tenants(table, rows) {
+      const body = document.createElement("tbody");
+      for (const r of rows) {
+        const tr = document.createElement("tr");
+        if (r.failed) tr.className = "failed";
+        cell(tr, r.namespace);
+        cell(tr, r.tenant, "/t/" + seg(r.namespace) + "/" + seg(r.tenant));
+        cell(tr, r.last_success || "never");
+        cell(tr, r.last_success_age).className = r.stale ? "stale" : "fresh";
+        cell(tr, r.last_size);
+        cell(tr, r.running ? String(r.running) : "");
+        const latest = cell(tr, "");
+        phase(latest, r.latest_phase);
+        latest.appendChild(document.createTextNode(" " + (r.latest_reason || "")));
+        cell(tr, (r.schedules || []).join(", "));
+        body.appendChild(tr);
+      }
+      table.replaceChild(body, table.tBodies[0]);
+    },
+    backups(table, rows) {
+      const body = document.createElement("tbody");
+      for (const r of rows) {
+        const tr = document.createElement("tr");
+        cell(tr, r.name, "/b/" + seg(r.namespace) + "/" + seg(r.name));
+        phase(cell(tr, ""), r.phase);
+        cell(tr, r.reason);
+        cell(tr, String(r.attempts));
+        cell(tr, r.size);
+        cell(tr, r.created);
+        cell(tr, r.finished);
+        body.appendChild(tr);
+      }
+      table.replaceChild(body, table.tBodies[0]);
+    },
+    backup(list, doc) {
+      for (const dd of list.querySelectorAll("[data-field]")) {
+        const field = dd.getAttribute("data-field");
+        if (field === "phase") phase(dd, doc.phase);
+        else dd.textContent = String(doc[field] ?? "");
+      }
+      const table = document.getElementById("conditions");
+      if (!table) return;
+      const body = document.createElement("tbody");
+      for (const c of doc.conditions || []) {
+        const tr = document.createElement("tr");
+        cell(tr, c.type);
+        cell(tr, c.status);
+        cell(tr, c.reason);
+        cell(tr, c.message).className = "message";
+        body.appendChild(tr);
+      }
+      table.replaceChild(body, table.tBodies[0]);
+    },
+  };
+
+  async function poll(element) {
+    const render = renderers[element.getAttribute("data-kind")];
+    try {
+      const response = await fetch(element.getAttribute("data-poll"), {
+        credentials: "same-origin",
+        headers: { Accept: "application/json" },
+      });
+      if (response.status === 401) {
+        window.location.assign("/signin?expired=1");
+        return;
+      }
+      if (response.ok) {
+        render(element, await response.json());
+        element.setAttribute("data-updated", new Date().toISOString());
+      }
+    } catch (error) {
+      // the next poll tries again
+    }
+    setTimeout(() => poll(element), POLL_MS);
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    for (const element of document.querySelectorAll("[data-poll]")) {
+      setTimeout(() => poll(element), POLL_MS);
+    }
+  });
+})();

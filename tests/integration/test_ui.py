@@ -1,0 +1,265 @@
+"""The backup UI in a real headless Chromium against the real API server, acting as users
+who hold the built-in `edit` and `view` roles (ServiceAccount tokens, as `kubectl create
+token` gives). The operator and real dumps run where a backup must reach Succeeded.
+
+Each test saves screenshots of the pages it shows under docs/ui/ (the README shows them).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from devenv.cluster import Cluster
+from devenv.kubectl import KubectlRunner
+from tests.support import backups as tb
+from tests.support.operator_fixtures import StartOperator
+from tests.support.pod_runner import pods_run
+from tests.support.ui import (
+    CHROMIUM,
+    SCREENSHOTS,
+    UiProcess,
+    apply_user_roles,
+    service_account_user,
+    ui_process,
+)
+
+PAYLOAD = '<script>window.pwned=1</script><img src=x onerror="window.pwned=2">'
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless (never a downloaded browser)."""
+    assert CHROMIUM.exists(), "install Debian's chromium: make packages"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox"], headless=True
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1200, "height": 700})
+    opened = context.new_page()
+    opened.on("dialog", lambda dialog: dialog.dismiss())
+    yield opened
+    context.close()
+
+
+@pytest.fixture
+def other_namespace(kubectl: KubectlRunner, namespace: str) -> Iterator[str]:
+    """A second namespace, with a tenant nobody of `namespace` may see."""
+    name = f"t-ui-other-{secrets.token_hex(3)}"
+    kubectl("create", "namespace", name)
+    yield name
+    kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture
+def ui(
+    cluster: Cluster, namespace: str, other_namespace: str, tmp_path: Path
+) -> Iterator[UiProcess]:
+    yield from ui_process(cluster, [namespace, other_namespace], tmp_path / "ui.log")
+
+
+@pytest.fixture
+def tokens(cluster: Cluster, kubectl: KubectlRunner, namespace: str, crd: str) -> dict[str, str]:
+    """Tokens of `developer` (edit) and `auditor` (view) in the namespace."""
+    apply_user_roles(cluster, kubectl)
+    return {
+        "developer": service_account_user(cluster, kubectl, namespace, "developer", "edit"),
+        "auditor": service_account_user(cluster, kubectl, namespace, "auditor", "view"),
+    }
+
+
+def sign_in(page: Page, ui: UiProcess, token: str) -> None:
+    page.goto(f"{ui.url}/")
+    expect(page).to_have_url(f"{ui.url}/signin")
+    page.fill("#token", token)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(f"{ui.url}/")
+
+
+def apply_in(kubectl: KubectlRunner, namespace: str, manifest: dict[str, Any]) -> None:
+    kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(manifest))
+
+
+def backups_in(kubectl: KubectlRunner, namespace: str) -> list[str]:
+    return sorted(item["metadata"]["name"] for item in tb.items(kubectl, namespace, "tb"))
+
+
+def shot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def test_edit_user_backs_up_now_and_watches_it_succeed(
+    page: Page,
+    ui: UiProcess,
+    tokens: dict[str, str],
+    kubectl: KubectlRunner,
+    namespace: str,
+    other_namespace: str,
+    start_operator: StartOperator,
+    secret: dict[str, str],
+    claim_dir: Path,
+    tmp_path: Path,
+) -> None:
+    apply_in(kubectl, other_namespace, tb.manifest("elsewhere", tenant="globex"))
+    start_operator()
+    with pods_run(kubectl, namespace, claim_dir, tmp_path):
+        apply_in(kubectl, namespace, tb.manifest())
+        tb.wait_phase(kubectl, namespace, "nightly", "Succeeded", timeout=90)
+
+        page.goto(f"{ui.url}/signin")
+        shot(page, "signin")
+        sign_in(page, ui, tokens["developer"])
+        cookies = {cookie["name"]: cookie for cookie in page.context.cookies()}
+        session = cookies["tbui_session"]
+        assert session["httpOnly"]
+        assert session["sameSite"] == "Strict"
+        assert tokens["developer"] not in json.dumps(list(cookies.values()))
+        table = page.locator("#tenants")
+        expect(table).to_contain_text("acme")
+        expect(table).to_contain_text("Succeeded")
+        assert "globex" not in page.content()  # only the namespaces the user may read
+        shot(page, "overview")
+
+        response = page.goto(f"{ui.url}/t/{namespace}/acme")
+        assert response is not None
+        csp = response.headers["content-security-policy"]
+        assert "script-src 'self'" in csp
+        assert "unsafe-inline" not in csp
+        assert response.headers["x-frame-options"] == "DENY"
+        page.click("#backup-now")
+        page.wait_for_url(f"{ui.url}/b/{namespace}/acme-now-*")
+        created = page.url.rsplit("/", 1)[1]
+        assert created in backups_in(kubectl, namespace)
+        page.evaluate("window.sameDocument = true")
+        expect(page.locator("[data-field=phase]")).to_have_text("Succeeded", timeout=120_000)
+        assert page.evaluate("window.sameDocument") is True  # changed without a reload
+        expect(page.locator("#conditions")).to_contain_text("Complete")
+        shot(page, "backup")
+
+        page.goto(f"{ui.url}/t/{namespace}/acme")
+        rows = page.locator("#backups tbody tr")
+        expect(rows).to_have_count(2)
+        expect(rows.first).to_contain_text(created)  # newest first
+        shot(page, "tenant")
+
+
+def test_view_user_sees_no_buttons_and_a_forged_post_is_refused(
+    page: Page, ui: UiProcess, tokens: dict[str, str], kubectl: KubectlRunner, namespace: str
+) -> None:
+    apply_in(kubectl, namespace, tb.manifest())
+    sign_in(page, ui, tokens["auditor"])
+    page.goto(f"{ui.url}/t/{namespace}/acme")
+    expect(page.locator("#backups")).to_contain_text("nightly")
+    assert page.locator("#backup-now").count() == 0
+    assert page.locator("form[action$='/backup']").count() == 0
+    # The button is only hidden: a hand-made form, with the session's CSRF token, still
+    # reaches the API server, which refuses it.
+    page.evaluate(
+        """(action) => {
+            const form = document.createElement("form");
+            form.method = "post";
+            form.action = action;
+            const csrf = document.querySelector("input[name=csrf]").cloneNode();
+            form.appendChild(csrf);
+            document.body.appendChild(form);
+            form.submit();
+        }""",
+        f"/t/{namespace}/acme/backup",
+    )
+    error = page.locator("#error")
+    expect(error).to_contain_text("Refused by the API server")
+    expect(error).to_contain_text("forbidden")
+    expect(error).to_contain_text("cannot create resource")
+    assert "Traceback" not in page.content()
+    shot(page, "refused")
+    assert backups_in(kubectl, namespace) == ["nightly"]
+
+
+def test_cluster_text_renders_as_text(
+    page: Page, ui: UiProcess, tokens: dict[str, str], kubectl: KubectlRunner, namespace: str
+) -> None:
+    manifest = tb.manifest()
+    manifest["metadata"]["annotations"] = {"note": PAYLOAD}
+    apply_in(kubectl, namespace, manifest)
+    status = {
+        "status": {
+            "phase": "Failed",
+            "reason": "DumpFailed",
+            "message": PAYLOAD,
+            "attempts": 1,
+            "conditions": [
+                {
+                    "type": "Failed",
+                    "status": "True",
+                    "reason": "DumpFailed",
+                    "message": PAYLOAD,
+                    "lastTransitionTime": "2026-01-01T00:00:00Z",
+                }
+            ],
+        }
+    }
+    kubectl(
+        "patch",
+        "-n",
+        namespace,
+        "tb",
+        "nightly",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps(status),
+    )
+    sign_in(page, ui, tokens["auditor"])
+    page.goto(f"{ui.url}/b/{namespace}/nightly")
+    expect(page.locator("[data-field=message]")).to_have_text(PAYLOAD)
+    expect(page.locator("#metadata")).to_contain_text(PAYLOAD)
+    expect(page.locator("#backup")).to_have_attribute(
+        "data-updated", re.compile("."), timeout=15_000
+    )  # the script has rewritten the fields from the JSON once
+    expect(page.locator("#conditions")).to_contain_text(PAYLOAD)
+    assert page.evaluate("window.pwned") is None
+    assert page.locator("main img, main script").count() == 0
+    shot(page, "inert")
+
+
+def test_csrf_rate_limit_and_revoked_token(
+    page: Page, ui: UiProcess, tokens: dict[str, str], kubectl: KubectlRunner, namespace: str
+) -> None:
+    apply_in(kubectl, namespace, tb.manifest())
+    sign_in(page, ui, tokens["developer"])
+    page.goto(f"{ui.url}/t/{namespace}/acme")
+    action = f"{ui.url}/t/{namespace}/acme/backup"
+    csrf = page.locator("form.actions input[name=csrf]").get_attribute("value")
+    assert csrf
+
+    refused = page.request.post(action, form={}, max_redirects=0)
+    assert refused.status == 403
+    assert "CSRF" in refused.text()
+    wrong = page.request.post(action, form={"csrf": "0" * 64}, max_redirects=0)
+    assert wrong.status == 403
+    assert backups_in(kubectl, namespace) == ["nightly"]
+
+    statuses = [
+        page.request.post(action, form={"csrf": csrf}, max_redirects=0).status for _ in range(11)
+    ]
+    assert statuses == [303] * 10 + [429]
+    assert len(backups_in(kubectl, namespace)) == 11
+
+    kubectl("delete", "serviceaccount", "developer", "-n", namespace)  # revokes its tokens
+    page.goto(f"{ui.url}/")
+    expect(page).to_have_url(f"{ui.url}/signin?expired=1", timeout=30_000)
+    expect(page.locator("#message")).to_contain_text("sign in again")

@@ -1,0 +1,303 @@
+"""The UI's pure decisions: sessions, CSRF tokens, the creation limit, the pages' models and
+the TenantBackup "Back up now" creates."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from tenant_backup.ui import actions, overview
+from tenant_backup.ui.csrf import csrf_token, csrf_valid, token_key
+from tenant_backup.ui.ratelimit import RateLimiter
+from tenant_backup.ui.sessions import SessionStore
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def backup(
+    name: str,
+    tenant: str,
+    created: str,
+    phase: str | None = None,
+    namespace: str = "team-a",
+    **status: Any,
+) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "namespace": namespace, "creationTimestamp": created},
+        "spec": {"tenant": tenant, "destination": {"pvc": {"claimName": "backups"}}},
+        "status": {"phase": phase, **status} if phase else {},
+    }
+
+
+# --- sessions -----------------------------------------------------------------------------
+
+
+def test_session_ids_are_random_and_hold_the_token_server_side() -> None:
+    store = SessionStore(max_age=3600, idle=600, clock=Clock())
+    first, second = store.create("tok-1", "alice"), store.create("tok-2", "bob")
+    assert first != second
+    assert len(first) >= 40
+    assert "tok" not in first
+    session = store.get(first)
+    assert session is not None
+    assert (session.token, session.username) == ("tok-1", "alice")
+
+
+def test_session_expires_when_idle_and_at_its_max_age() -> None:
+    clock = Clock()
+    store = SessionStore(max_age=100, idle=30, clock=clock)
+    session_id = store.create("tok", "alice")
+    for _ in range(3):  # use keeps it alive while idle < 30 s ...
+        clock.now += 25
+        assert store.get(session_id) is not None
+    clock.now += 30  # ... then 30 s of silence ends it
+    assert store.get(session_id) is None
+    other = store.create("tok", "alice")
+    for _ in range(3):
+        clock.now += 25
+        assert store.get(other) is not None
+    clock.now += 25  # 100 s after sign-in, however active
+    assert store.get(other) is None
+    assert len(store) == 0
+
+
+def test_unknown_empty_and_dropped_sessions_are_none() -> None:
+    store = SessionStore(max_age=100, idle=30, clock=Clock())
+    session_id = store.create("tok", "alice")
+    assert store.get(None) is None
+    assert store.get("") is None
+    assert store.get("made-up") is None
+    store.drop(session_id)
+    assert store.get(session_id) is None
+
+
+def test_creating_a_session_forgets_expired_ones() -> None:
+    clock = Clock()
+    store = SessionStore(max_age=100, idle=30, clock=clock)
+    for n in range(5):
+        store.create(f"tok-{n}", "alice")
+    clock.now += 31
+    store.create("fresh", "bob")
+    assert len(store) == 1
+
+
+# --- CSRF ---------------------------------------------------------------------------------
+
+
+def test_csrf_token_is_bound_to_its_session_and_secret() -> None:
+    secret = b"s" * 32
+    token = csrf_token(secret, "session-a")
+    assert csrf_valid(secret, "session-a", token)
+    assert not csrf_valid(secret, "session-b", token)
+    assert not csrf_valid(b"t" * 32, "session-a", token)
+    assert not csrf_valid(secret, "session-a", None)
+    assert not csrf_valid(secret, "session-a", "")
+    assert not csrf_valid(secret, "", csrf_token(secret, ""))
+    assert not csrf_valid(secret, "session-a", token[:-1] + ("0" if token[-1] != "0" else "1"))
+
+
+def test_token_key_does_not_reveal_the_token() -> None:
+    key = token_key("eyJhbGciOi.secret-part")
+    assert "secret-part" not in key
+    assert key == token_key("eyJhbGciOi.secret-part")
+    assert key != token_key("eyJhbGciOi.other")
+
+
+# --- rate limit ---------------------------------------------------------------------------
+
+
+def test_the_eleventh_creation_in_a_minute_is_refused_per_user() -> None:
+    clock = Clock()
+    limiter = RateLimiter(10, 60.0, clock)
+    assert all(limiter.allow("alice") for _ in range(10))
+    assert not limiter.allow("alice")
+    assert limiter.allow("bob")
+    assert 0 < limiter.retry_after("alice") <= 61
+    clock.now += 59.9
+    assert not limiter.allow("alice")
+    clock.now += 0.2  # the ten creations are a minute old
+    assert all(limiter.allow("alice") for _ in range(10))
+    assert not limiter.allow("alice")
+
+
+def test_refusals_do_not_count_against_the_window() -> None:
+    clock = Clock()
+    limiter = RateLimiter(2, 60.0, clock)
+    assert limiter.allow("alice")
+    clock.now += 30
+    assert limiter.allow("alice")
+    for _ in range(5):
+        assert not limiter.allow("alice")
+    clock.now += 30.1
+    assert limiter.allow("alice")
+    assert limiter.retry_after("alice") > 0
+
+
+# --- overview model -----------------------------------------------------------------------
+
+NOW = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
+
+
+def test_overview_rows_per_namespace_and_tenant() -> None:
+    backups = [
+        backup(
+            "acme-1",
+            "acme",
+            "2026-05-03T01:00:00Z",
+            "Succeeded",
+            completionTime="2026-05-03T13:05:00Z",
+            artifact={"size": "12.0 MiB"},
+        ),
+        backup("acme-2", "acme", "2026-05-04T01:00:00Z", "Failed", reason="DumpFailed"),
+        backup("acme-3", "acme", "2026-05-04T11:00:00Z", "Running"),
+        backup("acme-4", "acme", "2026-05-04T11:30:00Z"),
+        backup("globex-1", "globex", "2026-04-01T01:00:00Z", "Succeeded", namespace="team-b"),
+        backup("acme-b", "acme", "2026-05-04T01:00:00Z", "Failed", namespace="team-b"),
+    ]
+    rows = overview.tenant_rows(backups, [], NOW)
+    assert [(row.namespace, row.tenant) for row in rows] == [
+        ("team-a", "acme"),
+        ("team-b", "acme"),
+        ("team-b", "globex"),
+    ]
+    acme = rows[0]
+    assert acme.last_success == "2026-05-03T13:05:00Z"
+    assert acme.last_success_age == "22h 55m"
+    assert not acme.stale
+    assert acme.last_size == "12.0 MiB"
+    assert acme.running == 2  # Running, and the one the operator has not picked up
+    assert acme.latest_phase == ""
+    assert acme.backups == 4
+    assert rows[1].failed
+    assert rows[1].last_success_age == "never"
+    assert rows[1].stale
+    assert rows[2].stale  # a month old
+
+
+def test_scheduled_tenants_without_backups_are_listed() -> None:
+    schedule = {
+        "metadata": {"name": "nightly", "namespace": "team-a"},
+        "spec": {"tenants": ["acme", "initech"], "template": {}},
+    }
+    every = {
+        "metadata": {"name": "all", "namespace": "team-c"},
+        "spec": {"tenants": ["*"], "template": {}},
+        "status": {"tenants": [{"tenant": "hooli"}, {"nonsense": 1}]},
+    }
+    rows = overview.tenant_rows([], [schedule, every], NOW)
+    assert [(row.namespace, row.tenant, row.schedules) for row in rows] == [
+        ("team-a", "acme", ("nightly",)),
+        ("team-a", "initech", ("nightly",)),
+        ("team-c", "hooli", ("all",)),
+    ]
+    assert all(row.last_success_age == "never" for row in rows)
+
+
+def test_odd_objects_show_empty_fields_and_never_fail() -> None:
+    odd: list[dict[str, Any]] = [
+        {"metadata": "x", "spec": None, "status": []},
+        {"metadata": {"name": 5}, "spec": {"tenant": 7}, "status": {"attempts": "many"}},
+        {"metadata": {"name": "b", "namespace": "n"}, "spec": {"tenant": "t"}, "status": None},
+    ]
+    rows = overview.newest_first(odd)
+    assert {row.attempts for row in rows} == {0}
+    assert [row.tenant for row in overview.tenant_rows(odd, [], NOW)] == ["t"]
+
+
+def test_newest_first() -> None:
+    backups = [
+        backup("b", "acme", "2026-05-02T00:00:00Z"),
+        backup("c", "acme", "2026-05-03T00:00:00Z"),
+        backup("a", "acme", "2026-05-02T00:00:00Z"),
+    ]
+    assert [row.name for row in overview.newest_first(backups)] == ["c", "b", "a"]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0, "0s"), (59, "59s"), (61, "1m 1s"), (3600, "1h"), (93784, "1d 2h"), (86400 * 40, "40d")],
+)
+def test_human_age(seconds: int, text: str) -> None:
+    assert overview.human_age(seconds) == text
+
+
+def test_overview_of_500_tenants_and_5000_backups_is_quick() -> None:
+    import time
+
+    backups = [
+        backup(
+            f"t{n % 500}-{n}",
+            f"t{n % 500}",
+            f"2026-05-{1 + n % 4:02d}T00:00:{n % 60:02d}Z",
+            "Succeeded" if n % 7 else "Failed",
+            completionTime="2026-05-04T00:00:00Z",
+            artifact={"size": "1 MiB"},
+        )
+        for n in range(5000)
+    ]
+    started = time.perf_counter()
+    rows = overview.tenant_rows(backups, [], NOW)
+    elapsed = time.perf_counter() - started
+    assert len(rows) == 500
+    assert elapsed < 0.5
+
+
+# --- "Back up now" ------------------------------------------------------------------------
+
+
+def test_backup_now_takes_the_schedules_template() -> None:
+    schedule = {
+        "metadata": {"name": "nightly"},
+        "spec": {
+            "tenants": ["acme"],
+            "template": {"database": {"secretRef": {"name": "pg"}}, "destination": {"pvc": {}}},
+        },
+    }
+    body = actions.backup_now("team-a", "acme_eu", schedule, latest=None)
+    assert body["metadata"]["namespace"] == "team-a"
+    assert body["metadata"]["generateName"] == "acme-eu-now-"
+    assert "name" not in body["metadata"]
+    assert body["spec"] == {
+        "database": {"secretRef": {"name": "pg"}},
+        "destination": {"pvc": {}},
+        "tenant": "acme_eu",
+    }
+    assert body["metadata"]["annotations"][actions.REQUESTED_VIA_ANNOTATION].endswith(
+        "schedule nightly"
+    )
+
+
+def test_backup_now_copies_the_latest_backup_without_its_size_check() -> None:
+    latest = backup("acme-1", "acme", "2026-05-03T00:00:00Z", "Succeeded")
+    latest["spec"]["sizeCheck"] = {"previousBackup": "x", "previousSizeBytes": 1}
+    body = actions.backup_now("team-a", "acme", None, latest)
+    assert body["spec"] == {"tenant": "acme", "destination": {"pvc": {"claimName": "backups"}}}
+
+
+def test_backup_now_without_a_template_says_why() -> None:
+    with pytest.raises(actions.NoTemplateError, match="no schedule names tenant acme"):
+        actions.backup_now("team-a", "acme", None, None)
+
+
+def test_schedule_for_prefers_one_naming_the_tenant() -> None:
+    def schedule(name: str, tenants: list[str]) -> dict[str, Any]:
+        return {"metadata": {"name": name}, "spec": {"tenants": tenants}}
+
+    every, named = schedule("a-every", ["*"]), schedule("b-named", ["acme"])
+    assert overview.schedule_for([every, named], "acme") is named
+    assert overview.schedule_for([every, named], "globex") is every
+    assert overview.schedule_for([named], "globex") is None
+
+
+def test_name_prefix_is_a_dns_label() -> None:
+    prefix = actions.name_prefix("a" * 60)
+    assert len(prefix) + 5 <= 63
+    assert prefix.endswith("-now-")
