@@ -136,6 +136,7 @@ class Bench:
             )
         self.kubeconfig = install_identity(self.cluster, workdir / "operator.kubeconfig")
         self.audit_offset = 0
+        self.audit_inode: int | None = None
         self.running: OperatorProcess | None = None
 
     def tenants(self) -> list[str]:
@@ -151,9 +152,23 @@ class Bench:
 
     def requests_since_mark(self) -> list[audit.Request]:
         """Audit-logged requests since the last call."""
-        assert self.cluster.audit_log is not None
-        requests, self.audit_offset = audit.read_requests(self.cluster.audit_log, self.audit_offset)
-        return requests
+        log = self.cluster.audit_log
+        assert log is not None
+        requests: list[audit.Request] = []
+        inode = log.stat().st_ino
+        if self.audit_inode is not None and inode != self.audit_inode:
+            # Rotated (every 100 MB) since the last call: the rest of the file read last, then
+            # every file rotated after it, then the new log from its start.
+            rotated = sorted(log.parent.glob(f"{log.stem}-*{log.suffix}"))
+            inodes = [path.stat().st_ino for path in rotated]
+            first = inodes.index(self.audit_inode) if self.audit_inode in inodes else len(rotated)
+            for n, path in enumerate(rotated[first:]):
+                found, _ = audit.read_requests(path, self.audit_offset if n == 0 else 0)
+                requests.extend(found)
+            self.audit_offset = 0
+        self.audit_inode = inode
+        found, self.audit_offset = audit.read_requests(log, self.audit_offset)
+        return requests + found
 
     def namespace(self, objects: int) -> str:
         """A fresh namespace allowed any tenant, with the database Secret and the claim."""
