@@ -71,6 +71,8 @@ class Cluster:
     pids: dict[str, int] = field(default_factory=dict)
     node_name: str = cluster_config.NODE_NAME
     pod_gateway: str | None = None
+    apiserver_restarts: list[tuple[float, float]] = field(default_factory=list, repr=False)
+    """When `start_apiserver` started it again and when it was ready (UNIX seconds)."""
     _procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict, repr=False)
     _apiserver_args: list[str] = field(default_factory=list, repr=False)
 
@@ -200,8 +202,10 @@ class Cluster:
             raise ClusterError(
                 "the API server can be restarted only by the process that started it"
             )
+        started = time.time()
         self._launch("kube-apiserver", self._apiserver_args, detach=False)
         self._wait_apiserver(time.monotonic() + timeout)
+        self.apiserver_restarts.append((started, time.time()))
         self._write_state()
 
     def _launch(self, name: str, args: list[str], detach: bool) -> None:

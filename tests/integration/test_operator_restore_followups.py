@@ -80,8 +80,11 @@ def test_a_finished_restore_is_recorded_and_notified_once(
                             notifications={"email": email}))  # fmt: skip
     run_restore(kubectl, namespace, "copy-1-restore", tenant_db, claim_dir, tmp_path / "r")
     status = tb.wait_restore(kubectl, namespace, "copy", "Succeeded")
-    wait_for(
-        lambda: {"HistoryRecorded", "Notified"} <= conditions(kubectl, namespace, "copy").keys(),
+    wait_for(  # settled: a notification is Unknown/Sending between its claim and its answer
+        lambda: all(
+            conditions(kubectl, namespace, "copy").get(kind, ("Unknown",))[0] != "Unknown"
+            for kind in ("HistoryRecorded", "Notified")
+        ),
         60,
         lambda: f"no follow-ups: {restore_status(kubectl, namespace, 'copy')}",
     )

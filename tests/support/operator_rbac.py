@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -122,10 +123,25 @@ def used(events: Iterable[dict[str, Any]]) -> set[Permission]:
     return found
 
 
-def forbidden(events: Iterable[dict[str, Any]]) -> list[str]:
-    """`verb URI` of every request the authorizer refused (HTTP 403)."""
+RBAC_SETTLING_SECONDS = 10.0
+"""After an API server restart, how long its RBAC authorizer may refuse everything while its
+caches fill (audit: decision forbid, no reason)."""
+
+
+def forbidden(
+    events: Iterable[dict[str, Any]], restarts: Iterable[tuple[float, float]] = ()
+) -> list[str]:
+    """`verb URI` of every request the authorizer refused (HTTP 403), except those received
+    while a restarted API server was coming up (`restarts`: its start and ready times), when
+    an authorizer with empty caches refuses any request."""
+    windows = [(start, ready + RBAC_SETTLING_SECONDS) for start, ready in restarts]
+
+    def settling(event: dict[str, Any]) -> bool:
+        received = datetime.fromisoformat(event["requestReceivedTimestamp"]).timestamp()
+        return any(start <= received <= end for start, end in windows)
+
     return [
         f"{e['verb']} {e['requestURI']}"
         for e in events
-        if e.get("responseStatus", {}).get("code") == 403
+        if e.get("responseStatus", {}).get("code") == 403 and not settling(e)
     ]
