@@ -40,7 +40,11 @@ EVERYTHING_ON = (
     ' "smtp": {"cidrs": ["192.0.2.25/32"], "ports": [587]},'
     ' "webhooks": {"cidrs": ["0.0.0.0/0"], "ports": [443]},'
     ' "extraRules": [{"to": [{"ipBlock": {"cidr": "198.51.100.0/24"}}]}]}}',
+    'ui={"enabled": true, "replicas": 1, "auth": "proxy", "secureCookies": true,'
+    ' "namespaces": ["team-a"], "service": {"port": 8081},'
+    ' "resources": {"requests": {"cpu": "50m"}, "limits": {"memory": "192Mi"}}}',
 )
+UI_ON = "ui.enabled=true"
 
 
 def by_key(objs: list[dict[str, Any]]) -> dict[tuple[str, str, str], dict[str, Any]]:
@@ -214,6 +218,76 @@ def test_dump_job_settings_become_environment() -> None:
     assert {"name": "TENANT_BACKUP_DENIED_CIDRS", "value": ""} in env  # deny nothing: explicit
 
 
+def matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(key) == value for key, value in selector.items())
+
+
+def test_ui_runs_hardened_with_no_rights_of_its_own() -> None:
+    objs = by_key(chart.objects(chart.template(UI_ON)))
+    ns, name = "tenant-backup-system", "tenant-backup-operator-ui"
+    pod = objs["Deployment", ns, name]["spec"]["template"]
+    spec = pod["spec"]
+    assert (spec["serviceAccountName"], spec["automountServiceAccountToken"]) == (name, False)
+    assert objs["ServiceAccount", ns, name]["automountServiceAccountToken"] is False
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    (container,) = spec["containers"]
+    assert container["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert container["command"][:2] == ["tenant-backup", "ui"]
+    assert "--auth=token" in container["command"]
+    assert "--secure-cookies" not in container["command"]
+    # The API server's CA without a token: the kube-root-ca.crt ConfigMap, where --certificate-
+    # authority looks.
+    (mount,) = container["volumeMounts"]
+    (volume,) = spec["volumes"]
+    assert volume["projected"]["sources"] == [
+        {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}}
+    ]
+    assert mount["name"] == volume["name"]
+    assert f"--certificate-authority={mount['mountPath']}/ca.crt" in container["command"]
+    bound = [
+        obj
+        for (kind, _, _), obj in objs.items()
+        if kind in ("RoleBinding", "ClusterRoleBinding")
+        and any(subject["name"] == name for subject in obj["subjects"])
+    ]
+    assert bound == []
+    service = objs["Service", ns, name]["spec"]
+    assert matches(service["selector"], pod["metadata"]["labels"])
+    assert (service["ports"][0]["port"], service["ports"][0]["targetPort"]) == (80, "http")
+    # No selector of the operator's picks the UI's pods (nor the UI's the operator's).
+    operator = objs["Deployment", ns, "tenant-backup-operator"]
+    for selector in (
+        operator["spec"]["selector"]["matchLabels"],
+        objs["Service", ns, "tenant-backup-operator-metrics"]["spec"]["selector"],
+        objs["PodDisruptionBudget", ns, "tenant-backup-operator"]["spec"]["selector"][
+            "matchLabels"
+        ],
+        objs["NetworkPolicy", ns, "tenant-backup-operator"]["spec"]["podSelector"]["matchLabels"],
+    ):
+        assert not matches(selector, pod["metadata"]["labels"])
+    assert not matches(service["selector"], operator["spec"]["template"]["metadata"]["labels"])
+
+
+def test_ui_values_reach_its_command() -> None:
+    objs = by_key(chart.objects(chart.template(*EVERYTHING_ON)))
+    ns, name = "tenant-backup-system", "tenant-backup-operator-ui"
+    command = objs["Deployment", ns, name]["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert {"--auth=proxy", "--secure-cookies", "--namespace=team-a"} <= set(command)
+    assert objs["Service", ns, name]["spec"]["ports"][0]["port"] == 8081
+    assert not any(key[2] == name for key in by_key(chart.objects(chart.template())))
+    with pytest.raises(AssertionError, match="auth"):
+        chart.template(UI_ON, 'ui.auth="basic"')
+
+
 @pytest.fixture(scope="module")
 def schemas(cluster: Cluster, crd: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     openapi = json.loads(cluster.kubectl("get", "--raw", "/openapi/v2", timeout=120).stdout)
@@ -274,8 +348,10 @@ def test_helm_install_under_restricted_pod_security(cluster: Cluster, crd: str) 
             str(cluster.kubeconfig),
             "--set-json",
             f'watchNamespaces=["{namespace}"]',
+            "--set-json",
+            UI_ON,
         )
-        deployment = json.loads(
+        deployments = json.loads(
             cluster.kubectl(
                 "get",
                 "-n",
@@ -287,24 +363,30 @@ def test_helm_install_under_restricted_pod_security(cluster: Cluster, crd: str) 
                 f"app.kubernetes.io/instance={release}",
             ).stdout
         )["items"]
-        assert len(deployment) == 1
-        template = deployment[0]["spec"]["template"]
-        pod = {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {"name": "probe"},
-            "spec": template["spec"],
-        }
-        # No ReplicaSet controller runs here: ask admission (Pod Security) about the pod itself.
-        cluster.kubectl(
-            "create", "--dry-run=server", "-n", namespace, "-f", "-", input=json.dumps(pod)
-        )
-        loose = json.loads(json.dumps(pod))
-        loose["spec"]["containers"][0]["securityContext"]["allowPrivilegeEscalation"] = True
-        with pytest.raises(KubectlError, match="violates PodSecurity"):
+        assert len(deployments) == 2  # the operator and the UI
+        for deployment in deployments:
+            pod = {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": "probe"},
+                "spec": deployment["spec"]["template"]["spec"],
+            }
+            # No ReplicaSet controller runs here: ask admission (Pod Security) about the pod.
             cluster.kubectl(
-                "create", "--dry-run=server", "-n", namespace, "-f", "-", input=json.dumps(loose)
+                "create", "--dry-run=server", "-n", namespace, "-f", "-", input=json.dumps(pod)
             )
+            loose = json.loads(json.dumps(pod))
+            loose["spec"]["containers"][0]["securityContext"]["allowPrivilegeEscalation"] = True
+            with pytest.raises(KubectlError, match="violates PodSecurity"):
+                cluster.kubectl(
+                    "create",
+                    "--dry-run=server",
+                    "-n",
+                    namespace,
+                    "-f",
+                    "-",
+                    input=json.dumps(loose),
+                )
     finally:
         chart.run(
             "helm",

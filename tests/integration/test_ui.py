@@ -1,5 +1,5 @@
 """The backup UI in a real headless Chromium against the real API server, acting as users
-who hold the built-in `edit` and `view` roles (ServiceAccount tokens, as `kubectl create
+who hold the built-in `admin`, `edit` and `view` roles (ServiceAccount tokens, as `kubectl create
 token` gives). The operator and real dumps run where a backup must reach Succeeded.
 
 Each test saves screenshots of the pages it shows under docs/ui/ (the README shows them).
@@ -19,6 +19,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from devenv.cluster import Cluster
 from devenv.kubectl import KubectlRunner
+from devenv.waiting import wait_for
 from tests.support import backups as tb
 from tests.support.operator_fixtures import StartOperator
 from tests.support.pod_runner import pods_run
@@ -30,6 +31,7 @@ from tests.support.ui import (
     service_account_user,
     ui_process,
 )
+from tests.support.users import can_i
 
 PAYLOAD = '<script>window.pwned=1</script><img src=x onerror="window.pwned=2">'
 
@@ -263,3 +265,76 @@ def test_csrf_rate_limit_and_revoked_token(
     page.goto(f"{ui.url}/")
     expect(page).to_have_url(f"{ui.url}/signin?expired=1", timeout=30_000)
     expect(page.locator("#message")).to_contain_text("sign in again")
+
+
+def succeeded_backup(kubectl: KubectlRunner, namespace: str) -> None:
+    """TenantBackup `nightly` of `acme`, marked Succeeded (no dump needed: nothing restores)."""
+    apply_in(kubectl, namespace, tb.manifest())
+    kubectl(
+        "patch",
+        "-n",
+        namespace,
+        "tb",
+        "nightly",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps({"status": {"phase": "Succeeded", "attempts": 1}}),
+    )
+
+
+def test_admin_starts_a_verify_restore_and_an_edit_user_sees_no_form(
+    browser: Browser,
+    page: Page,
+    ui: UiProcess,
+    tokens: dict[str, str],
+    cluster: Cluster,
+    kubectl: KubectlRunner,
+    namespace: str,
+) -> None:
+    succeeded_backup(kubectl, namespace)
+    owner = service_account_user(cluster, kubectl, namespace, "owner", "admin")
+    user = f"system:serviceaccount:{namespace}:owner"
+    wait_for(
+        lambda: can_i(kubectl, namespace, user, "create", "tenantrestores"),
+        30,
+        f"{user} to create tenantrestores (aggregation into admin)",
+    )
+    sign_in(page, ui, owner)
+    page.goto(f"{ui.url}/t/{namespace}/acme")
+    form = page.locator("#restore-form")
+    expect(form).to_be_visible()
+    expect(page.locator("#restore-backup option")).to_have_text(["nightly"])
+
+    page.select_option("#restore-mode", "Replace")
+    page.fill("#restore-confirm", "globex")  # not the target tenant: the API server refuses
+    page.click("#restore-start")
+    error = page.locator("#error")
+    expect(error).to_contain_text("Refused by the API server")
+    expect(error).to_contain_text("confirm equal to it")
+    assert tb.items(kubectl, namespace, "tenantrestores") == []
+
+    page.select_option("#restore-mode", "Verify")
+    page.click("#restore-start")
+    page.wait_for_url(re.compile(rf"/t/{namespace}/acme\?restore=acme-restore-"))
+    (restore,) = tb.items(kubectl, namespace, "tenantrestores")
+    name = restore["metadata"]["name"]
+    expect(page.locator("#notice")).to_contain_text(name)
+    backup = tb.items(kubectl, namespace, "tb")[0]
+    assert restore["spec"]["mode"] == "Verify"
+    assert restore["spec"]["source"] == {"backupRef": {"name": "nightly"}}
+    assert restore["spec"]["target"]["tenant"] == "acme"
+    assert restore["spec"]["target"]["database"] == backup["spec"]["database"]
+    assert "confirm" not in restore["spec"]
+    shot(page, "restore")
+
+    edit_context = browser.new_context()
+    try:
+        edit_page = edit_context.new_page()
+        sign_in(edit_page, ui, tokens["developer"])
+        edit_page.goto(f"{ui.url}/t/{namespace}/acme")
+        expect(edit_page.locator("#backup-now")).to_be_visible()  # may back up, not restore
+        assert edit_page.locator("#restore").count() == 0
+        assert edit_page.locator("form[action$='/restore']").count() == 0
+    finally:
+        edit_context.close()

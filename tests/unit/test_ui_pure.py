@@ -1,5 +1,5 @@
 """The UI's pure decisions: sessions, CSRF tokens, the creation limit, the pages' models and
-the TenantBackup "Back up now" creates."""
+the TenantBackup "Back up now" creates and the TenantRestore of the restore form."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tenant_backup.api.restore import TenantRestoreSpec
 from tenant_backup.ui import actions, overview
 from tenant_backup.ui.csrf import csrf_token, csrf_valid, token_key
 from tenant_backup.ui.ratelimit import RateLimiter
@@ -301,3 +302,35 @@ def test_name_prefix_is_a_dns_label() -> None:
     prefix = actions.name_prefix("a" * 60)
     assert len(prefix) + 5 <= 63
     assert prefix.endswith("-now-")
+    restore = actions.name_prefix("a" * 60, "restore")
+    assert len(restore) + 5 <= 63
+    assert restore.endswith("-restore-")
+
+
+# --- the restore form ---------------------------------------------------------------------
+
+
+def source_backup() -> dict[str, Any]:
+    body = backup("acme-1", "acme", "2026-05-03T00:00:00Z", "Succeeded")
+    body["spec"]["database"] = {"secretRef": {"name": "pg"}, "sslMode": "require"}
+    return body
+
+
+def test_restore_verifies_the_chosen_backup_into_its_database() -> None:
+    body = actions.restore("team-a", source_backup(), "Verify", "", confirm="acme")
+    assert body["kind"] == "TenantRestore"
+    assert body["metadata"]["namespace"] == "team-a"
+    assert body["metadata"]["generateName"] == "acme-restore-"
+    assert body["spec"] == {
+        "source": {"backupRef": {"name": "acme-1"}},
+        "target": {"database": {"secretRef": {"name": "pg"}, "sslMode": "require"}},
+        "mode": "Verify",
+    }  # no confirm outside Replace
+    TenantRestoreSpec.model_validate(body["spec"])
+
+
+def test_restore_replace_carries_the_confirmation_as_typed() -> None:
+    body = actions.restore("team-a", source_backup(), "Replace", "acme_eu", confirm="acme")
+    assert body["spec"]["target"]["tenant"] == "acme_eu"
+    assert body["spec"]["confirm"] == "acme"  # wrong: the API server's CEL rule refuses it
+    assert body["metadata"]["generateName"] == "acme-eu-restore-"

@@ -27,3 +27,14 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- $values := (index . 0).Values.metrics.prometheusRule -}}
 {{- toYaml (merge (dict) $values.alertLabels (dict "severity" (index . 1))) -}}
 {{- end -}}
+
+{{/* The backup UI's objects: their own name and labels, so no operator selector (its
+Deployment, metrics Service, PodDisruptionBudget, NetworkPolicy) matches the UI's pods. */}}
+{{- define "tbo.uiName" -}}
+{{- printf "%s-ui" (include "tbo.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "tbo.uiLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}-ui
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}

@@ -4,7 +4,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from tenant_backup.api.kinds import API_VERSION, TENANT_BACKUP
+from tenant_backup.api.kinds import API_VERSION, TENANT_BACKUP, TENANT_RESTORE
 
 Body = dict[str, Any]
 REQUESTED_VIA_ANNOTATION = "tenantbackup.dev/requested-via"
@@ -47,10 +47,36 @@ def backup_now(
     }
 
 
-def name_prefix(tenant: str) -> str:
+def restore(
+    namespace: str, backup: Mapping[str, Any], mode: str, target_tenant: str, confirm: str
+) -> Body:
+    """A TenantRestore of `backup` in `mode` into `target_tenant` (empty: the backup's own
+    tenant), in the database the backup was taken from. The form's text goes in as typed:
+    the API server's schema and CEL rules judge it (`confirm` is sent for Replace only)."""
+    name = str(_part(backup, "metadata").get("name", ""))
+    target: Body = {"database": dict(_part(_part(backup, "spec"), "database"))}
+    if target_tenant:
+        target["tenant"] = target_tenant
+    spec: Body = {"source": {"backupRef": {"name": name}}, "target": target, "mode": mode}
+    if mode == "Replace":
+        spec["confirm"] = confirm
+    tenant = target_tenant or str(_part(backup, "spec").get("tenant", ""))
+    return {
+        "apiVersion": API_VERSION,
+        "kind": TENANT_RESTORE.kind,
+        "metadata": {
+            "namespace": namespace,
+            "generateName": name_prefix(tenant, "restore"),
+            "annotations": {REQUESTED_VIA_ANNOTATION: f"ui, from backup {name}"},
+        },
+        "spec": spec,
+    }
+
+
+def name_prefix(tenant: str, what: str = "now") -> str:
     """`acme_eu` -> `acme-eu-now-`: a DNS-label prefix for generateName."""
     label = re.sub(r"[^a-z0-9-]+", "-", tenant.lower()).strip("-") or "tenant"
-    return f"{label[: NAME_PREFIX_MAX_LENGTH - len('-now-')].rstrip('-')}-now-"
+    return f"{label[: NAME_PREFIX_MAX_LENGTH - len(what) - 2].rstrip('-')}-{what}-"
 
 
 def _part(body: Mapping[str, Any], key: str) -> Mapping[str, Any]:

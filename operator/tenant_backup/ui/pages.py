@@ -1,4 +1,5 @@
-"""The pages and their JSON twins (what the pages' script polls), and "Back up now".
+"""The pages and their JSON twins (what the pages' script polls), "Back up now" and the
+restore form.
 
 Every read and write goes to the API server with the caller's token: a button is shown when
 SelfSubjectAccessReview says the user may, but whether an action happens is for the API
@@ -10,10 +11,11 @@ import dataclasses
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
-from tenant_backup.api.kinds import TENANT_BACKUP, TENANT_BACKUP_SCHEDULE
+from tenant_backup.api.kinds import TENANT_BACKUP, TENANT_BACKUP_SCHEDULE, TENANT_RESTORE
 from tenant_backup.ui import actions, overview
 from tenant_backup.ui.context import Caller, caller, render, state_of
 from tenant_backup.ui.csrf import CSRF_FIELD, csrf_valid
@@ -22,6 +24,7 @@ from tenant_backup.ui.kubeapi import ApiRefusedError, UnauthorizedError, UserApi
 Body = dict[str, Any]
 EVERY_NAMESPACE = ""
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"  # the spec again: noise
+RESTORE_MODES = ("Verify", "CreateNew", "Replace")
 
 
 async def overview_page(request: web.Request) -> web.StreamResponse:
@@ -43,7 +46,8 @@ async def overview_json(request: web.Request) -> web.StreamResponse:
 
 
 async def tenant_page(request: web.Request) -> web.StreamResponse:
-    """One tenant: its backups newest first, and "Back up now" if the user may create one."""
+    """One tenant: its backups newest first, "Back up now" if the user may create a backup,
+    and the restore form if they may create a restore."""
     return await _tenant_view(request, await caller(request), error=None, status=200)
 
 
@@ -115,29 +119,10 @@ async def back_up_now(request: web.Request) -> web.StreamResponse:
     """Create a TenantBackup of the tenant as the user, from its schedule's template (or its
     latest backup's settings); the backup's page, or the tenant's page with the refusal."""
     who = await caller(request)
-    state = state_of(request)
     form = await request.post()
-    if not csrf_valid(state.secret, who.csrf_key, _field(form, CSRF_FIELD)):
-        return render(
-            request,
-            "error.html",
-            {"user": who, "title": "Refused", "reason": "Missing or wrong CSRF token."},
-            status=403,
-        )
-    if not state.limiter.allow(who.username):
-        wait = state.limiter.retry_after(who.username)
-        return render(
-            request,
-            "error.html",
-            {
-                "user": who,
-                "title": "Too many requests",
-                "reason": f"At most {state.config.creations_per_minute} creations a minute: "
-                f"try again in {wait} s.",
-            },
-            status=429,
-            headers={"Retry-After": str(wait)},
-        )
+    refusal = _refuse_creation(request, who, form)
+    if refusal is not None:
+        return refusal
     namespace, tenant = request.match_info["namespace"], request.match_info["tenant"]
     try:
         schedules = await _readable(who.api.list_objects(TENANT_BACKUP_SCHEDULE, namespace))
@@ -159,16 +144,81 @@ async def back_up_now(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"/b/{namespace}/{name}")
 
 
+async def start_restore(request: web.Request) -> web.StreamResponse:
+    """Create a TenantRestore from the form, as the user: the chosen backup of the tenant into
+    the database it came from; back to the tenant's page, naming it or with the refusal."""
+    who = await caller(request)
+    form = await request.post()
+    refusal = _refuse_creation(request, who, form)
+    if refusal is not None:
+        return refusal
+    namespace, tenant = request.match_info["namespace"], request.match_info["tenant"]
+    chosen = _field(form, "backup")
+    try:
+        backup = await who.api.get(TENANT_BACKUP, namespace, chosen) if chosen else None
+        if backup is None or _mapping(backup.get("spec")).get("tenant") != tenant:
+            error = f"Choose a backup of tenant {tenant} to restore from."
+            return await _tenant_view(request, who, error=error, status=400)
+        body = actions.restore(
+            namespace,
+            backup,
+            mode=_field(form, "mode"),
+            target_tenant=_field(form, "target").strip(),
+            confirm=_field(form, "confirm").strip(),
+        )
+        created = await who.api.create(TENANT_RESTORE, namespace, body)
+    except UnauthorizedError:
+        raise
+    except ApiRefusedError as refused:
+        status = refused.status if refused.status >= 400 else 502
+        error = f"Refused by the API server: {refused.reason}"
+        return await _tenant_view(request, who, error=error, status=status)
+    name = str(created.get("metadata", {}).get("name", ""))
+    raise web.HTTPSeeOther(f"/t/{namespace}/{tenant}?{urlencode({'restore': name})}")
+
+
+def _refuse_creation(
+    request: web.Request, who: Caller, form: Mapping[str, object]
+) -> web.Response | None:
+    """The page refusing a creation without the session's CSRF token, or over the user's
+    rate; None when it may go to the API server."""
+    state = state_of(request)
+    if not csrf_valid(state.secret, who.csrf_key, _field(form, CSRF_FIELD)):
+        return render(
+            request,
+            "error.html",
+            {"user": who, "title": "Refused", "reason": "Missing or wrong CSRF token."},
+            status=403,
+        )
+    if not state.limiter.allow(who.username):
+        wait = state.limiter.retry_after(who.username)
+        return render(
+            request,
+            "error.html",
+            {
+                "user": who,
+                "title": "Too many requests",
+                "reason": f"At most {state.config.creations_per_minute} creations a minute: "
+                f"try again in {wait} s.",
+            },
+            status=429,
+            headers={"Retry-After": str(wait)},
+        )
+    return None
+
+
 async def _tenant_view(
     request: web.Request, who: Caller, error: str | None, status: int
 ) -> web.Response:
     namespace, tenant = request.match_info["namespace"], request.match_info["tenant"]
-    backups, may_create, schedules = await asyncio.gather(
+    backups, may_create, may_restore, schedules = await asyncio.gather(
         _tenant_backups(who.api, namespace, tenant),
         who.api.may("create", TENANT_BACKUP, namespace),
+        who.api.may("create", TENANT_RESTORE, namespace),
         _readable(who.api.list_objects(TENANT_BACKUP_SCHEDULE, namespace)),
     )
     schedule = overview.schedule_for(schedules, tenant)
+    rows = overview.newest_first(backups)
     return render(
         request,
         "tenant.html",
@@ -176,8 +226,12 @@ async def _tenant_view(
             "user": who,
             "namespace": namespace,
             "tenant": tenant,
-            "backups": overview.newest_first(backups),
+            "backups": rows,
             "may_create": may_create,
+            "may_restore": may_restore,
+            "restorable": [row.name for row in rows if row.phase == "Succeeded"],
+            "restore_modes": RESTORE_MODES,
+            "restore_created": request.query.get("restore", "") if error is None else "",
             "schedule": str(schedule.get("metadata", {}).get("name", "")) if schedule else "",
             "error": error,
         },

@@ -59,6 +59,7 @@ def make_app(config: UiConfig) -> web.Application:
             web.get("/api/overview", pages.overview_json),
             web.get(f"/t/{NAMESPACE}/{TENANT}", pages.tenant_page),
             web.post(f"/t/{NAMESPACE}/{TENANT}/backup", pages.back_up_now),
+            web.post(f"/t/{NAMESPACE}/{TENANT}/restore", pages.start_restore),
             web.get(f"/api/t/{NAMESPACE}/{TENANT}", pages.tenant_json),
             web.get(f"/b/{NAMESPACE}/{NAME}", pages.backup_page),
             web.get(f"/api/b/{NAMESPACE}/{NAME}", pages.backup_json),
