@@ -1,4 +1,4 @@
--- Argo CD health check for tenantbackup.dev/TenantBackup (see docs/argocd.md).
+-- Argo CD health check for tenantbackup.dev/TenantBackup (see docs/deploy.md, "Argo CD health check").
 -- Succeeded -> Healthy, Failed -> Degraded, anything else (no status yet, Pending,
 -- Running, a retry scheduled) -> Progressing. The message is the operator's own.
 local hs = {}

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from devenv import chart_tools as chart
 from devenv.cluster import Cluster
@@ -72,6 +73,44 @@ def test_values_schema_rejects_nonsense() -> None:
         chart.template(
             'egress={"deniedCIDRs": null, "allowedCIDRs": ["intranet"], "allowedHosts": []}'
         )
+
+
+def test_renders_as_a_subchart_with_global_values(tmp_path: Path) -> None:
+    """An umbrella chart depending on it by `file://`: Helm passes `global` down, which the
+    values schema accepts, and the umbrella's values for it reach its templates."""
+    version = yaml.safe_load((chart.CHART / "Chart.yaml").read_text())["version"]
+    umbrella = tmp_path / "platform"
+    umbrella.mkdir()
+    dependency = {
+        "name": chart.CHART.name,
+        "version": version,
+        "repository": f"file://{chart.CHART}",
+    }
+    (umbrella / "Chart.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v2",
+                "name": "platform",
+                "version": "1.0.0",
+                "dependencies": [dependency],
+            }
+        )
+    )
+    values = {
+        "global": {"imageRegistry": "registry.example", "imagePullSecrets": ["pull"]},
+        chart.CHART.name: {"watchNamespaces": ["team-a"]},
+    }
+    (umbrella / "values.yaml").write_text(yaml.safe_dump(values))
+    chart.run("helm", "dependency", "update", "--skip-refresh", str(umbrella))
+    rendered = chart.run("helm", "template", "platform", str(umbrella), "-n", "platform-system")
+    objs = chart.objects(rendered)
+    deployment = next(o for o in objs if o["kind"] == "Deployment")
+    assert deployment["metadata"]["namespace"] == "platform-system"
+    command = deployment["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert "--namespace=team-a" in command
+    assert "--all-namespaces" not in command
+    bindings = {o["metadata"].get("namespace") for o in objs if o["kind"] == "RoleBinding"}
+    assert "team-a" in bindings
 
 
 def test_restores_join_edit_only_when_asked() -> None:

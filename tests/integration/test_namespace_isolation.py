@@ -66,6 +66,10 @@ def test_a_tenant_allowed_only_elsewhere_fails_with_no_job(
     assert says in status["message"]
     assert ALLOWED_TENANTS_ANNOTATION in status["message"]
     assert status["attempts"] == 0
+    stalled = next(c for c in status["conditions"] if c["type"] == "Stalled")
+    assert (stalled["status"], stalled["reason"]) == ("True", "TenantNotAllowed")
+    reconciling = next(c for c in status["conditions"] if c["type"] == "Reconciling")
+    assert reconciling["status"] == "False"
     assert tb.job_names(kubectl, namespace) == []
     assert list(claim_dir.iterdir()) == []
     assert "TenantNotAllowed" in tb.event_reasons(kubectl, namespace)

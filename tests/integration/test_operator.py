@@ -57,6 +57,8 @@ def test_success_reports_a_verified_artifact(
         "Complete": "True",
         "Failed": "False",
         "Ready": "True",
+        "Reconciling": "False",
+        "Stalled": "False",
         "Verified": "True",
     }
     assert artifact["verification"] == "toc"

@@ -130,3 +130,29 @@ def test_link_local_destinations_are_refused_even_where_loopback_is_allowed(
     written += json.dumps(tb.items(kubectl, namespace, "events"))
     assert not RAW_ERRORS.search(written)
     assert "db-pass-31" not in written
+
+
+def test_the_preflight_asks_for_a_bare_service_name_in_the_backups_namespace(
+    apply: Apply,
+    kubectl: KubectlRunner,
+    namespace: str,
+    start_operator: StartOperator,
+) -> None:
+    """A CloudNativePG-style Secret names the Service bare (`acme-db-rw`): the Job resolves it
+    in its own namespace, the operator asks its outbound gate for `acme-db-rw.<ns>.svc`."""
+    tb.create_secret(
+        kubectl,
+        namespace,
+        tb.SECRET_NAME,
+        {"host": "acme-db-rw", "port": "5432", "dbname": "app",
+         "username": "backup", "password": "db-pass-31"},
+    )  # fmt: skip
+    operator = start_operator()
+    apply(tb.manifest())
+    wait_for(lambda: tb.job_names(kubectl, namespace) == ["nightly-1"], 60, "no Job")
+    job = tb.items(kubectl, namespace, "jobs")[0]
+    env = {e["name"]: e for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+    ref = env["PGHOST"]["valueFrom"]["secretKeyRef"]
+    assert (ref["name"], ref["key"]) == (tb.SECRET_NAME, "host")  # the Job's host is unchanged
+    assert f"preflight not run against acme-db-rw.{namespace}.svc:5432: " in operator.logs()
+    assert "against acme-db-rw:" not in operator.logs()

@@ -77,6 +77,9 @@ def test_what_only_the_operator_can_judge_is_reported_not_run(
     assert condition["status"] == "False"
     assert condition["reason"] == "InvalidSchedule"
     assert message in condition["message"], condition
+    found = {c["type"]: c for c in schedule_status(kubectl, namespace, "judged")["conditions"]}
+    assert (found["Stalled"]["status"], found["Stalled"]["reason"]) == ("True", "InvalidSchedule")
+    assert found["Reconciling"]["status"] == "False"
     assert runs(kubectl, namespace, "judged") == []
     printed = kubectl("get", "-n", namespace, "tbs", "judged", "-o", "json").stdout
     assert json.loads(printed)["status"].get("lastScheduleTime") is None

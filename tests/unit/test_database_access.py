@@ -15,7 +15,9 @@ from tenant_backup.backup.job import build_job
 from tenant_backup.core.database_access import (
     TLS_FILE_MODE,
     TlsMaterial,
+    as_seen_from_operator,
     plan_database,
+    qualified_host,
     secret_layout,
     tls_material,
 )
@@ -137,3 +139,28 @@ def test_a_refused_connection_is_still_unavailable() -> None:
 def test_a_server_that_wants_a_client_certificate_is_an_auth_failure() -> None:
     message = "FATAL:  connection requires a valid client certificate"
     assert classify_db_error(None, message, connecting=True) is Reason.AUTH_FAILED
+
+
+@pytest.mark.parametrize(
+    ("host", "seen"),
+    [
+        ("acme-db-rw", "acme-db-rw.team-a.svc"),
+        ("acme-db-rw.team-b", "acme-db-rw.team-b"),
+        ("pg.example.com", "pg.example.com"),
+        ("10.0.0.7", "10.0.0.7"),
+        ("fd00::7", "fd00::7"),
+        ("localhost", "localhost"),
+        ("/var/run/postgresql", "/var/run/postgresql"),
+        ("a,b", "a,b"),
+        ("", ""),
+    ],
+)
+def test_a_bare_service_name_is_qualified_with_the_secrets_namespace(host: str, seen: str) -> None:
+    assert qualified_host(host, "team-a") == seen
+
+
+def test_the_operator_sees_the_secret_with_its_host_qualified_and_nothing_else_changed() -> None:
+    secret = {"host": "acme-db-rw", "port": "5432", "dbname": "app", "username": "u"}
+    assert as_seen_from_operator(secret, "team-a") == {**secret, "host": "acme-db-rw.team-a.svc"}
+    assert secret["host"] == "acme-db-rw"
+    assert as_seen_from_operator({"dbname": "app"}, "team-a") == {"dbname": "app"}

@@ -53,7 +53,13 @@ def test_preflight_failure_is_permanent_and_creates_nothing(
     assert plan.status.reason == failure_kind.value
     assert plan.status.attempts == 0
     failed = {c.type.value: c.status for c in plan.status.conditions}
-    assert failed == {"Complete": "False", "Failed": "True", "Ready": "False"}
+    assert failed == {
+        "Complete": "False",
+        "Failed": "True",
+        "Ready": "False",
+        "Reconciling": "False",
+        "Stalled": "True",
+    }
 
 
 def test_success_records_artifact_and_conditions() -> None:
@@ -72,6 +78,8 @@ def test_success_records_artifact_and_conditions() -> None:
         "Complete": "True",
         "Failed": "False",
         "Ready": "True",
+        "Reconciling": "False",
+        "Stalled": "False",
     }
     assert plan.create_attempt is None
 
@@ -200,7 +208,7 @@ def test_terminal_status_is_left_alone() -> None:
 def test_transition_time_kept_while_condition_status_unchanged() -> None:
     current = advance(backup(), reconcile(backup(), [], T0, OK))
     later = reconcile(current, [job(1)], T0 + timedelta(minutes=5))
-    assert [c.last_transition_time for c in later.status.conditions] == [T0, T0, T0]
+    assert [c.last_transition_time for c in later.status.conditions] == [T0] * 5
     done = reconcile(
         advance(current, later), [job(1, finished(success_message()))], T0 + timedelta(minutes=9)
     )
@@ -209,6 +217,8 @@ def test_transition_time_kept_while_condition_status_unchanged() -> None:
         "Complete": T0 + timedelta(minutes=9),
         "Failed": T0,
         "Ready": T0 + timedelta(minutes=9),
+        "Reconciling": T0 + timedelta(minutes=9),
+        "Stalled": T0,
     }
 
 

@@ -101,6 +101,8 @@ def test_before_the_first_slot_nothing_runs_and_the_next_slot_is_shown() -> None
     assert decided.wake_at == SLOT
     assert conditions(decided)["Ready"] == ("True", "Scheduled")
     assert conditions(decided)["Suspended"] == ("False", "Active")
+    assert conditions(decided)["Reconciling"] == ("False", "Scheduled")
+    assert conditions(decided)["Stalled"] == ("False", "Scheduled")
 
 
 def test_a_due_slot_creates_one_labelled_run_per_tenant_with_the_finalizer() -> None:
@@ -276,6 +278,8 @@ def test_tenants_not_found_take_no_slot_and_retry() -> None:
     assert decided.creates == []
     assert decided.status.last_schedule_time is None
     assert conditions(decided)["Ready"] == ("False", "DiscoveryFailed")
+    assert conditions(decided)["Reconciling"] == ("True", "DiscoveryFailed")
+    assert conditions(decided)["Stalled"] == ("False", "DiscoveryFailed")
     assert decided.wake_at == now + timedelta(seconds=30)
 
 
@@ -313,6 +317,8 @@ def test_a_spec_the_operator_cannot_schedule_is_reported_and_runs_nothing() -> N
         assert decided.creates == []
         assert decided.prunes == []
         assert conditions(decided)["Ready"] == ("False", "InvalidSchedule")
+        assert conditions(decided)["Stalled"] == ("True", "InvalidSchedule")
+        assert conditions(decided)["Reconciling"] == ("False", "InvalidSchedule")
 
 
 def test_a_run_asked_to_be_pruned_is_not_pruned_or_counted_again_before_the_index_shows_it() -> (

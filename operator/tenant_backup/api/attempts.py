@@ -29,11 +29,15 @@ class Phase(StrEnum):
 
 
 class ConditionType(StrEnum):
-    """Condition types, like batch Jobs' plus a Ready summary."""
+    """Condition types, like batch Jobs' plus a Ready summary, and kstatus's `Reconciling` and
+    `Stalled` so that GitOps tools (Flux, kpt, cli-utils) can tell work in progress from a
+    failure."""
 
     COMPLETE = "Complete"
     FAILED = "Failed"
     READY = "Ready"
+    RECONCILING = "Reconciling"
+    STALLED = "Stalled"
     VERIFIED = "Verified"
     SIZE_ANOMALY = "SizeAnomaly"
     SUSPENDED = "Suspended"

@@ -8,7 +8,11 @@ from tenant_backup.api.contract import database_server, missing_keys
 from tenant_backup.backup.destination import destination_secret_problem
 from tenant_backup.backup.plan import Preflight, PreflightFailure
 from tenant_backup.core import naming, policy
-from tenant_backup.core.database_access import secret_layout, tls_material
+from tenant_backup.core.database_access import (
+    as_seen_from_operator,
+    secret_layout,
+    tls_material,
+)
 from tenant_backup.core.keys import key_secret_problem
 from tenant_backup.settings import Settings
 
@@ -55,7 +59,7 @@ def run_preflight(kube: Kube, settings: Settings, backup: TenantBackup) -> Prefl
     if isinstance(tls, str):
         return Preflight(PreflightFailure.SECRET_MISSING, tls)
     check = db.check_tenant(
-        secret,
+        as_seen_from_operator(secret, namespace),
         naming.schema_name(backup.spec.tenant),
         database.ssl_mode.value,
         settings.preflight_timeout_seconds,

@@ -17,12 +17,15 @@ def conditions_for(
     now: datetime,
     generation: int,
 ) -> list[Condition]:
-    """`Complete`/`Failed` like a batch Job's, and `Ready` summarising both; conditions of
-    other types are kept as they are."""
+    """`Complete`/`Failed` like a batch Job's, `Ready` summarising both, and kstatus's
+    `Reconciling` (True until the phase is final) and `Stalled` (True when Failed); conditions
+    of other types are kept as they are."""
     wanted: list[tuple[ConditionType, Status]] = [
         (ConditionType.COMPLETE, "True" if phase is Phase.SUCCEEDED else "False"),
         (ConditionType.FAILED, "True" if phase is Phase.FAILED else "False"),
         (ConditionType.READY, "True" if phase is Phase.SUCCEEDED else "False"),
+        (ConditionType.RECONCILING, "False" if phase.terminal else "True"),
+        (ConditionType.STALLED, "True" if phase is Phase.FAILED else "False"),
     ]
     before = {condition.type: condition for condition in previous}
     owned = {kind for kind, _ in wanted}

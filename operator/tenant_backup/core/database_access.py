@@ -72,6 +72,25 @@ def plan_database(database: DatabaseSource) -> DatabaseAccess:
     return DatabaseAccess(env, [volume], [mount])
 
 
+def qualified_host(host: str, namespace: str) -> str:
+    """`host` as the operator reaches it from its own namespace: a bare name (no dot, such as
+    the `<cluster>-rw` Service a CloudNativePG Secret names) is a Service in `namespace`, so it
+    becomes `<host>.<namespace>.svc`; names with a dot, addresses, socket paths, lists and
+    `localhost` are left as they are."""
+    if not host or host == "localhost" or any(mark in host for mark in "./:,"):
+        return host
+    return f"{host}.{namespace}.svc"
+
+
+def as_seen_from_operator(secret: Mapping[str, str], namespace: str) -> dict[str, str]:
+    """The database Secret of `namespace` for the operator's own connections, its host
+    qualified; the Job, which runs in `namespace`, gets the Secret as it is."""
+    seen = dict(secret)
+    if "host" in seen:
+        seen["host"] = qualified_host(seen["host"], namespace)
+    return seen
+
+
 @dataclass(frozen=True)
 class TlsMaterial:
     """The PEM texts the operator's own connections use (written to private files)."""

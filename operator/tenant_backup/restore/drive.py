@@ -23,7 +23,11 @@ from tenant_backup.api.kinds import TENANT_BACKUP, TENANT_BACKUP_SCHEDULE, TENAN
 from tenant_backup.api.restore import Mode, TenantRestore, TenantRestoreStatus
 from tenant_backup.api.schedule import TenantBackupSchedule
 from tenant_backup.core import naming
-from tenant_backup.core.database_access import secret_layout, tls_material
+from tenant_backup.core.database_access import (
+    as_seen_from_operator,
+    secret_layout,
+    tls_material,
+)
 from tenant_backup.core.events import Event
 from tenant_backup.core.followups import Update
 from tenant_backup.core.gate import Slots
@@ -161,7 +165,7 @@ def _drop(
         return not_dropped(restore, tls, now)
     try:
         outcome = db.drop_previous_schema(
-            secret,
+            as_seen_from_operator(secret, namespace),
             database.ssl_mode.value,
             tls,
             settings.preflight_timeout_seconds,

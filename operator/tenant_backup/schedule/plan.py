@@ -24,7 +24,7 @@ from tenant_backup.api.schedule import (
     TenantBackupScheduleStatus,
     TenantState,
 )
-from tenant_backup.core.conditions import with_condition
+from tenant_backup.core.conditions import Status, with_condition
 from tenant_backup.core.events import Event
 from tenant_backup.schedule import retention
 from tenant_backup.schedule.children import child_name
@@ -418,15 +418,11 @@ class _Work:
             )
             self.ready_condition = ("True", ScheduleReason.SCHEDULED, message)
         status, reason, message = self.ready_condition
-        conditions = with_condition(
-            self.status.conditions,
-            ConditionType.READY,
-            "True" if status == "True" else "False",
-            reason,
-            message,
-            self.now,
-            self.generation,
-        )
+        conditions = self.status.conditions
+        for kind, value in _kstatus(status, reason):
+            conditions = with_condition(
+                conditions, kind, value, reason, message, self.now, self.generation
+            )
         return with_condition(
             conditions,
             ConditionType.SUSPENDED,
@@ -436,6 +432,19 @@ class _Work:
             self.now,
             self.generation,
         )
+
+
+def _kstatus(ready: str, reason: str) -> list[tuple[ConditionType, Status]]:
+    """`Ready`, and kstatus's `Stalled` (an invalid schedule waits for a spec change) and
+    `Reconciling` (tenant discovery failed and is retried)."""
+    return [
+        (ConditionType.READY, "True" if ready == "True" else "False"),
+        (
+            ConditionType.RECONCILING,
+            "True" if reason == ScheduleReason.DISCOVERY_FAILED else "False",
+        ),
+        (ConditionType.STALLED, "True" if reason == ScheduleReason.INVALID_SCHEDULE else "False"),
+    ]
 
 
 def _candidate(run: Run) -> retention.Candidate:

@@ -6,7 +6,11 @@ from tenant_backup.adapters.kube import Kube
 from tenant_backup.api.contract import SCHEMA_PREFIX, missing_keys
 from tenant_backup.api.schedule import EVERY_TENANT, TenantBackupSchedule
 from tenant_backup.core import naming, policy
-from tenant_backup.core.database_access import secret_layout, tls_material
+from tenant_backup.core.database_access import (
+    as_seen_from_operator,
+    secret_layout,
+    tls_material,
+)
 from tenant_backup.schedule.plan import Tenants
 from tenant_backup.settings import Settings
 
@@ -45,7 +49,7 @@ def _discover(kube: Kube, settings: Settings, schedule: TenantBackupSchedule) ->
         return tls
     try:
         schemas = db.tenant_schemas(
-            secret,
+            as_seen_from_operator(secret, namespace),
             database.ssl_mode.value,
             settings.preflight_timeout_seconds,
             outbound.policy_of(settings),
