@@ -98,19 +98,24 @@ def remember_slot_indexes(kwargs: Mapping[str, Any]) -> None:
             _slot_indexes[index_id] = kwargs[index_id]
 
 
+def index_values(index: kopf.Index[Any, Any] | None, key: Any = "all") -> list[Any]:
+    """A Kopf index's values under `key` now (none before the index is known). Kopf updates
+    an index in its event loop's thread while handlers read it in theirs: a copy taken during
+    an update is taken again."""
+    if index is None:
+        return []
+    for attempt in range(INDEX_COPY_TRIES):
+        try:
+            return list(index.get(key, []))
+        except RuntimeError:  # changed size during iteration
+            if attempt == INDEX_COPY_TRIES - 1:
+                raise
+    return []
+
+
 def slot_entries() -> list[Entry]:
-    """Every kind's slot entries now. Kopf updates an index in its event loop's thread while
-    handlers read it in theirs: a copy taken during an update is taken again."""
-    entries: list[Entry] = []
-    for index in list(_slot_indexes.values()):
-        for attempt in range(INDEX_COPY_TRIES):
-            try:
-                entries.extend(index.get("all", []))
-                break
-            except RuntimeError:  # changed size during iteration
-                if attempt == INDEX_COPY_TRIES - 1:
-                    raise
-    return entries
+    """Every kind's slot entries now."""
+    return [entry for index in list(_slot_indexes.values()) for entry in index_values(index)]
 
 
 def slots() -> Slots:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -29,15 +30,38 @@ from devenv.tenants import Database, Roles, clone_tenants, create_tenant_templat
 _counter = itertools.count(1)
 
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
-    """A PostgreSQL 15 server in a temp dir, stopped and deleted after the session."""
-    server = PostgresServer()
+@contextmanager
+def _running(server: PostgresServer) -> Iterator[PostgresServer]:
+    """`server` started, then stopped and deleted."""
     try:
         server.start()
         yield server
     finally:
         server.destroy()
+
+
+@contextmanager
+def _tenants(server: PostgresServer, roles: Roles, prefix: str) -> Iterator[Database]:
+    """A fresh database holding the test tenants, dropped afterwards."""
+    db = clone_tenants(server, roles, prefix)
+    yield db
+    server.drop_database(db.dbname)
+
+
+@contextmanager
+def _empty(server: PostgresServer, roles: Roles) -> Iterator[Database]:
+    """A fresh empty database (from template0) to restore into, dropped afterwards."""
+    name = f"restore_{next(_counter)}"
+    server.create_database(name)
+    yield Database(server, name, roles)
+    server.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL 15 server in a temp dir, stopped and deleted after the session."""
+    with _running(PostgresServer()) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -48,38 +72,29 @@ def _tenant_template(postgres: PostgresServer) -> Roles:
 @pytest.fixture
 def tenant_db(postgres: PostgresServer, _tenant_template: Roles) -> Iterator[Database]:
     """A fresh database holding the test tenants; dropped afterwards."""
-    db = clone_tenants(postgres, _tenant_template, "tenants")
-    yield db
-    postgres.drop_database(db.dbname)
+    with _tenants(postgres, _tenant_template, "tenants") as db:
+        yield db
 
 
 @pytest.fixture(scope="module")
 def shared_tenant_db(postgres: PostgresServer, _tenant_template: Roles) -> Iterator[Database]:
     """A tenant database shared by one module's tests, which must leave it unchanged."""
-    db = clone_tenants(postgres, _tenant_template, "shared_tenants")
-    yield db
-    postgres.drop_database(db.dbname)
+    with _tenants(postgres, _tenant_template, "shared_tenants") as db:
+        yield db
 
 
 @pytest.fixture
 def empty_db(postgres: PostgresServer, _tenant_template: Roles) -> Iterator[Database]:
-    """A fresh empty database (from template0) to restore into; the tenant roles exist."""
-    name = f"restore_{next(_counter)}"
-    postgres.create_database(name)
-    db = Database(postgres, name, _tenant_template)
-    yield db
-    postgres.drop_database(name)
+    """A fresh empty database to restore into; the tenant roles exist."""
+    with _empty(postgres, _tenant_template) as db:
+        yield db
 
 
 @pytest.fixture(scope="session")
 def postgres18() -> Iterator[PostgresServer]:
     """A PostgreSQL 18 server in a temp dir, stopped and deleted after the session."""
-    server = PostgresServer(server_bin_dir(18))
-    try:
-        server.start()
+    with _running(PostgresServer(server_bin_dir(18))) as server:
         yield server
-    finally:
-        server.destroy()
 
 
 @pytest.fixture(scope="session")
@@ -90,18 +105,15 @@ def _tenant_template18(postgres18: PostgresServer) -> Roles:
 @pytest.fixture
 def tenant_db18(postgres18: PostgresServer, _tenant_template18: Roles) -> Iterator[Database]:
     """A fresh database holding the test tenants on PostgreSQL 18; dropped afterwards."""
-    db = clone_tenants(postgres18, _tenant_template18, "tenants")
-    yield db
-    postgres18.drop_database(db.dbname)
+    with _tenants(postgres18, _tenant_template18, "tenants") as db:
+        yield db
 
 
 @pytest.fixture
 def empty_db18(postgres18: PostgresServer, _tenant_template18: Roles) -> Iterator[Database]:
     """A fresh empty database on PostgreSQL 18; the tenant roles exist."""
-    name = f"restore_{next(_counter)}"
-    postgres18.create_database(name)
-    yield Database(postgres18, name, _tenant_template18)
-    postgres18.drop_database(name)
+    with _empty(postgres18, _tenant_template18) as db:
+        yield db
 
 
 @pytest.fixture(scope="session")

@@ -37,7 +37,6 @@ from tenant_backup.core.waker import Waker
 Key = tuple[str, str]
 SETTINGS = runtime.SETTINGS
 PLURAL = TENANT_BACKUP.plural
-INDEX_COPY_TRIES = 5
 log = logging.getLogger(__name__)
 _locks: defaultdict[Key, threading.Lock] = defaultdict(threading.Lock)
 _jobs_finished: dict[Key, bool] = {}
@@ -47,15 +46,8 @@ _unsettled_index: list[kopf.Index[str, Key]] = []
 
 
 def _unsettled_keys() -> list[Key]:
-    """The unsettled index's keys now. Kopf updates it in its event loop's thread while
-    handlers read it in theirs: a copy taken during an update is taken again."""
-    for attempt in range(INDEX_COPY_TRIES):
-        try:
-            return list(_unsettled_index[0].get("all", [])) if _unsettled_index else []
-        except RuntimeError:  # changed size during iteration
-            if attempt == INDEX_COPY_TRIES - 1:
-                raise
-    return []
+    """The unsettled index's keys now."""
+    return runtime.index_values(_unsettled_index[0] if _unsettled_index else None)
 
 
 def _resync_keys() -> list[Key]:

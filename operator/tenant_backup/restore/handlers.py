@@ -33,7 +33,6 @@ Unsettled = tuple[str, str, datetime | None]
 schema's drop, when that is all it waits for)."""
 SETTINGS = runtime.SETTINGS
 PLURAL = TENANT_RESTORE.plural
-INDEX_COPY_TRIES = 5
 log = logging.getLogger(__name__)
 _locks: defaultdict[Key, threading.Lock] = defaultdict(threading.Lock)
 _unsettled_index: list[kopf.Index[str, Unsettled]] = []
@@ -46,18 +45,11 @@ def _entry(body: kopf.Body) -> Entry | None:
 
 
 def _unsettled_keys() -> list[Key]:
-    """The unsettled restores due a visit now (a copy of the index taken while Kopf changed
-    it is taken again). One waiting only for its previous schema's time is woken at that
-    time (`drive` asks for it), not swept before."""
+    """The unsettled restores due a visit now. One waiting only for its previous schema's
+    time is woken at that time (`drive` asks for it), not swept before."""
     now = datetime.now(UTC)
-    for attempt in range(INDEX_COPY_TRIES):
-        try:
-            found = list(_unsettled_index[0].get("all", [])) if _unsettled_index else []
-            return [(ns, name) for ns, name, after in found if after is None or after <= now]
-        except RuntimeError:  # changed size during iteration
-            if attempt == INDEX_COPY_TRIES - 1:
-                raise
-    return []
+    found = runtime.index_values(_unsettled_index[0] if _unsettled_index else None)
+    return [(ns, name) for ns, name, after in found if after is None or after <= now]
 
 
 def _live(kwargs: dict[str, Any]) -> None:

@@ -32,7 +32,6 @@ from tenant_backup.schedule.runs import Run, run_of, schedule_of
 Key = tuple[str, str]
 SETTINGS = runtime.SETTINGS
 PLURAL = TENANT_BACKUP_SCHEDULE.plural
-INDEX_COPY_TRIES = 5
 log = logging.getLogger(__name__)
 _locks: defaultdict[Key, threading.Lock] = defaultdict(threading.Lock)
 _indexes: dict[str, kopf.Index[Any, Any]] = {}
@@ -43,20 +42,13 @@ _seen: dict[Key, tuple[object, ...]] = {}
 
 
 def _runs(key: Key) -> list[Run]:
-    """The schedule's runs now. Kopf updates the index in its event loop's thread while
-    handlers read it in theirs: a copy taken during an update is taken again."""
+    """The schedule's runs now."""
     return _copied("schedule_runs", key)
 
 
 def _copied(index: str, key: Any) -> list[Any]:
-    """An index's values under `key` now, copied (taken again if Kopf changed it meanwhile)."""
-    for attempt in range(INDEX_COPY_TRIES):
-        try:
-            return list(_indexes[index].get(key, [])) if index in _indexes else []
-        except RuntimeError:  # changed size during iteration
-            if attempt == INDEX_COPY_TRIES - 1:
-                raise
-    return []
+    """An index's values under `key` now."""
+    return runtime.index_values(_indexes.get(index), key)
 
 
 def _live(kwargs: dict[str, Any]) -> None:
