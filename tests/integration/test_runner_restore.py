@@ -313,10 +313,14 @@ def test_a_corrupted_artifact_touches_nothing(acme_db: Database, tmp_path: Path)
     assert not [s for s in _schemas(acme_db) if s.startswith("tbr_")]
 
 
+BLOBS = 60_000
+"""Enough rows that the COPY of them lasts long enough to be seen and killed."""
+
+
 def test_killed_mid_restore_leaves_the_target_and_the_next_attempt_succeeds(
     acme_db: Database, tmp_path: Path
 ) -> None:
-    add_blobs(acme_db, 20_000)
+    add_blobs(acme_db, BLOBS)
     artifact = _dump(acme_db, tmp_path)
     acme_db.server.execute("UPDATE tenant_acme.customers SET name = 'live'", acme_db.dbname)
     before = _snapshot(acme_db, "tenant_acme")
@@ -328,11 +332,13 @@ def test_killed_mid_restore_leaves_the_target_and_the_next_attempt_succeeds(
         " WHERE application_name = 'tenant-backup-restore' AND query LIKE 'COPY%blobs%'"
     )
     try:
-        # Generous: a loaded machine reaches the COPY late (60 s was once too short).
+        # Generous: a loaded machine reaches the COPY late (60 s was once too short); polled
+        # often: on a quiet machine a short COPY ended between two looks.
         wait_for(
             lambda: _one(acme_db, copying) > 0 or proc.poll() is not None,
             240,
             "the restore never copied blobs",
+            interval=0.02,
         )
         assert proc.poll() is None, "the restore ended before it could be killed mid-COPY"
         proc.send_signal(signal.SIGKILL)
@@ -352,7 +358,7 @@ def test_killed_mid_restore_leaves_the_target_and_the_next_attempt_succeeds(
 
     run = _restore(acme_db, artifact, tmp_path, "--mode", "replace")
     assert run.returncode == 0, run.stderr
-    assert _one(acme_db, "SELECT count(*) FROM tenant_acme.blobs") == 20_000
+    assert _one(acme_db, "SELECT count(*) FROM tenant_acme.blobs") == BLOBS
     assert _one(acme_db, "SELECT name FROM tenant_acme.customers WHERE id = 1") == (
         "tenant_acme customer 1"
     )
