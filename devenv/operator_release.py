@@ -54,9 +54,10 @@ def leader(cluster: Cluster) -> str:
     return holder
 
 
-def logs(cluster: Cluster) -> str:
-    """The operator pods' logs so far (for failure reports)."""
+def logs(cluster: Cluster, pod: str = "") -> str:
+    """The operator pods' logs so far, or one pod's (for failure reports)."""
+    chosen = [pod] if pod else ["-l", POD_SELECTOR]
     result = cluster.kubectl(
-        "logs", "-n", NAMESPACE, "-l", POD_SELECTOR, "--tail=200", "--prefix", check=False
+        "logs", "-n", NAMESPACE, *chosen, "--tail=200", "--prefix", "--timestamps", check=False
     )
     return result.stdout + result.stderr
