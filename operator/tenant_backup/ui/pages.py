@@ -31,18 +31,29 @@ async def overview_page(request: web.Request) -> web.StreamResponse:
     """Every tenant the user can see."""
     who = await caller(request)
     tenants, namespaces = await _tenants(request, who)
-    return render(
-        request,
-        "overview.html",
-        {"user": who, "tenants": tenants, "namespaces": namespaces},
-    )
+    return render(request, "overview.html", overview_context(who, tenants, namespaces))
+
+
+def overview_context(
+    who: Caller | None, tenants: list[overview.TenantRow], namespaces: list[str]
+) -> dict[str, Any]:
+    """What overview.html renders."""
+    return {
+        "user": who,
+        "tenants": tenants,
+        "namespaces": namespaces,
+        "trend_width": overview.TREND_WIDTH,
+        "trend_height": overview.TREND_HEIGHT,
+        "trend_points": overview.TREND_POINTS,
+        "unscheduled": overview.human_age(overview.UNSCHEDULED_INTERVAL_SECONDS),
+    }
 
 
 async def overview_json(request: web.Request) -> web.StreamResponse:
     """The overview's rows."""
     who = await caller(request)
     tenants, _ = await _tenants(request, who)
-    return _json([_tenant_json(row) for row in tenants])
+    return _json(tenant_json_rows(tenants))
 
 
 async def tenant_page(request: web.Request) -> web.StreamResponse:
@@ -282,8 +293,12 @@ async def _readable(listing: Any) -> list[Body]:
     return items
 
 
-def _tenant_json(row: overview.TenantRow) -> dict[str, Any]:
-    return {**dataclasses.asdict(row), "failed": row.failed, "schedules": list(row.schedules)}
+def tenant_json_rows(rows: list[overview.TenantRow]) -> list[dict[str, Any]]:
+    """The overview's rows as its JSON twin sends them."""
+    return [
+        {**dataclasses.asdict(row), "failed": row.failed, "schedules": list(row.schedules)}
+        for row in rows
+    ]
 
 
 def _json(document: object) -> web.Response:

@@ -27,6 +27,30 @@
     td.appendChild(span);
   }
 
+  const SVG = "http://www.w3.org/2000/svg";
+
+  function trend(td, r) {
+    td.className = "trend";
+    td.title = r.trend_note || "";
+    if (!r.size_trend && !r.duration_trend) return;
+    const svg = document.createElementNS(SVG, "svg");
+    const box = document.getElementById("tenants");
+    const width = box.getAttribute("data-trend-width");
+    const height = box.getAttribute("data-trend-height");
+    svg.setAttribute("class", "trend");
+    svg.setAttribute("width", width);
+    svg.setAttribute("height", height);
+    svg.setAttribute("viewBox", "0 0 " + width + " " + height);
+    for (const [kind, points] of [["size", r.size_trend], ["duration", r.duration_trend]]) {
+      if (!points) continue;
+      const line = document.createElementNS(SVG, "polyline");
+      line.setAttribute("class", kind);
+      line.setAttribute("points", points);
+      svg.appendChild(line);
+    }
+    td.appendChild(svg);
+  }
+
   function seg(value) {
     return encodeURIComponent(String(value));
   }
@@ -40,8 +64,12 @@
         cell(tr, r.namespace);
         cell(tr, r.tenant, "/t/" + seg(r.namespace) + "/" + seg(r.tenant));
         cell(tr, r.last_success || "never");
-        cell(tr, r.last_success_age).className = r.stale ? "stale" : "fresh";
+        const age = cell(tr, r.last_success_age);
+        age.className = "age " + r.freshness;
+        age.title = r.freshness + ": against an interval of " + r.interval;
         cell(tr, r.last_size);
+        trend(cell(tr, ""), r);
+        cell(tr, r.next_run);
         cell(tr, r.running ? String(r.running) : "");
         const latest = cell(tr, "");
         phase(latest, r.latest_phase);
