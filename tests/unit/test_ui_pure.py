@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 
 from tenant_backup.api.restore import TenantRestoreSpec
-from tenant_backup.ui import actions, overview
+from tenant_backup.ui import actions, details, overview
 from tenant_backup.ui.context import templates
 from tenant_backup.ui.csrf import csrf_token, csrf_valid, token_key
 from tenant_backup.ui.pages import overview_context
+from tenant_backup.ui.presign import S3Credentials, S3Target, presigned_get
 from tenant_backup.ui.ratelimit import RateLimiter
 from tenant_backup.ui.sessions import SessionStore
 
@@ -451,3 +452,114 @@ def test_restore_replace_carries_the_confirmation_as_typed() -> None:
     assert body["spec"]["target"]["tenant"] == "acme_eu"
     assert body["spec"]["confirm"] == "acme"  # wrong: the API server's CEL rule refuses it
     assert body["metadata"]["generateName"] == "acme-eu-restore-"
+
+
+# --- S3 presigned links -------------------------------------------------------------------
+
+
+def test_presigned_get_matches_the_sigv4_reference_example() -> None:
+    """The query-string example of the S3 SigV4 documentation (virtual-hosted, us-east-1)."""
+    url = presigned_get(
+        S3Target("examplebucket", "test.txt", "us-east-1", "https://s3.amazonaws.com"),
+        S3Credentials("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+        datetime(2013, 5, 24, tzinfo=UTC),
+        86400,
+    )
+    assert url == (
+        "https://examplebucket.s3.amazonaws.com/test.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+        "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request"
+        "&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host"
+        "&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404"
+    )
+
+
+def test_presigned_get_path_style_with_a_session_token_never_shows_the_secret_key() -> None:
+    credentials = S3Credentials("AKID", "very-secret/key", "session+token")
+    url = presigned_get(
+        S3Target("backups", "acme/2026 05.dump", "eu-west-1", "http://127.0.0.1:9000", True),
+        credentials,
+        datetime(2026, 5, 4, 12, tzinfo=UTC),
+        300,
+    )
+    assert url.startswith("http://127.0.0.1:9000/backups/acme/2026%2005.dump?")
+    assert "X-Amz-Security-Token=session%2Btoken" in url
+    assert "very-secret" not in url
+    assert "very-secret" not in repr(credentials)
+
+
+# --- schedules, restores, downloads -------------------------------------------------------
+
+
+def s3_backup(phase: str = "Succeeded", **artifact: Any) -> dict[str, Any]:
+    body = backup("nightly", "acme", "2026-05-04T00:00:00Z", phase)
+    body["spec"]["destination"] = {
+        "s3": {
+            "bucket": "backups",
+            "endpoint": "http://127.0.0.1:9000",
+            "forcePathStyle": True,
+            "credentialsSecretRef": {"name": "s3-creds"},
+        }
+    }
+    body["status"]["artifact"] = {"url": "s3://backups/nightly/acme/x.dump", **artifact}
+    return body
+
+
+def test_an_s3_backup_is_downloaded_by_a_link_signed_with_its_secret() -> None:
+    offer = details.download(s3_backup())
+    assert offer.kind is details.DownloadKind.SIGN
+    assert offer.secret == "s3-creds"
+    assert offer.command == "tenant-backup link nightly -n team-a"
+    assert details.s3_target(s3_backup()) == S3Target(
+        "backups", "nightly/acme/x.dump", "us-east-1", "http://127.0.0.1:9000", True
+    )
+
+
+def test_a_link_in_the_status_is_offered_only_if_it_is_http() -> None:
+    stored = details.download(s3_backup(downloadUrl="https://s3.example/x?sig=1"))
+    assert stored.kind is details.DownloadKind.STORED
+    assert stored.stored_url == "https://s3.example/x?sig=1"
+    hostile = details.download(s3_backup(downloadUrl="javascript:alert(1)"))
+    assert hostile.kind is details.DownloadKind.SIGN  # ignored: the UI signs its own
+
+
+def test_no_link_for_unfinished_or_claim_backups_and_why() -> None:
+    assert details.download(s3_backup("Running")).kind is details.DownloadKind.NONE
+    claim = backup(
+        "nightly", "acme", "2026-05-04T00:00:00Z", "Succeeded", artifact={"url": "pvc://c/x"}
+    )
+    offer = details.download(claim)
+    assert offer.kind is details.DownloadKind.NONE
+    assert "PersistentVolumeClaim" in offer.explanation
+    assert details.s3_target(claim) is None
+
+
+def test_restores_from_the_tenants_backups_or_into_it_newest_first() -> None:
+    def restore(name: str, created: str, source: str, target: str) -> dict[str, Any]:
+        return {
+            "metadata": {"name": name, "namespace": "team-a", "creationTimestamp": created},
+            "spec": {
+                "mode": "Verify",
+                "source": {"backupRef": {"name": source}},
+                "target": {"tenant": target},
+            },
+            "status": {"phase": "Succeeded"},
+        }
+
+    restores = [
+        restore("r1", "2026-05-01T00:00:00Z", "acme-1", "acme"),
+        restore("r2", "2026-05-02T00:00:00Z", "acme-1", "acme_copy"),
+        restore("r3", "2026-05-03T00:00:00Z", "globex-1", "acme"),
+        restore("r4", "2026-05-04T00:00:00Z", "globex-1", "globex"),
+    ]
+    rows = details.restores_of(restores, "acme", ["acme-1"])
+    assert [row.name for row in rows] == ["r3", "r2", "r1"]
+    assert rows[1].target == "acme_copy"
+
+
+def test_a_suspended_schedule_has_no_next_run() -> None:
+    row = details.schedule_row(
+        schedule("s", ["acme"], "@daily", suspend=True, nextScheduleTime="2026-05-05T00:00:00Z")
+    )
+    assert row.suspended
+    assert row.next_run == ""
+    assert row.time_zone == "UTC"

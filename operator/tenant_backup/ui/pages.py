@@ -16,10 +16,11 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from tenant_backup.api.kinds import TENANT_BACKUP, TENANT_BACKUP_SCHEDULE, TENANT_RESTORE
-from tenant_backup.ui import actions, overview
+from tenant_backup.ui import actions, details, overview
 from tenant_backup.ui.context import Caller, caller, render, state_of
 from tenant_backup.ui.csrf import CSRF_FIELD, csrf_valid
 from tenant_backup.ui.kubeapi import ApiRefusedError, UnauthorizedError, UserApi
+from tenant_backup.ui.presign import S3Credentials, presigned_get
 
 Body = dict[str, Any]
 EVERY_NAMESPACE = ""
@@ -76,17 +77,16 @@ async def backup_page(request: web.Request) -> web.StreamResponse:
     namespace, name = request.match_info["namespace"], request.match_info["name"]
     body = await who.api.get(TENANT_BACKUP, namespace, name)
     if body is None:
-        return render(
-            request,
-            "error.html",
-            {"user": who, "title": "Not found", "reason": f"No TenantBackup {namespace}/{name}."},
-            status=404,
-        )
+        return _not_found(request, who, f"No TenantBackup {namespace}/{name}.")
     try:
         events = await who.api.events_of(namespace, TENANT_BACKUP, name)
     except ApiRefusedError:
         events = []  # a user may read backups without reading Events
     status = _mapping(body.get("status"))
+    offer = details.download(body)
+    may_sign = offer.kind is details.DownloadKind.SIGN and await who.api.may_core(
+        "get", "secrets", namespace, offer.secret
+    )
     return render(
         request,
         "backup.html",
@@ -98,6 +98,9 @@ async def backup_page(request: web.Request) -> web.StreamResponse:
             "attempt_history": _dicts(status.get("attemptHistory")),
             "artifact": _mapping(status.get("artifact")),
             "events": events,
+            "download": offer,
+            "may_sign": may_sign,
+            "link_seconds": details.DOWNLOAD_LINK_SECONDS,
             "labels": _texts(_mapping(body.get("metadata")).get("labels")),
             "annotations": _texts(_mapping(body.get("metadata")).get("annotations")),
         },
@@ -115,13 +118,7 @@ async def backup_json(request: web.Request) -> web.StreamResponse:
     return _json(
         {
             **dataclasses.asdict(overview.backup_row(body)),
-            "conditions": [
-                {
-                    key: str(condition.get(key, ""))
-                    for key in ("type", "status", "reason", "message")
-                }
-                for condition in _dicts(status.get("conditions"))
-            ],
+            "conditions": _condition_cells(status),
         }
     )
 
@@ -188,6 +185,129 @@ async def start_restore(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"/t/{namespace}/{tenant}?{urlencode({'restore': name})}")
 
 
+async def suspend_schedule(request: web.Request) -> web.StreamResponse:
+    """Suspend or resume a schedule (a merge patch of `spec.suspend`, as the user); back to
+    the tenant's page saying so, or with the refusal."""
+    who = await caller(request)
+    form = await request.post()
+    if not csrf_valid(state_of(request).secret, who.csrf_key, _field(form, CSRF_FIELD)):
+        return _csrf_refused(request, who)
+    namespace, tenant = request.match_info["namespace"], request.match_info["tenant"]
+    name, suspend = request.match_info["name"], _field(form, "suspend") == "true"
+    try:
+        await who.api.merge_patch(
+            TENANT_BACKUP_SCHEDULE, namespace, name, {"spec": {"suspend": suspend}}
+        )
+    except UnauthorizedError:
+        raise
+    except ApiRefusedError as refused:
+        status = refused.status if refused.status >= 400 else 502
+        error = f"Refused by the API server: {refused.reason}"
+        return await _tenant_view(request, who, error=error, status=status)
+    done = f"Schedule {name} {'suspended' if suspend else 'resumed'}."
+    raise web.HTTPSeeOther(f"/t/{namespace}/{tenant}?{urlencode({'notice': done})}")
+
+
+async def tenant_schedules_json(request: web.Request) -> web.StreamResponse:
+    """The tenant's schedules."""
+    who = await caller(request)
+    namespace, tenant = request.match_info["namespace"], request.match_info["tenant"]
+    schedules = await _readable(who.api.list_objects(TENANT_BACKUP_SCHEDULE, namespace))
+    return _json([dataclasses.asdict(row) for row in _schedules_of(schedules, tenant)])
+
+
+async def tenant_restores_json(request: web.Request) -> web.StreamResponse:
+    """The restores from or into the tenant, newest first."""
+    who = await caller(request)
+    namespace, tenant = request.match_info["namespace"], request.match_info["tenant"]
+    restores = await who.api.list_objects(TENANT_RESTORE, namespace)
+    backups = await _tenant_backups(who.api, namespace, tenant)
+    names = [str(_mapping(body.get("metadata")).get("name", "")) for body in backups]
+    return _json([dataclasses.asdict(row) for row in details.restores_of(restores, tenant, names)])
+
+
+async def restore_page(request: web.Request) -> web.StreamResponse:
+    """One restore: status, conditions, checks, Events."""
+    who = await caller(request)
+    namespace, name = request.match_info["namespace"], request.match_info["name"]
+    body = await who.api.get(TENANT_RESTORE, namespace, name)
+    if body is None:
+        return _not_found(request, who, f"No TenantRestore {namespace}/{name}.")
+    try:
+        events = await who.api.events_of(namespace, TENANT_RESTORE, name)
+    except ApiRefusedError:
+        events = []
+    status = _mapping(body.get("status"))
+    return render(
+        request,
+        "restore.html",
+        {
+            "user": who,
+            "row": details.restore_row(body),
+            "fields": _restore_fields(status),
+            "conditions": _dicts(status.get("conditions")),
+            "checks": _dicts(status.get("checks")),
+            "events": events,
+        },
+    )
+
+
+async def restore_json(request: web.Request) -> web.StreamResponse:
+    """One restore's fields, conditions and checks."""
+    who = await caller(request)
+    namespace, name = request.match_info["namespace"], request.match_info["name"]
+    body = await who.api.get(TENANT_RESTORE, namespace, name)
+    if body is None:
+        raise web.HTTPNotFound()
+    status = _mapping(body.get("status"))
+    return _json(
+        {
+            **_restore_fields(status),
+            "conditions": _condition_cells(status),
+            "checks": [
+                {
+                    key: _cell(check.get(key))
+                    for key in ("name", "passed", "value", "expected", "error")
+                }
+                for check in _dicts(status.get("checks"))
+            ],
+        }
+    )
+
+
+async def download(request: web.Request) -> web.StreamResponse:
+    """A fresh presigned GET of an S3 backup's artifact, signed with the destination's
+    Secret read with the user's token: a redirect to it, or a page saying why not."""
+    who = await caller(request)
+    namespace, name = request.match_info["namespace"], request.match_info["name"]
+    body = await who.api.get(TENANT_BACKUP, namespace, name)
+    if body is None:
+        return _not_found(request, who, f"No TenantBackup {namespace}/{name}.")
+    offer, target = details.download(body), details.s3_target(body)
+    if offer.kind is not details.DownloadKind.SIGN or target is None:
+        reason = offer.explanation or "This backup's artifact has no link the UI can sign."
+        return _refused_page(request, who, "No download link", reason, 409)
+    try:
+        data = await who.api.secret_data(namespace, offer.secret)
+    except UnauthorizedError:
+        raise
+    except ApiRefusedError as refused:
+        reason = (
+            f"The link is signed with Secret {offer.secret}, read as you, and the API server "
+            f"refused: {refused.reason}. Someone who may read it can run: {offer.command}"
+        )
+        return _refused_page(request, who, "No download link", reason, _status(refused))
+    if not data or not data.get("accessKeyId") or not data.get("secretAccessKey"):
+        reason = f"Secret {offer.secret} has no accessKeyId and secretAccessKey to sign with."
+        return _refused_page(request, who, "No download link", reason, 409)
+    credentials = S3Credentials(
+        data["accessKeyId"], data["secretAccessKey"], data.get("sessionToken") or None
+    )
+    now = datetime.now(UTC).replace(microsecond=0)
+    url = presigned_get(target, credentials, now, details.DOWNLOAD_LINK_SECONDS)
+    raise web.HTTPSeeOther(url)
+
+
 def _refuse_creation(
     request: web.Request, who: Caller, form: Mapping[str, object]
 ) -> web.Response | None:
@@ -195,12 +315,7 @@ def _refuse_creation(
     rate; None when it may go to the API server."""
     state = state_of(request)
     if not csrf_valid(state.secret, who.csrf_key, _field(form, CSRF_FIELD)):
-        return render(
-            request,
-            "error.html",
-            {"user": who, "title": "Refused", "reason": "Missing or wrong CSRF token."},
-            status=403,
-        )
+        return _csrf_refused(request, who)
     if not state.limiter.allow(who.username):
         wait = state.limiter.retry_after(who.username)
         return render(
@@ -218,18 +333,41 @@ def _refuse_creation(
     return None
 
 
+def _csrf_refused(request: web.Request, who: Caller) -> web.Response:
+    return _refused_page(request, who, "Refused", "Missing or wrong CSRF token.", 403)
+
+
+def _refused_page(
+    request: web.Request, who: Caller, title: str, reason: str, status: int
+) -> web.Response:
+    return render(
+        request, "error.html", {"user": who, "title": title, "reason": reason}, status=status
+    )
+
+
+def _not_found(request: web.Request, who: Caller, reason: str) -> web.Response:
+    return _refused_page(request, who, "Not found", reason, 404)
+
+
 async def _tenant_view(
     request: web.Request, who: Caller, error: str | None, status: int
 ) -> web.Response:
     namespace, tenant = request.match_info["namespace"], request.match_info["tenant"]
-    backups, may_create, may_restore, schedules = await asyncio.gather(
+    backups, may_create, may_restore, may_patch, schedules, restores = await asyncio.gather(
         _tenant_backups(who.api, namespace, tenant),
         who.api.may("create", TENANT_BACKUP, namespace),
         who.api.may("create", TENANT_RESTORE, namespace),
+        who.api.may("patch", TENANT_BACKUP_SCHEDULE, namespace),
         _readable(who.api.list_objects(TENANT_BACKUP_SCHEDULE, namespace)),
+        _listed_or_none(who.api.list_objects(TENANT_RESTORE, namespace)),
     )
     schedule = overview.schedule_for(schedules, tenant)
     rows = overview.newest_first(backups)
+    restore_rows = (
+        None
+        if restores is None
+        else details.restores_of(restores, tenant, (row.name for row in rows))
+    )
     return render(
         request,
         "tenant.html",
@@ -244,6 +382,10 @@ async def _tenant_view(
             "restore_modes": RESTORE_MODES,
             "restore_created": request.query.get("restore", "") if error is None else "",
             "schedule": str(schedule.get("metadata", {}).get("name", "")) if schedule else "",
+            "schedules": _schedules_of(schedules, tenant),
+            "may_patch_schedules": may_patch,
+            "restores": restore_rows,
+            "notice": request.query.get("notice", "") if error is None else "",
             "error": error,
         },
         status=status,
@@ -299,6 +441,69 @@ def tenant_json_rows(rows: list[overview.TenantRow]) -> list[dict[str, Any]]:
         {**dataclasses.asdict(row), "failed": row.failed, "schedules": list(row.schedules)}
         for row in rows
     ]
+
+
+def _schedules_of(schedules: list[Body], tenant: str) -> list[details.ScheduleRow]:
+    """The schedules that back `tenant` up, by name."""
+    rows = overview.tenant_rows([], schedules, datetime.now(UTC))
+    names = {name for row in rows if row.tenant == tenant for name in row.schedules}
+    found = [
+        details.schedule_row(body)
+        for body in schedules
+        if _mapping(body.get("metadata")).get("name") in names
+    ]
+    return sorted(found, key=lambda row: row.name)
+
+
+RESTORE_FIELDS = (
+    ("phase", "phase"),
+    ("reason", "reason"),
+    ("message", "message"),
+    ("step", "step"),
+    ("targetSchema", "target_schema"),
+    ("database", "database"),
+    ("previousSchema", "previous_schema"),
+    ("previousKeptUntil", "previous_kept_until"),
+    ("tables", "tables"),
+    ("rows", "rows"),
+    ("duration", "duration"),
+    ("attempts", "attempts"),
+    ("completionTime", "finished"),
+)
+
+
+def _restore_fields(status: Mapping[str, Any]) -> dict[str, str]:
+    """A restore's status fields the page shows, as text."""
+    return {field: _cell(status.get(key)) for key, field in RESTORE_FIELDS}
+
+
+def _condition_cells(status: Mapping[str, Any]) -> list[dict[str, str]]:
+    return [
+        {key: _cell(condition.get(key)) for key in ("type", "status", "reason", "message")}
+        for condition in _dicts(status.get("conditions"))
+    ]
+
+
+def _cell(value: object) -> str:
+    """A status value as text: scalars as written, anything else empty."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value) if isinstance(value, str | int | float) else ""
+
+
+async def _listed_or_none(listing: Any) -> list[Body] | None:
+    """What a list returned, or None when the user may not list it."""
+    try:
+        items: list[Body] = await listing
+    except ApiRefusedError as refused:
+        if refused.status != 403:
+            raise
+        return None
+    return items
+
+
+def _status(refused: ApiRefusedError) -> int:
+    return refused.status if refused.status >= 400 else 502
 
 
 def _json(document: object) -> web.Response:

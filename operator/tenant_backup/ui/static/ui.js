@@ -94,26 +94,61 @@
       }
       table.replaceChild(body, table.tBodies[0]);
     },
-    backup(list, doc) {
+    schedules(table, rows) {
+      // Only the cells that change: the rows carry server-rendered forms (CSRF tokens).
+      for (const r of rows) {
+        for (const tr of table.tBodies[0].rows) {
+          if (tr.getAttribute("data-key") !== r.name) continue;
+          for (const td of tr.querySelectorAll("[data-field]")) {
+            const field = td.getAttribute("data-field");
+            td.textContent =
+              field === "state" ? (r.suspended ? "Suspended" : "Active") : String(r[field] ?? "");
+          }
+        }
+      }
+    },
+    restores(table, rows) {
+      const body = document.createElement("tbody");
+      for (const r of rows) {
+        const tr = document.createElement("tr");
+        cell(tr, r.name, "/r/" + seg(r.namespace) + "/" + seg(r.name));
+        cell(tr, r.mode);
+        cell(tr, r.source);
+        cell(tr, r.target);
+        phase(cell(tr, ""), r.phase);
+        cell(tr, r.reason);
+        cell(tr, r.created);
+        cell(tr, r.finished);
+        body.appendChild(tr);
+      }
+      table.replaceChild(body, table.tBodies[0]);
+    },
+    object(list, doc) {
       for (const dd of list.querySelectorAll("[data-field]")) {
         const field = dd.getAttribute("data-field");
         if (field === "phase") phase(dd, doc.phase);
         else dd.textContent = String(doc[field] ?? "");
       }
-      const table = document.getElementById("conditions");
-      if (!table) return;
-      const body = document.createElement("tbody");
-      for (const c of doc.conditions || []) {
-        const tr = document.createElement("tr");
-        cell(tr, c.type);
-        cell(tr, c.status);
-        cell(tr, c.reason);
-        cell(tr, c.message).className = "message";
-        body.appendChild(tr);
-      }
-      table.replaceChild(body, table.tBodies[0]);
+      table("conditions", doc.conditions, ["type", "status", "reason", "message"]);
+      table("checks", doc.checks, ["name", "passed", "value", "expected", "error"]);
     },
   };
+  renderers.backup = renderers.object;
+
+  function table(id, rows, fields) {
+    const element = document.getElementById(id);
+    if (!element || !rows) return;
+    const body = document.createElement("tbody");
+    for (const row of rows) {
+      const tr = document.createElement("tr");
+      for (const field of fields) {
+        const td = cell(tr, String(row[field] ?? ""));
+        if (field === "message" || field === "error") td.className = "message";
+      }
+      body.appendChild(tr);
+    }
+    element.replaceChild(body, element.tBodies[0]);
+  }
 
   async function poll(element) {
     const render = renderers[element.getAttribute("data-kind")];
