@@ -23,6 +23,10 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from devenv.cluster import Cluster
 from devenv.kubectl import KubectlRunner
 from devenv.waiting import wait_for
+from tenant_backup.adapters.history import store
+from tenant_backup.api.backup import TenantBackup
+from tenant_backup.backup.history_rows import rows_for
+from tenant_backup.settings import Settings
 from tenant_backup.ui import actions
 from tests.integration.test_operator_s3 import create_s3_secret, s3_destination
 from tests.support import backups as tb
@@ -600,3 +604,41 @@ def test_download_link_is_signed_with_the_secret_the_user_may_read(
         assert keys["secretAccessKey"] not in refused.text()
     finally:
         view_context.close()
+
+
+def test_history_rows_only_where_the_user_may_list_backups(
+    page: Page,
+    cluster: Cluster,
+    kubectl: KubectlRunner,
+    namespace: str,
+    other_namespace: str,
+    tokens: dict[str, str],
+    history: Settings,
+    tmp_path: Path,
+) -> None:
+    """The history table holds a backup deleted since; the UI shows it to a user who may list
+    TenantBackups in the namespace, and reads nothing for another namespace."""
+    now = datetime.now(UTC)
+    succeeded(kubectl, namespace, "acme-old", "acme", now - timedelta(days=2), 2048, 75)
+    succeeded(kubectl, other_namespace, "acme-elsewhere", "acme", now, 4096)
+    for ns, name in ((namespace, "acme-old"), (other_namespace, "acme-elsewhere")):
+        body = json.loads(kubectl("get", "-n", ns, "tb", name, "-o", "json").stdout)
+        store.record(history, rows_for(TenantBackup.from_body(body)))
+    kubectl("delete", "-n", namespace, "tb", "acme-old")
+    apply_in(kubectl, namespace, schedule_manifest("nightly", "30 2 * * *", ["acme"]))
+    assert history.history_dsn is not None
+    env = {"TENANT_BACKUP_HISTORY_DSN": history.history_dsn.get_secret_value()}
+    for ui in ui_process(cluster, [namespace, other_namespace], tmp_path / "ui.log", env):
+        sign_in(page, ui, tokens["auditor"])
+        page.goto(f"{ui.url}/t/{namespace}/acme")
+        rows = page.locator("#history tbody tr")
+        expect(rows).to_have_count(1)
+        expect(rows).to_contain_text("acme-old")  # deleted from the cluster, kept in history
+        expect(rows).to_contain_text("2.0KiB")
+        expect(rows).to_contain_text("1m15s")
+        assert "acme-elsewhere" not in page.content()
+        shot(page, "tenant-history")
+        page.goto(f"{ui.url}/t/{other_namespace}/acme")
+        expect(page.locator("#reason")).to_contain_text("forbidden")
+        assert "acme-elsewhere" not in page.content()
+        assert page.locator("#history").count() == 0

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from tenant_backup.api.kinds import TENANT_BACKUP, TENANT_BACKUP_SCHEDULE, TENANT_RESTORE
-from tenant_backup.ui import actions, details, overview
+from tenant_backup.ui import actions, details, history, overview
 from tenant_backup.ui.context import Caller, caller, render, state_of
 from tenant_backup.ui.csrf import CSRF_FIELD, csrf_valid
 from tenant_backup.ui.kubeapi import ApiRefusedError, UnauthorizedError, UserApi
@@ -368,6 +368,7 @@ async def _tenant_view(
         if restores is None
         else details.restores_of(restores, tenant, (row.name for row in rows))
     )
+    history_rows, history_note = await _history(request, who, namespace, tenant)
     return render(
         request,
         "tenant.html",
@@ -386,6 +387,8 @@ async def _tenant_view(
             "may_patch_schedules": may_patch,
             "restores": restore_rows,
             "notice": request.query.get("notice", "") if error is None else "",
+            "history": history_rows,
+            "history_note": history_note,
             "error": error,
         },
         status=status,
@@ -441,6 +444,22 @@ def tenant_json_rows(rows: list[overview.TenantRow]) -> list[dict[str, Any]]:
         {**dataclasses.asdict(row), "failed": row.failed, "schedules": list(row.schedules)}
         for row in rows
     ]
+
+
+async def _history(
+    request: web.Request, who: Caller, namespace: str, tenant: str
+) -> tuple[list[history.HistoryRow], str]:
+    """The tenant's history rows and a note: read only where the API server says the user
+    may list TenantBackups (the rows are not guarded by it)."""
+    config = state_of(request).config.history
+    if config is None:
+        return [], "No history database is configured for the UI."
+    if not await who.api.may("list", TENANT_BACKUP, namespace):
+        return [], f"You may not list TenantBackups in {namespace}, so no history is shown."
+    try:
+        return await history.recent(config, namespace, tenant), ""
+    except history.HistoryUnavailableError as unavailable:
+        return [], str(unavailable)
 
 
 def _schedules_of(schedules: list[Body], tenant: str) -> list[details.ScheduleRow]:
