@@ -3,15 +3,17 @@ the TenantBackup "Back up now" creates and the TenantRestore of the restore form
 
 from __future__ import annotations
 
+import argparse
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from tenant_backup.api.restore import TenantRestoreSpec
-from tenant_backup.ui import actions, details, overview
+from tenant_backup.ui import actions, command, details, overview
 from tenant_backup.ui.context import templates
 from tenant_backup.ui.csrf import csrf_token, csrf_valid, token_key
+from tenant_backup.ui.history import HistoryConfig
 from tenant_backup.ui.pages import overview_context
 from tenant_backup.ui.presign import S3Credentials, S3Target, presigned_get
 from tenant_backup.ui.ratelimit import RateLimiter
@@ -563,3 +565,21 @@ def test_a_suspended_schedule_has_no_next_run() -> None:
     assert row.suspended
     assert row.next_run == ""
     assert row.time_zone == "UTC"
+
+
+# --- history configuration ----------------------------------------------------------------
+
+
+def test_the_history_dsn_comes_from_the_environment_and_never_shows() -> None:
+    parser = argparse.ArgumentParser()
+    command.add_arguments(parser)
+    args = parser.parse_args(["--api-server", "https://127.0.0.1:6443"])
+    dsn = "host=db user=ui password=hunter2 dbname=history"
+    config = command.config_from(
+        args, {"TENANT_BACKUP_HISTORY_DSN": dsn, "TENANT_BACKUP_HISTORY_TABLE": "runs"}
+    )
+    assert config.history == HistoryConfig(dsn, table="runs")
+    assert "hunter2" not in repr(config)
+    assert command.config_from(args, {}).history is None
+    with pytest.raises(ValueError, match="SQL name"):
+        HistoryConfig(dsn, schema='x"; DROP TABLE y; --')
