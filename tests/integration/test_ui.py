@@ -158,9 +158,11 @@ def test_edit_user_backs_up_now_and_watches_it_succeed(
         created = page.url.rsplit("/", 1)[1]
         assert created in backups_in(kubectl, namespace)
         page.evaluate("window.sameDocument = true")
+        expect(page.locator("#download-why")).to_contain_text("Only a Succeeded backup")
         expect(page.locator("[data-field=phase]")).to_have_text("Succeeded", timeout=120_000)
-        assert page.evaluate("window.sameDocument") is True  # changed without a reload
         expect(page.locator("#conditions")).to_contain_text("Complete")
+        expect(page.locator("#download-why")).to_contain_text("PersistentVolumeClaim")
+        assert page.evaluate("window.sameDocument") is True  # changed without a reload
         shot(page, "backup")
 
         page.goto(f"{ui.url}/t/{namespace}/acme")

@@ -131,9 +131,24 @@
       }
       table("conditions", doc.conditions, ["type", "status", "reason", "message"]);
       table("checks", doc.checks, ["name", "passed", "value", "expected", "error"]);
+      refreshSection("download", doc.phase);
     },
   };
   renderers.backup = renderers.object;
+
+  // A server-rendered section that depends on the phase (the download offer): fetched again
+  // from the page itself when the phase changes. DOMParser runs no script, and what it parses
+  // is the UI's own autoescaped template.
+  async function refreshSection(id, phaseNow) {
+    const section = document.getElementById(id);
+    if (!section || section.getAttribute("data-phase") === String(phaseNow || "")) return;
+    section.setAttribute("data-phase", String(phaseNow || ""));
+    const response = await fetch(window.location.pathname, { credentials: "same-origin" });
+    if (!response.ok) return;
+    const page = new DOMParser().parseFromString(await response.text(), "text/html");
+    const fresh = page.getElementById(id);
+    if (fresh) section.replaceChildren(...Array.from(fresh.childNodes, (n) => document.importNode(n, true)));
+  }
 
   function table(id, rows, fields) {
     const element = document.getElementById(id);
