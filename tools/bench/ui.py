@@ -101,6 +101,7 @@ def median_seconds(step: Callable[[], object], repeats: int) -> tuple[float, Any
     """The median wall time of `step` over `repeats` runs, and its last result."""
     times, result = [], None
     for _ in range(repeats):
+        result = None  # as in the UI, one page view's objects are gone before the next
         started = time.perf_counter()
         result = step()
         times.append(time.perf_counter() - started)
