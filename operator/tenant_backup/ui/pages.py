@@ -20,7 +20,15 @@ from tenant_backup.ui import actions, details, history, overview
 from tenant_backup.ui.context import Caller, caller, render, state_of
 from tenant_backup.ui.csrf import CSRF_FIELD, csrf_valid
 from tenant_backup.ui.kubeapi import ApiRefusedError, UnauthorizedError, UserApi
-from tenant_backup.ui.presign import S3Credentials, presigned_get
+from tenant_backup.ui.responses import (
+    condition_cells,
+    dicts,
+    json_document,
+    mapping,
+    not_found,
+    refused_page,
+    status_of,
+)
 
 Body = dict[str, Any]
 EVERY_NAMESPACE = ""
@@ -54,7 +62,7 @@ async def overview_json(request: web.Request) -> web.StreamResponse:
     """The overview's rows."""
     who = await caller(request)
     tenants, _ = await _tenants(request, who)
-    return _json(tenant_json_rows(tenants))
+    return json_document(tenant_json_rows(tenants))
 
 
 async def tenant_page(request: web.Request) -> web.StreamResponse:
@@ -68,7 +76,7 @@ async def tenant_json(request: web.Request) -> web.StreamResponse:
     who = await caller(request)
     namespace, tenant = request.match_info["namespace"], request.match_info["tenant"]
     backups = await _tenant_backups(who.api, namespace, tenant)
-    return _json([dataclasses.asdict(row) for row in overview.newest_first(backups)])
+    return json_document([dataclasses.asdict(row) for row in overview.newest_first(backups)])
 
 
 async def backup_page(request: web.Request) -> web.StreamResponse:
@@ -77,12 +85,12 @@ async def backup_page(request: web.Request) -> web.StreamResponse:
     namespace, name = request.match_info["namespace"], request.match_info["name"]
     body = await who.api.get(TENANT_BACKUP, namespace, name)
     if body is None:
-        return _not_found(request, who, f"No TenantBackup {namespace}/{name}.")
+        return not_found(request, who, f"No TenantBackup {namespace}/{name}.")
     try:
         events = await who.api.events_of(namespace, TENANT_BACKUP, name)
     except ApiRefusedError:
         events = []  # a user may read backups without reading Events
-    status = _mapping(body.get("status"))
+    status = mapping(body.get("status"))
     offer = details.download(body)
     may_sign = offer.kind is details.DownloadKind.SIGN and await who.api.may_core(
         "get", "secrets", namespace, offer.secret
@@ -94,15 +102,15 @@ async def backup_page(request: web.Request) -> web.StreamResponse:
             "user": who,
             "row": overview.backup_row(body),
             "status": status,
-            "conditions": _dicts(status.get("conditions")),
-            "attempt_history": _dicts(status.get("attemptHistory")),
-            "artifact": _mapping(status.get("artifact")),
+            "conditions": dicts(status.get("conditions")),
+            "attempt_history": dicts(status.get("attemptHistory")),
+            "artifact": mapping(status.get("artifact")),
             "events": events,
             "download": offer,
             "may_sign": may_sign,
             "link_seconds": details.DOWNLOAD_LINK_SECONDS,
-            "labels": _texts(_mapping(body.get("metadata")).get("labels")),
-            "annotations": _texts(_mapping(body.get("metadata")).get("annotations")),
+            "labels": _texts(mapping(body.get("metadata")).get("labels")),
+            "annotations": _texts(mapping(body.get("metadata")).get("annotations")),
         },
     )
 
@@ -114,11 +122,11 @@ async def backup_json(request: web.Request) -> web.StreamResponse:
     body = await who.api.get(TENANT_BACKUP, namespace, name)
     if body is None:
         raise web.HTTPNotFound()
-    status = _mapping(body.get("status"))
-    return _json(
+    status = mapping(body.get("status"))
+    return json_document(
         {
             **dataclasses.asdict(overview.backup_row(body)),
-            "conditions": _condition_cells(status),
+            "conditions": condition_cells(status),
         }
     )
 
@@ -143,9 +151,8 @@ async def back_up_now(request: web.Request) -> web.StreamResponse:
     except UnauthorizedError:
         raise
     except ApiRefusedError as refused:
-        status = refused.status if refused.status >= 400 else 502
         error = f"Refused by the API server: {refused.reason}"
-        return await _tenant_view(request, who, error=error, status=status)
+        return await _tenant_view(request, who, error=error, status=status_of(refused))
     except actions.NoTemplateError as missing:
         return await _tenant_view(request, who, error=str(missing), status=400)
     name = str(created.get("metadata", {}).get("name", ""))
@@ -164,7 +171,7 @@ async def start_restore(request: web.Request) -> web.StreamResponse:
     chosen = _field(form, "backup")
     try:
         backup = await who.api.get(TENANT_BACKUP, namespace, chosen) if chosen else None
-        if backup is None or _mapping(backup.get("spec")).get("tenant") != tenant:
+        if backup is None or mapping(backup.get("spec")).get("tenant") != tenant:
             error = f"Choose a backup of tenant {tenant} to restore from."
             return await _tenant_view(request, who, error=error, status=400)
         body = actions.restore(
@@ -178,9 +185,8 @@ async def start_restore(request: web.Request) -> web.StreamResponse:
     except UnauthorizedError:
         raise
     except ApiRefusedError as refused:
-        status = refused.status if refused.status >= 400 else 502
         error = f"Refused by the API server: {refused.reason}"
-        return await _tenant_view(request, who, error=error, status=status)
+        return await _tenant_view(request, who, error=error, status=status_of(refused))
     name = str(created.get("metadata", {}).get("name", ""))
     raise web.HTTPSeeOther(f"/t/{namespace}/{tenant}?{urlencode({'restore': name})}")
 
@@ -201,9 +207,8 @@ async def suspend_schedule(request: web.Request) -> web.StreamResponse:
     except UnauthorizedError:
         raise
     except ApiRefusedError as refused:
-        status = refused.status if refused.status >= 400 else 502
         error = f"Refused by the API server: {refused.reason}"
-        return await _tenant_view(request, who, error=error, status=status)
+        return await _tenant_view(request, who, error=error, status=status_of(refused))
     done = f"Schedule {name} {'suspended' if suspend else 'resumed'}."
     raise web.HTTPSeeOther(f"/t/{namespace}/{tenant}?{urlencode({'notice': done})}")
 
@@ -213,7 +218,7 @@ async def tenant_schedules_json(request: web.Request) -> web.StreamResponse:
     who = await caller(request)
     namespace, tenant = request.match_info["namespace"], request.match_info["tenant"]
     schedules = await _readable(who.api.list_objects(TENANT_BACKUP_SCHEDULE, namespace))
-    return _json([dataclasses.asdict(row) for row in _schedules_of(schedules, tenant)])
+    return json_document([dataclasses.asdict(row) for row in _schedules_of(schedules, tenant)])
 
 
 async def tenant_restores_json(request: web.Request) -> web.StreamResponse:
@@ -222,90 +227,10 @@ async def tenant_restores_json(request: web.Request) -> web.StreamResponse:
     namespace, tenant = request.match_info["namespace"], request.match_info["tenant"]
     restores = await who.api.list_objects(TENANT_RESTORE, namespace)
     backups = await _tenant_backups(who.api, namespace, tenant)
-    names = [str(_mapping(body.get("metadata")).get("name", "")) for body in backups]
-    return _json([dataclasses.asdict(row) for row in details.restores_of(restores, tenant, names)])
-
-
-async def restore_page(request: web.Request) -> web.StreamResponse:
-    """One restore: status, conditions, checks, Events."""
-    who = await caller(request)
-    namespace, name = request.match_info["namespace"], request.match_info["name"]
-    body = await who.api.get(TENANT_RESTORE, namespace, name)
-    if body is None:
-        return _not_found(request, who, f"No TenantRestore {namespace}/{name}.")
-    try:
-        events = await who.api.events_of(namespace, TENANT_RESTORE, name)
-    except ApiRefusedError:
-        events = []
-    status = _mapping(body.get("status"))
-    return render(
-        request,
-        "restore.html",
-        {
-            "user": who,
-            "row": details.restore_row(body),
-            "fields": _restore_fields(status),
-            "conditions": _dicts(status.get("conditions")),
-            "checks": _dicts(status.get("checks")),
-            "events": events,
-        },
+    names = [str(mapping(body.get("metadata")).get("name", "")) for body in backups]
+    return json_document(
+        [dataclasses.asdict(row) for row in details.restores_of(restores, tenant, names)]
     )
-
-
-async def restore_json(request: web.Request) -> web.StreamResponse:
-    """One restore's fields, conditions and checks."""
-    who = await caller(request)
-    namespace, name = request.match_info["namespace"], request.match_info["name"]
-    body = await who.api.get(TENANT_RESTORE, namespace, name)
-    if body is None:
-        raise web.HTTPNotFound()
-    status = _mapping(body.get("status"))
-    return _json(
-        {
-            **_restore_fields(status),
-            "conditions": _condition_cells(status),
-            "checks": [
-                {
-                    key: _cell(check.get(key))
-                    for key in ("name", "passed", "value", "expected", "error")
-                }
-                for check in _dicts(status.get("checks"))
-            ],
-        }
-    )
-
-
-async def download(request: web.Request) -> web.StreamResponse:
-    """A fresh presigned GET of an S3 backup's artifact, signed with the destination's
-    Secret read with the user's token: a redirect to it, or a page saying why not."""
-    who = await caller(request)
-    namespace, name = request.match_info["namespace"], request.match_info["name"]
-    body = await who.api.get(TENANT_BACKUP, namespace, name)
-    if body is None:
-        return _not_found(request, who, f"No TenantBackup {namespace}/{name}.")
-    offer, target = details.download(body), details.s3_target(body)
-    if offer.kind is not details.DownloadKind.SIGN or target is None:
-        reason = offer.explanation or "This backup's artifact has no link the UI can sign."
-        return _refused_page(request, who, "No download link", reason, 409)
-    try:
-        data = await who.api.secret_data(namespace, offer.secret)
-    except UnauthorizedError:
-        raise
-    except ApiRefusedError as refused:
-        reason = (
-            f"The link is signed with Secret {offer.secret}, read as you, and the API server "
-            f"refused: {refused.reason}. Someone who may read it can run: {offer.command}"
-        )
-        return _refused_page(request, who, "No download link", reason, _status(refused))
-    if not data or not data.get("accessKeyId") or not data.get("secretAccessKey"):
-        reason = f"Secret {offer.secret} has no accessKeyId and secretAccessKey to sign with."
-        return _refused_page(request, who, "No download link", reason, 409)
-    credentials = S3Credentials(
-        data["accessKeyId"], data["secretAccessKey"], data.get("sessionToken") or None
-    )
-    now = datetime.now(UTC).replace(microsecond=0)
-    url = presigned_get(target, credentials, now, details.DOWNLOAD_LINK_SECONDS)
-    raise web.HTTPSeeOther(url)
 
 
 def _refuse_creation(
@@ -334,19 +259,7 @@ def _refuse_creation(
 
 
 def _csrf_refused(request: web.Request, who: Caller) -> web.Response:
-    return _refused_page(request, who, "Refused", "Missing or wrong CSRF token.", 403)
-
-
-def _refused_page(
-    request: web.Request, who: Caller, title: str, reason: str, status: int
-) -> web.Response:
-    return render(
-        request, "error.html", {"user": who, "title": title, "reason": reason}, status=status
-    )
-
-
-def _not_found(request: web.Request, who: Caller, reason: str) -> web.Response:
-    return _refused_page(request, who, "Not found", reason, 404)
+    return refused_page(request, who, "Refused", "Missing or wrong CSRF token.", 403)
 
 
 async def _tenant_view(
@@ -469,45 +382,9 @@ def _schedules_of(schedules: list[Body], tenant: str) -> list[details.ScheduleRo
     found = [
         details.schedule_row(body)
         for body in schedules
-        if _mapping(body.get("metadata")).get("name") in names
+        if mapping(body.get("metadata")).get("name") in names
     ]
     return sorted(found, key=lambda row: row.name)
-
-
-RESTORE_FIELDS = (
-    ("phase", "phase"),
-    ("reason", "reason"),
-    ("message", "message"),
-    ("step", "step"),
-    ("targetSchema", "target_schema"),
-    ("database", "database"),
-    ("previousSchema", "previous_schema"),
-    ("previousKeptUntil", "previous_kept_until"),
-    ("tables", "tables"),
-    ("rows", "rows"),
-    ("duration", "duration"),
-    ("attempts", "attempts"),
-    ("completionTime", "finished"),
-)
-
-
-def _restore_fields(status: Mapping[str, Any]) -> dict[str, str]:
-    """A restore's status fields the page shows, as text."""
-    return {field: _cell(status.get(key)) for key, field in RESTORE_FIELDS}
-
-
-def _condition_cells(status: Mapping[str, Any]) -> list[dict[str, str]]:
-    return [
-        {key: _cell(condition.get(key)) for key in ("type", "status", "reason", "message")}
-        for condition in _dicts(status.get("conditions"))
-    ]
-
-
-def _cell(value: object) -> str:
-    """A status value as text: scalars as written, anything else empty."""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value) if isinstance(value, str | int | float) else ""
 
 
 async def _listed_or_none(listing: Any) -> list[Body] | None:
@@ -521,26 +398,10 @@ async def _listed_or_none(listing: Any) -> list[Body] | None:
     return items
 
 
-def _status(refused: ApiRefusedError) -> int:
-    return refused.status if refused.status >= 400 else 502
-
-
-def _json(document: object) -> web.Response:
-    return web.json_response(document, headers={"Cache-Control": "no-store"})
-
-
-def _mapping(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def _texts(value: object) -> list[tuple[str, str]]:
     """A labels or annotations map as sorted (key, value) pairs of text."""
-    shown = _mapping(value).items()
+    shown = mapping(value).items()
     return sorted((str(k), str(v)) for k, v in shown if k != LAST_APPLIED)
-
-
-def _dicts(value: object) -> list[dict[str, Any]]:
-    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
 def _field(form: Mapping[str, object], name: str) -> str:

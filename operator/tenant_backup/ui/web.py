@@ -8,7 +8,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from tenant_backup.ui import pages, signin
+from tenant_backup.ui import downloads, pages, restore_pages, signin
 from tenant_backup.ui.context import (
     SESSION_COOKIE,
     STATE,
@@ -65,10 +65,10 @@ def make_app(config: UiConfig) -> web.Application:
             web.get(f"/api/t/{NAMESPACE}/{TENANT}/schedules", pages.tenant_schedules_json),
             web.get(f"/api/t/{NAMESPACE}/{TENANT}/restores", pages.tenant_restores_json),
             web.get(f"/b/{NAMESPACE}/{NAME}", pages.backup_page),
-            web.get(f"/b/{NAMESPACE}/{NAME}/download", pages.download),
+            web.get(f"/b/{NAMESPACE}/{NAME}/download", downloads.download),
             web.get(f"/api/b/{NAMESPACE}/{NAME}", pages.backup_json),
-            web.get(f"/r/{NAMESPACE}/{NAME}", pages.restore_page),
-            web.get(f"/api/r/{NAMESPACE}/{NAME}", pages.restore_json),
+            web.get(f"/r/{NAMESPACE}/{NAME}", restore_pages.restore_page),
+            web.get(f"/api/r/{NAMESPACE}/{NAME}", restore_pages.restore_json),
             web.static("/static", STATIC),
         ]
     )
