@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: help install packages controlplane node images minio bench bench-scale bench-schedules chart-tools promtool age chart-lint crds lint unit test demo demo-down cluster-up cluster-down run kind-e2e
+.PHONY: help install packages controlplane node images minio bench bench-scale bench-schedules bench-ui chart-tools promtool age chart-lint crds lint unit test demo demo-down cluster-up cluster-down run kind-e2e
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -76,6 +76,9 @@ bench-scale: install controlplane packages ## The operator with 500 and 5,000 Te
 
 bench-schedules: install packages controlplane ## Schedules: slot -> child Jobs (5 tenants), operator RSS with 50 schedules; BENCH_ARGS="--only memory"
 	PYTHONPATH=.:operator $(BIN)/python tools/bench/schedules.py $(BENCH_ARGS)
+
+bench-ui: install ## The UI's overview for 50/500 and 500/5,000 tenants/backups: decode, rows, HTML, JSON, and the ratio; BENCH_ARGS="--sizes 500/5000"
+	PYTHONPATH=.:operator $(BIN)/python tools/bench/ui.py $(BENCH_ARGS)
 
 cluster-up: install controlplane ## Start the local control plane in the background; prints KUBECONFIG
 	$(BIN)/python -m devenv.cluster_cli up

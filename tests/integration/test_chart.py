@@ -42,7 +42,7 @@ EVERYTHING_ON = (
     ' "webhooks": {"cidrs": ["0.0.0.0/0"], "ports": [443]},'
     ' "extraRules": [{"to": [{"ipBlock": {"cidr": "198.51.100.0/24"}}]}]}}',
     'ui={"enabled": true, "replicas": 1, "auth": "proxy", "secureCookies": true,'
-    ' "namespaces": ["team-a"], "service": {"port": 8081},'
+    ' "namespaces": ["team-a"], "service": {"port": 8081}, "historySecret": "ui-history",'
     ' "resources": {"requests": {"cpu": "50m"}, "limits": {"memory": "192Mi"}}}',
 )
 UI_ON = "ui.enabled=true"
@@ -319,8 +319,14 @@ def test_ui_runs_hardened_with_no_rights_of_its_own() -> None:
 def test_ui_values_reach_its_command() -> None:
     objs = by_key(chart.objects(chart.template(*EVERYTHING_ON)))
     ns, name = "tenant-backup-system", "tenant-backup-operator-ui"
-    command = objs["Deployment", ns, name]["spec"]["template"]["spec"]["containers"][0]["command"]
-    assert {"--auth=proxy", "--secure-cookies", "--namespace=team-a"} <= set(command)
+    container = objs["Deployment", ns, name]["spec"]["template"]["spec"]["containers"][0]
+    assert {"--auth=proxy", "--secure-cookies", "--namespace=team-a"} <= set(container["command"])
+    assert container["env"] == [
+        {
+            "name": "TENANT_BACKUP_HISTORY_DSN",
+            "valueFrom": {"secretKeyRef": {"name": "ui-history", "key": "dsn"}},
+        }
+    ]
     assert objs["Service", ns, name]["spec"]["ports"][0]["port"] == 8081
     assert not any(key[2] == name for key in by_key(chart.objects(chart.template())))
     with pytest.raises(AssertionError, match="auth"):

@@ -7,10 +7,13 @@ Each test saves screenshots of the pages it shows under docs/ui/ (the README sho
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
+import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +23,17 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from devenv.cluster import Cluster
 from devenv.kubectl import KubectlRunner
 from devenv.waiting import wait_for
+from tenant_backup.adapters.history import store
+from tenant_backup.api.backup import TenantBackup
+from tenant_backup.backup.history_rows import rows_for
+from tenant_backup.settings import Settings
+from tenant_backup.ui import actions
+from tests.integration.test_operator_s3 import create_s3_secret, s3_destination
 from tests.support import backups as tb
 from tests.support.operator_fixtures import StartOperator
 from tests.support.pod_runner import pods_run
+from tests.support.s3_fixtures import Bucket
+from tests.support.schedules import schedule_manifest
 from tests.support.ui import (
     CHROMIUM,
     SCREENSHOTS,
@@ -134,7 +145,7 @@ def test_edit_user_backs_up_now_and_watches_it_succeed(
         expect(table).to_contain_text("acme")
         expect(table).to_contain_text("Succeeded")
         assert "globex" not in page.content()  # only the namespaces the user may read
-        shot(page, "overview")
+        shot(page, "overview-signed-in")
 
         response = page.goto(f"{ui.url}/t/{namespace}/acme")
         assert response is not None
@@ -147,16 +158,18 @@ def test_edit_user_backs_up_now_and_watches_it_succeed(
         created = page.url.rsplit("/", 1)[1]
         assert created in backups_in(kubectl, namespace)
         page.evaluate("window.sameDocument = true")
+        expect(page.locator("#download-why")).to_contain_text("Only a Succeeded backup")
         expect(page.locator("[data-field=phase]")).to_have_text("Succeeded", timeout=120_000)
-        assert page.evaluate("window.sameDocument") is True  # changed without a reload
         expect(page.locator("#conditions")).to_contain_text("Complete")
+        expect(page.locator("#download-why")).to_contain_text("PersistentVolumeClaim")
+        assert page.evaluate("window.sameDocument") is True  # changed without a reload
         shot(page, "backup")
 
         page.goto(f"{ui.url}/t/{namespace}/acme")
         rows = page.locator("#backups tbody tr")
         expect(rows).to_have_count(2)
         expect(rows.first).to_contain_text(created)  # newest first
-        shot(page, "tenant")
+        shot(page, "tenant-after-backup")
 
 
 def test_view_user_sees_no_buttons_and_a_forged_post_is_refused(
@@ -338,3 +351,296 @@ def test_admin_starts_a_verify_restore_and_an_edit_user_sees_no_form(
         assert edit_page.locator("form[action$='/restore']").count() == 0
     finally:
         edit_context.close()
+
+
+def stamp(moment: datetime) -> str:
+    return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def patch_status(
+    kubectl: KubectlRunner, namespace: str, kind: str, name: str, status: dict[str, Any]
+) -> None:
+    kubectl(
+        "patch",
+        "-n",
+        namespace,
+        kind,
+        name,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps({"status": status}),
+    )
+
+
+def succeeded(
+    kubectl: KubectlRunner,
+    namespace: str,
+    name: str,
+    tenant: str,
+    finished: datetime,
+    size: int,
+    seconds: int = 20,
+    url: str = "",
+) -> None:
+    """A TenantBackup of `tenant` marked Succeeded at `finished` with an artifact of `size`."""
+    apply_in(kubectl, namespace, tb.manifest(name, tenant=tenant))
+    started = finished - timedelta(seconds=seconds)
+    patch_status(
+        kubectl,
+        namespace,
+        "tb",
+        name,
+        {
+            "phase": "Succeeded",
+            "attempts": 1,
+            "startTime": stamp(started),
+            "completionTime": stamp(finished),
+            "artifact": {
+                "url": url or f"pvc://backups/{tenant}/{name}.dump",
+                "sizeBytes": size,
+                "size": f"{size} B",
+                "sha256": "0" * 64,
+                "format": "custom",
+                "compression": "zstd",
+            },
+        },
+    )
+
+
+def test_overview_colours_ages_against_schedules_and_draws_trends(
+    page: Page, ui: UiProcess, tokens: dict[str, str], kubectl: KubectlRunner, namespace: str
+) -> None:
+    now = datetime.now(UTC)
+    apply_in(kubectl, namespace, schedule_manifest("hourly", "@hourly", ["acme"]))
+    following = stamp(now + timedelta(minutes=30))
+    patch_status(
+        kubectl,
+        namespace,
+        "tenantbackupschedules",
+        "hourly",
+        {"lastScheduleTime": stamp(now - timedelta(minutes=30)), "nextScheduleTime": following},
+    )
+    runs = ((5, 1000, 40), (3, 3000, 15), (1.5, 2500, 25))  # hours ago, bytes, seconds
+    for n, (hours, size, seconds) in enumerate(runs):  # hourly, newest 90 min old: late
+        finished = now - timedelta(hours=hours)
+        succeeded(kubectl, namespace, f"acme-{n}", "acme", finished, size, seconds)
+    succeeded(kubectl, namespace, "globex-0", "globex", now - timedelta(hours=3), 500)
+    succeeded(kubectl, namespace, "initech-0", "initech", now - timedelta(days=3), 500)
+
+    sign_in(page, ui, tokens["auditor"])
+    table = page.locator("#tenants")
+    for check in ("server", "script"):
+        acme = table.locator("tr", has_text="acme")
+        expect(acme.locator("td.age")).to_have_class("age late")
+        expect(acme.locator("td.age")).to_have_attribute("title", re.compile("interval of 1h"))
+        expect(acme).to_contain_text(following)  # the next run, from the schedule's status
+        points = acme.locator("svg.trend polyline.size").get_attribute("points") or ""
+        assert len(points.split()) == 3, (check, points)
+        expect(acme.locator("svg.trend polyline.duration")).to_have_count(1)
+        # Unscheduled: against 26 h.
+        globex = table.locator("tr", has_text="globex").locator("td.age")
+        expect(globex).to_have_class("age fresh")
+        expect(table.locator("tr", has_text="initech").locator("td.age")).to_have_class("age stale")
+        if check == "server":
+            shot(page, "overview")
+            page.evaluate("window.sameDocument = true")
+            expect(table).to_have_attribute("data-updated", re.compile("."), timeout=15_000)
+    assert page.evaluate("window.sameDocument") is True
+    expect(page.locator("#legend")).to_contain_text("under two")
+
+
+def test_schedules_suspend_and_resume_restores_and_their_status_page(
+    page: Page,
+    browser: Browser,
+    ui: UiProcess,
+    tokens: dict[str, str],
+    kubectl: KubectlRunner,
+    namespace: str,
+) -> None:
+    apply_in(kubectl, namespace, schedule_manifest("nightly", "30 2 * * *", ["acme"]))
+    succeeded(kubectl, namespace, "acme-0", "acme", datetime.now(UTC), 1000)
+    backup = tb.items(kubectl, namespace, "tb")[0]
+    restore = actions.restore(namespace, backup, "Verify", "acme", "")
+    created = kubectl("create", "-o", "json", "-f", "-", input=json.dumps(restore))
+    restore_name = json.loads(created.stdout)["metadata"]["name"]
+
+    sign_in(page, ui, tokens["developer"])
+    page.goto(f"{ui.url}/t/{namespace}/acme")
+    row = page.locator("#schedules tr[data-key=nightly]")
+    expect(row.locator("[data-field=state]")).to_have_text("Active")
+    row.locator("button[data-action=suspend]").click()
+    expect(page.locator("#notice")).to_have_text("Schedule nightly suspended.")
+    suspended = tb.items(kubectl, namespace, "tenantbackupschedules")[0]
+    assert suspended["spec"]["suspend"] is True
+    expect(row.locator("[data-field=state]")).to_have_text("Suspended")
+    expect(page.locator("#restores")).to_contain_text(restore_name)
+    shot(page, "tenant")
+    row.locator("button[data-action=resume]").click()
+    expect(page.locator("#notice")).to_have_text("Schedule nightly resumed.")
+    assert tb.items(kubectl, namespace, "tenantbackupschedules")[0]["spec"]["suspend"] is False
+
+    view_context = browser.new_context(viewport={"width": 1200, "height": 700})
+    try:
+        viewer = view_context.new_page()
+        sign_in(viewer, ui, tokens["auditor"])
+        viewer.goto(f"{ui.url}/t/{namespace}/acme")
+        expect(viewer.locator("#schedules tr[data-key=nightly]")).to_contain_text("Active")
+        assert viewer.locator("#schedules button").count() == 0
+        csrf = viewer.locator("header input[name=csrf]").get_attribute("value")
+        forged = viewer.request.post(
+            f"{ui.url}/t/{namespace}/acme/schedules/nightly",
+            form={"csrf": csrf or "", "suspend": "true"},
+            max_redirects=0,
+        )
+        assert forged.status == 403
+        assert "cannot patch resource" in forged.text()
+        assert tb.items(kubectl, namespace, "tenantbackupschedules")[0]["spec"]["suspend"] is False
+
+        viewer.locator("#restores a", has_text=restore_name).click()
+        expect(viewer).to_have_url(f"{ui.url}/r/{namespace}/{restore_name}")
+        expect(viewer.locator("#restore-status")).to_contain_text("Verify")
+        viewer.evaluate("window.sameDocument = true")
+        patch_status(
+            kubectl,
+            namespace,
+            "tenantrestores",
+            restore_name,
+            {
+                "phase": "Succeeded",
+                "reason": "Verified",
+                "message": PAYLOAD,
+                "tables": 3,
+                "rows": 42,
+                "checks": [{"name": "orders", "passed": True, "value": "42", "expected": ">= 1"}],
+                "conditions": [
+                    {
+                        "type": "Complete",
+                        "status": "True",
+                        "reason": "Verified",
+                        "message": "restored and checked",
+                        "lastTransitionTime": stamp(datetime.now(UTC)),
+                    }
+                ],
+            },
+        )
+        expect(viewer.locator("[data-field=phase]")).to_have_text("Succeeded", timeout=15_000)
+        expect(viewer.locator("[data-field=message]")).to_have_text(PAYLOAD)
+        expect(viewer.locator("#checks")).to_contain_text("orders")
+        expect(viewer.locator("#checks")).to_contain_text("yes")
+        expect(viewer.locator("#conditions")).to_contain_text("restored and checked")
+        assert viewer.evaluate("window.sameDocument") is True
+        assert viewer.evaluate("window.pwned") is None
+        shot(viewer, "restore-status")
+    finally:
+        view_context.close()
+
+
+def test_download_link_is_signed_with_the_secret_the_user_may_read(
+    page: Page,
+    browser: Browser,
+    ui: UiProcess,
+    tokens: dict[str, str],
+    kubectl: KubectlRunner,
+    namespace: str,
+    bucket: Bucket,
+) -> None:
+    keys = create_s3_secret(kubectl, namespace, bucket)
+    content = secrets.token_bytes(4096)
+    key = "nightly/acme/nightly.dump.zst"
+    bucket.client.put_object(Bucket=bucket.name, Key=key, Body=content)
+    manifest = tb.manifest()
+    manifest["spec"]["destination"] = s3_destination(bucket)
+    apply_in(kubectl, namespace, manifest)
+    patch_status(
+        kubectl,
+        namespace,
+        "tb",
+        "nightly",
+        {
+            "phase": "Succeeded",
+            "attempts": 1,
+            "completionTime": stamp(datetime.now(UTC)),
+            "artifact": {
+                "url": f"s3://{bucket.name}/{key}",
+                "sizeBytes": len(content),
+                "size": "4.0 KiB",
+                "sha256": hashlib.sha256(content).hexdigest(),
+                "format": "custom",
+                "compression": "zstd",
+            },
+        },
+    )
+
+    sign_in(page, ui, tokens["developer"])  # edit: may read Secrets
+    page.goto(f"{ui.url}/b/{namespace}/nightly")
+    link = page.locator("#download-link")
+    expect(link).to_have_attribute("href", f"/b/{namespace}/nightly/download")
+    shot(page, "backup-download")
+    reply = page.request.get(f"{ui.url}/b/{namespace}/nightly/download", max_redirects=0)
+    assert reply.status == 303
+    presigned = reply.headers["location"]
+    assert presigned.startswith(bucket.server.endpoint)
+    assert "X-Amz-Expires=300" in presigned
+    with urllib.request.urlopen(presigned, timeout=10) as download:
+        assert download.read() == content
+    for value in keys.values():
+        if value != keys["accessKeyId"]:  # a presigned URL names its key ID, never the key
+            assert value not in presigned
+        assert value not in page.content()
+
+    view_context = browser.new_context(viewport={"width": 1200, "height": 700})
+    try:
+        viewer = view_context.new_page()
+        sign_in(viewer, ui, tokens["auditor"])  # view: may not read Secrets
+        viewer.goto(f"{ui.url}/b/{namespace}/nightly")
+        assert viewer.locator("#download-link").count() == 0
+        expect(viewer.locator("#download-why")).to_contain_text("you may not read it")
+        expect(viewer.locator("#download")).to_contain_text(
+            f"tenant-backup link nightly -n {namespace}"
+        )
+        shot(viewer, "download-refused")
+        refused = viewer.request.get(f"{ui.url}/b/{namespace}/nightly/download", max_redirects=0)
+        assert refused.status == 403
+        assert "cannot get resource" in refused.text()
+        assert keys["secretAccessKey"] not in refused.text()
+    finally:
+        view_context.close()
+
+
+def test_history_rows_only_where_the_user_may_list_backups(
+    page: Page,
+    cluster: Cluster,
+    kubectl: KubectlRunner,
+    namespace: str,
+    other_namespace: str,
+    tokens: dict[str, str],
+    history: Settings,
+    tmp_path: Path,
+) -> None:
+    """The history table holds a backup deleted since; the UI shows it to a user who may list
+    TenantBackups in the namespace, and reads nothing for another namespace."""
+    now = datetime.now(UTC)
+    succeeded(kubectl, namespace, "acme-old", "acme", now - timedelta(days=2), 2048, 75)
+    succeeded(kubectl, other_namespace, "acme-elsewhere", "acme", now, 4096)
+    for ns, name in ((namespace, "acme-old"), (other_namespace, "acme-elsewhere")):
+        body = json.loads(kubectl("get", "-n", ns, "tb", name, "-o", "json").stdout)
+        store.record(history, rows_for(TenantBackup.from_body(body)))
+    kubectl("delete", "-n", namespace, "tb", "acme-old")
+    apply_in(kubectl, namespace, schedule_manifest("nightly", "30 2 * * *", ["acme"]))
+    assert history.history_dsn is not None
+    env = {"TENANT_BACKUP_HISTORY_DSN": history.history_dsn.get_secret_value()}
+    for ui in ui_process(cluster, [namespace, other_namespace], tmp_path / "ui.log", env):
+        sign_in(page, ui, tokens["auditor"])
+        page.goto(f"{ui.url}/t/{namespace}/acme")
+        rows = page.locator("#history tbody tr")
+        expect(rows).to_have_count(1)
+        expect(rows).to_contain_text("acme-old")  # deleted from the cluster, kept in history
+        expect(rows).to_contain_text("2.0KiB")
+        expect(rows).to_contain_text("1m15s")
+        assert "acme-elsewhere" not in page.content()
+        shot(page, "tenant-history")
+        page.goto(f"{ui.url}/t/{other_namespace}/acme")
+        expect(page.locator("#reason")).to_contain_text("forbidden")
+        assert "acme-elsewhere" not in page.content()
+        assert page.locator("#history").count() == 0

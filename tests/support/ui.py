@@ -5,11 +5,12 @@ real headless Chromium (Debian's package) driven by Playwright."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from devenv.cluster import Cluster
@@ -34,7 +35,13 @@ def free_port() -> int:
 class UiProcess:
     """`tenant-backup ui` serving on a free loopback port; its log in `log_file`."""
 
-    def __init__(self, cluster: Cluster, namespaces: list[str], log_file: Path) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        namespaces: list[str],
+        log_file: Path,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_file = log_file
@@ -47,7 +54,9 @@ class UiProcess:
             *(f"--namespace={ns}" for ns in namespaces),
         ]
         with log_file.open("wb") as log:
-            self._process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+            self._process = subprocess.Popen(
+                args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+            )
         wait_for(self._healthy, 30, "the UI to serve /healthz")
 
     def _healthy(self) -> bool:
@@ -99,9 +108,15 @@ def service_account_user(
     return cluster.service_account_token(namespace, name, duration_seconds=3600)
 
 
-def ui_process(cluster: Cluster, namespaces: list[str], log_file: Path) -> Iterator[UiProcess]:
-    """A UI process for the block (its log printed after, shown when a test fails)."""
-    process = UiProcess(cluster, namespaces, log_file)
+def ui_process(
+    cluster: Cluster,
+    namespaces: list[str],
+    log_file: Path,
+    env: Mapping[str, str] | None = None,
+) -> Iterator[UiProcess]:
+    """A UI process for the block (its log printed after, shown when a test fails); `env`
+    adds to its environment."""
+    process = UiProcess(cluster, namespaces, log_file, env)
     try:
         yield process
     finally:

@@ -3,14 +3,19 @@ the TenantBackup "Back up now" creates and the TenantRestore of the restore form
 
 from __future__ import annotations
 
+import argparse
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from tenant_backup.api.restore import TenantRestoreSpec
-from tenant_backup.ui import actions, overview
+from tenant_backup.ui import actions, command, details, overview
+from tenant_backup.ui.context import templates
 from tenant_backup.ui.csrf import csrf_token, csrf_valid, token_key
+from tenant_backup.ui.history import HistoryConfig
+from tenant_backup.ui.pages import overview_context
+from tenant_backup.ui.presign import S3Credentials, S3Target, presigned_get
 from tenant_backup.ui.ratelimit import RateLimiter
 from tenant_backup.ui.sessions import SessionStore
 
@@ -172,15 +177,16 @@ def test_overview_rows_per_namespace_and_tenant() -> None:
     acme = rows[0]
     assert acme.last_success == "2026-05-03T13:05:00Z"
     assert acme.last_success_age == "22h 55m"
-    assert not acme.stale
+    assert acme.freshness is overview.Freshness.FRESH  # no schedule: against 26 h
+    assert acme.interval == "1d 2h"
     assert acme.last_size == "12.0 MiB"
     assert acme.running == 2  # Running, and the one the operator has not picked up
     assert acme.latest_phase == ""
     assert acme.backups == 4
     assert rows[1].failed
     assert rows[1].last_success_age == "never"
-    assert rows[1].stale
-    assert rows[2].stale  # a month old
+    assert rows[1].freshness is overview.Freshness.STALE
+    assert rows[2].freshness is overview.Freshness.STALE  # a month old
 
 
 def test_scheduled_tenants_without_backups_are_listed() -> None:
@@ -230,9 +236,8 @@ def test_human_age(seconds: int, text: str) -> None:
     assert overview.human_age(seconds) == text
 
 
-def test_overview_of_500_tenants_and_5000_backups_is_quick() -> None:
-    import time
-
+def test_rendered_overview_lists_every_tenant_of_500_with_5000_backups() -> None:
+    """The page `make bench-ui` times: every tenant is a row, each linking to its page."""
     backups = [
         backup(
             f"t{n % 500}-{n}",
@@ -240,15 +245,130 @@ def test_overview_of_500_tenants_and_5000_backups_is_quick() -> None:
             f"2026-05-{1 + n % 4:02d}T00:00:{n % 60:02d}Z",
             "Succeeded" if n % 7 else "Failed",
             completionTime="2026-05-04T00:00:00Z",
-            artifact={"size": "1 MiB"},
+            artifact={"size": "1 MiB", "sizeBytes": 1 << 20},
         )
         for n in range(5000)
     ]
-    started = time.perf_counter()
     rows = overview.tenant_rows(backups, [], NOW)
-    elapsed = time.perf_counter() - started
+    html = (
+        templates().get_template("overview.html").render(**overview_context(None, rows, ["team-a"]))
+    )
     assert len(rows) == 500
-    assert elapsed < 0.5
+    assert html.count("<tr class=") == 500
+    assert all(f'href="/t/team-a/t{n}"' in html for n in range(500))
+
+
+def schedule(
+    name: str, tenants: list[str], cron: str = "0 1 * * *", suspend: bool = False, **status: str
+) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "namespace": "team-a"},
+        "spec": {"tenants": tenants, "schedule": cron, "suspend": suspend, "template": {}},
+        "status": status,
+    }
+
+
+@pytest.mark.parametrize(
+    ("cron", "seconds"),
+    [
+        ("@hourly", 3600),
+        ("@daily", 86400),
+        ("@weekly", 7 * 86400),
+        ("* * * * *", 60),
+        ("*/5 * * * *", 300),
+        ("15 * * * *", 3600),
+        ("0 */6 * * *", 6 * 3600),
+        ("30 2 * * *", 86400),
+        ("0 3 1 * *", 31 * 86400),
+        ("0,30 * * * *", None),
+        ("0 9-17 * * *", None),
+        ("nonsense", None),
+    ],
+)
+def test_cron_interval(cron: str, seconds: int | None) -> None:
+    assert overview.cron_interval(cron) == seconds
+
+
+def test_schedule_interval_prefers_its_status_over_its_cron() -> None:
+    ran = schedule(
+        "s",
+        ["acme"],
+        "0,30 * * * *",
+        lastScheduleTime="2026-05-04T11:30:00Z",
+        nextScheduleTime="2026-05-04T12:00:00Z",
+    )
+    assert overview.schedule_interval(ran) == 1800
+    assert overview.schedule_interval(schedule("s", ["acme"], "*/10 * * * *")) == 600
+    assert overview.schedule_interval(schedule("s", ["acme"], "0 9-17 * * *")) is None
+
+
+@pytest.mark.parametrize(
+    ("age", "interval", "expected"),
+    [
+        (None, 3600, overview.Freshness.STALE),
+        (0, 3600, overview.Freshness.FRESH),
+        (3599, 3600, overview.Freshness.FRESH),
+        (3600, 3600, overview.Freshness.LATE),
+        (7199, 3600, overview.Freshness.LATE),
+        (7200, 3600, overview.Freshness.STALE),
+    ],
+)
+def test_freshness_against_the_interval(
+    age: int | None, interval: int, expected: overview.Freshness
+) -> None:
+    assert overview.freshness(age, interval) is expected
+
+
+def test_age_is_judged_against_the_tenants_shortest_schedule_and_next_run_is_the_soonest() -> None:
+    two_hours_ago = backup(
+        "acme-1",
+        "acme",
+        "2026-05-04T10:00:00Z",
+        "Succeeded",
+        completionTime="2026-05-04T10:00:00Z",
+    )
+    hourly = schedule("hourly", ["acme"], "@hourly", nextScheduleTime="2026-05-04T13:00:00Z")
+    daily = schedule("daily", ["acme"], "@daily", nextScheduleTime="2026-05-05T00:00:00Z")
+    paused = schedule(
+        "paused", ["acme"], "@daily", suspend=True, nextScheduleTime="2026-05-04T12:30:00Z"
+    )
+    (row,) = overview.tenant_rows([two_hours_ago], [hourly, daily, paused], NOW)
+    assert row.freshness is overview.Freshness.STALE  # two hourly runs without a success
+    assert row.interval == "1h"
+    assert row.next_run == "2026-05-04T13:00:00Z"  # the suspended one does not run
+    assert row.schedules == ("daily", "hourly", "paused")
+    (daily_only,) = overview.tenant_rows([two_hours_ago], [daily], NOW)
+    assert daily_only.freshness is overview.Freshness.FRESH
+
+
+def test_trend_of_size_and_duration_oldest_first() -> None:
+    backups = [
+        backup(
+            f"acme-{n}",
+            "acme",
+            f"2026-05-0{n}T00:00:00Z",
+            "Succeeded",
+            startTime=f"2026-05-0{n}T00:00:00Z",
+            completionTime=f"2026-05-0{n}T00:00:{10 * n:02d}Z",
+            artifact={"size": f"{n} MiB", "sizeBytes": n << 20},
+        )
+        for n in (1, 2, 3)
+    ]
+    backups.append(backup("acme-failed", "acme", "2026-05-04T00:00:00Z", "Failed"))
+    (row,) = overview.tenant_rows(backups, [], NOW)
+    w, h = overview.TREND_WIDTH, overview.TREND_HEIGHT
+    points = [tuple(map(float, point.split(","))) for point in row.size_trend.split()]
+    assert [x for x, _ in points] == [0.0, w / 2, float(w)]
+    assert points[0][1] > points[1][1] > points[2][1] == 1.0  # growing: up is smaller y
+    assert all(0 <= y <= h for _, y in points)
+    assert row.duration_trend == row.size_trend  # both grow linearly here
+    assert row.trend_note == "last 3 successes: size 1 MiB -> 3 MiB, duration 10s -> 30s"
+
+
+def test_a_trend_needs_two_known_values() -> None:
+    assert overview.trend_points([]) == ""
+    assert overview.trend_points([5, None]) == ""
+    assert overview.trend_points([None, 0, 0]) == "40.0,17.0 80.0,17.0"
 
 
 # --- "Back up now" ------------------------------------------------------------------------
@@ -334,3 +454,132 @@ def test_restore_replace_carries_the_confirmation_as_typed() -> None:
     assert body["spec"]["target"]["tenant"] == "acme_eu"
     assert body["spec"]["confirm"] == "acme"  # wrong: the API server's CEL rule refuses it
     assert body["metadata"]["generateName"] == "acme-eu-restore-"
+
+
+# --- S3 presigned links -------------------------------------------------------------------
+
+
+def test_presigned_get_matches_the_sigv4_reference_example() -> None:
+    """The query-string example of the S3 SigV4 documentation (virtual-hosted, us-east-1)."""
+    url = presigned_get(
+        S3Target("examplebucket", "test.txt", "us-east-1", "https://s3.amazonaws.com"),
+        S3Credentials("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+        datetime(2013, 5, 24, tzinfo=UTC),
+        86400,
+    )
+    assert url == (
+        "https://examplebucket.s3.amazonaws.com/test.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+        "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request"
+        "&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host"
+        "&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404"
+    )
+
+
+def test_presigned_get_path_style_with_a_session_token_never_shows_the_secret_key() -> None:
+    credentials = S3Credentials("AKID", "very-secret/key", "session+token")
+    url = presigned_get(
+        S3Target("backups", "acme/2026 05.dump", "eu-west-1", "http://127.0.0.1:9000", True),
+        credentials,
+        datetime(2026, 5, 4, 12, tzinfo=UTC),
+        300,
+    )
+    assert url.startswith("http://127.0.0.1:9000/backups/acme/2026%2005.dump?")
+    assert "X-Amz-Security-Token=session%2Btoken" in url
+    assert "very-secret" not in url
+    assert "very-secret" not in repr(credentials)
+
+
+# --- schedules, restores, downloads -------------------------------------------------------
+
+
+def s3_backup(phase: str = "Succeeded", **artifact: Any) -> dict[str, Any]:
+    body = backup("nightly", "acme", "2026-05-04T00:00:00Z", phase)
+    body["spec"]["destination"] = {
+        "s3": {
+            "bucket": "backups",
+            "endpoint": "http://127.0.0.1:9000",
+            "forcePathStyle": True,
+            "credentialsSecretRef": {"name": "s3-creds"},
+        }
+    }
+    body["status"]["artifact"] = {"url": "s3://backups/nightly/acme/x.dump", **artifact}
+    return body
+
+
+def test_an_s3_backup_is_downloaded_by_a_link_signed_with_its_secret() -> None:
+    offer = details.download(s3_backup())
+    assert offer.kind is details.DownloadKind.SIGN
+    assert offer.secret == "s3-creds"
+    assert offer.command == "tenant-backup link nightly -n team-a"
+    assert details.s3_target(s3_backup()) == S3Target(
+        "backups", "nightly/acme/x.dump", "us-east-1", "http://127.0.0.1:9000", True
+    )
+
+
+def test_a_link_in_the_status_is_offered_only_if_it_is_http() -> None:
+    stored = details.download(s3_backup(downloadUrl="https://s3.example/x?sig=1"))
+    assert stored.kind is details.DownloadKind.STORED
+    assert stored.stored_url == "https://s3.example/x?sig=1"
+    hostile = details.download(s3_backup(downloadUrl="javascript:alert(1)"))
+    assert hostile.kind is details.DownloadKind.SIGN  # ignored: the UI signs its own
+
+
+def test_no_link_for_unfinished_or_claim_backups_and_why() -> None:
+    assert details.download(s3_backup("Running")).kind is details.DownloadKind.NONE
+    claim = backup(
+        "nightly", "acme", "2026-05-04T00:00:00Z", "Succeeded", artifact={"url": "pvc://c/x"}
+    )
+    offer = details.download(claim)
+    assert offer.kind is details.DownloadKind.NONE
+    assert "PersistentVolumeClaim" in offer.explanation
+    assert details.s3_target(claim) is None
+
+
+def test_restores_from_the_tenants_backups_or_into_it_newest_first() -> None:
+    def restore(name: str, created: str, source: str, target: str) -> dict[str, Any]:
+        return {
+            "metadata": {"name": name, "namespace": "team-a", "creationTimestamp": created},
+            "spec": {
+                "mode": "Verify",
+                "source": {"backupRef": {"name": source}},
+                "target": {"tenant": target},
+            },
+            "status": {"phase": "Succeeded"},
+        }
+
+    restores = [
+        restore("r1", "2026-05-01T00:00:00Z", "acme-1", "acme"),
+        restore("r2", "2026-05-02T00:00:00Z", "acme-1", "acme_copy"),
+        restore("r3", "2026-05-03T00:00:00Z", "globex-1", "acme"),
+        restore("r4", "2026-05-04T00:00:00Z", "globex-1", "globex"),
+    ]
+    rows = details.restores_of(restores, "acme", ["acme-1"])
+    assert [row.name for row in rows] == ["r3", "r2", "r1"]
+    assert rows[1].target == "acme_copy"
+
+
+def test_a_suspended_schedule_has_no_next_run() -> None:
+    row = details.schedule_row(
+        schedule("s", ["acme"], "@daily", suspend=True, nextScheduleTime="2026-05-05T00:00:00Z")
+    )
+    assert row.suspended
+    assert row.next_run == ""
+    assert row.time_zone == "UTC"
+
+
+# --- history configuration ----------------------------------------------------------------
+
+
+def test_the_history_dsn_comes_from_the_environment_and_never_shows() -> None:
+    parser = argparse.ArgumentParser()
+    command.add_arguments(parser)
+    args = parser.parse_args(["--api-server", "https://127.0.0.1:6443"])
+    dsn = "host=db user=ui password=hunter2 dbname=history"
+    config = command.config_from(
+        args, {"TENANT_BACKUP_HISTORY_DSN": dsn, "TENANT_BACKUP_HISTORY_TABLE": "runs"}
+    )
+    assert config.history == HistoryConfig(dsn, table="runs")
+    assert "hunter2" not in repr(config)
+    assert command.config_from(args, {}).history is None
+    with pytest.raises(ValueError, match="SQL name"):
+        HistoryConfig(dsn, schema='x"; DROP TABLE y; --')

@@ -7,11 +7,14 @@ sent by an authenticating proxy in front with each request (`--auth proxy`).
 
 import argparse
 import logging
+import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from aiohttp import web
 
 from tenant_backup.ui.context import AuthMode, UiConfig
+from tenant_backup.ui.history import DSN_VARIABLE, HistoryConfig
 from tenant_backup.ui.kubeapi import api_server
 from tenant_backup.ui.web import make_app
 
@@ -54,8 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def config_from(args: argparse.Namespace) -> UiConfig:
-    """The UI's configuration from the command line."""
+def config_from(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> UiConfig:
+    """The UI's configuration from the command line, and the history database from the
+    environment (`TENANT_BACKUP_HISTORY_DSN`, `_SCHEMA`, `_TABLE`, as the operator's)."""
     namespaces = tuple(ns for value in args.namespace for ns in value.split(",") if ns)
     return UiConfig(
         server=api_server(args.api_server, args.certificate_authority),
@@ -64,6 +68,18 @@ def config_from(args: argparse.Namespace) -> UiConfig:
         secure_cookies=args.secure_cookies,
         session_max_age=args.session_max_age,
         session_idle=args.session_idle,
+        history=_history(environ),
+    )
+
+
+def _history(environ: Mapping[str, str]) -> HistoryConfig | None:
+    dsn = environ.get(DSN_VARIABLE)
+    if not dsn:
+        return None
+    return HistoryConfig(
+        dsn,
+        schema=environ.get("TENANT_BACKUP_HISTORY_SCHEMA", "tenant_backup_history"),
+        table=environ.get("TENANT_BACKUP_HISTORY_TABLE", "backups"),
     )
 
 

@@ -15,6 +15,7 @@ import jinja2
 from aiohttp import web
 
 from tenant_backup.ui.csrf import csrf_token, token_key
+from tenant_backup.ui.history import HistoryConfig
 from tenant_backup.ui.kubeapi import ApiServer, UserApi
 from tenant_backup.ui.ratelimit import RateLimiter
 from tenant_backup.ui.sessions import SessionStore
@@ -48,6 +49,8 @@ class UiConfig:
     session_max_age: float = 8 * 3600
     session_idle: float = 3600
     creations_per_minute: int = 10
+    history: HistoryConfig | None = None
+    """The history table the tenant page reads rows from; None: not shown."""
 
 
 @dataclass

@@ -6,6 +6,7 @@ Errors do not leave as client exceptions: a refused call is an `ApiRefusedError`
 server's own reason (shown to the user), and a token it no longer accepts is `UnauthorizedError`.
 """
 
+import base64
 import json
 import os
 import ssl
@@ -97,16 +98,45 @@ class UserApi:
 
     async def may_list_namespaces(self) -> bool:
         """Whether the user may list namespaces."""
+        return await self.may_core("list", "namespaces")
+
+    async def may_core(self, verb: str, resource: str, namespace: str = "", name: str = "") -> bool:
+        """Whether the user may `verb` a core-group `resource` (one `name` of it if given):
+        SelfSubjectAccessReview, a hint for what to offer."""
+        attributes = {"verb": verb, "resource": resource}
+        attributes |= {"namespace": namespace} if namespace else {}
+        attributes |= {"name": name} if name else {}
         review = await self._call(
             "POST",
             "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
             {
                 "apiVersion": "authorization.k8s.io/v1",
                 "kind": "SelfSubjectAccessReview",
-                "spec": {"resourceAttributes": {"verb": "list", "resource": "namespaces"}},
+                "spec": {"resourceAttributes": attributes},
             },
         )
         return review.get("status", {}).get("allowed") is True
+
+    async def secret_data(self, namespace: str, name: str) -> dict[str, str] | None:
+        """A Secret's data, decoded, read as the user; None when it does not exist. Its values
+        are for signing only: never rendered, logged or kept."""
+        try:
+            secret = await self._call(
+                "GET",
+                f"/api/v1/namespaces/{quote(namespace, safe='')}/secrets/{quote(name, safe='')}",
+            )
+        except ApiRefusedError as refused:
+            if refused.status == 404:
+                return None
+            raise
+        data = secret.get("data")
+        decoded: dict[str, str] = {}
+        for key, value in data.items() if isinstance(data, dict) else []:
+            try:
+                decoded[str(key)] = base64.b64decode(str(value)).decode()
+            except (ValueError, UnicodeDecodeError):
+                continue
+        return decoded
 
     async def namespaces(self) -> list[str]:
         """The names of the namespaces (needs `list namespaces`)."""
@@ -144,11 +174,25 @@ class UserApi:
         path = f"/apis/{GROUP}/{VERSION}/namespaces/{quote(namespace, safe='')}/{kind.plural}"
         return await self._call("POST", path, body)
 
-    async def _call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Body:
+    async def merge_patch(
+        self, kind: Kind, namespace: str, name: str, patch: Mapping[str, Any]
+    ) -> Body:
+        """Apply a JSON merge patch to an object; the patched object."""
+        return await self._call(
+            "PATCH", _object_path(kind, namespace, name), patch, "application/merge-patch+json"
+        )
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        content_type: str = "application/json",
+    ) -> Body:
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
         data = None
         if body is not None:
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = content_type
             data = json.dumps(body)
         try:
             async with self._http.request(

@@ -8,7 +8,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from tenant_backup.ui import pages, signin
+from tenant_backup.ui import downloads, pages, restore_pages, signin
 from tenant_backup.ui.context import (
     SESSION_COOKIE,
     STATE,
@@ -60,9 +60,15 @@ def make_app(config: UiConfig) -> web.Application:
             web.get(f"/t/{NAMESPACE}/{TENANT}", pages.tenant_page),
             web.post(f"/t/{NAMESPACE}/{TENANT}/backup", pages.back_up_now),
             web.post(f"/t/{NAMESPACE}/{TENANT}/restore", pages.start_restore),
+            web.post(f"/t/{NAMESPACE}/{TENANT}/schedules/{NAME}", pages.suspend_schedule),
             web.get(f"/api/t/{NAMESPACE}/{TENANT}", pages.tenant_json),
+            web.get(f"/api/t/{NAMESPACE}/{TENANT}/schedules", pages.tenant_schedules_json),
+            web.get(f"/api/t/{NAMESPACE}/{TENANT}/restores", pages.tenant_restores_json),
             web.get(f"/b/{NAMESPACE}/{NAME}", pages.backup_page),
+            web.get(f"/b/{NAMESPACE}/{NAME}/download", downloads.download),
             web.get(f"/api/b/{NAMESPACE}/{NAME}", pages.backup_json),
+            web.get(f"/r/{NAMESPACE}/{NAME}", restore_pages.restore_page),
+            web.get(f"/api/r/{NAMESPACE}/{NAME}", restore_pages.restore_json),
             web.static("/static", STATIC),
         ]
     )

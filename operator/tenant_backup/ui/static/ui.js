@@ -27,6 +27,30 @@
     td.appendChild(span);
   }
 
+  const SVG = "http://www.w3.org/2000/svg";
+
+  function trend(td, r) {
+    td.className = "trend";
+    td.title = r.trend_note || "";
+    if (!r.size_trend && !r.duration_trend) return;
+    const svg = document.createElementNS(SVG, "svg");
+    const box = document.getElementById("tenants");
+    const width = box.getAttribute("data-trend-width");
+    const height = box.getAttribute("data-trend-height");
+    svg.setAttribute("class", "trend");
+    svg.setAttribute("width", width);
+    svg.setAttribute("height", height);
+    svg.setAttribute("viewBox", "0 0 " + width + " " + height);
+    for (const [kind, points] of [["size", r.size_trend], ["duration", r.duration_trend]]) {
+      if (!points) continue;
+      const line = document.createElementNS(SVG, "polyline");
+      line.setAttribute("class", kind);
+      line.setAttribute("points", points);
+      svg.appendChild(line);
+    }
+    td.appendChild(svg);
+  }
+
   function seg(value) {
     return encodeURIComponent(String(value));
   }
@@ -40,8 +64,12 @@
         cell(tr, r.namespace);
         cell(tr, r.tenant, "/t/" + seg(r.namespace) + "/" + seg(r.tenant));
         cell(tr, r.last_success || "never");
-        cell(tr, r.last_success_age).className = r.stale ? "stale" : "fresh";
+        const age = cell(tr, r.last_success_age);
+        age.className = "age " + r.freshness;
+        age.title = r.freshness + ": against an interval of " + r.interval;
         cell(tr, r.last_size);
+        trend(cell(tr, ""), r);
+        cell(tr, r.next_run);
         cell(tr, r.running ? String(r.running) : "");
         const latest = cell(tr, "");
         phase(latest, r.latest_phase);
@@ -66,26 +94,76 @@
       }
       table.replaceChild(body, table.tBodies[0]);
     },
-    backup(list, doc) {
+    schedules(table, rows) {
+      // Only the cells that change: the rows carry server-rendered forms (CSRF tokens).
+      for (const r of rows) {
+        for (const tr of table.tBodies[0].rows) {
+          if (tr.getAttribute("data-key") !== r.name) continue;
+          for (const td of tr.querySelectorAll("[data-field]")) {
+            const field = td.getAttribute("data-field");
+            td.textContent =
+              field === "state" ? (r.suspended ? "Suspended" : "Active") : String(r[field] ?? "");
+          }
+        }
+      }
+    },
+    restores(table, rows) {
+      const body = document.createElement("tbody");
+      for (const r of rows) {
+        const tr = document.createElement("tr");
+        cell(tr, r.name, "/r/" + seg(r.namespace) + "/" + seg(r.name));
+        cell(tr, r.mode);
+        cell(tr, r.source);
+        cell(tr, r.target);
+        phase(cell(tr, ""), r.phase);
+        cell(tr, r.reason);
+        cell(tr, r.created);
+        cell(tr, r.finished);
+        body.appendChild(tr);
+      }
+      table.replaceChild(body, table.tBodies[0]);
+    },
+    object(list, doc) {
       for (const dd of list.querySelectorAll("[data-field]")) {
         const field = dd.getAttribute("data-field");
         if (field === "phase") phase(dd, doc.phase);
         else dd.textContent = String(doc[field] ?? "");
       }
-      const table = document.getElementById("conditions");
-      if (!table) return;
-      const body = document.createElement("tbody");
-      for (const c of doc.conditions || []) {
-        const tr = document.createElement("tr");
-        cell(tr, c.type);
-        cell(tr, c.status);
-        cell(tr, c.reason);
-        cell(tr, c.message).className = "message";
-        body.appendChild(tr);
-      }
-      table.replaceChild(body, table.tBodies[0]);
+      table("conditions", doc.conditions, ["type", "status", "reason", "message"]);
+      table("checks", doc.checks, ["name", "passed", "value", "expected", "error"]);
+      refreshSection("download", doc.phase);
     },
   };
+  renderers.backup = renderers.object;
+
+  // A server-rendered section that depends on the phase (the download offer): fetched again
+  // from the page itself when the phase changes. DOMParser runs no script, and what it parses
+  // is the UI's own autoescaped template.
+  async function refreshSection(id, phaseNow) {
+    const section = document.getElementById(id);
+    if (!section || section.getAttribute("data-phase") === String(phaseNow || "")) return;
+    section.setAttribute("data-phase", String(phaseNow || ""));
+    const response = await fetch(window.location.pathname, { credentials: "same-origin" });
+    if (!response.ok) return;
+    const page = new DOMParser().parseFromString(await response.text(), "text/html");
+    const fresh = page.getElementById(id);
+    if (fresh) section.replaceChildren(...Array.from(fresh.childNodes, (n) => document.importNode(n, true)));
+  }
+
+  function table(id, rows, fields) {
+    const element = document.getElementById(id);
+    if (!element || !rows) return;
+    const body = document.createElement("tbody");
+    for (const row of rows) {
+      const tr = document.createElement("tr");
+      for (const field of fields) {
+        const td = cell(tr, String(row[field] ?? ""));
+        if (field === "message" || field === "error") td.className = "message";
+      }
+      body.appendChild(tr);
+    }
+    element.replaceChild(body, element.tBodies[0]);
+  }
 
   async function poll(element) {
     const render = renderers[element.getAttribute("data-kind")];
