@@ -15,7 +15,7 @@ from pydantic import ConfigDict, Field, field_validator
 
 from tenant_backup.api.base import ApiModel, cel, validations
 from tenant_backup.api.meta import ObjectMeta
-from tenant_backup.api.references import ResourceName
+from tenant_backup.api.references import ResourceName, SecretReference
 
 DESCRIPTION = (
     "A TenantBackupPodConfig (one per namespace, named default) sets the service account, "
@@ -152,10 +152,11 @@ class JobPodSpec(ApiModel):
     """ServiceAccount of the Jobs' pods, in this namespace (default: the namespace's
     `default`). Its token is still not mounted; a workload identity webhook may add its own
     projected token (see docs/deploy.md)."""
-    image_pull_secrets: Annotated[list[ResourceName], Field(max_length=16)] = Field(
+    image_pull_secrets: Annotated[list[SecretReference], Field(max_length=16)] = Field(
         default_factory=list
     )
-    """Names of docker-registry Secrets of this namespace, added to the chart-wide ones."""
+    """docker-registry Secrets of this namespace (`- name: regcred`, as in a pod spec), added
+    to the chart-wide ones."""
     annotations: Annotations = Field(default_factory=dict)
     """Pod annotations, over the chart-wide ones; the operator's own always win."""
     labels: Labels = Field(default_factory=dict)

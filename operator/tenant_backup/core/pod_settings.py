@@ -73,7 +73,7 @@ def pod_spec_fields(pod: JobPodDefaults) -> Body:
     """The pod spec's fields `pod` sets; none the operator's hardening sets."""
     fields: Body = {
         "serviceAccountName": pod.service_account_name,
-        "imagePullSecrets": [{"name": name} for name in pod.image_pull_secrets],
+        "imagePullSecrets": [secret.wire() for secret in pod.image_pull_secrets],
         "nodeSelector": pod.node_selector,
         "tolerations": [toleration.wire() for toleration in pod.tolerations],
         "affinity": pod.affinity,
