@@ -64,7 +64,7 @@ def _keys_rule(what: str) -> dict[str, str]:
     prefixes = " || ".join(f"k.startsWith('{prefix}')" for prefix in RESERVED_PREFIXES)
     reserved = ", ".join(f"'{key}'" for key in RESERVED_KEYS)
     return cel(
-        f"self.all(k, k.matches('{QUALIFIED_KEY}') && !(k in [{reserved}]) && !({prefixes}))",
+        f"self.all(k, k.matches(r'{QUALIFIED_KEY}') && !(k in [{reserved}]) && !({prefixes}))",
         f"{what} keys must be qualified names, not {', '.join(RESERVED_KEYS)} nor under "
         f"{', '.join(RESERVED_PREFIXES)}: those are the operator's and Kubernetes' own, or "
         "would loosen the pods' confinement",
@@ -85,7 +85,7 @@ Quantities = Annotated[
         max_length=16,
         json_schema_extra=validations(
             cel(
-                f"self.all(k, k.matches('{QUALIFIED_KEY}'))",
+                f"self.all(k, k.matches(r'{QUALIFIED_KEY}'))",
                 "resource names are qualified names (cpu, memory, ephemeral-storage, ...)",
             )
         ),
