@@ -197,6 +197,12 @@ def test_ordinary_keys_are_accepted(key: str) -> None:
     assert JobPodSpec.model_validate({"labels": {key: "x"}}).labels == {key: "x"}
 
 
+@pytest.mark.parametrize("field", ["labels", "annotations", "nodeSelector"])
+def test_keys_must_be_qualified_names(field: str) -> None:
+    with pytest.raises(ValidationError, match="not qualified names: bad key"):
+        JobPodDefaults.model_validate({field: {"bad key": "x"}})
+
+
 def test_hardening_fields_are_not_settings_at_all() -> None:
     for field in ("securityContext", "automountServiceAccountToken", "hostNetwork", "volumes"):
         with pytest.raises(ValidationError):

@@ -8,6 +8,7 @@ annotations, or the priority class (preemption reaches beyond the namespace): on
 chart-wide defaults (`JobPodDefaults`) may set that.
 """
 
+import re
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -91,6 +92,14 @@ Quantities = Annotated[
         ),
     ),
 ]
+
+
+def _qualified(value: dict[str, str]) -> dict[str, str]:
+    """`value`, if every key is a qualified name (as admission checks the labels')."""
+    bad = sorted(key for key in value if not re.fullmatch(QUALIFIED_KEY, key))
+    if bad:
+        raise ValueError(f"not qualified names: {', '.join(bad)}")
+    return value
 
 
 class Resources(ApiModel):
@@ -190,7 +199,12 @@ class JobPodSpec(ApiModel):
         reserved = sorted(key for key in value if reserved_key(key))
         if reserved:
             raise ValueError(f"reserved keys: {', '.join(reserved)}")
-        return value
+        return _qualified(value)
+
+    @field_validator("node_selector")
+    @classmethod
+    def _node_selector_keys(cls, value: dict[str, str]) -> dict[str, str]:
+        return _qualified(value)
 
 
 class JobPodDefaults(JobPodSpec):
