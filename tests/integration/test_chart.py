@@ -307,11 +307,12 @@ def test_job_pod_values_become_the_operators_job_pod_setting() -> None:
         ' "unconfined"}}',
         'jobPod={"securityContext": {"runAsUser": 0}}',
         'jobPod={"imagePullSecrets": ["regcred"]}',
+        'dumpJob={"image": "", "settings": {"jobPod": "{}"}}',
     ],
 )
 def test_job_pod_values_refuse_reserved_keys_and_hardening(values: str) -> None:
     with pytest.raises(AssertionError, match="jobPod"):
-        chart.template(values)
+        chart.template(values)  # the schema's error names the value's path
 
 
 def matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
