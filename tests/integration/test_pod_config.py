@@ -87,6 +87,9 @@ def test_the_dump_job_carries_the_settings_and_the_backup_succeeds(
             resources={"limits": {"memory": "768Mi"}},
         )
     )
+    table = kubectl("get", "-n", namespace, "tbpc").stdout.splitlines()
+    assert table[0].split() == ["NAME", "SERVICE", "ACCOUNT", "AGE"]
+    assert table[1].split()[:2] == ["default", "backup-runner"]
     chart_wide = {
         "imagePullSecrets": [{"name": "chart-registry"}],
         "labels": {"tier": "chart"},
