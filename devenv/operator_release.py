@@ -18,10 +18,13 @@ NAMESPACE = "tenant-backup-system"
 POD_SELECTOR = f"app.kubernetes.io/instance={RELEASE}"
 
 
-def install(cluster: Cluster, image: Image, **settings: str | int) -> None:
+def install(
+    cluster: Cluster, image: Image, job_pod: dict[str, Any] | None = None, **settings: str | int
+) -> None:
     """`helm upgrade --install` the chart into NAMESPACE (Pod Security restricted) with
-    `image` for the operator and its Jobs; `settings` become `dumpJob.settings` (operator
-    settings, e.g. resyncSeconds=2). Returns once the Deployment is available."""
+    `image` for the operator and its Jobs; `job_pod` becomes the chart's `jobPod` (the Jobs'
+    pod settings), `settings` its `dumpJob.settings` (operator settings, e.g.
+    resyncSeconds=2). Returns once the Deployment is available."""
     namespace = backup_objects.restricted_namespace(NAMESPACE)
     cluster.kubectl("apply", "-f", "-", input=json.dumps(namespace))
     repository, tag = image.short_name.rsplit(":", 1)
@@ -34,6 +37,7 @@ def install(cluster: Cluster, image: Image, **settings: str | int) -> None:
         f"--kubeconfig={cluster.kubeconfig}", "--namespace", NAMESPACE,
         "--set-json", f"image={json.dumps(values['image'])}",
         "--set-json", f"dumpJob={json.dumps(values['dumpJob'])}",
+        "--set-json", f"jobPod={json.dumps(job_pod or {})}",
         "--wait", "--timeout=180s",
     )  # fmt: skip
 

@@ -1,10 +1,13 @@
 """Operator settings, read once from the environment (`TENANT_BACKUP_*`)."""
 
 import ipaddress
+import json
 import os
 from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from tenant_backup.api.pod_config import JobPodDefaults
 
 ENV_PREFIX = "TENANT_BACKUP_"
 SQL_NAME = r"^[a-z_][a-z0-9_]{0,62}$"
@@ -47,6 +50,10 @@ class Settings(BaseModel):
     cpu_request: str = "250m"
     memory_request: str = "128Mi"
     memory_limit: str = "512Mi"
+    job_pod: JobPodDefaults = JobPodDefaults()
+    """Service account, pull Secrets, annotations, labels, placement, priority class and
+    resources of every Job's pods (JSON in the environment, camelCase as in a
+    TenantBackupPodConfig's spec); a namespace's TenantBackupPodConfig applies over it."""
     history_dsn: SecretStr | None = None
     """libpq connection string of the history database (from a Secret); unset: no history."""
     history_schema: str = Field(default="tenant_backup_history", pattern=SQL_NAME)
@@ -98,6 +105,12 @@ class Settings(BaseModel):
         if isinstance(value, str):
             return tuple(item.strip() for item in value.split(",") if item.strip())
         return value
+
+    @field_validator("job_pod", mode="before")
+    @classmethod
+    def _json(cls, value: object) -> object:
+        """The environment's JSON object as a dict."""
+        return json.loads(value) if isinstance(value, str) else value
 
     @field_validator("denied_cidrs", "allowed_cidrs")
     @classmethod

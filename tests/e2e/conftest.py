@@ -31,6 +31,8 @@ from tests.support import backups as tb
 from tests.support.cluster_fixtures import namespace_name
 
 RUN_AS = 65532  # the dump container's user, which writes into the claim's host directory
+CHART_WIDE_LABEL = {"e2e.tenantbackup.test/chart-wide": "yes"}
+"""The chart's jobPod.labels: on every Job's pod."""
 
 Apply = Callable[[dict[str, Any]], None]
 FAILED = pytest.StashKey[bool]()
@@ -64,7 +66,9 @@ def node_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeClust
     drained, mounts, cgroups, iptables rules and the bridge removed) after the session."""
     nodes = NodeCluster.start(tmp_path_factory.mktemp("real-node"))
     try:
-        operator_release.install(nodes.cluster, nodes.image, resyncSeconds=2)
+        operator_release.install(
+            nodes.cluster, nodes.image, job_pod={"labels": CHART_WIDE_LABEL}, resyncSeconds=2
+        )
         yield nodes
     finally:
         print(f"--- operator logs (tail)\n{operator_release.logs(nodes.cluster)[-6000:]}")

@@ -20,6 +20,7 @@ import yaml
 from devenv import chart_tools as chart
 from devenv.cluster import Cluster
 from devenv.kubectl import KubectlError, KubectlRunner
+from tenant_backup.settings import Settings
 from tests.support import operator_rbac as rbac
 from tests.support.openapi_schemas import write_schemas
 
@@ -30,6 +31,14 @@ EVERYTHING_ON = (
     ' "prometheusRule": {"enabled": true, "labels": {"r": "p"}, "alertLabels": {"team": "t"}}}',
     'dumpJob={"image": "registry.example/tbo:1", "settings": {"jobTtlSeconds": 3600}}',
     'nodeSelector={"kubernetes.io/os": "linux"}',
+    'jobPod={"serviceAccountName": "backup-runner", "imagePullSecrets": [{"name": "regcred"}],'
+    ' "annotations": {"cluster-autoscaler.kubernetes.io/safe-to-evict": "false"},'
+    ' "labels": {"team": "platform"}, "nodeSelector": {"node-role/backup": "true"},'
+    ' "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "backup",'
+    ' "effect": "NoSchedule"}], "affinity": {"nodeAffinity": {'
+    '"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 1, "preference": {'
+    '"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]}}]}},'
+    ' "priorityClassName": "backups", "resources": {"limits": {"memory": "1Gi"}}}',
     'tolerations=[{"operator": "Exists"}]',
     'egress={"deniedCIDRs": ["169.254.0.0/16"], "allowedCIDRs": ["10.20.0.0/16", "fd00::/8"],'
     ' "allowedHosts": ["*.hooks.example", "mail.example"]}',
@@ -255,6 +264,55 @@ def test_dump_job_settings_become_environment() -> None:
         "spec"
     ]["containers"][0]["env"]
     assert {"name": "TENANT_BACKUP_DENIED_CIDRS", "value": ""} in env  # deny nothing: explicit
+
+
+def test_job_pod_values_become_the_operators_job_pod_setting() -> None:
+    """jobPod reaches the operator as one JSON setting, read back as the values said; empty
+    entries are left out, and a default render sets nothing."""
+    objs = by_key(chart.objects(chart.template(*EVERYTHING_ON)))
+    deployment = objs["Deployment", "tenant-backup-system", "tenant-backup-operator"]
+    env = {
+        e["name"]: e.get("value")
+        for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    settings = Settings.from_env({"TENANT_BACKUP_JOB_POD": env["TENANT_BACKUP_JOB_POD"]})
+    pod = settings.job_pod
+    assert pod.service_account_name == "backup-runner"
+    assert [secret.name for secret in pod.image_pull_secrets] == ["regcred"]
+    assert pod.labels == {"team": "platform"}
+    assert pod.tolerations[0].value == "backup"
+    assert pod.affinity["nodeAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert pod.priority_class_name == "backups"
+    assert pod.resources.limits == {"memory": "1Gi"}
+    some = by_key(chart.objects(chart.template('jobPod={"serviceAccountName": "runner"}')))
+    env_list = some["Deployment", "tenant-backup-system", "tenant-backup-operator"]["spec"][
+        "template"
+    ]["spec"]["containers"][0]["env"]
+    assert {
+        "name": "TENANT_BACKUP_JOB_POD",
+        "value": json.dumps({"serviceAccountName": "runner"}, separators=(",", ":")),
+    } in env_list
+    defaults = by_key(chart.objects(chart.template()))
+    deployment = defaults["Deployment", "tenant-backup-system", "tenant-backup-operator"]
+    names = {e["name"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert "TENANT_BACKUP_JOB_POD" not in names
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        'jobPod={"labels": {"tenantbackup.dev/backup": "x"}}',
+        'jobPod={"labels": {"job-name": "x"}}',
+        'jobPod={"annotations": {"container.apparmor.security.beta.kubernetes.io/dump":'
+        ' "unconfined"}}',
+        'jobPod={"securityContext": {"runAsUser": 0}}',
+        'jobPod={"imagePullSecrets": ["regcred"]}',
+        'dumpJob={"image": "", "settings": {"jobPod": "{}"}}',
+    ],
+)
+def test_job_pod_values_refuse_reserved_keys_and_hardening(values: str) -> None:
+    with pytest.raises(AssertionError, match="jobPod"):
+        chart.template(values)  # the schema's error names the value's path
 
 
 def matches(selector: dict[str, str], labels: dict[str, str]) -> bool:

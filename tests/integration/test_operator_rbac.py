@@ -43,6 +43,7 @@ ESSENTIAL: set[rbac.Permission] = {
     ("tenantbackup.dev", "tenantbackupschedules/status", "patch"),
     ("tenantbackup.dev", "tenantrestores", "list"),
     ("tenantbackup.dev", "tenantrestores", "watch"),
+    ("tenantbackup.dev", "tenantbackuppodconfigs", "get"),
     ("batch", "jobs", "list"),
     ("batch", "jobs", "watch"),
     ("batch", "jobs", "create"),
@@ -98,6 +99,13 @@ def allowed(
         ("delete", "tenantbackupschedules", "tenantbackup.dev"),
         ("create", "tenantbackupschedules", "tenantbackup.dev"),
         ("update", "tenantrestores", "tenantbackup.dev"),
+        # The namespace's pod settings: read with get when a Job is made, nothing else.
+        ("list", "tenantbackuppodconfigs", "tenantbackup.dev"),
+        ("watch", "tenantbackuppodconfigs", "tenantbackup.dev"),
+        ("create", "tenantbackuppodconfigs", "tenantbackup.dev"),
+        ("patch", "tenantbackuppodconfigs", "tenantbackup.dev"),
+        # Naming a ServiceAccount in a Job needs no right on ServiceAccounts.
+        ("get", "serviceaccounts", ""),
         ("get", "configmaps", ""),
         ("create", "rolebindings", "rbac.authorization.k8s.io"),
         ("update", "customresourcedefinitions", "apiextensions.k8s.io"),

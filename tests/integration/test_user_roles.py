@@ -1,7 +1,8 @@
 """The users' side of RBAC on the real API server: `manifests/user-roles.yaml` is aggregated
 by the clusterrole-aggregation controller into the built-in roles, so a namespace's `edit`
 holder manages TenantBackups, a `view` holder reads them, and nobody but the operator may
-write their status. TenantRestores (which can replace a tenant's data) are for `admin` only."""
+write their status. TenantRestores (which can replace a tenant's data) and TenantBackupPodConfigs
+(which name the Jobs' ServiceAccount) are for `admin` only."""
 
 from __future__ import annotations
 
@@ -51,6 +52,7 @@ def users(cluster: Cluster, kubectl: KubectlRunner, namespace: str, crd: str) ->
     assert {role["metadata"]["name"] for role in roles} == {
         "tenant-backup-operator-edit",
         "tenant-backup-operator-restore",
+        "tenant-backup-operator-pod-config",
         "tenant-backup-operator-view",
     }
     items = {"apiVersion": "v1", "kind": "List", "items": roles}
@@ -63,6 +65,8 @@ def users(cluster: Cluster, kubectl: KubectlRunner, namespace: str, crd: str) ->
         ("auditor", "list", "tenantbackups"),
         ("auditor", "list", "tenantrestores"),
         ("lead", "create", "tenantrestores"),
+        ("lead", "create", "tenantbackuppodconfigs"),
+        ("auditor", "list", "tenantbackuppodconfigs"),
     ):
         wait_for(
             functools.partial(can_i, kubectl, namespace, user, verb, resource),
@@ -153,3 +157,23 @@ def test_restores_are_for_admin_holders_and_readable_by_view(
     deleted = as_user(kubectl, "auditor", "delete", "-n", namespace, "tr", "undo")
     assert refused(deleted, "tenantrestores")
     assert not can_i(kubectl, namespace, "developer", "delete", "tenantrestores")
+
+
+@pytest.mark.usefixtures("users")
+def test_pod_configs_are_for_admin_holders_and_readable_by_view(
+    kubectl: KubectlRunner, namespace: str
+) -> None:
+    config = {
+        "apiVersion": "tenantbackup.dev/v1alpha1",
+        "kind": "TenantBackupPodConfig",
+        "metadata": {"name": "default"},
+        "spec": {"serviceAccountName": "backup-runner"},
+    }
+    attempt = as_user(kubectl, "developer", "create", "-n", namespace, "-f", "-", body=config)
+    assert refused(attempt, "tenantbackuppodconfigs")
+    created = as_user(kubectl, "lead", "create", "-n", namespace, "-f", "-", body=config)
+    assert created.returncode == 0, created.stderr
+    listed = as_user(kubectl, "auditor", "get", "-n", namespace, "tbpc", "-o", "name")
+    assert listed.stdout.split() == ["tenantbackuppodconfig.tenantbackup.dev/default"]
+    deleted = as_user(kubectl, "auditor", "delete", "-n", namespace, "tbpc", "default")
+    assert refused(deleted, "tenantbackuppodconfigs")

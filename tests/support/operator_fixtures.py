@@ -23,6 +23,7 @@ CRD_NAMES = (
     "tenantbackups.tenantbackup.dev",
     "tenantbackupschedules.tenantbackup.dev",
     "tenantrestores.tenantbackup.dev",
+    "tenantbackuppodconfigs.tenantbackup.dev",
 )
 
 StartOperator = Callable[..., OperatorProcess]

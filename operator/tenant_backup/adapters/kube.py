@@ -15,7 +15,9 @@ from typing import Any, TypeVar
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from tenant_backup.api.kinds import GROUP, VERSION, Kind
+from tenant_backup.api import pod_config
+from tenant_backup.api.kinds import GROUP, TENANT_BACKUP_POD_CONFIG, VERSION, Kind
+from tenant_backup.api.pod_config import JobPodSpec, TenantBackupPodConfig
 
 Body = dict[str, Any]
 MERGE_PATCH = "application/merge-patch+json"
@@ -244,6 +246,11 @@ class Kube:
                 )
                 return existing
             return created
+
+    def pod_config(self, namespace: str) -> JobPodSpec | None:
+        """The spec of the namespace's TenantBackupPodConfig, or None when it has none."""
+        body = self.get(TENANT_BACKUP_POD_CONFIG, namespace, pod_config.NAME)
+        return None if body is None else TenantBackupPodConfig.from_body(body).spec
 
     def namespace_annotations(self, name: str) -> dict[str, str]:
         """The annotations of a Namespace (empty when it has none)."""

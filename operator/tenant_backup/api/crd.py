@@ -9,10 +9,11 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from tenant_backup.api import backup, restore, schedule
+from tenant_backup.api import backup, pod_config, restore, schedule
 from tenant_backup.api.kinds import (
     GROUP,
     TENANT_BACKUP,
+    TENANT_BACKUP_POD_CONFIG,
     TENANT_BACKUP_SCHEDULE,
     TENANT_RESTORE,
     VERSION,
@@ -28,7 +29,8 @@ class CrdSource:
 
     kind: Kind
     spec: type[BaseModel]
-    status: type[BaseModel]
+    status: type[BaseModel] | None
+    """None: a kind the operator only reads (no status subresource)."""
     description: str
     printer_columns: list[JsonSchema]
     rules: list[dict[str, str]] = field(default_factory=list)
@@ -65,9 +67,17 @@ SOURCES = (
         restore.PRINTER_COLUMNS,
         [restore.NAME_RULE],
     ),
+    CrdSource(
+        TENANT_BACKUP_POD_CONFIG,
+        pod_config.JobPodSpec,
+        None,
+        pod_config.DESCRIPTION,
+        pod_config.PRINTER_COLUMNS,
+        [pod_config.NAME_RULE],
+    ),
 )
 
-_DROPPED_KEYS = {"title", "additionalProperties", "$defs"}
+_DROPPED_KEYS = {"title", "$defs"}
 
 
 def structural_schema(model: type[BaseModel], *, keep_defaults: bool = True) -> JsonSchema:
@@ -81,6 +91,10 @@ def _convert(node: JsonSchema, defs: dict[str, JsonSchema], keep_defaults: bool)
     out: JsonSchema = {}
     for key, value in node.items():
         if key in _DROPPED_KEYS or (key == "default" and not keep_defaults):
+            continue
+        if key == "additionalProperties":
+            if isinstance(value, dict):  # a map's values; a bool is pydantic's extra policy
+                out[key] = _convert(value, defs, keep_defaults)
             continue
         if key == "properties":
             out[key] = {name: _convert(child, defs, keep_defaults) for name, child in value.items()}
@@ -104,13 +118,14 @@ def _nullable(node: JsonSchema) -> bool:
 def _default_empty_objects(properties: JsonSchema, skipped: set[str]) -> None:
     """Default optional objects that need no input to their fields' defaults, so a left-out
     object still gets them (spelled out: CEL rules check the default itself); not those in
-    `skipped` (required, or absent unless given)."""
+    `skipped` (required, or absent unless given), nor free-form ones."""
     for name, child in properties.items():
         if (
             name not in skipped
             and child.get("type") == "object"
             and "default" not in child
             and not child.get("required")
+            and not child.get("x-kubernetes-preserve-unknown-fields")
         ):
             child["default"] = {
                 key: copy.deepcopy(grandchild["default"])
@@ -139,22 +154,23 @@ def _resolve(node: JsonSchema, defs: dict[str, JsonSchema]) -> JsonSchema:
 def custom_resource_definition(source: CrdSource) -> JsonSchema:
     """The whole CRD manifest, ready to serialise as YAML."""
     kind = source.kind
-    spec = structural_schema(source.spec)
-    status = structural_schema(source.status, keep_defaults=False)
-    status["properties"]["conditions"].update(
-        {"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]}
-    )
+    properties: JsonSchema = {
+        "apiVersion": {"type": "string"},
+        "kind": {"type": "string"},
+        "metadata": {"type": "object"},
+        "spec": structural_schema(source.spec),
+    }
+    if source.status is not None:
+        status = structural_schema(source.status, keep_defaults=False)
+        status["properties"]["conditions"].update(
+            {"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]}
+        )
+        properties["status"] = status
     root: JsonSchema = {
         "type": "object",
         "description": source.description,
         "required": ["spec"],
-        "properties": {
-            "apiVersion": {"type": "string"},
-            "kind": {"type": "string"},
-            "metadata": {"type": "object"},
-            "spec": spec,
-            "status": status,
-        },
+        "properties": properties,
         "x-kubernetes-validations": source.rules,
     }
     return {
@@ -177,7 +193,7 @@ def custom_resource_definition(source: CrdSource) -> JsonSchema:
                     "name": VERSION,
                     "served": True,
                     "storage": True,
-                    "subresources": {"status": {}},
+                    "subresources": {"status": {}} if source.status is not None else {},
                     "additionalPrinterColumns": source.printer_columns,
                     "schema": {"openAPIV3Schema": root},
                 }

@@ -27,3 +27,6 @@ TENANT_BACKUP_SCHEDULE = Kind(
     "TenantBackupSchedule", "tenantbackupschedules", "tenantbackupschedule", ("tbs",)
 )
 TENANT_RESTORE = Kind("TenantRestore", "tenantrestores", "tenantrestore", ("tr",))
+TENANT_BACKUP_POD_CONFIG = Kind(
+    "TenantBackupPodConfig", "tenantbackuppodconfigs", "tenantbackuppodconfig", ("tbpc",)
+)

@@ -105,7 +105,8 @@ def advance(
             if marked is None:
                 return now + CONFLICT_RETRY, backup
             body, backup = marked, TenantBackup.from_body(marked)
-            created = kube.create_job(build_job(backup, plan.create_attempt, settings))
+            pod = kube.pod_config(backup.metadata.namespace)
+            created = kube.create_job(build_job(backup, plan.create_attempt, settings, pod))
             if not _ours(created, backup):
                 # A Job of a deleted namesake is still there: wait for garbage collection.
                 return now + CONFLICT_RETRY, backup
@@ -167,7 +168,8 @@ def finalize(
         return plan.status.next_attempt_time if plan.status else None
     if plan.create_attempt is not None:
         url = plan.status.artifact_url or ""
-        job = build_prune_job(backup, url, plan.create_attempt, settings)
+        pod = kube.pod_config(backup.metadata.namespace)
+        job = build_prune_job(backup, url, plan.create_attempt, settings, pod)
         if not _ours(kube.create_job(job), backup):
             return now + CONFLICT_RETRY
     status = backup.status.model_copy(update={"deletion": plan.status})

@@ -3,6 +3,7 @@
 from typing import Any
 
 from tenant_backup.api.backup import TenantBackup
+from tenant_backup.api.pod_config import JobPodSpec
 from tenant_backup.backup.destination import plan_destination
 from tenant_backup.core import jobs, naming
 from tenant_backup.core.access import DestinationPlan
@@ -53,8 +54,10 @@ def dump_env(backup: TenantBackup) -> list[dict[str, Any]]:
     return env
 
 
-def build_job(backup: TenantBackup, attempt: int, settings: Settings) -> dict[str, Any]:
-    """The Job of one attempt."""
+def build_job(
+    backup: TenantBackup, attempt: int, settings: Settings, pod: JobPodSpec | None = None
+) -> dict[str, Any]:
+    """The Job of one attempt; `pod`: the namespace's TenantBackupPodConfig, if any."""
     destination = plan_destination(backup)
     keys = recipients_plan(backup.spec.encryption)
     database = plan_database(backup.spec.database)
@@ -69,5 +72,6 @@ def build_job(backup: TenantBackup, attempt: int, settings: Settings) -> dict[st
         env=dump_env(backup) + destination.env,
         volumes=destination.volumes + keys.volumes + database.volumes,
         volume_mounts=destination.volume_mounts + keys.volume_mounts + database.volume_mounts,
+        pod=pod,
     )
     return jobs.build_job(request, settings)

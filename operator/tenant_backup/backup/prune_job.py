@@ -3,6 +3,7 @@
 from typing import Any
 
 from tenant_backup.api.backup import TenantBackup
+from tenant_backup.api.pod_config import JobPodSpec
 from tenant_backup.backup.destination import plan_access
 from tenant_backup.backup.job import labels
 from tenant_backup.core import jobs, naming
@@ -23,10 +24,15 @@ def prune_labels(backup: TenantBackup, attempt: int) -> dict[str, str]:
 
 
 def build_prune_job(
-    backup: TenantBackup, artifact_url: str, attempt: int, settings: Settings
+    backup: TenantBackup,
+    artifact_url: str,
+    attempt: int,
+    settings: Settings,
+    pod: JobPodSpec | None = None,
 ) -> dict[str, Any]:
     """The Job of prune attempt `attempt`, deleting `artifact_url` (a URL the operator
-    recorded: never a credential), owned by the backup."""
+    recorded: never a credential), owned by the backup; `pod`: the namespace's
+    TenantBackupPodConfig, if any."""
     access = plan_access(backup)
     request = jobs.JobRequest(
         name=naming.prune_job_name(backup.metadata.name, attempt),
@@ -39,5 +45,6 @@ def build_prune_job(
         env=access.env,
         volumes=access.volumes,
         volume_mounts=access.volume_mounts,
+        pod=pod,
     )
     return jobs.build_job(request, settings)

@@ -2,13 +2,17 @@
 
 One pod, no retries of its own (the attempt machine retries), non-root, read-only root
 filesystem, no capabilities, no privilege escalation, seccomp RuntimeDefault, no
-service-account token: the runner reports through its termination message.
+service-account token: the runner reports through its termination message. The pod
+settings (`core.pod_settings`: the chart-wide defaults and the namespace's
+TenantBackupPodConfig) place and size it, and change none of that.
 """
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tenant_backup.api.pod_config import JobPodSpec
+from tenant_backup.core import pod_settings
 from tenant_backup.settings import Settings
 
 Body = dict[str, Any]
@@ -35,6 +39,8 @@ class JobRequest:
     volume_mounts: Sequence[Body] = field(default_factory=list)
     pod_annotations: Mapping[str, str] = field(default_factory=dict)
     """Read by the container through a downwardAPI volume (a restore's checks)."""
+    pod: JobPodSpec | None = None
+    """The namespace's TenantBackupPodConfig, if it has one."""
 
 
 def _security_context(uid: int) -> Body:
@@ -52,6 +58,7 @@ def _security_context(uid: int) -> Body:
 def build_job(request: JobRequest, settings: Settings) -> Body:
     """The Job manifest for `request`."""
     uid = settings.run_as_user
+    pod = pod_settings.merge(settings.job_pod, request.pod)
     container = {
         "name": request.container,
         "image": settings.image,
@@ -60,10 +67,7 @@ def build_job(request: JobRequest, settings: Settings) -> Body:
         "env": list(request.env),
         "volumeMounts": [*request.volume_mounts, TMP_MOUNT],
         "terminationMessagePolicy": "FallbackToLogsOnError",
-        "resources": {
-            "requests": {"cpu": settings.cpu_request, "memory": settings.memory_request},
-            "limits": {"memory": settings.memory_limit},
-        },
+        "resources": pod_settings.resources(settings, pod),
         "securityContext": _security_context(uid),
     }
     pod_security = {
@@ -87,15 +91,9 @@ def build_job(request: JobRequest, settings: Settings) -> Body:
             "activeDeadlineSeconds": request.active_deadline_seconds,
             "ttlSecondsAfterFinished": settings.job_ttl_seconds,
             "template": {
-                "metadata": {
-                    "labels": dict(request.labels),
-                    **(
-                        {"annotations": dict(request.pod_annotations)}
-                        if request.pod_annotations
-                        else {}
-                    ),
-                },
+                "metadata": pod_settings.pod_metadata(pod, request.labels, request.pod_annotations),
                 "spec": {
+                    **pod_settings.pod_spec_fields(pod),
                     "restartPolicy": "Never",
                     "automountServiceAccountToken": False,
                     "enableServiceLinks": False,

@@ -207,7 +207,9 @@ def advance(
         return record(kube, body, restore, plan, post_event)
     with slots.admission(candidate(restore, plan.status.database_server)) as ticket:
         if ticket.verdict.allowed:
-            created = kube.create_job(build_job(restore, source, plan.create_attempt, settings))
+            pod = kube.pod_config(restore.metadata.namespace)
+            job = build_job(restore, source, plan.create_attempt, settings, pod)
+            created = kube.create_job(job)
             if not _ours(created, restore):
                 # A Job of a deleted namesake is still there: wait for garbage collection.
                 return now + CONFLICT_RETRY, restore

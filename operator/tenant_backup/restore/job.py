@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from tenant_backup.api.durations import Duration
+from tenant_backup.api.pod_config import JobPodSpec
 from tenant_backup.api.restore import (
     DEFAULT_KEEP_PREVIOUS_FOR,
     Mode,
@@ -121,9 +122,14 @@ def checks_json(restore: TenantRestore) -> str:
 
 
 def build_job(
-    restore: TenantRestore, source: ResolvedSource, attempt: int, settings: Settings
+    restore: TenantRestore,
+    source: ResolvedSource,
+    attempt: int,
+    settings: Settings,
+    pod: JobPodSpec | None = None,
 ) -> dict[str, Any]:
-    """The Job of one attempt, owned by the restore."""
+    """The Job of one attempt, owned by the restore; `pod`: the namespace's
+    TenantBackupPodConfig, if any."""
     access = plan_access(source.destination, read_only=True)
     keys = identity_plan(restore.spec.decryption)
     database = plan_database(restore.spec.target.database)
@@ -164,5 +170,6 @@ def build_job(
         volumes=volumes,
         volume_mounts=mounts,
         pod_annotations=annotations,
+        pod=pod,
     )
     return jobs.build_job(request, settings)
