@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: help install packages controlplane node images minio bench bench-scale bench-schedules chart-tools promtool age kstatus chart-lint crds lint unit test demo demo-down cluster-up cluster-down run kind-e2e
+.PHONY: help install packages controlplane node images minio bench bench-scale bench-schedules chart-tools promtool age kstatus chart-lint crds docs lint unit test demo demo-down cluster-up cluster-down run kind-e2e
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -53,11 +53,15 @@ chart-lint: chart-tools ## helm lint --strict of charts/tenant-backup-operator
 crds: install ## Regenerate crds/ from the pydantic models
 	$(BIN)/python -m tenant_backup.api.crd crds
 
-lint: install ## ruff, mypy --strict and the import contracts (lint-imports)
+docs: install ## Regenerate docs/troubleshooting.md from the reasons' guides
+	$(BIN)/python -m tenant_backup.api.troubleshooting docs/troubleshooting.md
+
+lint: install ## ruff, mypy --strict, the import contracts (lint-imports), generated docs current
 	$(BIN)/ruff check operator devenv tests tools
 	$(BIN)/ruff format --check operator devenv tests tools
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/python -m tenant_backup.api.troubleshooting --check docs/troubleshooting.md
 
 unit: install ## Unit tests only (no cluster, no database)
 	$(BIN)/pytest tests/unit
