@@ -1,0 +1,138 @@
+"""The chart owns the CRDs (`crds.install`, `crds.keep`): its CRD templates render exactly the
+generated crds/ (no second copy), and an upgrade from the chart before that (CRDs in its
+`crds/` folder, which Helm never upgrades) to the working tree's, in the order
+docs/upgrading.md gives, keeps every object served and readable, on a control plane of its own
+(the CRDs are cluster-wide)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from devenv import chart_tools as chart
+from devenv.cluster import Cluster
+from devenv.paths import REPO
+from devenv.waiting import wait_for
+from tests.support import backups as tb
+from tests.support.schedules import schedule_manifest
+
+PREVIOUS = "8f86460e1be3bbfe21824db3949ac215c883168b"
+"""The last commit whose chart installed the CRDs from its `crds/` folder."""
+RELEASE = "tbo"
+NAMESPACE = "tenant-backup-system"
+TEAM = "team-a"
+CRDS = sorted((REPO / "crds").glob("*.tenantbackup.dev.yaml"))
+KEEP = {"helm.sh/resource-policy": "keep"}
+Served = dict[tuple[str, str], tuple[Any, Any]]
+"""Objects by kind and name: their spec and status."""
+
+
+def generated() -> dict[str, dict[str, Any]]:
+    """crds/ as `make crds` wrote it, by name."""
+    loaded = (yaml.safe_load(path.read_text()) for path in CRDS)
+    return {crd["metadata"]["name"]: crd for crd in loaded}
+
+
+def rendered_crds(*values: str) -> dict[str, dict[str, Any]]:
+    objs = chart.objects(chart.template(*values))
+    return {o["metadata"]["name"]: o for o in objs if o["kind"] == "CustomResourceDefinition"}
+
+
+def test_the_chart_renders_the_generated_crds_kept_on_uninstall() -> None:
+    rendered = rendered_crds()
+    assert sorted(rendered) == sorted(generated())
+    for name, crd in rendered.items():
+        assert crd["metadata"].pop("annotations") == KEEP
+        assert crd == generated()[name], f"{name}: the chart's CRD differs from crds/"
+    unkept = rendered_crds('crds={"keep": false}')
+    assert all("annotations" not in crd["metadata"] for crd in unkept.values())
+    assert rendered_crds('crds={"install": false}') == {}
+
+
+@pytest.fixture
+def fresh_cluster(tmp_path: Path) -> Iterator[Cluster]:
+    """A control plane of the test's own: no CRDs yet."""
+    started = Cluster.start(tmp_path / "cluster")
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+def previous_chart(tmp_path: Path) -> Path:
+    """The chart as of PREVIOUS (with the crds/ its links point to)."""
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", PREVIOUS, "charts/tenant-backup-operator", "crds"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(tmp_path)], input=archive, check=True)
+    return tmp_path / "charts" / "tenant-backup-operator"
+
+
+def helm(cluster: Cluster, *args: str) -> str:
+    return chart.run("helm", *args, "--kubeconfig", str(cluster.kubeconfig))
+
+
+def get(cluster: Cluster, *args: str) -> Any:
+    return json.loads(cluster.kubectl("get", *args, "-o", "json").stdout)
+
+
+def create_objects(cluster: Cluster) -> Served:
+    """A TenantBackup (with a status, as the operator writes it), a schedule and a restore."""
+    cluster.kubectl("create", "namespace", TEAM)
+    for manifest in (
+        tb.manifest(),
+        schedule_manifest("hourly", "0 * * * *", ["acme"]),
+        tb.tenant_restore("copy", {"backupRef": {"name": "nightly"}}),
+    ):
+        cluster.kubectl("apply", "-n", TEAM, "-f", "-", input=json.dumps(manifest))
+    status = {"phase": "Succeeded", "reason": "Succeeded", "attempts": 1, "message": "kept"}
+    cluster.kubectl(
+        "patch", "-n", TEAM, "tb", "nightly", "--subresource=status", "--type=merge",
+        "-p", json.dumps({"status": status}),
+    )  # fmt: skip
+    return readable(cluster)
+
+
+def readable(cluster: Cluster) -> Served:
+    """Every object of the three kinds in TEAM, as served: name, spec and status."""
+    listed = get(cluster, "-n", TEAM, "tb,tbs,tr")["items"]
+    return {(o["kind"], o["metadata"]["name"]): (o["spec"], o.get("status", {})) for o in listed}
+
+
+def test_upgrade_from_crds_folder_to_chart_managed_crds(
+    fresh_cluster: Cluster, tmp_path: Path
+) -> None:
+    cluster = fresh_cluster
+    helm(cluster, "install", RELEASE, str(previous_chart(tmp_path)), "-n", NAMESPACE,
+         "--create-namespace")  # fmt: skip
+    before = create_objects(cluster)
+    assert len(before) == 3
+    assert before[("TenantBackup", "nightly")][1]["phase"] == "Succeeded"
+
+    upgrade = ["upgrade", RELEASE, str(chart.CHART), "-n", NAMESPACE, "--reset-then-reuse-values"]
+    with pytest.raises(AssertionError, match="invalid ownership metadata"):
+        helm(cluster, *upgrade)  # the CRDs are not the release's yet
+    names = list(generated())
+    cluster.kubectl("label", "crd", *names, "app.kubernetes.io/managed-by=Helm")
+    cluster.kubectl("annotate", "crd", *names, f"meta.helm.sh/release-name={RELEASE}",
+                    f"meta.helm.sh/release-namespace={NAMESPACE}")  # fmt: skip
+    helm(cluster, *upgrade)
+
+    for name, crd in generated().items():
+        served = get(cluster, "crd", name)
+        assert served["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+        assert served["spec"]["versions"] == crd["spec"]["versions"]
+    assert readable(cluster) == before
+
+    helm(cluster, "uninstall", RELEASE, "-n", NAMESPACE)
+    wait_for(lambda: not get(cluster, "deployments", "-n", NAMESPACE)["items"], 30, "uninstalled")
+    assert sorted(o["metadata"]["name"] for o in get(cluster, "crd")["items"]) == sorted(names)
+    assert readable(cluster) == before
