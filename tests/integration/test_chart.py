@@ -27,7 +27,8 @@ NAMESPACED = 'watchNamespaces=["team-a", "team-b"]'
 EVERYTHING_ON = (
     NAMESPACED,
     'metrics={"port": 9191, "serviceMonitor": {"enabled": true, "labels": {"r": "p"}},'
-    ' "prometheusRule": {"enabled": true, "labels": {"r": "p"}, "alertLabels": {"team": "t"}}}',
+    ' "prometheusRule": {"enabled": true, "labels": {"r": "p"}, "alertLabels": {"team": "t"}},'
+    ' "podMonitor": {"enabled": true}, "grafanaDashboard": {"enabled": true}}',
     'dumpJob={"image": "registry.example/tbo:1", "settings": {"jobTtlSeconds": 3600}}',
     'nodeSelector={"kubernetes.io/os": "linux"}',
     'tolerations=[{"operator": "Exists"}]',
@@ -354,7 +355,7 @@ def test_renders_pass_kubeconform_strict(schemas: Path, values: tuple[str, ...])
     summary = json.loads(report)["summary"]
     assert summary["invalid"] == 0
     assert summary["errors"] == 0
-    unchecked = {"ServiceMonitor", "PrometheusRule"}  # no schema here
+    unchecked = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}  # no schema here
     objs = chart.objects(rendered)
     checkable = [o for o in objs if o["kind"] not in unchecked]
     assert summary["valid"] == len(checkable)

@@ -338,3 +338,59 @@ GUIDES: dict[StrEnum, Guide] = {
     ),
     DeletionReason.RETAINED: Guide("`deletionPolicy: Retain`: the artifact stays."),
 }
+
+ALERTS: dict[str, Guide] = {
+    "TenantBackupScheduleLastSuccessTooOld": Guide(
+        "A tenant's newest success under a schedule is older than `lastSuccessIntervals` "
+        "schedule intervals (label `reason: NoRecentSuccess`), or a schedule that old never "
+        "had a success of a tenant it lists, or of any tenant (`reason: NeverSucceeded`). It "
+        "reads the schedule's status, so it holds after the TenantBackups are deleted.",
+        "`kubectl get tbs -n NS NAME -o yaml` shows the tenant's last run and success; the "
+        "reason of its newest TenantBackups (`kubectl get tb -n NS -l "
+        "tenantbackup.dev/tenant=TENANT`) names the cause, looked up above. `Ready=False` or "
+        "no tenants listed: the schedule, its time zone or the allow-list. Fix it and let the "
+        "next slot run, or create a TenantBackup now.",
+    ),
+    "TenantBackupPruneFailing": Guide(
+        "Backups being deleted (retention, `deletionPolicy: Delete`) could not delete their "
+        "artifact for `pruneFailingFor`; storage is not freed.",
+        "Read `status.deletion` and the Events of the tenant's TenantBackups that have a "
+        "deletionTimestamp (see `ArtifactDeletionFailed`); fix the credentials, bucket policy "
+        "or prune Job, and the next retry completes.",
+    ),
+    "TenantBackupScheduleMissedSlots": Guide(
+        "A schedule missed slots within `missedSlotsWindow`: the operator was down or later "
+        "than `startingDeadlineSeconds` (see `Missed`).",
+        "Find why the operator was not running; raise `startingDeadlineSeconds` if ordinary "
+        "restarts cause it; back up by hand a tenant that cannot wait.",
+    ),
+    "TenantBackupSizeAnomaly": Guide(
+        "A tenant's newest success is flagged `SizeAnomaly`.",
+        "As for `SizeAnomaly` above: check the tenant's data before the good backups age out.",
+    ),
+    "TenantBackupNotVerified": Guide(
+        "A tenant verified once by a Verify restore has had none for `notVerifiedSeconds`.",
+        "Read the newest drill's reason (`kubectl get tr -n NS -l "
+        "tenantbackup.dev/tenant=TENANT,tenantbackup.dev/drill=true`), fix it, and apply a "
+        "Verify TenantRestore of the newest backup.",
+    ),
+    "TenantBackupsFailing": Guide(
+        "A TenantBackup of the namespace ended Failed within `failingWindow` (counted when it "
+        "ends, so deleting the object does not hide it).",
+        "`kubectl get tb -n NS -o wide` lists the reasons; each one's fix is above.",
+    ),
+    "TenantBackupsQueuedTooLong": Guide(
+        "Backups of the namespace have waited with reason `Queued` and the queue has not "
+        "emptied for `queuedFor`.",
+        "As for `Queued` above: the message names the limit or the running Job of the same "
+        "tenant; raise `concurrency.*`, spread schedules, or find the Job that does not end.",
+    ),
+    "TenantBackupOperatorDown": Guide(
+        "No replica of the operator has been scraped up for `operatorDownFor`: no backup "
+        "starts or ends, schedules miss slots.",
+        "`kubectl get pods -n NAMESPACE -l app.kubernetes.io/instance=RELEASE` and their "
+        "Events: the image, resources, the API server's reachability (egress NetworkPolicy).",
+    ),
+}
+"""The chart's alerts (templates/prometheusrule.yaml), each alert's `runbook_url` this page's
+heading of its name."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from tenant_backup.api.reason_guide import GUIDES
+from tenant_backup.api.reason_guide import ALERTS, GUIDES, Guide
 from tenant_backup.api.reasons import (
     PERMANENT,
     DeletionReason,
@@ -40,6 +40,11 @@ conditions and Events), then the attempt's Job and pod (`kubectl logs job/NAME-N
 TenantBackup or TenantRestore is never retried: fix the cause and create a new one (a schedule
 creates the next run itself).
 """
+
+
+ALERTS_ABOUT = """\
+The chart's PrometheusRule (`metrics.prometheusRule.enabled`); each alert's `runbook_url` points
+here. Thresholds are values under `metrics.prometheusRule` (README, "Alerts")."""
 
 
 @dataclass(frozen=True)
@@ -109,18 +114,22 @@ def render() -> str:
     unlisted = [str(r) for r in GUIDES if r not in listed]
     if missing or unlisted:
         raise ValueError(f"reasons without a guide: {missing}; in no section: {unlisted}")
-    return INTRO + "".join(_section(section) for section in SECTIONS)
+    return INTRO + "".join(_section(section) for section in SECTIONS) + _alerts()
 
 
 def _section(section: Section) -> str:
-    entries = "".join(_entry(reason) for reason in section.reasons)
+    entries = "".join(_entry(reason.value, GUIDES[reason]) for reason in section.reasons)
     return f"\n## {section.title}\n\n{section.about}\n{entries}"
 
 
-def _entry(reason: StrEnum) -> str:
-    guide = GUIDES[reason]
+def _alerts() -> str:
+    entries = "".join(_entry(name, ALERTS[name]) for name in ALERTS)
+    return f"\n## Alerts\n\n{ALERTS_ABOUT}\n{entries}"
+
+
+def _entry(name: str, guide: Guide) -> str:
     lines: Iterable[str] = (
-        f"\n### {reason.value}\n\n",
+        f"\n### {name}\n\n",
         f"- **Cause**: {guide.cause}\n",
         f"- **Fix**: {guide.fix}\n" if guide.fix else "",
     )
