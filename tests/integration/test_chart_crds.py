@@ -55,6 +55,17 @@ def test_the_chart_renders_the_generated_crds_kept_on_uninstall() -> None:
     assert rendered_crds('crds={"install": false}') == {}
 
 
+def test_the_packaged_chart_carries_the_crds(tmp_path: Path) -> None:
+    """`helm package` (what the release pushes) resolves the links into the archive."""
+    chart.run("helm", "package", str(chart.CHART), "--destination", str(tmp_path))
+    [archive] = tmp_path.glob("tenant-backup-operator-*.tgz")
+    objs = chart.objects(chart.run("helm", "template", "tbo", str(archive)))
+    crds = {o["metadata"]["name"]: o for o in objs if o["kind"] == "CustomResourceDefinition"}
+    for crd in crds.values():
+        crd["metadata"].pop("annotations")
+    assert crds == generated()
+
+
 @pytest.fixture
 def fresh_cluster(tmp_path: Path) -> Iterator[Cluster]:
     """A control plane of the test's own: no CRDs yet."""
