@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: help install packages controlplane node images minio bench bench-scale bench-schedules bench-ui chart-tools promtool age chart-lint crds lint unit test demo demo-down cluster-up cluster-down run kind-e2e
+.PHONY: help install packages controlplane node images minio bench bench-scale bench-schedules bench-ui chart-tools promtool age kstatus actionlint chart-lint crds docs lint unit test demo demo-down cluster-up cluster-down run kind-e2e
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -39,6 +39,12 @@ chart-tools: ## Build (once) helm and kubeconform from the Go module proxy
 promtool: ## Build (once) Prometheus's promtool from the Go module proxy (checks the chart's alerts)
 	tools/promtool/build.sh
 
+kstatus: ## Build (once) the kstatus library (Flux's judge of custom resources) as a command, from the Go module proxy
+	tools/kstatus/build.sh
+
+actionlint: ## Build (once) actionlint from the Go module proxy (checks .github/workflows in make lint)
+	tools/actionlint/build.sh
+
 age: ## Build (once) the reference age CLI from the Go module proxy (interoperability tests)
 	tools/age/build.sh
 
@@ -50,16 +56,21 @@ chart-lint: chart-tools ## helm lint --strict of charts/tenant-backup-operator
 crds: install ## Regenerate crds/ from the pydantic models
 	$(BIN)/python -m tenant_backup.api.crd crds
 
-lint: install ## ruff, mypy --strict and the import contracts (lint-imports)
+docs: install ## Regenerate docs/troubleshooting.md from the reasons' guides
+	$(BIN)/python -m tenant_backup.api.troubleshooting docs/troubleshooting.md
+
+lint: install actionlint ## ruff, mypy --strict, import contracts, generated docs current, actionlint
 	$(BIN)/ruff check operator devenv tests tools
 	$(BIN)/ruff format --check operator devenv tests tools
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/python -m tenant_backup.api.troubleshooting --check docs/troubleshooting.md
+	"$$(tools/actionlint/build.sh)/actionlint" -no-color
 
 unit: install ## Unit tests only (no cluster, no database)
 	$(BIN)/pytest tests/unit
 
-test: install packages controlplane node images minio chart-lint promtool age lint ## Everything: lint, unit, integration, and end to end on a real node
+test: install packages controlplane node images minio chart-lint promtool age kstatus lint ## Everything: lint, unit, integration, and end to end on a real node
 	$(BIN)/pytest
 
 demo: $(if $(KIND),,install packages controlplane node images chart-tools) ## A real backup on a local real-node cluster (KIND=1: on kind), restored; leaves it up

@@ -28,7 +28,8 @@ NAMESPACED = 'watchNamespaces=["team-a", "team-b"]'
 EVERYTHING_ON = (
     NAMESPACED,
     'metrics={"port": 9191, "serviceMonitor": {"enabled": true, "labels": {"r": "p"}},'
-    ' "prometheusRule": {"enabled": true, "labels": {"r": "p"}, "alertLabels": {"team": "t"}}}',
+    ' "prometheusRule": {"enabled": true, "labels": {"r": "p"}, "alertLabels": {"team": "t"}},'
+    ' "podMonitor": {"enabled": true}, "grafanaDashboard": {"enabled": true}}',
     'dumpJob={"image": "registry.example/tbo:1", "settings": {"jobTtlSeconds": 3600}}',
     'nodeSelector={"kubernetes.io/os": "linux"}',
     'jobPod={"serviceAccountName": "backup-runner", "imagePullSecrets": [{"name": "regcred"}],'
@@ -64,6 +65,8 @@ def by_key(objs: list[dict[str, Any]]) -> dict[tuple[str, str, str], dict[str, A
 
 def test_default_render_equals_manifests(cluster: Cluster) -> None:
     rendered = by_key(chart.objects(chart.template()))
+    for crd in (o for o in rendered.values() if o["kind"] == "CustomResourceDefinition"):
+        assert crd["metadata"].pop("annotations") == {"helm.sh/resource-policy": "keep"}
     assert rendered == by_key(rbac.render_manifests(cluster))
 
 
@@ -416,7 +419,7 @@ def test_renders_pass_kubeconform_strict(schemas: Path, values: tuple[str, ...])
     summary = json.loads(report)["summary"]
     assert summary["invalid"] == 0
     assert summary["errors"] == 0
-    unchecked = {"ServiceMonitor", "PrometheusRule"}  # no schema here
+    unchecked = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}  # no schema here
     objs = chart.objects(rendered)
     checkable = [o for o in objs if o["kind"] not in unchecked]
     assert summary["valid"] == len(checkable)
@@ -453,6 +456,8 @@ def test_helm_install_under_restricted_pod_security(cluster: Cluster, crd: str) 
             f'watchNamespaces=["{namespace}"]',
             "--set-json",
             UI_ON,
+            "--set",
+            "crds.install=false",  # applied by the `crd` fixture, not owned by a release
         )
         deployments = json.loads(
             cluster.kubectl(

@@ -14,8 +14,11 @@ import yaml
 
 from devenv import chart_tools as chart
 from devenv import promtool
+from tenant_backup.api.reason_guide import ALERTS as ALERT_GUIDES
 
 TESTS = Path(__file__).parents[1] / "data" / "alerts"
+TROUBLESHOOTING = Path(__file__).parents[2] / "docs" / "troubleshooting.md"
+OPERATOR_DOWN = "TenantBackupOperatorDown"
 ENABLED = "metrics.prometheusRule.enabled=true"
 ALERTS = {
     "TenantBackupScheduleLastSuccessTooOld",
@@ -23,6 +26,9 @@ ALERTS = {
     "TenantBackupScheduleMissedSlots",
     "TenantBackupSizeAnomaly",
     "TenantBackupNotVerified",
+    "TenantBackupsFailing",
+    "TenantBackupsQueuedTooLong",
+    "TenantBackupOperatorDown",
 }
 
 
@@ -74,7 +80,7 @@ def test_rendered_rules_pass_promtool_check(tmp_path: Path) -> None:
     for rule in rules:
         if "alert" in rule:
             assert rule["labels"]["team"] == "platform"
-            assert set(rule["annotations"]) == {"summary", "description"}
+            assert set(rule["annotations"]) == {"summary", "description", "runbook_url"}
     path = tmp_path / "rules.yaml"
     path.write_text(yaml.safe_dump(spec))
     out = promtool.run("check", "rules", "--lint=all", "--lint-fatal", str(path))
@@ -84,6 +90,29 @@ def test_rendered_rules_pass_promtool_check(tmp_path: Path) -> None:
 def test_alerts_fire_when_they_should_and_only_then(tmp_path: Path) -> None:
     out = promtool_test(tmp_path, without_annotations(rule_spec(ENABLED)), "rule-tests.yaml")
     assert "SUCCESS" in out
+
+
+def test_health_alerts_fire_when_they_should_and_only_then(tmp_path: Path) -> None:
+    out = promtool_test(tmp_path, without_annotations(rule_spec(ENABLED)), "health-tests.yaml")
+    assert "SUCCESS" in out
+
+
+def test_each_alert_links_its_runbook_in_the_troubleshooting_guide() -> None:
+    spec = rule_spec(ENABLED, 'metrics.prometheusRule.runbookUrl="https://docs.example/t.md"')
+    alerts = [rule for group in spec["groups"] for rule in group["rules"] if "alert" in rule]
+    assert set(ALERT_GUIDES) == ALERTS
+    page = TROUBLESHOOTING.read_text()
+    for alert in alerts:
+        url = alert["annotations"]["runbook_url"]
+        assert url == f"https://docs.example/t.md#{alert['alert'].lower()}"
+        assert f"\n### {alert['alert']}\n" in page  # GitHub's anchor of that heading
+
+
+def test_operator_down_matches_the_podmonitor_job_when_it_scrapes() -> None:
+    spec = rule_spec(ENABLED, "metrics.podMonitor.enabled=true")
+    [down] = [r for g in spec["groups"] for r in g["rules"] if r.get("alert") == OPERATOR_DOWN]
+    job = 'job="tenant-backup-system/tenant-backup-operator"'
+    assert job in down["expr"]
 
 
 def test_annotations_name_the_schedule_the_tenant_and_the_age(tmp_path: Path) -> None:
