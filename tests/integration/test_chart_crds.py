@@ -141,5 +141,6 @@ def test_upgrade_from_crds_folder_to_chart_managed_crds(
 
     helm(cluster, "uninstall", RELEASE, "-n", NAMESPACE)
     wait_for(lambda: not get(cluster, "deployments", "-n", NAMESPACE)["items"], 30, "uninstalled")
-    assert sorted(o["metadata"]["name"] for o in get(cluster, "crd")["items"]) == sorted(generated())
+    kept = sorted(o["metadata"]["name"] for o in get(cluster, "crd")["items"])
+    assert kept == sorted(generated())
     assert readable(cluster) == before
