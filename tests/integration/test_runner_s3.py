@@ -281,3 +281,56 @@ def test_download_link_lifetime_is_bounded(
     run = _run(tenant_db, bucket, tmp_path, "--s3-download-link-seconds", seconds)
     assert_failed(run, "ValidationFailed", retryable=False)
     _assert_nothing_left(bucket)
+
+
+def _chain_env(db: Database, **aws: str) -> dict[str, str]:
+    """No AWS_* key in the environment: only what the default chain is pointed at (instance
+    metadata off, so a miss fails at once instead of asking a metadata service)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "AWS_"))}
+    return {**clean, **db.env(), "AWS_EC2_METADATA_DISABLED": "true", **aws}
+
+
+def test_default_chain_reads_a_mounted_shared_credentials_file(
+    tenant_db: Database, bucket: Bucket, tmp_path: Path
+) -> None:
+    account = bucket.server.account
+    credentials = tmp_path / "aws" / "credentials"  # as a Secret or CSI volume mounts it
+    credentials.parent.mkdir()
+    credentials.write_text(
+        "[default]\naws_access_key_id = nobody\naws_secret_access_key = wrong-wrong\n\n"
+        f"[backup]\naws_access_key_id = {account.access_key_id}\n"
+        f"aws_secret_access_key = {account.secret_access_key}\n"
+    )
+    result_file = tmp_path / "result.json"
+    argv = _argv(bucket, result_file, "--s3-credentials=default-chain")
+    files = {"AWS_SHARED_CREDENTIALS_FILE": str(credentials), "AWS_CONFIG_FILE": "/dev/null"}
+    env = _chain_env(tenant_db, **files, AWS_PROFILE="backup")
+    run = run_dump(argv, env, result_file, [env["PGPASSWORD"], account.secret_access_key])
+    assert run.returncode == 0, run.result
+    body = bucket.read(KEY)
+    assert run.result["artifact"]["sha256"] == hashlib.sha256(body).hexdigest()
+    assert (
+        json.loads(bucket.read(KEY + ".sha256").split()[0].decode().join('""'))
+        == (run.result["artifact"]["sha256"])
+    )
+
+    # The profile the chain picks is the one used: the default profile's keys are refused.
+    wrong = run_dump(argv, _chain_env(tenant_db, **files), result_file, [])
+    assert_failed(wrong, "AuthFailed", retryable=False)
+    assert "InvalidAccessKeyId" in wrong.result["message"]
+    # Keys mode reads only AWS_* keys, never the file.
+    keys_only = _argv(bucket, result_file)
+    refused = run_dump(
+        keys_only, _chain_env(tenant_db, **files, AWS_PROFILE="backup"), result_file, []
+    )
+    assert_failed(refused, "AuthFailed", retryable=False)
+    assert (
+        "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must both be set" in refused.result["message"]
+    )
+    # A chain that finds nothing says where it looked, before pg_dump starts.
+    empty = {"AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"), "AWS_CONFIG_FILE": "/dev/null"}
+    nothing = run_dump(argv, _chain_env(tenant_db, **empty), result_file, [])
+    assert_failed(nothing, "AuthFailed", retryable=False)
+    assert "found no credentials" in nothing.result["message"]
+    assert "AWS_WEB_IDENTITY_TOKEN_FILE" in nothing.result["message"]
+    assert "running " not in nothing.stderr
