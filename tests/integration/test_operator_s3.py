@@ -1,5 +1,6 @@
 """The operator with an S3 destination on a real API server and a real MinIO: the Job gets the
-credentials only from the Secret, the real runner uploads, status reports the s3:// artifact,
+credentials only from the Secret (or, on the default credential chain, from where the cluster
+put them), the real runner uploads, status reports the s3:// artifact,
 its verification and an opt-in download link, which never reaches Events or operator logs;
 `tenant-backup link` makes fresh links."""
 
@@ -202,6 +203,54 @@ def test_missing_s3_secret_fails_preflight_without_a_job(
     assert "has not succeeded" in not_succeeded.stderr
 
 
+def test_default_credential_chain_backs_up_and_prunes_without_a_secret(
+    apply: Apply,
+    kubectl: KubectlRunner,
+    namespace: str,
+    start_operator: StartOperator,
+    shared_tenant_db: Database,
+    bucket: Bucket,
+    tmp_path: Path,
+) -> None:
+    """No S3 Secret exists: the Jobs find credentials where the cluster put them (here a
+    shared credentials file, as a workload identity webhook or a CSI volume provides)."""
+    database = tb.create_db_secret(kubectl, namespace, shared_tenant_db)
+    account = bucket.server.account
+    credentials = tmp_path / "aws-credentials"
+    credentials.write_text(
+        f"[default]\naws_access_key_id = {account.access_key_id}\n"
+        f"aws_secret_access_key = {account.secret_access_key}\n"
+    )
+    platform = {
+        "AWS_SHARED_CREDENTIALS_FILE": str(credentials),
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    start_operator()
+    chain = {k: v for k, v in s3_destination(bucket)["s3"].items() if k != "credentialsSecretRef"}
+    destination = {"s3": chain | {"defaultCredentialChain": True}}
+    apply(manifest(bucket, destination=destination, deletionPolicy="Delete"))
+    pod = tb.running_pod(kubectl, namespace, "nightly-1")
+    container = pod["spec"]["containers"][0]
+    assert "--s3-credentials=default-chain" in container["command"]
+    assert not any(e["name"].startswith("AWS_") for e in container.get("env", []))
+    code, message = run_dump_container(pod, database, tmp_path, tmp_path, platform)
+    end_pod(kubectl, namespace, pod["metadata"]["name"], code, message)
+    kubectl("wait", "-n", namespace, "--for=condition=Complete", "tb/nightly", "--timeout=60s")
+    key = tb.status(kubectl, namespace, "nightly")["artifact"]["url"].removeprefix(
+        f"s3://{bucket.name}/"
+    )
+    assert bucket.keys() == [key, f"{key}.sha256"]
+
+    kubectl("delete", "-n", namespace, "tb", "nightly", "--wait=false")
+    prune = tb.running_pod(kubectl, namespace, "nightly-1-prune")
+    assert "--s3-credentials=default-chain" in prune["spec"]["containers"][0]["command"]
+    code, message = run_dump_container(prune, database, tmp_path, tmp_path, platform)
+    end_pod(kubectl, namespace, prune["metadata"]["name"], code, message)
+    assert json.loads(message)["outcome"] == "Deleted"
+    assert bucket.keys() == []
+
+
 def _rejected(apply: Apply, spec: dict[str, Any]) -> str:
     body = backup_body(**spec)
     body["metadata"] = {"name": "nightly"}
@@ -227,4 +276,14 @@ def test_admission_of_s3_destinations(apply: Apply, bucket: Bucket) -> None:
     dotdot = s3 | {"keyPrefix": "../x/"}
     assert "spec.destination.s3.keyPrefix" in _rejected(apply, {"destination": {"s3": dotdot}})
     assert "spec.verify" in _rejected(apply, {"destination": {"s3": s3}, "verify": "some"})
+    one_credential = "set exactly one of credentialsSecretRef and defaultCredentialChain: true"
+    both_credentials = s3 | {"defaultCredentialChain": True}
+    assert one_credential in _rejected(apply, {"destination": {"s3": both_credentials}})
+    no_credentials = {k: v for k, v in s3.items() if k != "credentialsSecretRef"}
+    assert one_credential in _rejected(apply, {"destination": {"s3": no_credentials}})
+    chain = no_credentials | {"defaultCredentialChain": True}
+    assert (
+        apply(backup_body(destination={"s3": chain}) | {"metadata": {"name": "chain"}}).returncode
+        == 0
+    )
     assert apply(backup_body(destination={"s3": s3}) | {"metadata": {"name": "ok"}}).returncode == 0

@@ -308,11 +308,9 @@ def test_default_chain_reads_a_mounted_shared_credentials_file(
     run = run_dump(argv, env, result_file, [env["PGPASSWORD"], account.secret_access_key])
     assert run.returncode == 0, run.result
     body = bucket.read(KEY)
-    assert run.result["artifact"]["sha256"] == hashlib.sha256(body).hexdigest()
-    assert (
-        json.loads(bucket.read(KEY + ".sha256").split()[0].decode().join('""'))
-        == (run.result["artifact"]["sha256"])
-    )
+    body_digest = hashlib.sha256(body).hexdigest()
+    assert run.result["artifact"]["sha256"] == body_digest
+    assert bucket.read(KEY + ".sha256").startswith(body_digest.encode())
 
     # The profile the chain picks is the one used: the default profile's keys are refused.
     wrong = run_dump(argv, _chain_env(tenant_db, **files), result_file, [])
