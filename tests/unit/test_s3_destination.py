@@ -226,7 +226,7 @@ def test_preflight_names_a_missing_or_incomplete_s3_secret() -> None:
 
 
 def test_the_default_credential_chain_is_exactly_one_choice_and_needs_no_secret() -> None:
-    chain = {k: v for k, v in S3.items() if k != "credentialsSecretRef"}
+    chain: dict[str, Any] = {k: v for k, v in S3.items() if k != "credentialsSecretRef"}
     chain["defaultCredentialChain"] = True
     tb = backup(destination={"s3": chain})
     assert tb.spec.destination.s3 is not None
