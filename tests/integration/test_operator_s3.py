@@ -10,12 +10,13 @@ import base64
 import hashlib
 import json
 import os
+import secrets as random_names
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,10 @@ import pytest
 
 from devenv.cluster import Cluster
 from devenv.kubectl import KubectlRunner
+from devenv.minio import MinioServer, OpenIdProvider
 from devenv.pod_executor import end_pod, run_dump_container
 from devenv.tenants import Database
+from devenv.waiting import wait_for
 from tests.support import backups as tb
 from tests.support.factories import backup_body
 from tests.support.operator_fixtures import StartOperator
@@ -249,6 +252,102 @@ def test_default_credential_chain_backs_up_and_prunes_without_a_secret(
     end_pod(kubectl, namespace, prune["metadata"]["name"], code, message)
     assert json.loads(message)["outcome"] == "Deleted"
     assert bucket.keys() == []
+
+
+STS_AUDIENCE = "minio-sts"
+
+
+@pytest.fixture
+def sts_bucket(cluster: Cluster, tmp_path: Path) -> Iterator[tuple[Bucket, str]]:
+    """A bucket on a MinIO whose STS takes the test API server as its OpenID provider
+    (service-account tokens for audience STS_AUDIENCE get readwrite), and the role's ARN.
+    The issuer's discovery document and keys are made public, as a cloud's OIDC setup does."""
+    binding = f"oidc-discovery-{random_names.token_hex(3)}"
+    cluster.kubectl(
+        "create", "clusterrolebinding", binding,
+        "--clusterrole=system:service-account-issuer-discovery",
+        "--group=system:unauthenticated",
+    )  # fmt: skip
+    openid = OpenIdProvider(
+        config_url=f"{cluster.server}/.well-known/openid-configuration",
+        ca_file=cluster.ca_file,
+        client_id=STS_AUDIENCE,
+    )
+    server = MinioServer(tmp_path, openid).start()
+    try:
+        client = server.client()
+        client.create_bucket(Bucket="backups")
+        yield Bucket("backups", server, client), wait_for(server.role_arn, 10, "no role ARN")
+    finally:
+        server.stop()
+        cluster.kubectl("delete", "clusterrolebinding", binding)
+
+
+def _web_identity(
+    kubectl: KubectlRunner, pod: dict[str, Any], audience: str, role_arn: str, tmp_path: Path
+) -> dict[str, str]:
+    """What a workload identity webhook gives the pod: a token of its service account bound
+    to the pod (a projected volume's), the role, and where STS is."""
+    meta = pod["metadata"]
+    token = kubectl(
+        "create", "token", pod["spec"].get("serviceAccountName", "default"),
+        "-n", meta["namespace"], f"--audience={audience}", "--bound-object-kind=Pod",
+        f"--bound-object-name={meta['name']}", f"--bound-object-uid={meta['uid']}",
+    ).stdout.strip()  # fmt: skip
+    token_file = tmp_path / f"{meta['name']}-token"
+    token_file.write_text(token)
+    endpoint = pod["spec"]["containers"][0]["command"]
+    sts = next(arg.split("=", 1)[1] for arg in endpoint if arg.startswith("--s3-endpoint="))
+    return {
+        "AWS_WEB_IDENTITY_TOKEN_FILE": str(token_file),
+        "AWS_ROLE_ARN": role_arn,
+        "AWS_ENDPOINT_URL_STS": sts,
+        "AWS_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
+def test_default_credential_chain_with_a_service_account_web_identity(
+    apply: Apply,
+    kubectl: KubectlRunner,
+    namespace: str,
+    start_operator: StartOperator,
+    shared_tenant_db: Database,
+    sts_bucket: tuple[Bucket, str],
+    tmp_path: Path,
+) -> None:
+    """The Job's service-account token, exchanged at MinIO's STS (AssumeRoleWithWebIdentity)
+    for temporary credentials by the runner's default chain; a token for another audience is
+    refused: AuthFailed, permanent."""
+    bucket, role_arn = sts_bucket
+    database = tb.create_db_secret(kubectl, namespace, shared_tenant_db)
+    start_operator()
+    chain = {k: v for k, v in s3_destination(bucket)["s3"].items() if k != "credentialsSecretRef"}
+    destination = {"s3": chain | {"defaultCredentialChain": True}}
+    apply(manifest(bucket, destination=destination))
+    pod = tb.running_pod(kubectl, namespace, "nightly-1")
+    identity = _web_identity(kubectl, pod, STS_AUDIENCE, role_arn, tmp_path)
+    code, message = run_dump_container(pod, database, tmp_path, tmp_path, identity)
+    end_pod(kubectl, namespace, pod["metadata"]["name"], code, message)
+    kubectl("wait", "-n", namespace, "--for=condition=Complete", "tb/nightly", "--timeout=60s")
+    key = tb.status(kubectl, namespace, "nightly")["artifact"]["url"].removeprefix(
+        f"s3://{bucket.name}/"
+    )
+    assert bucket.keys() == [key, f"{key}.sha256"]
+    token = Path(identity["AWS_WEB_IDENTITY_TOKEN_FILE"]).read_text()
+    assert token not in (tmp_path / f"{pod['metadata']['name']}.log").read_text()
+
+    apply(manifest(bucket, name="other", destination=destination))
+    pod = tb.running_pod(kubectl, namespace, "other-1")
+    wrong = _web_identity(kubectl, pod, "another-audience", role_arn, tmp_path)
+    code, message = run_dump_container(pod, database, tmp_path, tmp_path, wrong)
+    end_pod(kubectl, namespace, pod["metadata"]["name"], code, message)
+    status = tb.wait_phase(kubectl, namespace, "other", "Failed")
+    assert status["reason"] == "AuthFailed"
+    assert "by the default chain" in status["message"]
+    assert bucket.keys() == [key, f"{key}.sha256"]
 
 
 def _rejected(apply: Apply, spec: dict[str, Any]) -> str:
