@@ -98,8 +98,10 @@ def _get(url: str) -> bytes:
         return data
 
 
-def _link(cluster: Cluster, namespace: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
+def _link(
+    cluster: Cluster, namespace: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **(env or {}), "KUBECONFIG": str(cluster.kubeconfig)}
     return subprocess.run(
         [str(CLI), "link", "nightly", "-n", namespace, *args],
         env=env,
@@ -210,6 +212,7 @@ def test_default_credential_chain_backs_up_and_prunes_without_a_secret(
     apply: Apply,
     kubectl: KubectlRunner,
     namespace: str,
+    cluster: Cluster,
     start_operator: StartOperator,
     shared_tenant_db: Database,
     bucket: Bucket,
@@ -244,6 +247,14 @@ def test_default_credential_chain_backs_up_and_prunes_without_a_secret(
         f"s3://{bucket.name}/"
     )
     assert bucket.keys() == [key, f"{key}.sha256"]
+    # `link` has no Secret to read: it signs with the caller's own chain, or says it found none.
+    signed = _link(cluster, namespace, env=platform)
+    assert signed.returncode == 0, signed.stderr
+    assert _get(signed.stdout.strip()) == bucket.read(key)
+    nothing = {**platform, "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}
+    unsigned = _link(cluster, namespace, env=nothing)
+    assert unsigned.returncode == 1
+    assert "uses the default credential chain of its Jobs" in unsigned.stderr
 
     kubectl("delete", "-n", namespace, "tb", "nightly", "--wait=false")
     prune = tb.running_pod(kubectl, namespace, "nightly-1-prune")
