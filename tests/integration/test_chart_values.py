@@ -184,6 +184,8 @@ def test_service_account_values() -> None:
     ]
     assert subjects
     assert {(s["name"], s["namespace"]) for s in subjects} == {("platform-sa", NS)}
+    with pytest.raises(AssertionError, match="serviceAccount"):
+        chart.template('serviceAccount={"create": false, "name": "", "annotations": {}}')
 
 
 def test_security_contexts_merge_over_the_hardened_defaults() -> None:

@@ -39,14 +39,10 @@ Jobs: <repository>@<digest> when a digest is given, else <repository>:<tag or ap
 {{- end -}}
 {{- end -}}
 
-{{/* The operator's ServiceAccount: serviceAccount.name, else the full name when the chart
-creates it, else the namespace's default. */}}
+{{/* The operator's ServiceAccount: serviceAccount.name, else (created by the chart) the
+full name; the schema asks for a name when the chart does not create it. */}}
 {{- define "tbo.serviceAccountName" -}}
-{{- if .Values.serviceAccount.create -}}
 {{- .Values.serviceAccount.name | default (include "tbo.fullname" .) -}}
-{{- else -}}
-{{- .Values.serviceAccount.name | default "default" -}}
-{{- end -}}
 {{- end -}}
 
 {{- define "tbo.subject" -}}
