@@ -9,12 +9,15 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import boto3
 import pytest
 import zstandard
 
@@ -332,3 +335,70 @@ def test_default_chain_reads_a_mounted_shared_credentials_file(
     assert "found no credentials" in nothing.result["message"]
     assert "AWS_WEB_IDENTITY_TOKEN_FILE" in nothing.result["message"]
     assert "running " not in nothing.stderr
+
+
+def _credentials_endpoint(
+    token: str, credentials: dict[str, str], calls: list[str]
+) -> type[BaseHTTPRequestHandler]:
+    """EKS Pod Identity's agent as the SDKs call it: a GET with the pod's token as
+    Authorization, answered with temporary credentials; each call's verdict in `calls`."""
+
+    class Endpoint(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            authorized = self.headers.get("Authorization") == token
+            calls.append("ok" if authorized else "refused")
+            body = json.dumps(credentials if authorized else {"message": "no"}).encode()
+            self.send_response(200 if authorized else 403)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            """Quiet."""
+
+    return Endpoint
+
+
+def test_default_chain_takes_container_credentials_with_the_pods_token(
+    tenant_db: Database, bucket: Bucket, tmp_path: Path
+) -> None:
+    account = bucket.server.account
+    sts = bucket.server.client().meta.endpoint_url
+    issued = (
+        boto3.client(
+            "sts", endpoint_url=sts, region_name="us-east-1",
+            aws_access_key_id=account.access_key_id,
+            aws_secret_access_key=account.secret_access_key,
+        )
+        .assume_role(RoleArn="arn:minio:iam:::role/x", RoleSessionName="pod", DurationSeconds=3600)
+        ["Credentials"]
+    )  # fmt: skip
+    token_file = tmp_path / "eks-pod-identity-token"
+    token_file.write_text("pod-token-" + os.urandom(8).hex())
+    calls: list[str] = []
+    credentials = {
+        "AccessKeyId": issued["AccessKeyId"],
+        "SecretAccessKey": issued["SecretAccessKey"],
+        "Token": issued["SessionToken"],
+        "Expiration": issued["Expiration"].isoformat(),
+    }
+    handler = _credentials_endpoint(token_file.read_text(), credentials, calls)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        result_file = tmp_path / "result.json"
+        argv = _argv(bucket, result_file, "--s3-credentials=default-chain")
+        env = _chain_env(
+            tenant_db,
+            AWS_CONTAINER_CREDENTIALS_FULL_URI=f"http://127.0.0.1:{server.server_port}/v1/creds",
+            AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=str(token_file),
+            AWS_CONFIG_FILE="/dev/null",
+            AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+        )
+        run = run_dump(argv, env, result_file, [env["PGPASSWORD"], issued["SecretAccessKey"]])
+    finally:
+        server.shutdown()
+    assert run.returncode == 0, run.result
+    assert calls == ["ok"]  # once, with the token: the chain asked the endpoint
+    assert run.result["artifact"]["sha256"] == hashlib.sha256(bucket.read(KEY)).hexdigest()
