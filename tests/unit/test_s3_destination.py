@@ -38,7 +38,7 @@ from tenant_backup.runner.destinations.s3 import (
     base_part_size,
     part_size,
 )
-from tenant_backup.runner.destinations.s3_client import s3_error, s3_reason
+from tenant_backup.runner.destinations.s3_client import chain_session, s3_error, s3_reason
 from tenant_backup.runner.errors import RunError
 from tenant_backup.runner.interrupt import Interrupts
 from tenant_backup.runner.verify import StreamVerifier
@@ -379,3 +379,24 @@ def test_a_file_read_loads_no_s3_client(tmp_path: Path) -> None:
     )
     assert "tenant_backup.runner.destinations.local" in loaded
     assert not {"botocore", "tenant_backup.runner.destinations.s3_client"} & loaded
+
+
+def test_the_default_chain_asks_sts_in_the_buckets_region_unless_the_environment_says(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for variable in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "key")  # the chain's first source
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    assert chain_session("eu-west-1").get_config_variable("region") == "eu-west-1"
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")  # IRSA's webhook sets it (and AWS_REGION)
+    assert chain_session("eu-west-1").get_config_variable("region") == "us-west-2"
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for variable in ("AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+        monkeypatch.delenv(variable, raising=False)
+    with pytest.raises(RunError, match="found no credentials") as nothing:
+        chain_session("eu-west-1")
+    assert nothing.value.reason is Reason.AUTH_FAILED

@@ -71,12 +71,15 @@ CHAIN_SOURCES = (
 )
 
 
-def chain_session() -> botocore.session.Session:
+def chain_session(region: str) -> botocore.session.Session:
     """A session holding credentials found by the SDK's default chain, resolved now (a web
-    identity is exchanged at STS here, and refreshed by the session before it expires);
-    AuthFailed if the chain finds none or its provider refuses, DestinationUnavailable if
-    that provider cannot be reached."""
+    identity is exchanged at STS here, in the environment's region or else the bucket's
+    `region`, and refreshed by the session before it expires); AuthFailed if the chain finds
+    none or its provider refuses, DestinationUnavailable if that provider cannot be
+    reached."""
     session = botocore.session.get_session()
+    if session.get_config_variable("region") is None:
+        session.set_config_variable("region", region)
     try:
         credentials = session.get_credentials()
         if credentials is not None:
@@ -148,7 +151,7 @@ def make_client(connection: S3Connection, credentials: Credentials | None) -> S3
     )
     verify = str(connection.ca_file) if connection.ca_file else True
     if credentials is None:
-        client = chain_session().create_client(
+        client = chain_session(connection.region).create_client(
             "s3", endpoint_url=connection.endpoint, verify=verify, config=config
         )
     else:
