@@ -8,6 +8,7 @@ runner's S3 settings for it, until Ctrl-C.
 
 from __future__ import annotations
 
+import re
 import secrets
 import shutil
 import subprocess
@@ -41,6 +42,19 @@ def minio_binary() -> Path:
 
 
 @dataclass(frozen=True)
+class OpenIdProvider:
+    """An OpenID Connect provider MinIO's STS accepts web identity tokens of
+    (AssumeRoleWithWebIdentity): tokens whose audience is `client_id` get `role_policy`."""
+
+    config_url: str
+    """Its `/.well-known/openid-configuration`."""
+    ca_file: Path
+    """The CA of its TLS certificate."""
+    client_id: str
+    role_policy: str = "readwrite"
+
+
+@dataclass(frozen=True)
 class S3Account:
     """An access key pair the server accepts."""
 
@@ -51,8 +65,9 @@ class S3Account:
 class MinioServer:
     """`minio server` on 127.0.0.1:<free port> with a random root account."""
 
-    def __init__(self, base_dir: Path | None = None) -> None:
+    def __init__(self, base_dir: Path | None = None, openid: OpenIdProvider | None = None) -> None:
         self.data_dir = Path(tempfile.mkdtemp(prefix="minio-", dir=base_dir))
+        self.openid = openid
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.account = S3Account(secrets.token_hex(10), secrets.token_urlsafe(30))
@@ -69,16 +84,34 @@ class MinioServer:
             "MINIO_BROWSER": "off",
             "MINIO_UPDATE": "off",
         }
+        certs = self.data_dir / "certs"  # no key pair of its own: it serves plain HTTP
+        (certs / "CAs").mkdir(parents=True)
+        if self.openid is not None:
+            shutil.copy(self.openid.ca_file, certs / "CAs" / "openid-ca.crt")
+            env |= {
+                "MINIO_IDENTITY_OPENID_CONFIG_URL": self.openid.config_url,
+                "MINIO_IDENTITY_OPENID_CLIENT_ID": self.openid.client_id,
+                "MINIO_IDENTITY_OPENID_ROLE_POLICY": self.openid.role_policy,
+            }
+        quiet = [] if self.openid else ["--quiet"]  # it logs the OpenID role's ARN at start
         argv = [
-            str(minio_binary()), "server", "--quiet",
+            str(minio_binary()), "server", *quiet,
             "--address", f"127.0.0.1:{self.port}",
             "--console-address", f"127.0.0.1:{free_port()}",
+            "--certs-dir", str(certs),
             str(self.data_dir / "data"),
         ]  # fmt: skip
         with self.log_file.open("ab") as log:
             self._proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
         wait_for(self._live, START_TIMEOUT_SECONDS, self._not_live, interval=0.1)
         return self
+
+    def role_arn(self) -> str:
+        """The ARN of the role MinIO made for its OpenID provider (it logs it at start)."""
+        found = re.search(r"arn:minio:iam:::role/[A-Za-z0-9_-]+", self.log_file.read_text())
+        if found is None:
+            raise RuntimeError(f"MinIO logged no role ARN; {self._not_live()}")
+        return found.group(0)
 
     def _live(self) -> bool:
         if self._proc is not None and self._proc.poll() is not None:

@@ -89,11 +89,17 @@ def _volume_roots(
 
 
 def run_dump_container(
-    pod: Mapping[str, Any], secret: Mapping[str, str], volume_root: Path, work_dir: Path
+    pod: Mapping[str, Any],
+    secret: Mapping[str, str],
+    volume_root: Path,
+    work_dir: Path,
+    platform_env: Mapping[str, str] | None = None,
 ) -> tuple[int, str]:
     """Run the pod's container (a dump, a prune, a restore: any runner subcommand) with its
     claim mapped to `volume_root` and its other volumes to directories under `work_dir`;
-    (exit code, message). The container's output is kept in `work_dir/<pod name>.log`."""
+    (exit code, message). `platform_env` is what the cluster adds to the pod beyond its spec
+    (a workload identity webhook's variables). The container's output is kept in
+    `work_dir/<pod name>.log`."""
     container = pod["spec"]["containers"][0]
     argv = [str(RUNNER), *container["command"][1:]]
     roots = _volume_roots(pod, secret, volume_root, work_dir)
@@ -102,7 +108,7 @@ def run_dump_container(
             argv = [_remapped(arg, mount["mountPath"], roots[mount["name"]]) for arg in argv]
     result_file = work_dir / f"{pod['metadata']['name']}.termination-log"
     argv.append(f"--result-file={result_file}")
-    env = {"PATH": "/usr/bin:/bin", **container_env(container, secret)}
+    env = {"PATH": "/usr/bin:/bin", **container_env(container, secret), **(platform_env or {})}
     completed = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
     log = work_dir / f"{pod['metadata']['name']}.log"
     log.write_text(completed.stdout + completed.stderr)  # what `kubectl logs` would show

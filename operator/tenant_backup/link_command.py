@@ -2,7 +2,9 @@
 
 Reads the TenantBackup and its S3 credentials Secret through the Kubernetes API with the
 caller's kubeconfig (so the caller needs `get` on both), signs locally and prints the URL on
-stdout, its expiry on stderr. The URL is a bearer credential: whoever holds it can download.
+stdout, its expiry on stderr. A destination on the default credential chain has no Secret: the
+link is signed with the caller's own credentials, found by that chain. The URL is a bearer
+credential: whoever holds it can download.
 """
 
 import argparse
@@ -19,9 +21,11 @@ from tenant_backup.api.contract import (
     parse_artifact_url,
 )
 from tenant_backup.api.kinds import TENANT_BACKUP
+from tenant_backup.api.references import SecretReference
 
-if TYPE_CHECKING:  # the Kubernetes client only when the command runs, not for the CLI's parser
+if TYPE_CHECKING:  # the Kubernetes and S3 clients only when the command runs, not for the parser
     from tenant_backup.adapters.kube import Kube
+    from tenant_backup.runner.destinations.s3_client import Credentials
 
 DEFAULT_EXPIRES_SECONDS = 3600
 
@@ -69,14 +73,12 @@ def make_link(kube: "Kube", namespace: str, name: str, seconds: int) -> tuple[st
     if backup.status.phase is not Phase.SUCCEEDED or artifact is None:
         raise LinkError(f"{name} has not succeeded (phase {backup.status.phase})")
     location = s3_location(artifact.url)
-    secret_name = s3.credentials_secret_ref.name
-    secret = kube.read_secret(namespace, secret_name)
-    if secret is None or not secret.get("accessKeyId") or not secret.get("secretAccessKey"):
-        raise LinkError(f"Secret {secret_name} with accessKeyId and secretAccessKey not found")
+    credentials = _secret_credentials(kube, namespace, s3.credentials_secret_ref)
     # The S3 client only here, never in the operator's process.
     from tenant_backup.runner.destinations.access import S3Connection
     from tenant_backup.runner.destinations.s3 import presign
-    from tenant_backup.runner.destinations.s3_client import Credentials, make_client
+    from tenant_backup.runner.destinations.s3_client import make_client
+    from tenant_backup.runner.errors import RunError
 
     connection = S3Connection(
         region=s3.region,
@@ -84,12 +86,33 @@ def make_link(kube: "Kube", namespace: str, name: str, seconds: int) -> tuple[st
         force_path_style=s3.force_path_style,
         checksum=s3.checksum_calculation,
         ca_file=None,  # signing sends no request
+        credentials=s3.credentials,
     )
-    credentials = Credentials(
+    try:
+        client = make_client(connection, credentials)
+    except RunError as error:  # the caller's own default chain found nothing usable
+        raise LinkError(
+            f"{name} uses the default credential chain of its Jobs; the link is signed with "
+            f"yours, and {error.message}"
+        ) from error
+    link = presign(client, location.bucket, location.key, seconds)
+    return link.url, link.expires_at
+
+
+def _secret_credentials(
+    kube: "Kube", namespace: str, secret_ref: SecretReference | None
+) -> "Credentials | None":
+    """The keys of the destination's Secret; None for a destination on the default chain."""
+    if secret_ref is None:
+        return None
+    from tenant_backup.runner.destinations.s3_client import Credentials
+
+    secret = kube.read_secret(namespace, secret_ref.name)
+    if secret is None or not secret.get("accessKeyId") or not secret.get("secretAccessKey"):
+        raise LinkError(f"Secret {secret_ref.name} with accessKeyId and secretAccessKey not found")
+    return Credentials(
         secret["accessKeyId"], secret["secretAccessKey"], secret.get("sessionToken") or None
     )
-    link = presign(make_client(connection, credentials), location.bucket, location.key, seconds)
-    return link.url, link.expires_at
 
 
 def run(args: argparse.Namespace) -> int:

@@ -38,7 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="plain",
         help="log line format; json for log collectors",
     )
-    parser.add_argument("--verbose", action="store_true", help="debug logging")
+    volume = parser.add_mutually_exclusive_group()
+    volume.add_argument("--verbose", action="store_true", help="debug logging")
+    volume.add_argument("--quiet", action="store_true", help="warnings and errors only")
     parser.add_argument(
         "--metrics-port",
         type=int,
@@ -63,7 +65,11 @@ def run(args: argparse.Namespace) -> int:
 
         metrics_handlers.serve(args.metrics_port)
 
-    kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat[args.log_format.upper()])
+    kopf.configure(
+        verbose=args.verbose,
+        quiet=args.quiet,
+        log_format=kopf.LogFormat[args.log_format.upper()],
+    )
     leadership = _lead(args.liveness or None)
     try:
         kopf.run(

@@ -1,15 +1,17 @@
 """Fixtures shared by the operator's integration tests: a bound claim, the database Secret,
-a fresh history database, and a stand-in Bot API server."""
+a fresh history database, a stand-in Bot API server, and kubeconform's schemas."""
 
 from __future__ import annotations
 
 import itertools
+import json
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from devenv.cluster import Cluster
 from devenv.kubectl import KubectlRunner
 from devenv.postgres import PostgresServer
 from devenv.telegram_stand_in import BotApiStandIn
@@ -17,6 +19,7 @@ from devenv.tenants import Database
 from tenant_backup.settings import Settings
 from tests.support import backups as tb
 from tests.support.history import settings_for
+from tests.support.openapi_schemas import write_schemas
 
 _history_databases = itertools.count(1)
 
@@ -63,3 +66,12 @@ def bot_api() -> Iterator[BotApiStandIn]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def schemas(cluster: Cluster, crd: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """kubeconform's schemas, made from this API server's own OpenAPI document."""
+    openapi = json.loads(cluster.kubectl("get", "--raw", "/openapi/v2", timeout=120).stdout)
+    out = tmp_path_factory.mktemp("schemas")
+    assert write_schemas(openapi, out) > 100
+    return out

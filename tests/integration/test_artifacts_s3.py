@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tenant_backup.api.contract import ChecksumCalculation, S3Location
+from tenant_backup.api.contract import ChecksumCalculation, S3Credentials, S3Location
 from tenant_backup.runner.destinations import delete
 from tenant_backup.runner.destinations.access import Access, S3Connection
 from tenant_backup.runner.destinations.base import Leftover, PartlyLeft
@@ -40,6 +40,7 @@ def access(bucket: Bucket, monkeypatch: pytest.MonkeyPatch) -> Access:
         force_path_style=True,
         checksum=ChecksumCalculation.WHEN_REQUIRED,
         ca_file=None,
+        credentials=S3Credentials.KEYS,
     )
     return Access(s3=connection)
 

@@ -22,7 +22,6 @@ from devenv.cluster import Cluster
 from devenv.kubectl import KubectlError, KubectlRunner
 from tenant_backup.settings import Settings
 from tests.support import operator_rbac as rbac
-from tests.support.openapi_schemas import write_schemas
 
 NAMESPACED = 'watchNamespaces=["team-a", "team-b"]'
 EVERYTHING_ON = (
@@ -392,14 +391,6 @@ def test_ui_values_reach_its_command() -> None:
     assert not any(key[2] == name for key in by_key(chart.objects(chart.template())))
     with pytest.raises(AssertionError, match="auth"):
         chart.template(UI_ON, 'ui.auth="basic"')
-
-
-@pytest.fixture(scope="module")
-def schemas(cluster: Cluster, crd: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    openapi = json.loads(cluster.kubectl("get", "--raw", "/openapi/v2", timeout=120).stdout)
-    out = tmp_path_factory.mktemp("schemas")
-    assert write_schemas(openapi, out) > 100
-    return out
 
 
 @pytest.mark.parametrize("values", [(), EVERYTHING_ON], ids=["defaults", "everything-on"])

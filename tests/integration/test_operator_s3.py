@@ -1,5 +1,6 @@
 """The operator with an S3 destination on a real API server and a real MinIO: the Job gets the
-credentials only from the Secret, the real runner uploads, status reports the s3:// artifact,
+credentials only from the Secret (or, on the default credential chain, from where the cluster
+put them), the real runner uploads, status reports the s3:// artifact,
 its verification and an opt-in download link, which never reaches Events or operator logs;
 `tenant-backup link` makes fresh links."""
 
@@ -9,12 +10,13 @@ import base64
 import hashlib
 import json
 import os
+import secrets as random_names
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,8 +25,10 @@ import pytest
 
 from devenv.cluster import Cluster
 from devenv.kubectl import KubectlRunner
+from devenv.minio import MinioServer, OpenIdProvider
 from devenv.pod_executor import end_pod, run_dump_container
 from devenv.tenants import Database
+from devenv.waiting import wait_for
 from tests.support import backups as tb
 from tests.support.factories import backup_body
 from tests.support.operator_fixtures import StartOperator
@@ -94,8 +98,10 @@ def _get(url: str) -> bytes:
         return data
 
 
-def _link(cluster: Cluster, namespace: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
+def _link(
+    cluster: Cluster, namespace: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **(env or {}), "KUBECONFIG": str(cluster.kubeconfig)}
     return subprocess.run(
         [str(CLI), "link", "nightly", "-n", namespace, *args],
         env=env,
@@ -202,6 +208,159 @@ def test_missing_s3_secret_fails_preflight_without_a_job(
     assert "has not succeeded" in not_succeeded.stderr
 
 
+def test_default_credential_chain_backs_up_and_prunes_without_a_secret(
+    apply: Apply,
+    kubectl: KubectlRunner,
+    namespace: str,
+    cluster: Cluster,
+    start_operator: StartOperator,
+    shared_tenant_db: Database,
+    bucket: Bucket,
+    tmp_path: Path,
+) -> None:
+    """No S3 Secret exists: the Jobs find credentials where the cluster put them (here a
+    shared credentials file, as a workload identity webhook or a CSI volume provides)."""
+    database = tb.create_db_secret(kubectl, namespace, shared_tenant_db)
+    account = bucket.server.account
+    credentials = tmp_path / "aws-credentials"
+    credentials.write_text(
+        f"[default]\naws_access_key_id = {account.access_key_id}\n"
+        f"aws_secret_access_key = {account.secret_access_key}\n"
+    )
+    platform = {
+        "AWS_SHARED_CREDENTIALS_FILE": str(credentials),
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    start_operator()
+    chain = {k: v for k, v in s3_destination(bucket)["s3"].items() if k != "credentialsSecretRef"}
+    destination = {"s3": chain | {"defaultCredentialChain": True}}
+    apply(manifest(bucket, destination=destination, deletionPolicy="Delete"))
+    pod = tb.running_pod(kubectl, namespace, "nightly-1")
+    container = pod["spec"]["containers"][0]
+    assert "--s3-credentials=default-chain" in container["command"]
+    assert not any(e["name"].startswith("AWS_") for e in container.get("env", []))
+    code, message = run_dump_container(pod, database, tmp_path, tmp_path, platform)
+    end_pod(kubectl, namespace, pod["metadata"]["name"], code, message)
+    kubectl("wait", "-n", namespace, "--for=condition=Complete", "tb/nightly", "--timeout=60s")
+    key = tb.status(kubectl, namespace, "nightly")["artifact"]["url"].removeprefix(
+        f"s3://{bucket.name}/"
+    )
+    assert bucket.keys() == [key, f"{key}.sha256"]
+    # `link` has no Secret to read: it signs with the caller's own chain, or says it found none.
+    signed = _link(cluster, namespace, env=platform)
+    assert signed.returncode == 0, signed.stderr
+    assert _get(signed.stdout.strip()) == bucket.read(key)
+    nothing = {**platform, "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}
+    unsigned = _link(cluster, namespace, env=nothing)
+    assert unsigned.returncode == 1
+    assert "uses the default credential chain of its Jobs" in unsigned.stderr
+
+    kubectl("delete", "-n", namespace, "tb", "nightly", "--wait=false")
+    prune = tb.running_pod(kubectl, namespace, "nightly-1-prune")
+    assert "--s3-credentials=default-chain" in prune["spec"]["containers"][0]["command"]
+    code, message = run_dump_container(prune, database, tmp_path, tmp_path, platform)
+    end_pod(kubectl, namespace, prune["metadata"]["name"], code, message)
+    assert json.loads(message)["outcome"] == "Deleted"
+    assert bucket.keys() == []
+
+
+STS_AUDIENCE = "minio-sts"
+
+
+@pytest.fixture
+def sts_bucket(cluster: Cluster, tmp_path: Path) -> Iterator[tuple[Bucket, str]]:
+    """A bucket on a MinIO whose STS takes the test API server as its OpenID provider
+    (service-account tokens for audience STS_AUDIENCE get readwrite), and the role's ARN.
+    The issuer's discovery document and keys are made public, as a cloud's OIDC setup does."""
+    binding = f"oidc-discovery-{random_names.token_hex(3)}"
+    cluster.kubectl(
+        "create", "clusterrolebinding", binding,
+        "--clusterrole=system:service-account-issuer-discovery",
+        "--group=system:unauthenticated",
+    )  # fmt: skip
+    openid = OpenIdProvider(
+        config_url=f"{cluster.server}/.well-known/openid-configuration",
+        ca_file=cluster.ca_file,
+        client_id=STS_AUDIENCE,
+    )
+    server = MinioServer(tmp_path, openid).start()
+    try:
+        client = server.client()
+        client.create_bucket(Bucket="backups")
+        yield Bucket("backups", server, client), wait_for(server.role_arn, 10, "no role ARN")
+    finally:
+        server.stop()
+        cluster.kubectl("delete", "clusterrolebinding", binding)
+
+
+def _web_identity(
+    kubectl: KubectlRunner, pod: dict[str, Any], audience: str, role_arn: str, tmp_path: Path
+) -> dict[str, str]:
+    """What a workload identity webhook gives the pod: a token of its service account bound
+    to the pod (a projected volume's), the role, and where STS is."""
+    meta = pod["metadata"]
+    token = kubectl(
+        "create", "token", pod["spec"].get("serviceAccountName", "default"),
+        "-n", meta["namespace"], f"--audience={audience}", "--bound-object-kind=Pod",
+        f"--bound-object-name={meta['name']}", f"--bound-object-uid={meta['uid']}",
+    ).stdout.strip()  # fmt: skip
+    token_file = tmp_path / f"{meta['name']}-token"
+    token_file.write_text(token)
+    endpoint = pod["spec"]["containers"][0]["command"]
+    sts = next(arg.split("=", 1)[1] for arg in endpoint if arg.startswith("--s3-endpoint="))
+    return {
+        "AWS_WEB_IDENTITY_TOKEN_FILE": str(token_file),
+        "AWS_ROLE_ARN": role_arn,
+        "AWS_ENDPOINT_URL_STS": sts,
+        "AWS_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
+def test_default_credential_chain_with_a_service_account_web_identity(
+    apply: Apply,
+    kubectl: KubectlRunner,
+    namespace: str,
+    start_operator: StartOperator,
+    shared_tenant_db: Database,
+    sts_bucket: tuple[Bucket, str],
+    tmp_path: Path,
+) -> None:
+    """The Job's service-account token, exchanged at MinIO's STS (AssumeRoleWithWebIdentity)
+    for temporary credentials by the runner's default chain; a token for another audience is
+    refused: AuthFailed, permanent."""
+    bucket, role_arn = sts_bucket
+    database = tb.create_db_secret(kubectl, namespace, shared_tenant_db)
+    start_operator()
+    chain = {k: v for k, v in s3_destination(bucket)["s3"].items() if k != "credentialsSecretRef"}
+    destination = {"s3": chain | {"defaultCredentialChain": True}}
+    apply(manifest(bucket, destination=destination))
+    pod = tb.running_pod(kubectl, namespace, "nightly-1")
+    identity = _web_identity(kubectl, pod, STS_AUDIENCE, role_arn, tmp_path)
+    code, message = run_dump_container(pod, database, tmp_path, tmp_path, identity)
+    end_pod(kubectl, namespace, pod["metadata"]["name"], code, message)
+    kubectl("wait", "-n", namespace, "--for=condition=Complete", "tb/nightly", "--timeout=60s")
+    key = tb.status(kubectl, namespace, "nightly")["artifact"]["url"].removeprefix(
+        f"s3://{bucket.name}/"
+    )
+    assert bucket.keys() == [key, f"{key}.sha256"]
+    token = Path(identity["AWS_WEB_IDENTITY_TOKEN_FILE"]).read_text()
+    assert token not in (tmp_path / f"{pod['metadata']['name']}.log").read_text()
+
+    apply(manifest(bucket, name="other", destination=destination))
+    pod = tb.running_pod(kubectl, namespace, "other-1")
+    wrong = _web_identity(kubectl, pod, "another-audience", role_arn, tmp_path)
+    code, message = run_dump_container(pod, database, tmp_path, tmp_path, wrong)
+    end_pod(kubectl, namespace, pod["metadata"]["name"], code, message)
+    status = tb.wait_phase(kubectl, namespace, "other", "Failed")
+    assert status["reason"] == "AuthFailed"
+    assert "by the default chain" in status["message"]
+    assert bucket.keys() == [key, f"{key}.sha256"]
+
+
 def _rejected(apply: Apply, spec: dict[str, Any]) -> str:
     body = backup_body(**spec)
     body["metadata"] = {"name": "nightly"}
@@ -227,4 +386,14 @@ def test_admission_of_s3_destinations(apply: Apply, bucket: Bucket) -> None:
     dotdot = s3 | {"keyPrefix": "../x/"}
     assert "spec.destination.s3.keyPrefix" in _rejected(apply, {"destination": {"s3": dotdot}})
     assert "spec.verify" in _rejected(apply, {"destination": {"s3": s3}, "verify": "some"})
+    one_credential = "set exactly one of credentialsSecretRef and defaultCredentialChain: true"
+    both_credentials = s3 | {"defaultCredentialChain": True}
+    assert one_credential in _rejected(apply, {"destination": {"s3": both_credentials}})
+    no_credentials = {k: v for k, v in s3.items() if k != "credentialsSecretRef"}
+    assert one_credential in _rejected(apply, {"destination": {"s3": no_credentials}})
+    chain = no_credentials | {"defaultCredentialChain": True}
+    assert (
+        apply(backup_body(destination={"s3": chain}) | {"metadata": {"name": "chain"}}).returncode
+        == 0
+    )
     assert apply(backup_body(destination={"s3": s3}) | {"metadata": {"name": "ok"}}).returncode == 0

@@ -9,12 +9,15 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import boto3
 import pytest
 import zstandard
 
@@ -281,3 +284,121 @@ def test_download_link_lifetime_is_bounded(
     run = _run(tenant_db, bucket, tmp_path, "--s3-download-link-seconds", seconds)
     assert_failed(run, "ValidationFailed", retryable=False)
     _assert_nothing_left(bucket)
+
+
+def _chain_env(db: Database, **aws: str) -> dict[str, str]:
+    """No AWS_* key in the environment: only what the default chain is pointed at (instance
+    metadata off, so a miss fails at once instead of asking a metadata service)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "AWS_"))}
+    return {**clean, **db.env(), "AWS_EC2_METADATA_DISABLED": "true", **aws}
+
+
+def test_default_chain_reads_a_mounted_shared_credentials_file(
+    tenant_db: Database, bucket: Bucket, tmp_path: Path
+) -> None:
+    account = bucket.server.account
+    credentials = tmp_path / "aws" / "credentials"  # as a Secret or CSI volume mounts it
+    credentials.parent.mkdir()
+    credentials.write_text(
+        "[default]\naws_access_key_id = nobody\naws_secret_access_key = wrong-wrong\n\n"
+        f"[backup]\naws_access_key_id = {account.access_key_id}\n"
+        f"aws_secret_access_key = {account.secret_access_key}\n"
+    )
+    result_file = tmp_path / "result.json"
+    argv = _argv(bucket, result_file, "--s3-credentials=default-chain")
+    files = {"AWS_SHARED_CREDENTIALS_FILE": str(credentials), "AWS_CONFIG_FILE": "/dev/null"}
+    env = _chain_env(tenant_db, **files, AWS_PROFILE="backup")
+    run = run_dump(argv, env, result_file, [env["PGPASSWORD"], account.secret_access_key])
+    assert run.returncode == 0, run.result
+    body = bucket.read(KEY)
+    body_digest = hashlib.sha256(body).hexdigest()
+    assert run.result["artifact"]["sha256"] == body_digest
+    assert bucket.read(KEY + ".sha256").startswith(body_digest.encode())
+
+    # The profile the chain picks is the one used: the default profile's keys are refused.
+    wrong = run_dump(argv, _chain_env(tenant_db, **files), result_file, [])
+    assert_failed(wrong, "AuthFailed", retryable=False)
+    assert "InvalidAccessKeyId" in wrong.result["message"]
+    # Keys mode reads only AWS_* keys, never the file.
+    keys_only = _argv(bucket, result_file)
+    refused = run_dump(
+        keys_only, _chain_env(tenant_db, **files, AWS_PROFILE="backup"), result_file, []
+    )
+    assert_failed(refused, "AuthFailed", retryable=False)
+    assert (
+        "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must both be set" in refused.result["message"]
+    )
+    # A chain that finds nothing says where it looked, before pg_dump starts.
+    empty = {"AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"), "AWS_CONFIG_FILE": "/dev/null"}
+    nothing = run_dump(argv, _chain_env(tenant_db, **empty), result_file, [])
+    assert_failed(nothing, "AuthFailed", retryable=False)
+    assert "found no credentials" in nothing.result["message"]
+    assert "AWS_WEB_IDENTITY_TOKEN_FILE" in nothing.result["message"]
+    assert "running " not in nothing.stderr
+
+
+def _credentials_endpoint(
+    token: str, credentials: dict[str, str], calls: list[str]
+) -> type[BaseHTTPRequestHandler]:
+    """EKS Pod Identity's agent as the SDKs call it: a GET with the pod's token as
+    Authorization, answered with temporary credentials; each call's verdict in `calls`."""
+
+    class Endpoint(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            authorized = self.headers.get("Authorization") == token
+            calls.append("ok" if authorized else "refused")
+            body = json.dumps(credentials if authorized else {"message": "no"}).encode()
+            self.send_response(200 if authorized else 403)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            """Quiet."""
+
+    return Endpoint
+
+
+def test_default_chain_takes_container_credentials_with_the_pods_token(
+    tenant_db: Database, bucket: Bucket, tmp_path: Path
+) -> None:
+    account = bucket.server.account
+    sts = bucket.server.client().meta.endpoint_url
+    issued = (
+        boto3.client(
+            "sts", endpoint_url=sts, region_name="us-east-1",
+            aws_access_key_id=account.access_key_id,
+            aws_secret_access_key=account.secret_access_key,
+        )
+        .assume_role(RoleArn="arn:minio:iam:::role/x", RoleSessionName="pod", DurationSeconds=3600)
+        ["Credentials"]
+    )  # fmt: skip
+    token_file = tmp_path / "eks-pod-identity-token"
+    token_file.write_text("pod-token-" + os.urandom(8).hex())
+    calls: list[str] = []
+    credentials = {
+        "AccessKeyId": issued["AccessKeyId"],
+        "SecretAccessKey": issued["SecretAccessKey"],
+        "Token": issued["SessionToken"],
+        "Expiration": issued["Expiration"].isoformat(),
+    }
+    handler = _credentials_endpoint(token_file.read_text(), credentials, calls)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        result_file = tmp_path / "result.json"
+        argv = _argv(bucket, result_file, "--s3-credentials=default-chain")
+        env = _chain_env(
+            tenant_db,
+            AWS_CONTAINER_CREDENTIALS_FULL_URI=f"http://127.0.0.1:{server.server_port}/v1/creds",
+            AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=str(token_file),
+            AWS_CONFIG_FILE="/dev/null",
+            AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+        )
+        run = run_dump(argv, env, result_file, [env["PGPASSWORD"], issued["SecretAccessKey"]])
+    finally:
+        server.shutdown()
+    assert run.returncode == 0, run.result
+    assert calls == ["ok"]  # once, with the token: the chain asked the endpoint
+    assert run.result["artifact"]["sha256"] == hashlib.sha256(bucket.read(KEY)).hexdigest()

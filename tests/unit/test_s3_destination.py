@@ -13,14 +13,22 @@ from typing import Any, cast
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
+from pydantic import ValidationError
 
 from tenant_backup.api.attempts import ConditionType
-from tenant_backup.api.contract import Compression, DumpFormat, ReadBack, Verification
+from tenant_backup.api.contract import (
+    Compression,
+    DumpFormat,
+    ReadBack,
+    S3Credentials,
+    Verification,
+)
 from tenant_backup.api.reasons import Reason
 from tenant_backup.api.result import TERMINATION_MESSAGE_LIMIT, DumpResult, ResultArtifact
 from tenant_backup.backup.destination import destination_secret_problem, plan_destination
 from tenant_backup.backup.job import build_job
 from tenant_backup.backup.verified import with_verified
+from tenant_backup.core.access import plan_access
 from tenant_backup.runner.destinations.base import ArtifactFacts
 from tenant_backup.runner.destinations.s3 import (
     MAX_PART_SIZE,
@@ -30,7 +38,7 @@ from tenant_backup.runner.destinations.s3 import (
     base_part_size,
     part_size,
 )
-from tenant_backup.runner.destinations.s3_client import s3_error, s3_reason
+from tenant_backup.runner.destinations.s3_client import chain_session, s3_error, s3_reason
 from tenant_backup.runner.errors import RunError
 from tenant_backup.runner.interrupt import Interrupts
 from tenant_backup.runner.verify import StreamVerifier
@@ -111,6 +119,7 @@ def test_parts_are_sent_whole_from_two_buffers_that_take_turns() -> None:
         ("InvalidAccessKeyId", 403, Reason.AUTH_FAILED),
         ("SignatureDoesNotMatch", 403, Reason.AUTH_FAILED),
         ("ExpiredToken", 400, Reason.AUTH_FAILED),
+        ("InvalidIdentityToken", 400, Reason.AUTH_FAILED),
         ("AccessDenied", 403, Reason.PERMISSION_DENIED),
         ("NoSuchBucket", 404, Reason.DESTINATION_UNAVAILABLE),
         ("InternalError", 500, Reason.DESTINATION_UNAVAILABLE),
@@ -214,6 +223,29 @@ def test_preflight_names_a_missing_or_incomplete_s3_secret() -> None:
     full = {"accessKeyId": "a", "secretAccessKey": "b"}
     assert destination_secret_problem(tb, lambda name: full) is None
     assert destination_secret_problem(backup(), lambda name: None) is None  # pvc: no Secret
+
+
+def test_the_default_credential_chain_is_exactly_one_choice_and_needs_no_secret() -> None:
+    chain: dict[str, Any] = {k: v for k, v in S3.items() if k != "credentialsSecretRef"}
+    chain["defaultCredentialChain"] = True
+    tb = backup(destination={"s3": chain})
+    assert tb.spec.destination.s3 is not None
+    assert tb.spec.destination.s3.credentials is S3Credentials.DEFAULT_CHAIN
+    container = _container(destination={"s3": chain})
+    assert "--s3-credentials=default-chain" in container["command"]
+    assert not any(e["name"].startswith("AWS_") for e in container.get("env", []))
+    assert destination_secret_problem(tb, lambda name: None) is None
+    prune = plan_access(tb.spec.destination)
+    assert "--s3-credentials=default-chain" in prune.args
+    assert prune.env == []
+    keys = plan_access(backup(destination={"s3": S3}).spec.destination)
+    assert not any(arg.startswith("--s3-credentials") for arg in keys.args)  # as before
+    for wrong in (
+        {**S3, "defaultCredentialChain": True},
+        {**chain, "defaultCredentialChain": False},
+    ):
+        with pytest.raises(ValidationError, match="exactly one of credentialsSecretRef"):
+            backup(destination={"s3": wrong})
 
 
 def _result(url: str) -> DumpResult:
@@ -347,3 +379,24 @@ def test_a_file_read_loads_no_s3_client(tmp_path: Path) -> None:
     )
     assert "tenant_backup.runner.destinations.local" in loaded
     assert not {"botocore", "tenant_backup.runner.destinations.s3_client"} & loaded
+
+
+def test_the_default_chain_asks_sts_in_the_buckets_region_unless_the_environment_says(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for variable in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "key")  # the chain's first source
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    assert chain_session("eu-west-1").get_config_variable("region") == "eu-west-1"
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")  # IRSA's webhook sets it (and AWS_REGION)
+    assert chain_session("eu-west-1").get_config_variable("region") == "us-west-2"
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for variable in ("AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+        monkeypatch.delenv(variable, raising=False)
+    with pytest.raises(RunError, match="found no credentials") as nothing:
+        chain_session("eu-west-1")
+    assert nothing.value.reason is Reason.AUTH_FAILED

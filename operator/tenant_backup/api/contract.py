@@ -56,6 +56,17 @@ class ReadBack(StrEnum):
     pg_dump's trailer (what `toc` and `full` both do for plain)."""
 
 
+class S3Credentials(StrEnum):
+    """Where the runner's S3 client takes its credentials from."""
+
+    KEYS = "keys"
+    """AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), from the
+    destination's Secret; nothing else is read."""
+    DEFAULT_CHAIN = "default-chain"
+    """The SDK's default chain under the Job's service account: environment, web identity
+    token file, shared credentials and config files, container or instance metadata."""
+
+
 class ChecksumCalculation(StrEnum):
     """When the S3 client adds request checksums."""
 

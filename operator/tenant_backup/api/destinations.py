@@ -18,6 +18,7 @@ from tenant_backup.api.contract import (
     TELEGRAM_MAX_RATE_LIMIT_WAIT_SECONDS,
     TELEGRAM_MIN_PART_BYTES,
     ChecksumCalculation,
+    S3Credentials,
     telegram_max_part_bytes,
 )
 from tenant_backup.api.references import HTTP_URL, KeyReference, ResourceName, SecretReference
@@ -60,7 +61,11 @@ class S3Destination(ApiModel):
             cel(
                 "!(has(self.caSecretRef) && has(self.caConfigMapRef))",
                 "set at most one of caSecretRef and caConfigMapRef",
-            )
+            ),
+            cel(
+                "has(self.credentialsSecretRef) != self.defaultCredentialChain",
+                "set exactly one of credentialsSecretRef and defaultCredentialChain: true",
+            ),
         )
     )
 
@@ -77,9 +82,14 @@ class S3Destination(ApiModel):
     force_path_style: bool = False
     """`https://endpoint/bucket/key` instead of `https://bucket.endpoint/key` (most
     S3-compatible services need this)."""
-    credentials_secret_ref: SecretReference
+    credentials_secret_ref: SecretReference | None = None
     """Secret with keys `accessKeyId` and `secretAccessKey`, and optionally `sessionToken`;
-    they reach the dump Job only as environment variables from the Secret."""
+    they reach the dump Job only as environment variables from the Secret, and no other
+    source of credentials is read. Exactly one of this and `defaultCredentialChain`."""
+    default_credential_chain: bool = False
+    """`true`: no Secret; the Jobs find credentials by the AWS SDK's default chain under
+    their service account (workload identity: a web identity token file with a role, EKS
+    Pod Identity, a mounted shared credentials file, instance metadata)."""
     ca_secret_ref: KeyReference | None = None
     """Secret key holding the PEM CA bundle to trust for the endpoint's TLS."""
     ca_config_map_ref: KeyReference | None = None
@@ -89,6 +99,19 @@ class S3Destination(ApiModel):
     CRC32 checksums where the API allows). Parts always carry Content-MD5."""
     download_link: DownloadLink | None = None
     """Opt in to a presigned download URL in status after success."""
+
+    @model_validator(mode="after")
+    def _one_source_of_credentials(self) -> Self:
+        if (self.credentials_secret_ref is not None) == self.default_credential_chain:
+            raise ValueError(
+                "set exactly one of credentialsSecretRef and defaultCredentialChain: true"
+            )
+        return self
+
+    @property
+    def credentials(self) -> S3Credentials:
+        """Where the Jobs' S3 client takes its credentials from."""
+        return S3Credentials.DEFAULT_CHAIN if self.default_credential_chain else S3Credentials.KEYS
 
 
 # http(s), a host name or [IPv6] literal, an optional port and path: no userinfo, query or

@@ -7,7 +7,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tenant_backup.api.contract import S3_SECRET, TELEGRAM_SECRET, SecretLayout, missing_keys
+from tenant_backup.api.contract import (
+    S3_SECRET,
+    TELEGRAM_SECRET,
+    S3Credentials,
+    SecretLayout,
+    missing_keys,
+)
 from tenant_backup.api.destinations import Destination, PvcDestination, S3Destination
 
 MOUNT_PATH = "/backup"
@@ -44,11 +50,15 @@ def claim_mount(read_only: bool = False) -> Body:
 
 
 def s3_connection(s3: S3Destination) -> DestinationPlan:
-    """How a Job reaches the service (no object named): settings, credentials, the CA."""
+    """How a Job reaches the service (no object named): settings, credentials (the Secret's
+    keys, or the SDK's default chain under the Job's service account), the CA."""
     args = [f"--s3-region={s3.region}", f"--s3-checksum={s3.checksum_calculation.value}"]
     args += [f"--s3-endpoint={s3.endpoint}"] if s3.endpoint else []
     args += ["--s3-force-path-style"] if s3.force_path_style else []
-    env = secret_env(s3.credentials_secret_ref.name, S3_SECRET)
+    secret = s3.credentials_secret_ref
+    env = secret_env(secret.name, S3_SECRET) if secret is not None else []
+    if secret is None:
+        args.append(f"--s3-credentials={S3Credentials.DEFAULT_CHAIN.value}")
     volumes: list[Body] = []
     mounts: list[Body] = []
     ca = s3.ca_secret_ref or s3.ca_config_map_ref
@@ -102,8 +112,9 @@ def secret_env(secret: str, layout: SecretLayout) -> list[Body]:
 
 
 def _destination_secret(destination: Destination) -> tuple[str, SecretLayout] | None:
-    """The destination's credentials Secret and its keys, if it has one."""
-    if destination.s3 is not None:
+    """The destination's credentials Secret and its keys, if it has one (an S3 destination
+    on the default credential chain has none)."""
+    if destination.s3 is not None and destination.s3.credentials_secret_ref is not None:
         return destination.s3.credentials_secret_ref.name, S3_SECRET
     if destination.telegram is not None:
         return destination.telegram.secret_ref.name, TELEGRAM_SECRET

@@ -28,6 +28,7 @@ from tenant_backup.api.contract import (
     Compression,
     DumpFormat,
     FileLocation,
+    S3Credentials,
     S3Location,
     TelegramLocation,
     Verification,
@@ -51,7 +52,7 @@ class LocalTarget:
 
 @dataclass(frozen=True)
 class S3Target(S3Connection):
-    """An object in an S3-compatible bucket; credentials come only from the environment."""
+    """An object in an S3-compatible bucket; credentials as `credentials` says."""
 
     bucket: str
     key: str
@@ -145,6 +146,15 @@ def _add_s3_connection_arguments(s3: argparse._ArgumentGroup) -> None:
         "request checksums; parts always carry Content-MD5",
     )
     s3.add_argument("--s3-ca-file", type=Path, help="PEM bundle of the CAs to trust for TLS")
+    add_choice(
+        s3,
+        "--s3-credentials",
+        S3Credentials.KEYS,
+        "keys: only AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN; "
+        "default-chain: the SDK's default chain (environment, AWS_WEB_IDENTITY_TOKEN_FILE "
+        "with AWS_ROLE_ARN, shared credentials and config files, container or instance "
+        "metadata)",
+    )
 
 
 def _s3_connection(args: argparse.Namespace) -> S3Connection:
@@ -154,6 +164,7 @@ def _s3_connection(args: argparse.Namespace) -> S3Connection:
         force_path_style=args.s3_force_path_style,
         checksum=args.s3_checksum,
         ca_file=args.s3_ca_file,
+        credentials=args.s3_credentials,
     )
 
 
@@ -174,7 +185,7 @@ def add_access_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pvc-root", type=Path, help="where the claim of pvc:// URLs is mounted")
     s3 = parser.add_argument_group(
         "S3",
-        "Credentials only from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN.",
+        "Credentials from AWS_* variables, or by the SDK's chain: see --s3-credentials.",
     )
     _add_s3_connection_arguments(s3)
     telegram = parser.add_argument_group("Telegram", "The bot token only from TELEGRAM_BOT_TOKEN.")
@@ -199,7 +210,7 @@ def add_destination_arguments(parser: argparse.ArgumentParser) -> None:
     where.add_argument("--telegram-chat-id", help="the artifact is in this Telegram chat instead")
     s3 = parser.add_argument_group(
         "S3 destination",
-        "Credentials only from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN.",
+        "Credentials from AWS_* variables, or by the SDK's chain: see --s3-credentials.",
     )
     s3.add_argument("--s3-key", help="object key (required with --s3-bucket)")
     _add_s3_connection_arguments(s3)

@@ -1,11 +1,12 @@
 """How the runner reaches stored artifacts beyond what their URLs say: where the claim is
 mounted, how to connect to S3, which Bot API server to call. Credentials are not settings:
-they come only from the environment (the contract's S3_SECRET and TELEGRAM_SECRET)."""
+they come only from the environment (the contract's S3_SECRET and TELEGRAM_SECRET), or for S3
+on request from the SDK's default chain."""
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from tenant_backup.api.contract import TELEGRAM_API_URL, ChecksumCalculation
+from tenant_backup.api.contract import TELEGRAM_API_URL, ChecksumCalculation, S3Credentials
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,7 @@ class S3Connection:
     force_path_style: bool
     checksum: ChecksumCalculation
     ca_file: Path | None
+    credentials: S3Credentials
 
 
 @dataclass(frozen=True)

@@ -40,8 +40,7 @@ from tenant_backup.runner.destinations.base import ArtifactFacts, Digest, Downlo
 from tenant_backup.runner.destinations.s3_client import (
     abort_stale_uploads,
     abort_upload,
-    credentials_from_env,
-    make_client,
+    open_client,
     s3_error,
 )
 from tenant_backup.runner.errors import RunError
@@ -106,8 +105,8 @@ class S3Upload:
     def start(
         cls, target: S3Target, url: str, facts: ArtifactFacts, size_estimate: int
     ) -> S3Upload:
-        """Connect with the environment's credentials and start the upload."""
-        client = make_client(target, credentials_from_env())
+        """Connect with the credentials the connection names and start the upload."""
+        client = open_client(target)
         return cls(client, target.bucket, target.key, url, facts, base_part_size(size_estimate))
 
     def __init__(

@@ -29,8 +29,7 @@ from tenant_backup.runner.destinations.base import DeleteOutcome, Leftover, chec
 from tenant_backup.runner.destinations.s3 import SIDECAR_SUFFIX
 from tenant_backup.runner.destinations.s3_client import (
     abort_stale_uploads,
-    credentials_from_env,
-    make_client,
+    open_client,
     s3_error,
 )
 from tenant_backup.runner.errors import RunError
@@ -60,8 +59,8 @@ class S3Artifact:
 
     @classmethod
     def connect(cls, location: S3Location, connection: S3Connection) -> S3Artifact:
-        """The artifact, reached with the environment's credentials."""
-        return cls(make_client(connection, credentials_from_env()), location)
+        """The artifact, reached with the credentials the connection names."""
+        return cls(open_client(connection), location)
 
     def __init__(self, client: S3Client, location: S3Location) -> None:
         self.url = location.url

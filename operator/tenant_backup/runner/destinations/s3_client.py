@@ -1,5 +1,6 @@
-"""The S3 client the destination uses: credentials only from the environment, a botocore
-client for a connection, failures mapped to reasons, and stale multipart uploads aborted.
+"""The S3 client the destination uses: credentials only from the environment's keys or, when
+the connection asks for it, from the SDK's default chain; a botocore client for a connection,
+failures mapped to reasons, and stale multipart uploads aborted.
 
 botocore's client is used without boto3's session layer (start-up cost: the runner loads it
 only for an S3 artifact).
@@ -20,6 +21,7 @@ from botocore.exceptions import ConnectionError as NetworkError
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+from tenant_backup.api.contract import S3Credentials
 from tenant_backup.api.reasons import Reason
 from tenant_backup.runner.destinations.access import S3Connection
 from tenant_backup.runner.errors import RunError
@@ -34,6 +36,9 @@ _AUTH_CODES = frozenset(
         "ExpiredToken",
         "TokenRefreshRequired",
         "AuthorizationHeaderMalformed",  # signed for another region
+        "InvalidIdentityToken",  # STS AssumeRoleWithWebIdentity refused the token
+        "IDPRejectedClaim",
+        "ExpiredTokenException",
     }
 )
 _DENIED_CODES = frozenset({"AccessDenied", "AllAccessDisabled", "AccountProblem"})
@@ -58,6 +63,39 @@ def credentials_from_env() -> Credentials:
             Reason.AUTH_FAILED, "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must both be set"
         )
     return Credentials(key_id, secret, os.environ.get("AWS_SESSION_TOKEN") or None)
+
+
+CHAIN_SOURCES = (
+    "the environment, AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN, the shared credentials "
+    "and config files, container or instance metadata"
+)
+
+
+def chain_session(region: str) -> botocore.session.Session:
+    """A session holding credentials found by the SDK's default chain, resolved now (a web
+    identity is exchanged at STS here, in the environment's region or else the bucket's
+    `region`, and refreshed by the session before it expires); AuthFailed if the chain finds
+    none or its provider refuses, DestinationUnavailable if that provider cannot be
+    reached."""
+    session = botocore.session.get_session()
+    if session.get_config_variable("region") is None:
+        session.set_config_variable("region", region)
+    try:
+        credentials = session.get_credentials()
+        if credentials is not None:
+            credentials.get_frozen_credentials()
+    except (BotoCoreError, ClientError) as exc:
+        raise s3_error("obtain credentials by the default chain", exc, Reason.AUTH_FAILED) from exc
+    except OSError as exc:  # an unreadable token or credentials file
+        raise RunError(
+            Reason.AUTH_FAILED, f"cannot obtain credentials by the default chain: {exc}"
+        ) from exc
+    if credentials is None:
+        raise RunError(
+            Reason.AUTH_FAILED,
+            f"the default credential chain found no credentials in {CHAIN_SOURCES}",
+        )
+    return session
 
 
 def s3_reason(
@@ -89,9 +127,17 @@ def s3_error(action: str, exc: Exception, otherwise: Reason = Reason.UPLOAD_FAIL
     return RunError(otherwise, f"cannot {action}: {exc}")
 
 
-def make_client(connection: S3Connection, credentials: Credentials) -> S3Client:
+def open_client(connection: S3Connection) -> S3Client:
+    """An S3 client for `connection`, with the credentials it says: the environment's keys
+    only, or the SDK's default chain."""
+    if connection.credentials is S3Credentials.DEFAULT_CHAIN:
+        return make_client(connection, None)
+    return make_client(connection, credentials_from_env())
+
+
+def make_client(connection: S3Connection, credentials: Credentials | None) -> S3Client:
     """An S3 client for `connection` with exactly these credentials (no other source is
-    read)."""
+    read), or with None the SDK's default chain's (`chain_session`)."""
     config = Config(
         region_name=connection.region,
         signature_version="s3v4",
@@ -103,15 +149,21 @@ def make_client(connection: S3Connection, credentials: Credentials) -> S3Client:
         read_timeout=120,
         max_pool_connections=2,
     )
-    client = botocore.session.get_session().create_client(
-        "s3",
-        endpoint_url=connection.endpoint,
-        aws_access_key_id=credentials.access_key_id,
-        aws_secret_access_key=credentials.secret_access_key,
-        aws_session_token=credentials.session_token,
-        verify=str(connection.ca_file) if connection.ca_file else True,
-        config=config,
-    )
+    verify = str(connection.ca_file) if connection.ca_file else True
+    if credentials is None:
+        client = chain_session(connection.region).create_client(
+            "s3", endpoint_url=connection.endpoint, verify=verify, config=config
+        )
+    else:
+        client = botocore.session.get_session().create_client(
+            "s3",
+            endpoint_url=connection.endpoint,
+            aws_access_key_id=credentials.access_key_id,
+            aws_secret_access_key=credentials.secret_access_key,
+            aws_session_token=credentials.session_token,
+            verify=verify,
+            config=config,
+        )
     return cast("S3Client", client)
 
 
