@@ -71,6 +71,9 @@ def test_the_charts_ui_signs_a_user_in_and_shows_their_namespaces_tenant(
     )
 
     (pod,) = operator_release.ui_pods(node_cluster.cluster)
+    operators = operator_release.operator_pods(node_cluster.cluster)
+    assert operators
+    assert pod["metadata"]["name"] not in [op["metadata"]["name"] for op in operators]
     assert pod["spec"]["nodeName"] == node_cluster.node.name
     (container,) = pod["status"]["containerStatuses"]
     assert container["imageID"]  # from containerd, not faked
