@@ -31,11 +31,13 @@ CONTROLLERS = (
     "persistentvolume-binder-controller",
     "clusterrole-aggregation-controller",
 )
-# Also run for a real node: the operator's Deployment, and kube-root-ca.crt for token volumes.
+# Also run for a real node: the operator's Deployment, kube-root-ca.crt for token volumes,
+# and the EndpointSlices kube-proxy routes a Service's address by (the UI's Service).
 REAL_NODE_CONTROLLERS = (
     "deployment-controller",
     "replicaset-controller",
     "root-ca-certificate-publisher-controller",
+    "endpointslice-controller",
 )
 
 AUDIT_POLICY = """\

@@ -7,6 +7,7 @@ Deployment and security context are then what the operator really runs with.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from devenv import backup_objects, chart_tools
@@ -15,7 +16,11 @@ from devenv.images import Image
 
 RELEASE = "tenant-backup-operator"
 NAMESPACE = "tenant-backup-system"
-POD_SELECTOR = f"app.kubernetes.io/instance={RELEASE}"
+CHART_NAME = "tenant-backup-operator"
+# The UI's pods carry the release's instance label too: the chart's name tells them apart.
+POD_SELECTOR = f"app.kubernetes.io/name={CHART_NAME},app.kubernetes.io/instance={RELEASE}"
+UI_SELECTOR = f"app.kubernetes.io/name={CHART_NAME}-ui,app.kubernetes.io/instance={RELEASE}"
+UI_SERVICE = f"{RELEASE}-ui"
 
 
 def install(
@@ -40,6 +45,34 @@ def install(
         "--set-json", f"jobPod={json.dumps(job_pod or {})}",
         "--wait", "--timeout=180s",
     )  # fmt: skip
+
+
+def enable_ui(cluster: Cluster, namespaces: Sequence[str]) -> None:
+    """Upgrade the release, its values kept, with the backup UI on (`ui.enabled`) looking in
+    `namespaces`; returns once the UI's Deployment is available (its pod Ready). The
+    operator's pods are not touched: their template does not change."""
+    _upgrade(cluster, "--set", "ui.enabled=true",
+             "--set-json", f"ui.namespaces={json.dumps(list(namespaces))}",
+             "--wait", "--timeout=120s")  # fmt: skip
+
+
+def disable_ui(cluster: Cluster) -> None:
+    """Upgrade the release, its values kept, with the backup UI off (no waiting)."""
+    _upgrade(cluster, "--set", "ui.enabled=false")
+
+
+def _upgrade(cluster: Cluster, *args: str) -> None:
+    chart_tools.run(
+        "helm", "upgrade", RELEASE, str(chart_tools.CHART), f"--kubeconfig={cluster.kubeconfig}",
+        "--namespace", NAMESPACE, "--reuse-values", *args,
+    )  # fmt: skip
+
+
+def ui_pods(cluster: Cluster) -> list[dict[str, Any]]:
+    """The backup UI's pods (any phase)."""
+    listed = cluster.kubectl("get", "pods", "-n", NAMESPACE, "-l", UI_SELECTOR, "-o", "json")
+    pods: list[dict[str, Any]] = json.loads(listed.stdout)["items"]
+    return pods
 
 
 def operator_pods(cluster: Cluster) -> list[dict[str, Any]]:

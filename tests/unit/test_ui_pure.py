@@ -15,7 +15,6 @@ from tenant_backup.ui.context import templates
 from tenant_backup.ui.csrf import csrf_token, csrf_valid, token_key
 from tenant_backup.ui.history import HistoryConfig
 from tenant_backup.ui.pages import overview_context
-from tenant_backup.ui.presign import S3Credentials, S3Target, presigned_get
 from tenant_backup.ui.ratelimit import RateLimiter
 from tenant_backup.ui.sessions import SessionStore
 
@@ -456,39 +455,6 @@ def test_restore_replace_carries_the_confirmation_as_typed() -> None:
     assert body["metadata"]["generateName"] == "acme-eu-restore-"
 
 
-# --- S3 presigned links -------------------------------------------------------------------
-
-
-def test_presigned_get_matches_the_sigv4_reference_example() -> None:
-    """The query-string example of the S3 SigV4 documentation (virtual-hosted, us-east-1)."""
-    url = presigned_get(
-        S3Target("examplebucket", "test.txt", "us-east-1", "https://s3.amazonaws.com"),
-        S3Credentials("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
-        datetime(2013, 5, 24, tzinfo=UTC),
-        86400,
-    )
-    assert url == (
-        "https://examplebucket.s3.amazonaws.com/test.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256"
-        "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request"
-        "&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host"
-        "&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404"
-    )
-
-
-def test_presigned_get_path_style_with_a_session_token_never_shows_the_secret_key() -> None:
-    credentials = S3Credentials("AKID", "very-secret/key", "session+token")
-    url = presigned_get(
-        S3Target("backups", "acme/2026 05.dump", "eu-west-1", "http://127.0.0.1:9000", True),
-        credentials,
-        datetime(2026, 5, 4, 12, tzinfo=UTC),
-        300,
-    )
-    assert url.startswith("http://127.0.0.1:9000/backups/acme/2026%2005.dump?")
-    assert "X-Amz-Security-Token=session%2Btoken" in url
-    assert "very-secret" not in url
-    assert "very-secret" not in repr(credentials)
-
-
 # --- schedules, restores, downloads -------------------------------------------------------
 
 
@@ -511,7 +477,7 @@ def test_an_s3_backup_is_downloaded_by_a_link_signed_with_its_secret() -> None:
     assert offer.kind is details.DownloadKind.SIGN
     assert offer.secret == "s3-creds"
     assert offer.command == "tenant-backup link nightly -n team-a"
-    assert details.s3_target(s3_backup()) == S3Target(
+    assert details.s3_target(s3_backup()) == details.S3Target(
         "backups", "nightly/acme/x.dump", "us-east-1", "http://127.0.0.1:9000", True
     )
 

@@ -13,11 +13,23 @@ from tenant_backup.api.contract import (
     S3Location,
     parse_artifact_url,
 )
-from tenant_backup.ui.presign import S3Target
 
 Body = Mapping[str, Any]
 DOWNLOAD_LINK_SECONDS = 300
 """How long a link the UI signs lives: it is made when the user clicks, used at once."""
+
+
+@dataclass(frozen=True)
+class S3Target:
+    """Where an S3 artifact is: the endpoint (`https://host[:port]`), its region and
+    addressing."""
+
+    bucket: str
+    key: str
+    region: str
+    endpoint: str | None = None
+    """None: AWS's (botocore picks the host)."""
+    path_style: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,6 @@
 """Download links: a fresh presigned GET of an S3 backup's artifact, signed with the
 destination's Secret read with the user's token (never rendered, logged or kept)."""
 
-from datetime import UTC, datetime
-
 from aiohttp import web
 
 from tenant_backup.api.kinds import TENANT_BACKUP
@@ -41,6 +39,5 @@ async def download(request: web.Request) -> web.StreamResponse:
     credentials = S3Credentials(
         data["accessKeyId"], data["secretAccessKey"], data.get("sessionToken") or None
     )
-    now = datetime.now(UTC).replace(microsecond=0)
-    url = presigned_get(target, credentials, now, details.DOWNLOAD_LINK_SECONDS)
+    url = presigned_get(target, credentials, details.DOWNLOAD_LINK_SECONDS)
     raise web.HTTPSeeOther(url)
