@@ -22,6 +22,8 @@ OPERATOR_DOWN = "TenantBackupOperatorDown"
 ENABLED = "metrics.prometheusRule.enabled=true"
 ALERTS = {
     "TenantBackupScheduleLastSuccessTooOld",
+    "TenantBackupTenantLastSuccessTooOld",
+    "TenantBackupHistoryUnreadable",
     "TenantBackupPruneFailing",
     "TenantBackupScheduleMissedSlots",
     "TenantBackupSizeAnomaly",

@@ -18,6 +18,7 @@ from tenant_backup.adapters.history import store
 from tenant_backup.adapters.history.migrations import Names, migrate
 from tenant_backup.api.backup import TenantBackup
 from tenant_backup.api.reasons import Reason
+from tenant_backup.backup.history_metrics import TenantRecord
 from tenant_backup.backup.history_rows import rows_for
 from tenant_backup.settings import Settings
 from tests.support.factories import T0, UID
@@ -230,3 +231,32 @@ def test_cli_without_dsn_or_database_fails_clearly(
     assert wrong.returncode == 1
     assert "does not exist" in wrong.stderr
     assert postgres.superuser.password not in wrong.stderr
+
+
+def as_backup_of(states: list[TenantBackup], uid: str, namespace: str) -> list[TenantBackup]:
+    """`states` as those of another TenantBackup (uid) in `namespace`."""
+    return [
+        state.model_copy(
+            update={
+                "metadata": state.metadata.model_copy(update={"uid": uid, "namespace": namespace})
+            }
+        )
+        for state in states
+    ]
+
+
+def test_tenant_records_outlive_objects_and_show_tenants_that_never_succeeded(
+    history: Settings,
+) -> None:
+    assert store.tenant_records(history) == []  # no tables yet: nothing, no error
+    record_all(history, as_backup_of(lifecycle([], tenant="acme"), UID, "team-a"))
+    failed = lifecycle([], Reason.PERMISSION_DENIED, tenant="initech")
+    record_all(history, as_backup_of(failed, "0a1b2c3d-0000-4000-8000-000000000002", "team-b"))
+    # acme's second backup in team-a failed after the success: the success stays the newest one
+    retried = lifecycle([], Reason.PERMISSION_DENIED, tenant="acme")
+    record_all(history, as_backup_of(retried, "0a1b2c3d-0000-4000-8000-000000000003", "team-a"))
+
+    assert store.tenant_records(history) == [
+        TenantRecord("team-a", "acme", T0, T0 + timedelta(seconds=31)),
+        TenantRecord("team-b", "initech", T0, None),
+    ]

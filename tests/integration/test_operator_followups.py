@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from devenv.kubectl import KubectlRunner
 from devenv.postgres import PostgresServer
+from devenv.processes import free_port
 from devenv.waiting import wait_for
 from tenant_backup.api.reasons import Reason
 from tenant_backup.settings import Settings
@@ -63,6 +66,23 @@ def attempts_of(settings: Settings, name: str) -> list[tuple[Any, ...]]:
     ]
 
 
+def history_metrics(port: int) -> dict[tuple[str, str, str], float] | None:
+    """The operator's tenant_backup_history_* samples by (name without the prefix, namespace,
+    tenant), once a read of the table succeeded."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    prefix = "tenant_backup_history_"
+    samples = {
+        (s.name.removeprefix(prefix), s.labels.get("namespace", ""), s.labels.get("tenant", "")): (
+            s.value
+        )
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name.startswith(prefix)
+    }
+    return samples if samples.get(("read_ok", "", "")) == 1.0 else None
+
+
 def test_history_of_a_retried_success_and_a_permanent_failure(
     apply: Apply,
     kubectl: KubectlRunner,
@@ -73,7 +93,8 @@ def test_history_of_a_retried_success_and_a_permanent_failure(
     tmp_path: Path,
     history: Settings,
 ) -> None:
-    start_operator(history_dsn=dsn(history))
+    metrics = free_port()
+    start_operator(history_dsn=dsn(history), extra_args=[f"--metrics-port={metrics}"])
     apply(tb.manifest())
     apply(tb.manifest(name="broken", tenant="acme_eu"))  # one tenant never runs twice at once
     tb.fail_attempt(kubectl, namespace, "nightly-1", Reason.LOCK_TIMEOUT)
@@ -113,6 +134,18 @@ def test_history_of_a_retried_success_and_a_permanent_failure(
         (1, "Failed", "LockTimeout", True, None),
         (2, "Succeeded", "Succeeded", False, artifact["url"]),
     ]
+
+    # The history table's metrics outlive the objects: the alert on them still sees acme's
+    # last success and acme_eu, which never succeeded, once both TenantBackups are gone.
+    kubectl("delete", "-n", namespace, "tb", "nightly", "broken")
+    history_samples = wait_for(lambda: history_metrics(metrics), 30, "the history metrics")
+    finished = row["finished_at"].timestamp()
+    assert history_samples[("last_success_timestamp_seconds", namespace, "acme")] == finished
+    assert ("last_success_timestamp_seconds", namespace, "acme_eu") not in history_samples
+    first_broken = by_name["broken"]["started_at"].timestamp()
+    assert history_samples[("first_recorded_timestamp_seconds", namespace, "acme_eu")] == (
+        first_broken
+    )
     assert attempts_of(history, "broken") == [(1, "Failed", "PermissionDenied", False, None)]
 
 

@@ -87,15 +87,18 @@ def start_operator(
     with a pod name of its own that it keeps across restarts, like a pod's container."""
     started: list[OperatorProcess] = []
 
-    def _start(egress_defaults: bool = False, **settings: str) -> OperatorProcess:
+    def _start(
+        egress_defaults: bool = False, extra_args: list[str] | None = None, **settings: str
+    ) -> OperatorProcess:
         if not egress_defaults:
             settings.setdefault("denied_cidrs", ",".join(LOOPBACK_ALLOWED_CIDRS))
         settings.setdefault("lease_namespace", OPERATOR_NAMESPACE)
         settings.setdefault("lease_name", lease_name(namespace))
         env = {f"TENANT_BACKUP_{key.upper()}": value for key, value in settings.items()}
         env["POD_ID"] = operator_identity(namespace, len(started))
+        log_file = tmp_path / f"operator-{len(started)}.log"
         process = OperatorProcess(
-            operator_kubeconfig, [namespace], tmp_path / f"operator-{len(started)}.log", env
+            operator_kubeconfig, [namespace], log_file, env, extra_args=extra_args
         )
         started.append(process.start())
         return process

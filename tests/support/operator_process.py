@@ -26,9 +26,12 @@ class OperatorProcess:
         log_file: Path,
         settings: Mapping[str, str] | None = None,
         args: list[str] | None = None,
+        extra_args: list[str] | None = None,
     ) -> None:
-        """`args`, if given, replace the default `operator` arguments (after the program)."""
+        """`args`, if given, replace the default `operator` arguments (after the program);
+        `extra_args` are added to the default ones."""
         self.args = args
+        self.extra_args = extra_args or []
         self.kubeconfig = kubeconfig
         self.namespaces = namespaces
         self.log_file = log_file
@@ -47,6 +50,7 @@ class OperatorProcess:
         }
         argv = [str(CLI), "operator", "--verbose", f"--liveness={self.health_url}"]
         argv += [f"--namespace={namespace}" for namespace in self.namespaces]
+        argv += self.extra_args
         if self.args is not None:
             argv = [str(CLI), *self.args]
         with self.log_file.open("ab") as log:

@@ -351,6 +351,22 @@ ALERTS: dict[str, Guide] = {
         "no tenants listed: the schedule, its time zone or the allow-list. Fix it and let the "
         "next slot run, or create a TenantBackup now.",
     ),
+    "TenantBackupTenantLastSuccessTooOld": Guide(
+        "From the history table, so also for a tenant whose TenantBackups were deleted and "
+        "for one-off backups: the tenant's newest success is older than "
+        "`historyNoSuccessSeconds` (label `reason: NoRecentSuccess`), or the table first "
+        "recorded the tenant that long ago and never saw a success (`reason: NeverSucceeded`).",
+        "`tenant-backup history TENANT --namespace NS` lists its backups with their reasons; fix "
+        "the newest one's cause and create a TenantBackup (or a schedule, if none backs the "
+        "tenant up any more).",
+    ),
+    "TenantBackupHistoryUnreadable": Guide(
+        "No operator replica has read the history table for `historyUnreadableFor`; the "
+        "history-based alert keeps the values last read.",
+        'The operator\'s log says why ("history metrics: reading the history table failed"): '
+        "the database behind TENANT_BACKUP_HISTORY_DSN, the NetworkPolicy egress "
+        "(`networkPolicy.egress.historyDatabase`), the role's rights on the history schema.",
+    ),
     "TenantBackupPruneFailing": Guide(
         "Backups being deleted (retention, `deletionPolicy: Delete`) could not delete their "
         "artifact for `pruneFailingFor`; storage is not freed.",

@@ -2,15 +2,19 @@
 in Kopf's thread pool), and the /metrics HTTP server (imported by
 `tenant-backup operator --metrics-port`)."""
 
+from functools import partial
 from typing import Any
 
 import kopf
 import prometheus_client
 
+from tenant_backup.adapters.history import store
 from tenant_backup.api import kinds
 from tenant_backup.api.backup import TenantBackup
+from tenant_backup.backup.history_metrics import HistoryMetrics
 from tenant_backup.backup.metrics import BackupMetrics
 from tenant_backup.core import naming
+from tenant_backup.runtime import SETTINGS
 
 METRICS = BackupMetrics(prometheus_client.REGISTRY)
 
@@ -42,5 +46,8 @@ async def job_event(type: str, namespace: str | None, name: str, body: kopf.Body
 
 
 def serve(port: int) -> None:
-    """Serve /metrics on all interfaces at `port`, in a daemon thread."""
+    """Serve /metrics on all interfaces at `port`, in a daemon thread (with the history
+    table's metrics when there is a history database)."""
+    if SETTINGS.history_enabled:
+        HistoryMetrics(prometheus_client.REGISTRY, partial(store.tenant_records, SETTINGS))
     prometheus_client.start_http_server(port, addr="0.0.0.0")  # noqa: S104  (in a pod)

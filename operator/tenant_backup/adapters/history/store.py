@@ -7,6 +7,7 @@ from psycopg.rows import dict_row
 
 from tenant_backup.adapters.history.migrations import Names, current_version, migrate
 from tenant_backup.adapters.history.upsert import connect, upsert
+from tenant_backup.backup.history_metrics import TenantRecord
 from tenant_backup.backup.history_rows import Rows
 from tenant_backup.settings import Settings
 
@@ -51,3 +52,19 @@ def recent(
                 query, {"tenant": tenant, "namespace": namespace, "limit": limit}
             ).fetchall()
     return found
+
+
+def tenant_records(settings: Settings) -> list[TenantRecord]:
+    """Every tenant ever recorded, by namespace: when it was first recorded and when its
+    newest success finished (None: never). Empty before the tables exist."""
+    names = Names.from_settings(settings)
+    with connect(settings) as connection:
+        if current_version(connection, names) == 0:
+            return []
+        query = sql.SQL(
+            "SELECT namespace, tenant, min(coalesce(started_at, recorded_at)), "
+            "max(finished_at) FILTER (WHERE phase = 'Succeeded') "
+            "FROM {} GROUP BY namespace, tenant ORDER BY namespace, tenant"
+        ).format(names.table(names.backups))
+        rows = connection.execute(query).fetchall()
+    return [TenantRecord(*row) for row in rows]
