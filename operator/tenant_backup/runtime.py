@@ -67,8 +67,10 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     # Kopf's own progress lines ("Handler 'create' succeeded.") stay in the log, not in
     # Events: two requests per backup for nothing a user acts on. Ours are posted anyway.
     settings.posting.level = logging.WARNING
+    # Our Jobs whose outcome is not recorded yet: the finished ones kept for their logs
+    # cost no watch events, no memory and no start-up processing.
     settings.watching.label_selectors["batch", "jobs"] = (
-        f"{naming.LABEL_MANAGED_BY}={naming.MANAGER}"
+        f"{naming.LABEL_MANAGED_BY}={naming.MANAGER},!{naming.LABEL_SETTLED}"
     )
     config.load_config()  # type: ignore[no-untyped-call]  # in-cluster, else kubeconfig
     # As many pooled connections as threads that call the API server at once (Kopf's

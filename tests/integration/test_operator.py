@@ -22,6 +22,7 @@ from devenv.waiting import wait_for
 from tenant_backup.api.backup import TenantBackup
 from tenant_backup.api.reasons import Reason
 from tenant_backup.backup.job import build_job
+from tenant_backup.core import naming
 from tenant_backup.settings import Settings
 from tests.support import backups as tb
 from tests.support.operator_fixtures import StartOperator
@@ -94,6 +95,15 @@ def test_two_retryable_failures_then_success(
         (3, "Succeeded"),
     ]
     assert tb.job_names(kubectl, namespace) == ["nightly-1", "nightly-2", "nightly-3"]
+    # Every Job of the finished backup leaves the operator's Job watch (kept for its logs).
+    wait_for(
+        lambda: all(
+            job["metadata"]["labels"].get(naming.LABEL_SETTLED) == "true"
+            for job in tb.items(kubectl, namespace, "jobs")
+        ),
+        10,
+        "the Jobs labelled settled",
+    )
 
 
 def test_retryable_failures_up_to_max_attempts_fail(

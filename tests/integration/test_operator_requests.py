@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from kubernetes.client import ApiClient
@@ -20,10 +21,12 @@ from tests.support.operator_fixtures import StartOperator
 from tests.support.operator_rbac import USERNAME
 
 BACKUPS = 20
-REQUESTS_PER_BACKUP = 26
-"""The bound: about 21 are needed (reads, the Queued and the final status, the finalizer,
-the namespace's TenantBackupPodConfig read for the Job, the Job, Events), and the audit log
-shows each."""
+REQUESTS_PER_BACKUP = 30
+"""The bound: about 22 are needed (reads, the Queued and the final status, the finalizer,
+the namespace's TenantBackupPodConfig read for the Job, the Job, its settled label, Events),
+and the audit log shows each; re-reads when wake-ups coincide add a few, more under load
+(26.4 measured beside a full test run). A storm (reads growing with the backups queued)
+would be far beyond it."""
 
 
 @pytest.fixture(autouse=True)
@@ -46,14 +49,28 @@ def test_a_burst_costs_a_bounded_number_of_requests_per_backup(
     with burst(kube_api, kubectl, namespace, hold=0.5):
         names = apply_backups(kubectl, namespace, BACKUPS)
         wait_for(lambda: all_succeeded(kubectl, namespace, names), 240, "backups left over")
+    events = [
+        event
+        for event in cluster.audit_events(USERNAME)
+        if (event.get("objectRef") or {}).get("namespace") == namespace
+    ]
     requests = Counter(
         f"{event['verb']} {event['objectRef'].get('resource')}"
         + (f"/{event['objectRef']['subresource']}" if "subresource" in event["objectRef"] else "")
-        for event in cluster.audit_events(USERNAME)
-        if (event.get("objectRef") or {}).get("namespace") == namespace and event["verb"] != "watch"
+        for event in events
+        if event["verb"] != "watch"
     )
     per_backup = sum(requests.values()) / BACKUPS
     print(f"{per_backup:.1f} requests per backup: {requests.most_common()}")
     assert per_backup <= REQUESTS_PER_BACKUP, requests.most_common()
     assert requests["create jobs"] == BACKUPS  # and none run twice
     assert requests["get tenantbackuppodconfigs"] == BACKUPS  # one read per Job, no more
+    # Each Job labelled settled once its backup recorded it, which takes it out of the watch.
+    assert requests["patch jobs"] == BACKUPS
+    job_watches = [
+        unquote(e["requestURI"])
+        for e in events
+        if e["verb"] == "watch" and e["objectRef"].get("resource") == "jobs"
+    ]
+    assert job_watches
+    assert all("!tenantbackup.dev/settled" in uri for uri in job_watches), job_watches

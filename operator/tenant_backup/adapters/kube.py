@@ -18,6 +18,7 @@ from kubernetes.client.exceptions import ApiException
 from tenant_backup.api import pod_config
 from tenant_backup.api.kinds import GROUP, TENANT_BACKUP_POD_CONFIG, VERSION, Kind
 from tenant_backup.api.pod_config import JobPodSpec, TenantBackupPodConfig
+from tenant_backup.core import naming
 
 Body = dict[str, Any]
 MERGE_PATCH = "application/merge-patch+json"
@@ -225,6 +226,24 @@ class Kube:
                     _preload_content=False,
                 )
             )
+
+    def settle_jobs(self, namespace: str, names: list[str]) -> None:
+        """Label Jobs whose outcome their owner recorded `LABEL_SETTLED`, which takes them out
+        of the operator's Job watch; they stay for their logs until `jobTtlSeconds` (a Job
+        gone already is fine)."""
+        body = {"metadata": {"labels": {naming.LABEL_SETTLED: "true"}}}
+        for name in names:
+            self._fence(f"label Job {namespace}/{name} settled")
+            with _wrapped(f"label Job {namespace}/{name} settled"):
+                try:
+                    _drained(
+                        self.batch.patch_namespaced_job(
+                            name, namespace, body, _preload_content=False
+                        )
+                    )
+                except ApiException as error:
+                    if error.status != 404:
+                        raise
 
     def create_job(self, job: Body) -> Body:
         """Create a Job; an existing Job of that name is returned instead (re-entrancy)."""

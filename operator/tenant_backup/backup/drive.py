@@ -97,7 +97,10 @@ def advance(
         preflight = run_preflight(kube, settings, backup)
     plan = reconcile(backup, jobs, now, preflight)
     if plan.create_attempt is None:
-        return record(kube, body, backup, plan, post_event)
+        woken, latest = record(kube, body, backup, plan, post_event)
+        if latest.status.finished:
+            kube.settle_jobs(backup.metadata.namespace, [job.name for job in jobs])
+        return woken, latest
     with slots.admission(candidate(backup, plan.status.database_server)) as ticket:
         if ticket.verdict.allowed:
             # Our finalizer first, so that no artifact exists without it.

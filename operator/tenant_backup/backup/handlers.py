@@ -171,7 +171,8 @@ def _job_moved(type: str | None, key: Key, body: kopf.Body) -> bool:
     `finalize` visit every backup that can move)."""
     if type == "DELETED":
         _jobs_finished.pop(key, None)
-        return True
+        # A Job labelled settled leaves the watch as if deleted: its backup recorded it.
+        return naming.LABEL_SETTLED not in (body.get("metadata", {}).get("labels") or {})
     observed = observe_job(body, [])
     finished = observed is not None and observed.finish is not None
     known = _jobs_finished.get(key)

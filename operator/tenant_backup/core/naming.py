@@ -24,6 +24,9 @@ RESTORE = "restore"
 LABEL_RESTORE = f"{GROUP}/restore"
 """On a restore's Jobs: the TenantRestore's name."""
 LABEL_RESTORE_UID = f"{GROUP}/restore-uid"
+LABEL_SETTLED = f"{GROUP}/settled"
+"""On a Job whose outcome its backup has recorded: the operator's Job watch leaves it out, so
+the finished Jobs kept for their logs (`jobTtlSeconds`) cost the operator nothing."""
 
 FINALIZER_ARTIFACT = f"{GROUP}/artifact"
 """Ours (not Kopf's `tenantbackup.dev/finalizer`): on every TenantBackup before its first

@@ -204,7 +204,10 @@ def advance(
     plan = reconcile(restore, jobs, now, preflight, paused_schedules(kube, restore, server))
     source = plan.status.source
     if plan.create_attempt is None or source is None:
-        return record(kube, body, restore, plan, post_event)
+        woken, latest = record(kube, body, restore, plan, post_event)
+        if latest.status.finished:
+            kube.settle_jobs(restore.metadata.namespace, [job.name for job in jobs])
+        return woken, latest
     with slots.admission(candidate(restore, plan.status.database_server)) as ticket:
         if ticket.verdict.allowed:
             pod = kube.pod_config(restore.metadata.namespace)
