@@ -27,6 +27,7 @@ from tenant_backup.ui.responses import (
     mapping,
     not_found,
     refused_page,
+    requested_status,
     status_of,
 )
 
@@ -117,12 +118,7 @@ async def backup_page(request: web.Request) -> web.StreamResponse:
 
 async def backup_json(request: web.Request) -> web.StreamResponse:
     """One backup's line and conditions."""
-    who = await caller(request)
-    namespace, name = request.match_info["namespace"], request.match_info["name"]
-    body = await who.api.get(TENANT_BACKUP, namespace, name)
-    if body is None:
-        raise web.HTTPNotFound()
-    status = mapping(body.get("status"))
+    body, status = await requested_status(request, TENANT_BACKUP)
     return json_document(
         {
             **dataclasses.asdict(overview.backup_row(body)),

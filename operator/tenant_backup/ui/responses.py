@@ -6,7 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
-from tenant_backup.ui.context import Caller, render
+from tenant_backup.api.kinds import Kind
+from tenant_backup.ui.context import Caller, caller, render
 from tenant_backup.ui.kubeapi import ApiRefusedError
 
 
@@ -27,6 +28,19 @@ def not_found(request: web.Request, who: Caller, reason: str) -> web.Response:
 def status_of(refused: ApiRefusedError) -> int:
     """The HTTP status to answer a refusal with (502: the API server was not reached)."""
     return refused.status if refused.status >= 400 else 502
+
+
+async def requested_status(
+    request: web.Request, kind: Kind
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The object of `kind` the path names (`namespace`, `name`), read with the user's token,
+    and its status; a JSON twin answers 404 when there is none."""
+    who = await caller(request)
+    namespace, name = request.match_info["namespace"], request.match_info["name"]
+    body = await who.api.get(kind, namespace, name)
+    if body is None:
+        raise web.HTTPNotFound()
+    return body, mapping(body.get("status"))
 
 
 def json_document(document: object) -> web.Response:

@@ -17,6 +17,7 @@ from tenant_backup.ui.responses import (
     json_document,
     mapping,
     not_found,
+    requested_status,
 )
 
 
@@ -48,12 +49,7 @@ async def restore_page(request: web.Request) -> web.StreamResponse:
 
 async def restore_json(request: web.Request) -> web.StreamResponse:
     """One restore's fields, conditions and checks."""
-    who = await caller(request)
-    namespace, name = request.match_info["namespace"], request.match_info["name"]
-    body = await who.api.get(TENANT_RESTORE, namespace, name)
-    if body is None:
-        raise web.HTTPNotFound()
-    status = mapping(body.get("status"))
+    _, status = await requested_status(request, TENANT_RESTORE)
     return json_document(
         {
             **_restore_fields(status),
