@@ -58,6 +58,9 @@ def run(args: argparse.Namespace) -> int:
     import tenant_backup.backup.handlers
     import tenant_backup.restore.handlers
     import tenant_backup.schedule.handlers  # noqa: F401
+    from tenant_backup import runtime
+
+    runtime.serve(args.namespace)
 
     if args.metrics_port:
         from tenant_backup.backup import metrics_handlers

@@ -1,7 +1,8 @@
 """The operator process's wiring shared by every kind's registrations: Kopf's settings,
-the one Kubernetes client, posting our Events, the fence of leader election, and the
-concurrency gate every kind that runs Jobs takes its slots from (its Kopf indexes, and how to
-wake each kind's queued objects)."""
+the one Kubernetes client, posting our Events, the fence of leader election, the informer
+following every TenantBackup (Kopf watches only the unsettled ones), and the concurrency gate
+every kind that runs Jobs takes its slots from (its Kopf indexes, and how to wake each kind's
+queued objects)."""
 
 import logging
 import os
@@ -12,8 +13,9 @@ from typing import Any, cast
 import kopf
 from kubernetes import client, config
 
+from tenant_backup.adapters.informer import Informer, Subscriber
 from tenant_backup.adapters.kube import Body, Kube
-from tenant_backup.api.kinds import GROUP
+from tenant_backup.api.kinds import GROUP, TENANT_BACKUP
 from tenant_backup.core import naming
 from tenant_backup.core.events import Event
 from tenant_backup.core.gate import Gate, Slots
@@ -25,6 +27,27 @@ COMPONENT = "tenant-backup-operator"
 API_CONNECTIONS = 32
 _kube: list[Kube] = []
 _may_write: list[Callable[[], bool]] = [lambda: True]
+_served: list[str] = []
+"""The namespaces (or glob patterns) served; none: every namespace."""
+_backup_subscribers: list[Subscriber] = []
+_backups: list[Informer] = []
+
+
+def serve(namespaces: list[str]) -> None:
+    """The namespaces (or patterns) the operator serves, as Kopf is told (none: all)."""
+    _served[:] = namespaces
+
+
+def follow_backups(subscriber: Subscriber) -> None:
+    """Call `subscriber` with every change of every TenantBackup served, settled or not,
+    from start-up on (in the informer's thread)."""
+    _backup_subscribers.append(subscriber)
+
+
+def backups_listed(timeout: float) -> bool:
+    """Whether the informer delivered every TenantBackup present at start-up (within
+    `timeout` seconds): until then, what it has delivered is incomplete."""
+    return bool(_backups) and _backups[0].wait_synced(timeout)
 
 
 def fence(may_write: Callable[[], bool]) -> None:
@@ -72,12 +95,21 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.label_selectors["batch", "jobs"] = (
         f"{naming.LABEL_MANAGED_BY}={naming.MANAGER},!{naming.LABEL_SETTLED}"
     )
+    # Nor the TenantBackups that are done with: the informer follows those, keeping a few
+    # fields each where Kopf would keep a memory record, a body, and a start-up pass.
+    settings.watching.label_selectors[GROUP, TENANT_BACKUP.plural] = f"!{naming.LABEL_SETTLED}"
     config.load_config()  # type: ignore[no-untyped-call]  # in-cluster, else kubeconfig
     # As many pooled connections as threads that call the API server at once (Kopf's
     # pool, the wakers'): the default keeps 10, so a burst opened a TLS connection per call.
     configuration = client.Configuration.get_default_copy()
     configuration.connection_pool_maxsize = API_CONNECTIONS
-    _kube.append(Kube(client.ApiClient(configuration), may_write))
+    api_client = client.ApiClient(configuration)
+    _kube.append(Kube(api_client, may_write))
+    informer = Informer(api_client, TENANT_BACKUP, _served)
+    for subscriber in _backup_subscribers:
+        informer.subscribe(subscriber)
+    _backups.append(informer)
+    informer.start()
 
 
 def kube() -> Kube:

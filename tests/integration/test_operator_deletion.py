@@ -88,6 +88,13 @@ def events(kubectl: KubectlRunner, namespace: str) -> dict[str, tuple[str, str]]
     }
 
 
+def labels(kubectl: KubectlRunner, namespace: str) -> dict[str, str]:
+    found: dict[str, str] = tb.get(kubectl, namespace, "tb", "nightly")["metadata"].get(
+        "labels", {}
+    )
+    return found
+
+
 def finalizers(kubectl: KubectlRunner, namespace: str) -> list[str]:
     found: list[str] = tb.get(kubectl, namespace, "tb", "nightly")["metadata"].get("finalizers", [])
     return found
@@ -109,6 +116,8 @@ def test_delete_policy_on_a_pvc_deletes_the_file_then_the_object(
     url = succeed(kubectl, namespace, secret, claim_dir, tmp_path)
     artifact = tb.artifact_file(claim_dir, url)
     assert artifact.is_file()
+    # Settled: out of Kopf's watch. Its deletion is seen by the informer, which hands it back.
+    wait_for(lambda: naming.LABEL_SETTLED in labels(kubectl, namespace), 30, "the settled label")
 
     delete(kubectl, namespace)
     result = run_prune(kubectl, namespace, "nightly-1-prune", secret, claim_dir, tmp_path)

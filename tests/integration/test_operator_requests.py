@@ -23,7 +23,8 @@ from tests.support.operator_rbac import USERNAME
 BACKUPS = 20
 REQUESTS_PER_BACKUP = 30
 """The bound: about 22 are needed (reads, the Queued and the final status, the finalizer,
-the namespace's TenantBackupPodConfig read for the Job, the Job, its settled label, Events),
+the namespace's TenantBackupPodConfig read for the Job, the Job, its settled label and the
+backup's, Events),
 and the audit log shows each; re-reads when wake-ups coincide add a few, more under load
 (26.4 measured beside a full test run). A storm (reads growing with the backups queued)
 would be far beyond it."""
@@ -74,3 +75,15 @@ def test_a_burst_costs_a_bounded_number_of_requests_per_backup(
     ]
     assert job_watches
     assert all("!tenantbackup.dev/settled" in uri for uri in job_watches), job_watches
+    # Each backup labelled settled too once it owes nothing: out of Kopf's watch (the
+    # informer, with no selector, still follows it), so a restart does not even list it.
+    settled = kubectl(
+        "get", "tenantbackups", "-n", namespace, "-l", "tenantbackup.dev/settled=true", "-o", "name"
+    ).stdout.split()
+    assert len(settled) == BACKUPS
+    backup_watches = [
+        unquote(e["requestURI"])
+        for e in events
+        if e["verb"] == "watch" and e["objectRef"].get("resource") == "tenantbackups"
+    ]
+    assert any("!tenantbackup.dev/settled" in uri for uri in backup_watches), backup_watches

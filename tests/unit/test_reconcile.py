@@ -8,7 +8,8 @@ from tenant_backup.api.attempts import Phase
 from tenant_backup.api.backup import TenantBackup
 from tenant_backup.api.reasons import Reason
 from tenant_backup.api.result import DumpResult
-from tenant_backup.backup.plan import Plan, Preflight, PreflightFailure, reconcile
+from tenant_backup.backup.plan import Plan, Preflight, PreflightFailure, reconcile, to_settle
+from tenant_backup.core.naming import LABEL_SETTLED
 from tenant_backup.core.observe import JobFinish, ObservedJob, Termination
 from tests.support.factories import T0, UID, backup, success_message
 
@@ -225,3 +226,21 @@ def test_transition_time_kept_while_condition_status_unchanged() -> None:
 def test_first_attempt_needs_a_preflight_verdict() -> None:
     with pytest.raises(ValueError, match="preflight"):
         reconcile(backup(), [], T0)
+
+
+def test_only_a_finished_backup_not_being_deleted_is_to_be_labelled_settled_once() -> None:
+    started = advance(backup(), reconcile(backup(), [], T0, OK))
+    done = advance(
+        started, reconcile(started, [job(1, finished(success_message()))], T0 + timedelta(1))
+    )
+    assert not to_settle(backup())
+    assert not to_settle(started)
+    assert to_settle(done)
+    labelled = done.model_copy(
+        update={"metadata": done.metadata.model_copy(update={"labels": {LABEL_SETTLED: "true"}})}
+    )
+    assert not to_settle(labelled)
+    deleting = done.model_copy(
+        update={"metadata": done.metadata.model_copy(update={"deletion_timestamp": T0})}
+    )
+    assert not to_settle(deleting)

@@ -60,10 +60,12 @@ def settle(
     latest: T,
     post_event: EventSink,
     clock: Clock,
-) -> None:
-    """Do what `latest` (the status as last written) still owes; nothing if it owes nothing."""
+) -> T | None:
+    """Do what `latest` (the status as last written) still owes; nothing if it owes nothing.
+    The object as it then stands when it owes nothing more; None when it still does (the
+    history database is down), or it changed or went meanwhile."""
     if not followups.pending(latest, settings.history_enabled):
-        return
+        return latest
     current = _read(kube, kind, latest)
     if current is not None and followups.history_due(current.subject, settings.history_enabled):
         update = _record_history(settings, kind, current.subject, clock)
@@ -72,7 +74,10 @@ def settle(
         update = followups.mark_interrupted(current.subject, clock())
         current = _write(kube, kind, current, update, post_event)
     if current is not None and followups.notifications_due(current.subject):
-        _notify(kube, settings, kind, current, post_event, clock)
+        current = _notify(kube, settings, kind, current, post_event, clock)
+    if current is None or followups.pending(current.subject, settings.history_enabled):
+        return None
+    return current.subject
 
 
 def _record_history(
@@ -101,12 +106,14 @@ def _notify(
     current: Current[T],
     post_event: EventSink,
     clock: Clock,
-) -> None:
+) -> Current[T] | None:
+    """Send what is due, recorded before (claimed) and after; the object as last written
+    (None: not written, or changed meanwhile)."""
     due = followups.notifications_due(current.subject)
     update = followups.claimed(current.subject, due, clock())
     claimed = _write(kube, kind, current, update, post_event)
     if claimed is None:
-        return  # somebody changed the object: the next pass decides again, nothing was sent
+        return None  # somebody changed the object: the next pass decides again, nothing sent
     subject = claimed.subject
     notice = kind.notice(subject)
     namespace = subject.metadata.namespace
@@ -116,13 +123,14 @@ def _notify(
     ]
     for _ in range(RESULT_WRITE_TRIES):
         update = followups.delivered(claimed.subject, results, clock())
-        if _write(kube, kind, claimed, update, post_event) is not None:
-            return
+        written = _write(kube, kind, claimed, update, post_event)
+        if written is not None:
+            return written
         fresh = _read(kube, kind, claimed.subject)
         if fresh is None:
-            return
+            return None
         claimed = fresh
-    # Left `Sending`: a later pass marks it Interrupted; it is not sent again.
+    return None  # left `Sending`: a later pass marks it Interrupted; it is not sent again
 
 
 def _read(kube: Kube, kind: FollowUps[T], subject: T) -> Current[T] | None:

@@ -179,6 +179,16 @@ class Kube:
         with _wrapped(f"annotate {kind.kind} {namespace}/{name}"):
             _or_none(lambda: self._merge_patch(kind, namespace, name, body))
 
+    def label(
+        self, kind: Kind, namespace: str, name: str, labels: Mapping[str, str | None]
+    ) -> None:
+        """Set `labels` on one of our objects, removing those given None (gone: nothing to
+        do)."""
+        self._fence(f"label {kind.kind} {namespace}/{name}")
+        body = {"metadata": {"labels": dict(labels)}}
+        with _wrapped(f"label {kind.kind} {namespace}/{name}"):
+            _or_none(lambda: self._merge_patch(kind, namespace, name, body))
+
     def delete(self, kind: Kind, namespace: str, name: str) -> None:
         """Delete one of our objects (its finalizers run first); already gone is fine."""
         self._fence(f"delete {kind.kind} {namespace}/{name}")

@@ -22,6 +22,7 @@ class ObjectMeta(BaseModel):
     creation_timestamp: datetime
     deletion_timestamp: datetime | None = None
     finalizers: tuple[str, ...] = ()
+    labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
 
 

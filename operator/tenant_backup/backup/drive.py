@@ -2,7 +2,8 @@
 
 Re-entrant by construction: the Job is created under a deterministic name before the status
 that mentions it, and the status is written only if nobody changed the object meanwhile.
-Then the follow-ups the written status owes (history, notifications) are settled. Our
+Then the follow-ups the written status owes (history, notifications) are settled, and a
+finished backup that owes nothing more is labelled settled (out of the operator's watch). Our
 finalizer goes on before the first Job; once the object is being deleted, `finalize`
 decides its artifact's fate (`backup.deletion`) before releasing it.
 """
@@ -23,6 +24,7 @@ from tenant_backup.backup.plan import (
     needs_preflight,
     reconcile,
     still_queued,
+    to_settle,
 )
 from tenant_backup.backup.preflight import run_preflight
 from tenant_backup.backup.prune_job import build_prune_job
@@ -63,7 +65,9 @@ def drive(
     if backup.metadata.deletion_timestamp is not None:
         return finalize(kube, settings, body, backup, post_event)
     wake_at, latest = advance(kube, settings, body, backup, post_event, slots)
-    settle(kube, settings, latest, post_event, utc_now)
+    settled = settle(kube, settings, latest, post_event, utc_now)
+    if settled is not None and to_settle(settled):
+        kube.label(TENANT_BACKUP, namespace, name, {naming.LABEL_SETTLED: "true"})
     return wake_at
 
 

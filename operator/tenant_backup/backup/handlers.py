@@ -26,12 +26,13 @@ from typing import Any
 import kopf
 
 from tenant_backup import runtime
-from tenant_backup.api.backup import TenantBackup
+from tenant_backup.adapters.informer import Change
+from tenant_backup.adapters.kube import KubeError
 from tenant_backup.api.kinds import GROUP, TENANT_BACKUP, VERSION
 from tenant_backup.backup.drive import drive
-from tenant_backup.core import followups, naming
+from tenant_backup.core import naming
 from tenant_backup.core.observe import observe_job
-from tenant_backup.core.scheduling import TERMINAL_PHASES, Entry, State, entry_of
+from tenant_backup.core.scheduling import Entry, State, entry_of
 from tenant_backup.core.waker import Waker
 
 Key = tuple[str, str]
@@ -101,13 +102,13 @@ async def slots(body: kopf.Body, **_: Any) -> dict[str, Entry]:
 
 
 def _unsettled(body: kopf.Body) -> bool:
-    """Not being deleted, and unfinished or owing history or notifications (e.g. the history
-    database was down). Only finished backups are parsed whole."""
-    if body.get("metadata", {}).get("deletionTimestamp"):
-        return False
-    if (body.get("status") or {}).get("phase") not in TERMINAL_PHASES:
-        return True
-    return followups.needs_resync(TenantBackup.from_body(body), SETTINGS.history_enabled)
+    """Not being deleted, nor labelled settled: unfinished, owing history or notifications
+    (e.g. the history database was down), or finished and about to be labelled. Kopf sees
+    no other backups: the settled ones are out of its watch."""
+    metadata = body.get("metadata", {})
+    return not metadata.get("deletionTimestamp") and naming.LABEL_SETTLED not in (
+        metadata.get("labels") or {}
+    )
 
 
 @kopf.index(GROUP, VERSION, PLURAL, id="unsettled")
@@ -130,9 +131,39 @@ async def wake_queued(
 
 
 def _needs_resuming(body: kopf.Body, **_: Any) -> bool:
-    """At start-up, a backup is driven only if the resync would visit it (a finished one
-    owing nothing costs no request and no log line); one being deleted has `finalize`."""
+    """At start-up, a backup is driven if the resync would visit it (one being deleted has
+    `finalize`). Settled ones are not even listed; one finished before settling existed is
+    labelled by its pass."""
     return _unsettled(body)
+
+
+def hand_back_deleted(change: Change) -> None:
+    """A settled backup being deleted, held by our finalizer: take its label off, so that it
+    is back in Kopf's watch and `finalize` decides its artifact's fate. The leader does it;
+    a failure is tried again."""
+    metadata = (change.body or {}).get("metadata", {})
+    if not (
+        metadata.get("deletionTimestamp")
+        and naming.LABEL_SETTLED in (metadata.get("labels") or {})
+        and naming.FINALIZER_ARTIFACT in (metadata.get("finalizers") or [])
+        and runtime.may_write()
+    ):
+        return
+    try:
+        runtime.kube().label(
+            TENANT_BACKUP, change.namespace, change.name, {naming.LABEL_SETTLED: None}
+        )
+    except KubeError as error:
+        log.warning(
+            "handing TenantBackup %s/%s back for deletion failed: %s",
+            change.namespace,
+            change.name,
+            error,
+        )
+        threading.Timer(SETTINGS.resync_seconds, hand_back_deleted, (change,)).start()
+
+
+runtime.follow_backups(hand_back_deleted)
 
 
 @kopf.on.resume(GROUP, VERSION, PLURAL, id="resume", when=_needs_resuming)

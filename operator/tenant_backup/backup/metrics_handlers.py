@@ -1,6 +1,6 @@
-"""Kopf registrations feeding the metrics (coroutines: quick, never queued behind the drives
-in Kopf's thread pool), and the /metrics HTTP server (imported by
-`tenant-backup operator --metrics-port`)."""
+"""Registrations feeding the metrics (Kopf's for our Jobs, coroutines: quick, never queued
+behind the drives in Kopf's thread pool; the informer's for every TenantBackup), and the
+/metrics HTTP server (imported by `tenant-backup operator --metrics-port`)."""
 
 from functools import partial
 from typing import Any
@@ -8,28 +8,28 @@ from typing import Any
 import kopf
 import prometheus_client
 
+from tenant_backup import runtime
 from tenant_backup.adapters.history import store
-from tenant_backup.api import kinds
+from tenant_backup.adapters.informer import Change
 from tenant_backup.api.backup import TenantBackup
 from tenant_backup.backup.history_metrics import HistoryMetrics
 from tenant_backup.backup.metrics import BackupMetrics
 from tenant_backup.core import naming
-from tenant_backup.runtime import SETTINGS
 
+SETTINGS = runtime.SETTINGS
 METRICS = BackupMetrics(prometheus_client.REGISTRY)
 
 
-@kopf.on.event(kinds.GROUP, kinds.VERSION, kinds.TENANT_BACKUP.plural, id="metrics-backups")
-async def backup_event(
-    type: str, namespace: str | None, name: str, body: kopf.Body, **_: Any
-) -> None:
-    """Track every TenantBackup's phase, attempts and times."""
-    if namespace is None:
-        return
-    if type == "DELETED":
-        METRICS.backup_gone(namespace, name)
+def backup_changed(change: Change) -> None:
+    """Track every TenantBackup's phase, attempts and times (settled ones too: from the
+    informer, not Kopf's watch)."""
+    if change.type == "DELETED" or change.body is None:
+        METRICS.backup_gone(change.namespace, change.name)
     else:
-        METRICS.backup_seen(TenantBackup.from_body(body))
+        METRICS.backup_seen(TenantBackup.from_body(change.body))
+
+
+runtime.follow_backups(backup_changed)
 
 
 @kopf.on.event(

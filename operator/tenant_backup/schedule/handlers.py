@@ -3,9 +3,12 @@
 Triggers: creation, resume and spec changes; a wake-up at the next slot or tenant offset; a
 change of one of its runs (finished, deleted); and a periodic resync as the safety net: one
 sweep over the `schedules` index, not a Kopf timer (a task and a copy of the body per
-schedule). Its runs are kept in an index (a few fields each), so a pass lists nothing.
+schedule). Its runs are kept from the TenantBackup informer (a few fields each, settled runs
+too, which Kopf does not watch), so a pass lists nothing; none is driven before the informer
+has delivered every run present at start-up.
 """
 
+import contextvars
 import logging
 import threading
 from collections import defaultdict
@@ -14,36 +17,36 @@ from typing import Any
 import kopf
 
 from tenant_backup import runtime
-from tenant_backup.api.kinds import (
-    GROUP,
-    TENANT_BACKUP,
-    TENANT_BACKUP_SCHEDULE,
-    TENANT_RESTORE,
-    VERSION,
-)
+from tenant_backup.adapters.informer import Change
+from tenant_backup.api.kinds import GROUP, TENANT_BACKUP_SCHEDULE, TENANT_RESTORE, VERSION
 from tenant_backup.api.restore import TenantRestore
 from tenant_backup.core import naming
 from tenant_backup.core.restoring import Replacing, replacing_of
 from tenant_backup.core.waker import Waker
 from tenant_backup.schedule.drills import DrillRun, drill_of
 from tenant_backup.schedule.drive import drive
-from tenant_backup.schedule.runs import Run, run_of, schedule_of
+from tenant_backup.schedule.runs import Run, RunBook, schedule_of
 
 Key = tuple[str, str]
 SETTINGS = runtime.SETTINGS
 PLURAL = TENANT_BACKUP_SCHEDULE.plural
 log = logging.getLogger(__name__)
 _locks: defaultdict[Key, threading.Lock] = defaultdict(threading.Lock)
+LISTING_WAIT_SECONDS = 30
 _indexes: dict[str, kopf.Index[Any, Any]] = {}
-"""The live `schedule_runs`, `schedules`, `replacing_restores` and `schedule_drills` indexes,
-kept from the first handler call for the wake-ups and the resync."""
+"""The live `schedules`, `replacing_restores` and `schedule_drills` indexes, kept from the
+first handler call for the wake-ups and the resync."""
 _seen: dict[Key, tuple[object, ...]] = {}
-"""What each run last looked like to the schedule: a change wakes it."""
+"""What each drill last looked like to the schedule: a change wakes it."""
+RUNS = RunBook()
+_kopf_context: list[contextvars.Context] = []
+"""A Kopf handler's context (for our Events), kept from the first handler call: the
+informer's wake-ups run in copies of it."""
 
 
 def _runs(key: Key) -> list[Run]:
     """The schedule's runs now."""
-    return _copied("schedule_runs", key)
+    return RUNS.runs(key)
 
 
 def _copied(index: str, key: Any) -> list[Any]:
@@ -55,8 +58,8 @@ def _live(kwargs: dict[str, Any]) -> None:
     """From the first handler call on: keep the live indexes, and resync every schedule
     periodically (in a copy of this handler's context, which carries Kopf's)."""
     if "schedules" not in _indexes:
+        _kopf_context.append(contextvars.copy_context())
         _indexes.update(
-            schedule_runs=kwargs["schedule_runs"],
             schedules=kwargs["schedules"],
             replacing_restores=kwargs["replacing_restores"],
             schedule_drills=kwargs["schedule_drills"],
@@ -69,6 +72,8 @@ def _drive(namespace: str | None, name: str) -> None:
     if namespace is None:
         raise kopf.PermanentError("TenantBackupSchedules are namespaced")
     key = (namespace, name)
+    if not runtime.backups_listed(LISTING_WAIT_SECONDS):
+        raise kopf.TemporaryError("its runs are still being listed", delay=5)
     with _locks[key]:
         wake_at = drive(
             runtime.kube(),
@@ -94,19 +99,18 @@ def _wake(key: Key) -> None:
 WAKER: Waker[Key] = Waker(_wake)
 
 
-@kopf.index(
-    GROUP,
-    VERSION,
-    TENANT_BACKUP.plural,
-    labels={naming.LABEL_SCHEDULE: kopf.PRESENT},
-    id="schedule_runs",
-)
-async def schedule_runs(namespace: str | None, body: kopf.Body, **_: Any) -> dict[Key, Run]:
-    """Every schedule's runs, by (namespace, schedule)."""
-    schedule = schedule_of(body)
-    if namespace is None or schedule is None:
-        return {}
-    return {(namespace, schedule): run_of(body)}
+def run_changed(change: Change) -> None:
+    """A run appeared, finished, was flagged, is being deleted or is gone: its schedule
+    decides again (retention, the next run's size check, Forbid). Before any schedule was
+    handled, none is woken: each is resumed, after the listing, anyway."""
+    schedule = RUNS.record(
+        change.namespace, change.name, None if change.type == "DELETED" else change.body
+    )
+    if schedule is not None and _kopf_context:
+        _kopf_context[0].copy().run(WAKER.soon, schedule)
+
+
+runtime.follow_backups(run_changed)
 
 
 @kopf.index(GROUP, VERSION, TENANT_RESTORE.plural, id="replacing_restores")
@@ -163,33 +167,6 @@ async def drill_changed(
 async def schedules(namespace: str | None, name: str, **_: Any) -> dict[str, Key]:
     """Every schedule, for the resync."""
     return {"all": (namespace, name)} if namespace is not None else {}
-
-
-@kopf.on.event(
-    GROUP,
-    VERSION,
-    TENANT_BACKUP.plural,
-    labels={naming.LABEL_SCHEDULE: kopf.PRESENT},
-    id="schedule-run-changed",
-)
-async def run_changed(
-    type: str, namespace: str | None, name: str, body: kopf.Body, **kwargs: Any
-) -> None:
-    """A run finished, was flagged, is being deleted or is gone: its schedule decides again
-    (retention, the next run's size check, Forbid)."""
-    _live(kwargs)
-    schedule = schedule_of(body)
-    if namespace is None or schedule is None:
-        return
-    if type == "DELETED":
-        _seen.pop((namespace, name), None)
-        WAKER.soon((namespace, schedule))
-        return
-    run = run_of(body)
-    looks = (run.phase, run.deleting, run.flagged, run.retained)
-    if _seen.get((namespace, name)) != looks:
-        _seen[namespace, name] = looks
-        WAKER.soon((namespace, schedule))
 
 
 @kopf.on.resume(GROUP, VERSION, PLURAL, id="schedule-resume")
