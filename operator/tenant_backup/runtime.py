@@ -1,8 +1,8 @@
 """The operator process's wiring shared by every kind's registrations: Kopf's settings,
-the one Kubernetes client, posting our Events, the fence of leader election, the informer
-following every TenantBackup (Kopf watches only the unsettled ones), and the concurrency gate
-every kind that runs Jobs takes its slots from (its Kopf indexes, and how to wake each kind's
-queued objects)."""
+the one Kubernetes client, posting our Events, the fence of leader election, the informers
+following every TenantBackup and TenantRestore (Kopf watches only the unsettled ones), and the
+concurrency gate every kind that runs Jobs takes its slots from (its Kopf indexes, and how to
+wake each kind's queued objects)."""
 
 import logging
 import os
@@ -15,7 +15,7 @@ from kubernetes import client, config
 
 from tenant_backup.adapters.informer import Informer, Subscriber
 from tenant_backup.adapters.kube import Body, Kube
-from tenant_backup.api.kinds import GROUP, TENANT_BACKUP
+from tenant_backup.api.kinds import GROUP, TENANT_BACKUP, TENANT_RESTORE, Kind
 from tenant_backup.core import naming
 from tenant_backup.core.events import Event
 from tenant_backup.core.gate import Gate, Slots
@@ -29,8 +29,9 @@ _kube: list[Kube] = []
 _may_write: list[Callable[[], bool]] = [lambda: True]
 _served: list[str] = []
 """The namespaces (or glob patterns) served; none: every namespace."""
-_backup_subscribers: list[Subscriber] = []
-_backups: list[Informer] = []
+_subscribers: dict[Kind, list[Subscriber]] = {TENANT_BACKUP: [], TENANT_RESTORE: []}
+"""By kind: who follows every object of it (informers, Kopf watching only the unsettled)."""
+_informers: dict[Kind, Informer] = {}
 
 
 def serve(namespaces: list[str]) -> None:
@@ -38,16 +39,16 @@ def serve(namespaces: list[str]) -> None:
     _served[:] = namespaces
 
 
-def follow_backups(subscriber: Subscriber) -> None:
-    """Call `subscriber` with every change of every TenantBackup served, settled or not,
-    from start-up on (in the informer's thread)."""
-    _backup_subscribers.append(subscriber)
+def follow(kind: Kind, subscriber: Subscriber) -> None:
+    """Call `subscriber` with every change of every object of `kind` (TenantBackup,
+    TenantRestore) served, settled or not, from start-up on (in its informer's thread)."""
+    _subscribers[kind].append(subscriber)
 
 
-def backups_listed(timeout: float) -> bool:
-    """Whether the informer delivered every TenantBackup present at start-up (within
+def listed(kind: Kind, timeout: float) -> bool:
+    """Whether the informer of `kind` delivered every object present at start-up (within
     `timeout` seconds): until then, what it has delivered is incomplete."""
-    return bool(_backups) and _backups[0].wait_synced(timeout)
+    return kind in _informers and _informers[kind].wait_synced(timeout)
 
 
 def fence(may_write: Callable[[], bool]) -> None:
@@ -95,9 +96,10 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.label_selectors["batch", "jobs"] = (
         f"{naming.LABEL_MANAGED_BY}={naming.MANAGER},!{naming.LABEL_SETTLED}"
     )
-    # Nor the TenantBackups that are done with: the informer follows those, keeping a few
+    # Nor the backups and restores that are done with: informers follow those, keeping a few
     # fields each where Kopf would keep a memory record, a body, and a start-up pass.
-    settings.watching.label_selectors[GROUP, TENANT_BACKUP.plural] = f"!{naming.LABEL_SETTLED}"
+    for kind in _subscribers:
+        settings.watching.label_selectors[GROUP, kind.plural] = f"!{naming.LABEL_SETTLED}"
     config.load_config()  # type: ignore[no-untyped-call]  # in-cluster, else kubeconfig
     # As many pooled connections as threads that call the API server at once (Kopf's
     # pool, the wakers'): the default keeps 10, so a burst opened a TLS connection per call.
@@ -105,11 +107,11 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     configuration.connection_pool_maxsize = API_CONNECTIONS
     api_client = client.ApiClient(configuration)
     _kube.append(Kube(api_client, may_write))
-    informer = Informer(api_client, TENANT_BACKUP, _served)
-    for subscriber in _backup_subscribers:
-        informer.subscribe(subscriber)
-    _backups.append(informer)
-    informer.start()
+    for kind, subscribers in _subscribers.items():
+        informer = _informers[kind] = Informer(api_client, kind, _served)
+        for subscriber in subscribers:
+            informer.subscribe(subscriber)
+        informer.start()
 
 
 def kube() -> Kube:
@@ -154,7 +156,7 @@ def slot_entries() -> list[Entry]:
 
 def slots() -> Slots:
     """The gate with the slot entries as they are now."""
-    return Slots(GATE, slot_entries())
+    return Slots(GATE, slot_entries(), wake_admissible)
 
 
 def register_waker(kind: str, wake: Callable[[tuple[str, str]], None]) -> None:

@@ -117,6 +117,12 @@ def test_minute_schedule_fans_out_flags_shrinks_prunes_catches_up_once_and_suspe
         assert status["discovery"]["ignored"] == ["hooli"]
         assert status["skipped"] == 1
         assert runner.max_active <= 2, runner.max_active
+        # Read now: retention may prune it as soon as slot 2's run of acme_eu succeeds.
+        acme_eu_1 = child_name(NAME, "acme_eu", first)
+        acme_eu_file = (
+            claim / tb.status(kubectl, namespace, acme_eu_1)["artifact"]["url"].split("/", 3)[3]
+        )
+        assert acme_eu_file.is_file()
 
         # Before slot 2: acme emptied, initech dropped, wayne added.
         tenant_db.server.execute(
@@ -141,10 +147,6 @@ def test_minute_schedule_fans_out_flags_shrinks_prunes_catches_up_once_and_suspe
         assert status["discovery"]["added"] == ["wayne"]
         assert status["discovery"]["dropped"] == ["initech"]
         # keepLast 1: slot 1's runs go (artifact files first), but acme's unflagged one stays.
-        acme_eu_1 = child_name(NAME, "acme_eu", first)
-        acme_eu_file = (
-            claim / tb.status(kubectl, namespace, acme_eu_1)["artifact"]["url"].split("/", 3)[3]
-        )
         wait_for(
             lambda: (
                 acme_eu_1 not in {run["metadata"]["name"] for run in runs(kubectl, namespace, NAME)}

@@ -23,7 +23,7 @@ from tenant_backup.core.observe import JobFinish, ObservedJob, Termination
 from tenant_backup.core.restoring import busy_tenants, replacing_of
 from tenant_backup.core.scheduling import Entry, Limits, State, may_start
 from tenant_backup.restore.job import build_job, keep_previous_seconds, restore_id
-from tenant_backup.restore.plan import Preflight, PreflightFailure, reconcile
+from tenant_backup.restore.plan import Preflight, PreflightFailure, reconcile, to_settle
 from tenant_backup.restore.source import from_backup, newest_run
 from tenant_backup.settings import Settings
 from tests.support.factories import T0, backup_body
@@ -293,3 +293,22 @@ def test_busy_tenants_are_those_replaced_on_the_schedules_server() -> None:
     assert busy_tenants("db:5432", [found]) == {"acme": "team-a/undo"}
     assert busy_tenants("other:5432", [found]) == {}
     assert replacing_of(advance(restore(), reconcile(restore(), [], T0, RESOLVED).status)) is None
+
+
+def test_a_finished_restore_is_labelled_settled_only_once_it_waits_for_nothing() -> None:
+    source = SOURCE | {"backup": "nightly"}
+    finished = {"phase": "Succeeded", "source": source}
+    assert not to_settle(restore())
+    assert not to_settle(restore({"phase": "Running"}))
+    assert to_settle(restore(finished))
+    verify = restore(finished, mode="Verify")
+    assert not to_settle(verify)  # its verdict is still to be marked on the backup
+    assert to_settle(restore(finished | {"verifiedMarked": True}, mode="Verify"))
+    kept = finished | {
+        "previousSchema": "tbr_prev_0123456789abcdef",
+        "previousKeptUntil": (T0 + timedelta(days=1)).isoformat(),
+    }
+    assert not to_settle(restore(kept))  # a previous schema still to drop
+    labelled = restore(finished)
+    meta = labelled.metadata.model_copy(update={"labels": {naming.LABEL_SETTLED: "true"}})
+    assert not to_settle(labelled.model_copy(update={"metadata": meta}))

@@ -146,6 +146,19 @@ def test_gate_remembers_a_start_until_the_index_shows_it() -> None:
         assert ticket.verdict.allowed
 
 
+def test_a_released_slot_is_free_before_the_index_shows_it_and_taken_again_by_a_retry() -> None:
+    gate = Gate(Limits(total=1, per_server=1))
+    running = [entry(1, State.ACTIVE), entry(2)]
+    assert not gate.peek(entry(2), running).allowed
+    gate.release(entry(1).key)  # its finish was written; the index still shows it running
+    assert gate.peek(entry(2), running).allowed
+    assert gate.admissible(running) == [entry(2)]
+    with gate.admission(entry(1), [entry(1), entry(2)]) as ticket:  # b01's next attempt
+        ticket.started = True
+    with gate.admission(entry(2), [entry(1, State.ACTIVE), entry(2)]) as ticket:
+        assert not ticket.verdict.allowed  # the release went with the new start
+
+
 def test_hold_queues_the_first_attempt_as_pending() -> None:
     first = reconcile(backup(), [], T0, Preflight(server="db:5432"))
     assert first.create_attempt == 1

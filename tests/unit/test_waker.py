@@ -1,5 +1,5 @@
-"""In-process wake-ups: due keys are called once, the earliest wake-up wins, and the caller's
-context travels with it."""
+"""In-process wake-ups: due keys are called once, the earliest wake-up wins, and the first
+caller's context is the one they run in."""
 
 import contextvars
 import queue
@@ -12,7 +12,7 @@ CALLER = contextvars.ContextVar[str]("caller")
 TIMEOUT = 10.0
 
 
-def test_a_key_is_woken_once_at_its_earliest_time_in_its_callers_context() -> None:
+def test_a_key_is_woken_once_at_its_earliest_time_in_the_first_callers_context() -> None:
     woken: queue.Queue[tuple[str, str, float]] = queue.Queue()
     waker: Waker[str] = Waker(lambda key: woken.put((key, CALLER.get("none"), time.time())))
     CALLER.set("handler")
@@ -20,9 +20,11 @@ def test_a_key_is_woken_once_at_its_earliest_time_in_its_callers_context() -> No
     waker.at("b", soon + timedelta(hours=1))
     waker.at("b", soon)  # earlier: replaces the later one
     waker.at("b", soon + timedelta(hours=2))  # later than the pending one: ignored
+    CALLER.set("another handler")
     waker.soon("a")
     first = woken.get(timeout=TIMEOUT)
     second = woken.get(timeout=TIMEOUT)
+    # Every wake-up runs in the first caller's context: none holds its caller's objects.
     assert (first[0], first[1]) == ("a", "handler")
     assert (second[0], second[1]) == ("b", "handler")
     assert second[2] >= soon.timestamp()

@@ -91,6 +91,9 @@ def _wake(key: Key) -> None:
 
 
 WAKER: Waker[Key] = Waker(_wake)
+ARRIVALS: Waker[Key] = Waker(_wake)
+"""The lane of new backups (and those found at start-up): a burst of thousands queues here,
+a key each, while `WAKER` goes on driving the backups whose Jobs finished (freeing slots)."""
 runtime.register_waker(TENANT_BACKUP.kind, WAKER.soon)
 
 
@@ -163,15 +166,19 @@ def hand_back_deleted(change: Change) -> None:
         threading.Timer(SETTINGS.resync_seconds, hand_back_deleted, (change,)).start()
 
 
-runtime.follow_backups(hand_back_deleted)
+runtime.follow(TENANT_BACKUP, hand_back_deleted)
 
 
 @kopf.on.resume(GROUP, VERSION, PLURAL, id="resume", when=_needs_resuming)
 @kopf.on.create(GROUP, VERSION, PLURAL, id="create")
-def on_backup(namespace: str | None, name: str, **kwargs: Any) -> None:
-    """A new TenantBackup, or one found at start-up."""
+async def on_backup(namespace: str | None, name: str, **kwargs: Any) -> None:
+    """A new TenantBackup, or one found at start-up: driven in the arrivals' lane. Not in
+    Kopf's thread pool, whose backlog during a burst would hold every waiting backup's body,
+    cause and patch; a failed pass is tried again by `_wake`."""
+    if namespace is None:
+        raise kopf.PermanentError("TenantBackups are namespaced")
     _live(kwargs)
-    _drive(namespace, name)
+    ARRIVALS.soon((namespace, name))
 
 
 def _being_finalized(body: kopf.Body, **_: Any) -> bool:

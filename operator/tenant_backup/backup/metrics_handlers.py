@@ -11,6 +11,7 @@ import prometheus_client
 from tenant_backup import runtime
 from tenant_backup.adapters.history import store
 from tenant_backup.adapters.informer import Change
+from tenant_backup.api import kinds
 from tenant_backup.api.backup import TenantBackup
 from tenant_backup.backup.history_metrics import HistoryMetrics
 from tenant_backup.backup.metrics import BackupMetrics
@@ -29,7 +30,7 @@ def backup_changed(change: Change) -> None:
         METRICS.backup_seen(TenantBackup.from_body(change.body))
 
 
-runtime.follow_backups(backup_changed)
+runtime.follow(kinds.TENANT_BACKUP, backup_changed)
 
 
 @kopf.on.event(

@@ -2,12 +2,14 @@
 
 The index of TenantBackups lags behind our own writes by a watch event, so a backup that was
 just started is remembered here until the index shows it running or finished (or, should its
-status write have been lost, for at most RESERVATION_SECONDS).
+status write have been lost, for at most RESERVATION_SECONDS); and one whose finish (or
+backoff) was just recorded gives its slot up here at once, not once the index shows it
+(under a burst, the watch event can come seconds later).
 """
 
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 
@@ -39,48 +41,68 @@ class Gate:
         self.limits = limits
         self._lock = threading.Lock()
         self._reserved: dict[Key, tuple[Entry, float]] = {}
+        self._released: dict[Key, float] = {}
 
     def peek(self, candidate: Entry, indexed: Iterable[Entry]) -> Verdict:
         """Whether `candidate` would be admitted now; reserves nothing. It holds the gate
         only to copy the reservations: thousands of new backups peek during a burst, and
         an admission must not wait behind them."""
-        entries, _ = _with_reservations(indexed, self._reservations())
+        entries, _, _ = _with_reservations(indexed, *self._reservations())
         return may_start(candidate, entries, self.limits)
 
     def admissible(self, indexed: Iterable[Entry]) -> list[Entry]:
         """The waiting backups that would be admitted now, oldest first; reserves nothing."""
-        entries, _ = _with_reservations(indexed, self._reservations())
+        entries, _, _ = _with_reservations(indexed, *self._reservations())
         return admissible(entries, self.limits)
 
     @contextmanager
     def admission(self, candidate: Entry, indexed: Iterable[Entry]) -> Iterator[Ticket]:
         """Hold the gate while the caller acts on the verdict (creates the Job, records it)."""
         with self._lock:
-            entries, self._reserved = _with_reservations(indexed, self._reserved)
+            entries, self._reserved, self._released = _with_reservations(
+                indexed, self._reserved, self._released
+            )
             ticket = Ticket(may_start(candidate, entries, self.limits))
             yield ticket
             if ticket.started:
                 started = replace(candidate, state=State.ACTIVE)
                 self._reserved[candidate.key] = (started, time.monotonic())
+                self._released.pop(candidate.key, None)  # its next attempt holds one again
 
-    def _reservations(self) -> dict[Key, tuple[Entry, float]]:
+    def release(self, key: Key) -> None:
+        """The object `key` (kind, namespace, name) no longer holds a slot: its finish or
+        backoff was just written, which the index shows only later."""
         with self._lock:
-            return dict(self._reserved)
+            self._reserved.pop(key, None)
+            self._released[key] = time.monotonic()
+
+    def _reservations(self) -> tuple[dict[Key, tuple[Entry, float]], dict[Key, float]]:
+        with self._lock:
+            return dict(self._reserved), dict(self._released)
 
 
 def _with_reservations(
-    indexed: Iterable[Entry], reserved: dict[Key, tuple[Entry, float]]
-) -> tuple[list[Entry], dict[Key, tuple[Entry, float]]]:
-    """The index with the reservations it has not caught up with (it still shows them
-    waiting), and those reservations; the rest are dropped. One pass over the index."""
-    if not reserved:
-        return list(indexed), reserved
+    indexed: Iterable[Entry],
+    reserved: dict[Key, tuple[Entry, float]],
+    released: dict[Key, float],
+) -> tuple[list[Entry], dict[Key, tuple[Entry, float]], dict[Key, float]]:
+    """The index with the reservations and releases it has not caught up with (it still
+    shows the former waiting, the latter running), and those; the rest are dropped. One
+    pass over the index."""
+    if not reserved and not released:
+        return list(indexed), reserved, released
     now = time.monotonic()
     entries: list[Entry] = []
     kept: dict[Key, tuple[Entry, float]] = {}
+    still: dict[Key, float] = {}
     for entry in indexed:
         reservation = reserved.get(entry.key)
-        if (
+        release = released.get(entry.key)
+        if release is not None and entry.state is State.ACTIVE:
+            if now - release < RESERVATION_SECONDS:
+                still[entry.key] = release
+                continue
+        elif (
             reservation is not None
             and entry.state is State.WAITING
             and now - reservation[1] < RESERVATION_SECONDS
@@ -88,7 +110,7 @@ def _with_reservations(
             kept[entry.key] = reservation
             entry = reservation[0]
         entries.append(entry)
-    return entries, kept
+    return entries, kept, still
 
 
 @dataclass(frozen=True)
@@ -97,6 +119,8 @@ class Slots:
 
     gate: Gate
     indexed: list[Entry]
+    on_release: Callable[[], None] = lambda: None
+    """Called once a slot was released (to wake the queued objects now admissible)."""
 
     def peek(self, candidate: Entry) -> Verdict:
         """See `Gate.peek`."""
@@ -105,3 +129,8 @@ class Slots:
     def admission(self, candidate: Entry) -> AbstractContextManager[Ticket]:
         """See `Gate.admission`."""
         return self.gate.admission(candidate, self.indexed)
+
+    def release(self, key: Key) -> None:
+        """See `Gate.release`; then `on_release`."""
+        self.gate.release(key)
+        self.on_release()

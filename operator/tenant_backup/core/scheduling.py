@@ -80,13 +80,9 @@ def entry_of(body: Mapping[str, Any], tenant: str, kind: str = TENANT_BACKUP.kin
     metadata = body["metadata"]
     status = body.get("status") or {}
     phase, reason = status.get("phase"), status.get("reason")
-    if (
-        phase in TERMINAL_PHASES
-        or reason == Reason.RETRY_SCHEDULED
-        or metadata.get("deletionTimestamp") is not None
-    ):
+    if metadata.get("deletionTimestamp") is not None or not wants_slot(phase, reason):
         return None
-    waiting = phase in (None, Phase.PENDING) or reason == Reason.QUEUED
+    waiting = not holds_slot(phase, reason)
     return Entry(
         created=datetime.fromisoformat(metadata["creationTimestamp"]),
         namespace=metadata["namespace"],
@@ -95,6 +91,19 @@ def entry_of(body: Mapping[str, Any], tenant: str, kind: str = TENANT_BACKUP.kin
         tenant=tenant,
         state=State.WAITING if waiting else State.ACTIVE,
         kind=kind,
+    )
+
+
+def wants_slot(phase: str | None, reason: str | None) -> bool:
+    """Whether an object in this phase, for this reason, holds or wants a Job slot: not
+    finished, nor sitting out a retry backoff."""
+    return phase not in TERMINAL_PHASES and reason != Reason.RETRY_SCHEDULED
+
+
+def holds_slot(phase: str | None, reason: str | None) -> bool:
+    """Whether an object in this phase, for this reason, holds a Job slot (its Job runs)."""
+    return (
+        wants_slot(phase, reason) and phase not in (None, Phase.PENDING) and reason != Reason.QUEUED
     )
 
 

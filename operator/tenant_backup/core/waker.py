@@ -5,8 +5,9 @@ conflict to retry) instead of at the next periodic resync. A key has at most one
 pending, the earliest asked for. Wake-ups live in memory only: after a restart, the resume
 handler and the resync visit every unfinished object anyway.
 
-A wake-up runs in a copy of the context it was asked for in, so what the asking thread's
-context carried (Kopf's settings and Event queue, for one) is there when it runs.
+Wake-ups run in copies of the context of the first call (a Kopf handler's: what it carries,
+Kopf's settings and Event queue, is the same for every object), so a pending wake-up holds
+nothing of the object that asked for it: a burst of thousands queued costs a key each.
 
 `sweep` is the periodic resync: one thread wakes every key a function names, in turn, instead
 of a timer (and a task, and a copy of the object) per object.
@@ -32,7 +33,7 @@ class Waker(Generic[K]):
         self._wake = wake
         self._clock = clock
         self._due: dict[K, float] = {}
-        self._contexts: dict[K, contextvars.Context] = {}
+        self._context: contextvars.Context | None = None
         self._heap: list[tuple[float, int, K]] = []
         self._counter = 0
         self._changed = threading.Condition()
@@ -42,15 +43,14 @@ class Waker(Generic[K]):
 
     def sweep(self, seconds: float, keys: Callable[[], Iterable[K]]) -> None:
         """From now on, every `seconds`, wake each key `keys()` names then. The first call
-        starts it (later calls do nothing); the wake-ups run in a copy of that caller's
-        context."""
+        starts it (later calls do nothing)."""
         with self._changed:
             if self._sweeping:
                 return
             self._sweeping = True
-        context = contextvars.copy_context()
+            self._keep_context()
         threading.Thread(
-            target=context.run, args=(self._sweep, seconds, keys), name="sweep", daemon=True
+            target=self._sweep, args=(seconds, keys), name="sweep", daemon=True
         ).start()
 
     def _sweep(self, seconds: float, keys: Callable[[], Iterable[K]]) -> None:
@@ -72,7 +72,7 @@ class Waker(Generic[K]):
             if key in self._due and self._due[key] <= stamp:
                 return
             self._due[key] = stamp
-            self._contexts[key] = contextvars.copy_context()
+            self._keep_context()
             self._counter += 1
             heapq.heappush(self._heap, (stamp, self._counter, key))
             self._changed.notify()
@@ -81,8 +81,13 @@ class Waker(Generic[K]):
         while True:
             with self._changed:
                 key = self._next_due()
-                context = self._contexts.pop(key)
+                context = self._context.copy() if self._context else contextvars.Context()
             self._pool.submit(context.run, self._wake, key)
+
+    def _keep_context(self) -> None:
+        """Keep the caller's context for the wake-ups, the first time; called locked."""
+        if self._context is None:
+            self._context = contextvars.copy_context()
 
     def _next_due(self) -> K:
         """Wait for the earliest wake-up that is still pending and due; called locked."""

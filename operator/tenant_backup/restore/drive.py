@@ -33,9 +33,16 @@ from tenant_backup.core.followups import Update
 from tenant_backup.core.gate import Slots
 from tenant_backup.core.observe import ObservedJob, observe_job
 from tenant_backup.core.restoring import covers
-from tenant_backup.core.scheduling import UNKNOWN_SERVER, Entry, State
+from tenant_backup.core.scheduling import UNKNOWN_SERVER, Entry, State, holds_slot
 from tenant_backup.restore.job import build_job, restore_id
-from tenant_backup.restore.plan import Plan, hold, needs_preflight, reconcile, still_queued
+from tenant_backup.restore.plan import (
+    Plan,
+    hold,
+    needs_preflight,
+    reconcile,
+    still_queued,
+    to_settle,
+)
 from tenant_backup.restore.preflight import run_preflight
 from tenant_backup.restore.previous import drop_due, drop_pending, dropped, not_dropped
 from tenant_backup.restore.settle import settle
@@ -69,9 +76,11 @@ def drive(
     if restore.metadata.deletion_timestamp is not None:
         return None
     wake_at, latest = advance(kube, settings, body, restore, post_event, slots)
-    settle(kube, settings, latest, post_event, utc_now)
+    settled = settle(kube, settings, latest, post_event, utc_now)
     mark_at = mark_backup(kube, latest, post_event)
     drop_at = drop_previous(kube, settings, latest, post_event)
+    if settled is not None and to_settle(settled):
+        kube.label(TENANT_RESTORE, namespace, name, {naming.LABEL_SETTLED: "true"})
     return min((at for at in (wake_at, mark_at, drop_at) if at is not None), default=None)
 
 
@@ -205,6 +214,9 @@ def advance(
     source = plan.status.source
     if plan.create_attempt is None or source is None:
         woken, latest = record(kube, body, restore, plan, post_event)
+        if _held(restore) and not _held(latest):
+            key = (TENANT_RESTORE.kind, restore.metadata.namespace, restore.metadata.name)
+            slots.release(key)
         if latest.status.finished:
             kube.settle_jobs(restore.metadata.namespace, [job.name for job in jobs])
         return woken, latest
@@ -219,6 +231,11 @@ def advance(
             ticket.started = True
             return record(kube, body, restore, plan, post_event)
     return record(kube, body, restore, hold(plan, restore, ticket.verdict.message, now), post_event)
+
+
+def _held(restore: TenantRestore) -> bool:
+    """Whether the restore's status shows it holding a Job slot."""
+    return holds_slot(restore.status.phase, restore.status.reason)
 
 
 def candidate(restore: TenantRestore, server: str | None) -> Entry:

@@ -106,18 +106,20 @@ async def wake_queued(
 
 
 def _unsettled_since(body: kopf.Body) -> tuple[bool, datetime | None]:
-    """Whether the resync visits the restore (not being deleted, and unfinished, owing a
-    follow-up, its verdict on the backup it verified or a previous schema's drop), and from
-    when. Only finished restores are
-    parsed whole."""
-    if body.get("metadata", {}).get("deletionTimestamp"):
+    """Whether the resync visits the restore (any not being deleted nor settled: unfinished,
+    owing a follow-up, its verdict on the backup it verified, a previous schema's drop, or
+    its settled label), and from when. Only finished restores are parsed whole; settled ones
+    are out of Kopf's watch."""
+    metadata = body.get("metadata", {})
+    if metadata.get("deletionTimestamp") or naming.LABEL_SETTLED in (metadata.get("labels") or {}):
         return False, None
     if (body.get("status") or {}).get("phase") not in TERMINAL_PHASES:
         return True, None
     restore = TenantRestore.from_body(body)
-    if followups.needs_resync(restore, SETTINGS.history_enabled) or mark_due(restore):
-        return True, None
-    return drop_pending(restore), restore.status.previous_kept_until
+    owing = followups.needs_resync(restore, SETTINGS.history_enabled) or mark_due(restore)
+    if drop_pending(restore) and not owing:
+        return True, restore.status.previous_kept_until
+    return True, None  # owing, or to be labelled settled
 
 
 def _unsettled(body: kopf.Body, **_: Any) -> bool:

@@ -25,6 +25,8 @@ from tenant_backup.core import attempts, naming
 from tenant_backup.core.conditions import conditions_for
 from tenant_backup.core.events import Event
 from tenant_backup.core.observe import ObservedJob
+from tenant_backup.restore.previous import drop_pending
+from tenant_backup.restore.verified import mark_due
 
 
 class PreflightFailure(StrEnum):
@@ -71,6 +73,19 @@ def still_queued(restore: TenantRestore, jobs: list[ObservedJob]) -> bool:
     return restore.status.reason == Reason.QUEUED and all(
         attempt <= restore.status.attempts
         for attempt in attempts.own_jobs(restore.metadata.uid, jobs)
+    )
+
+
+def to_settle(restore: TenantRestore) -> bool:
+    """Whether a restore that owes no follow-up is to be labelled settled now: finished, its
+    verdict on the backup it verified marked, no previous schema left to drop, not being
+    deleted, and not labelled yet. The label takes it out of the operator's watch."""
+    return (
+        restore.status.finished
+        and restore.metadata.deletion_timestamp is None
+        and naming.LABEL_SETTLED not in restore.metadata.labels
+        and not mark_due(restore)
+        and not drop_pending(restore)
     )
 
 

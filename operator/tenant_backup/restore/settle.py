@@ -26,6 +26,7 @@ FOLLOW_UPS = followups.FollowUps(
 
 def settle(
     kube: Kube, settings: Settings, latest: TenantRestore, post_event: EventSink, clock: Clock
-) -> None:
-    """Do what `latest` (the status as last written) still owes; nothing if it owes nothing."""
-    followups.settle(kube, settings, FOLLOW_UPS, latest, post_event, clock)
+) -> TenantRestore | None:
+    """Do what `latest` (the status as last written) still owes; nothing if it owes nothing.
+    The restore as it then stands if it owes nothing more, else None."""
+    return followups.settle(kube, settings, FOLLOW_UPS, latest, post_event, clock)

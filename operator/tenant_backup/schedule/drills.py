@@ -44,6 +44,11 @@ class DrillRun:
     deleting: bool
 
     @property
+    def looks(self) -> tuple[object, ...]:
+        """What of a drill its schedule decides on: a change makes it decide again."""
+        return self.phase, self.deleting
+
+    @property
     def finished(self) -> bool:
         """Succeeded or Failed."""
         return self.phase is not None and self.phase.terminal

@@ -3,29 +3,36 @@
 Triggers: creation, resume and spec changes; a wake-up at the next slot or tenant offset; a
 change of one of its runs (finished, deleted); and a periodic resync as the safety net: one
 sweep over the `schedules` index, not a Kopf timer (a task and a copy of the body per
-schedule). Its runs are kept from the TenantBackup informer (a few fields each, settled runs
-too, which Kopf does not watch), so a pass lists nothing; none is driven before the informer
-has delivered every run present at start-up.
+schedule). Its runs and drills are kept from the informers (a few fields each, settled ones
+too, which Kopf does not watch), so a pass lists nothing; none is driven before the informers
+have delivered every TenantBackup and TenantRestore present at start-up.
 """
 
 import contextvars
 import logging
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import kopf
 
 from tenant_backup import runtime
 from tenant_backup.adapters.informer import Change
-from tenant_backup.api.kinds import GROUP, TENANT_BACKUP_SCHEDULE, TENANT_RESTORE, VERSION
+from tenant_backup.api.kinds import (
+    GROUP,
+    TENANT_BACKUP,
+    TENANT_BACKUP_SCHEDULE,
+    TENANT_RESTORE,
+    VERSION,
+)
 from tenant_backup.api.restore import TenantRestore
-from tenant_backup.core import naming
 from tenant_backup.core.restoring import Replacing, replacing_of
 from tenant_backup.core.waker import Waker
-from tenant_backup.schedule.drills import DrillRun, drill_of
+from tenant_backup.schedule.book import Book
+from tenant_backup.schedule.drills import drill_of
 from tenant_backup.schedule.drive import drive
-from tenant_backup.schedule.runs import Run, RunBook, schedule_of
+from tenant_backup.schedule.runs import Run, run_of
 
 Key = tuple[str, str]
 SETTINGS = runtime.SETTINGS
@@ -33,12 +40,12 @@ PLURAL = TENANT_BACKUP_SCHEDULE.plural
 log = logging.getLogger(__name__)
 _locks: defaultdict[Key, threading.Lock] = defaultdict(threading.Lock)
 LISTING_WAIT_SECONDS = 30
+LISTED = (TENANT_BACKUP, TENANT_RESTORE)
 _indexes: dict[str, kopf.Index[Any, Any]] = {}
-"""The live `schedules`, `replacing_restores` and `schedule_drills` indexes, kept from the
-first handler call for the wake-ups and the resync."""
-_seen: dict[Key, tuple[object, ...]] = {}
-"""What each drill last looked like to the schedule: a change wakes it."""
-RUNS = RunBook()
+"""The live `schedules` and `replacing_restores` indexes, kept from the first handler call
+for the wake-ups and the resync."""
+RUNS = Book(run_of)
+DRILLS = Book(drill_of)
 _kopf_context: list[contextvars.Context] = []
 """A Kopf handler's context (for our Events), kept from the first handler call: the
 informer's wake-ups run in copies of it."""
@@ -46,7 +53,7 @@ informer's wake-ups run in copies of it."""
 
 def _runs(key: Key) -> list[Run]:
     """The schedule's runs now."""
-    return RUNS.runs(key)
+    return RUNS.of(key)
 
 
 def _copied(index: str, key: Any) -> list[Any]:
@@ -62,7 +69,6 @@ def _live(kwargs: dict[str, Any]) -> None:
         _indexes.update(
             schedules=kwargs["schedules"],
             replacing_restores=kwargs["replacing_restores"],
-            schedule_drills=kwargs["schedule_drills"],
         )
     WAKER.sweep(SETTINGS.resync_seconds * 4, lambda: _copied("schedules", "all"))
 
@@ -72,8 +78,8 @@ def _drive(namespace: str | None, name: str) -> None:
     if namespace is None:
         raise kopf.PermanentError("TenantBackupSchedules are namespaced")
     key = (namespace, name)
-    if not runtime.backups_listed(LISTING_WAIT_SECONDS):
-        raise kopf.TemporaryError("its runs are still being listed", delay=5)
+    if not all(runtime.listed(kind, LISTING_WAIT_SECONDS) for kind in LISTED):
+        raise kopf.TemporaryError("its runs and drills are still being listed", delay=5)
     with _locks[key]:
         wake_at = drive(
             runtime.kube(),
@@ -83,7 +89,7 @@ def _drive(namespace: str | None, name: str) -> None:
             runtime.post_event,
             _runs(key),
             replacing=_copied("replacing_restores", "all"),
-            drills=_copied("schedule_drills", key),
+            drills=DRILLS.of(key),
         )
     if wake_at is not None:
         WAKER.at(key, wake_at)
@@ -99,18 +105,24 @@ def _wake(key: Key) -> None:
 WAKER: Waker[Key] = Waker(_wake)
 
 
-def run_changed(change: Change) -> None:
-    """A run appeared, finished, was flagged, is being deleted or is gone: its schedule
-    decides again (retention, the next run's size check, Forbid). Before any schedule was
-    handled, none is woken: each is resumed, after the listing, anyway."""
-    schedule = RUNS.record(
-        change.namespace, change.name, None if change.type == "DELETED" else change.body
-    )
-    if schedule is not None and _kopf_context:
-        _kopf_context[0].copy().run(WAKER.soon, schedule)
+def _recorder(book: Book[Any]) -> Callable[[Change], None]:
+    """Keep `book` up to date with an informer's changes; wake the schedule a change
+    concerns. Before any schedule was handled, none is woken: each is resumed, after the
+    listing, anyway."""
+
+    def changed(change: Change) -> None:
+        body = None if change.type == "DELETED" else change.body
+        schedule = book.record(change.namespace, change.name, body)
+        if schedule is not None and _kopf_context:
+            _kopf_context[0].copy().run(WAKER.soon, schedule)
+
+    return changed
 
 
-runtime.follow_backups(run_changed)
+# A run appeared, finished, was flagged, is being deleted or is gone (retention, the next
+# run's size check, Forbid); a drill finished or is gone (the next drill, retention).
+runtime.follow(TENANT_BACKUP, _recorder(RUNS))
+runtime.follow(TENANT_RESTORE, _recorder(DRILLS))
 
 
 @kopf.index(GROUP, VERSION, TENANT_RESTORE.plural, id="replacing_restores")
@@ -118,49 +130,6 @@ async def replacing_restores(body: kopf.Body, **_: Any) -> dict[str, Replacing]:
     """The Replace restores running, whose tenants' runs skip their slots."""
     entry = replacing_of(TenantRestore.from_body(body))
     return {"all": entry} if entry else {}
-
-
-@kopf.index(
-    GROUP,
-    VERSION,
-    TENANT_RESTORE.plural,
-    labels={naming.LABEL_SCHEDULE: kopf.PRESENT, naming.LABEL_DRILL: "true"},
-    id="schedule_drills",
-)
-async def schedule_drills(namespace: str | None, body: kopf.Body, **_: Any) -> dict[Key, DrillRun]:
-    """Every schedule's restore drills, by (namespace, schedule)."""
-    drill = drill_of(body)
-    schedule = schedule_of(body)
-    if namespace is None or schedule is None or drill is None:
-        return {}
-    return {(namespace, schedule): drill}
-
-
-@kopf.on.event(
-    GROUP,
-    VERSION,
-    TENANT_RESTORE.plural,
-    labels={naming.LABEL_SCHEDULE: kopf.PRESENT, naming.LABEL_DRILL: "true"},
-    id="schedule-drill-changed",
-)
-async def drill_changed(
-    type: str, namespace: str | None, name: str, body: kopf.Body, **kwargs: Any
-) -> None:
-    """A drill finished or is gone: its schedule decides again (the next drill, retention)."""
-    _live(kwargs)
-    schedule = schedule_of(body)
-    if namespace is None or schedule is None:
-        return
-    drill = drill_of(body)
-    key = (namespace, f"drill/{name}")
-    if type == "DELETED" or drill is None:
-        _seen.pop(key, None)
-        WAKER.soon((namespace, schedule))
-        return
-    looks = (drill.phase, drill.deleting)
-    if _seen.get(key) != looks:
-        _seen[key] = looks
-        WAKER.soon((namespace, schedule))
 
 
 @kopf.index(GROUP, VERSION, PLURAL, id="schedules")

@@ -1,11 +1,9 @@
 """Pure: a schedule's runs (its TenantBackups) as the schedule sees them, read straight from
-watch bodies without building the whole model, every schedule's runs as last seen, and the
-manifest of a new run."""
+watch bodies without building the whole model, and the manifest of a new run."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from threading import Lock
 from typing import Any
 
 from tenant_backup.api.attempts import ConditionType, Phase
@@ -36,6 +34,11 @@ class Run:
     retained: bool
     """Labelled `tenantbackup.dev/retain=true`: never pruned."""
     deleting: bool
+
+    @property
+    def looks(self) -> tuple[object, ...]:
+        """What of a run its schedule decides on: a change makes it decide again."""
+        return self.phase, self.deleting, self.flagged, self.retained
 
     @property
     def finished(self) -> bool:
@@ -91,46 +94,6 @@ def run_of(body: Mapping[str, Any]) -> Run:
         retained=labels.get(naming.LABEL_RETAIN) == "true",
         deleting=metadata.get("deletionTimestamp") is not None,
     )
-
-
-Key = tuple[str, str]
-
-
-class RunBook:
-    """Every schedule's runs as last seen, by (namespace, schedule); thread-safe."""
-
-    def __init__(self) -> None:
-        self._lock = Lock()
-        self._runs: dict[Key, dict[str, Run]] = {}
-        self._schedule: dict[Key, str] = {}
-        """Each run's schedule, by (namespace, name)."""
-
-    def runs(self, schedule: Key) -> list[Run]:
-        """The schedule's runs now."""
-        with self._lock:
-            return list(self._runs.get(schedule, {}).values())
-
-    def record(self, namespace: str, name: str, body: Mapping[str, Any] | None) -> Key | None:
-        """A TenantBackup as it is now (`body`; None: gone). The schedule to decide again,
-        if any: one of its runs appeared, went, or finished, was flagged, retained or
-        started being deleted."""
-        schedule = schedule_of(body) if body is not None else None
-        with self._lock:
-            before = self._schedule.pop((namespace, name), None)
-            old = self._runs.get((namespace, before), {}).pop(name, None) if before else None
-            if schedule is None or body is None:
-                return (namespace, before) if before else None
-            run = run_of(body)
-            self._schedule[namespace, name] = schedule
-            self._runs.setdefault((namespace, schedule), {})[name] = run
-        if before != schedule or old is None or _looks(old) != _looks(run):
-            return namespace, schedule
-        return None
-
-
-def _looks(run: Run) -> tuple[object, ...]:
-    """What of a run its schedule decides on."""
-    return run.phase, run.deleting, run.flagged, run.retained
 
 
 def run_manifest(
