@@ -50,16 +50,17 @@ def test_a_run_gone_or_unlabelled_leaves_its_schedule_and_wakes_it() -> None:
 
 def test_only_drills_are_a_schedules_drills_and_their_end_wakes_it() -> None:
     book = Book(drill_of)
-    restore = {
+    labels = {naming.LABEL_SCHEDULE: "nightly"}
+    restore: dict[str, Any] = {
         "metadata": {
             "name": "r1-drill",
             "creationTimestamp": "2026-01-01T00:00:00+00:00",
-            "labels": {naming.LABEL_SCHEDULE: "nightly"},
+            "labels": labels,
         },
         "spec": {"source": {"backupRef": {"name": "r1"}}},
     }
     assert book.record("team-a", "r1-drill", restore) is None  # not labelled a drill
-    restore["metadata"]["labels"][naming.LABEL_DRILL] = "true"
+    labels[naming.LABEL_DRILL] = "true"
     assert book.record("team-a", "r1-drill", restore) == ("team-a", "nightly")
     assert book.record("team-a", "r1-drill", restore) is None
     restore["status"] = {"phase": "Succeeded"}
