@@ -22,6 +22,7 @@ from tenant_backup.core import naming
 
 Body = dict[str, Any]
 MERGE_PATCH = "application/merge-patch+json"
+FINALIZER_TRIES = 3
 T = TypeVar("T")
 
 
@@ -120,19 +121,29 @@ class Kube:
         )
 
     def add_finalizer(self, kind: Kind, body: Body, finalizer: str) -> Body | None:
-        """`body`'s object with `finalizer` added, unless it changed since `body` was read
-        (None); `body` itself if it has the finalizer already."""
-        metadata = body["metadata"]
-        present = list(metadata.get("finalizers") or [])
-        if finalizer in present:
-            return body
-        return self.patch_metadata(
-            kind,
-            metadata["namespace"],
-            metadata["name"],
-            metadata["resourceVersion"],
-            {"finalizers": [*present, finalizer]},
-        )
+        """`body`'s object with `finalizer` added; `body` itself if it has the finalizer
+        already. Should the object have changed since `body` was read only in its metadata
+        (Kopf's annotations, written as a new object's handler returns), it is read again and
+        the finalizer added to that; None if its spec or status changed, or it is gone."""
+        for _ in range(FINALIZER_TRIES):
+            metadata = body["metadata"]
+            present = list(metadata.get("finalizers") or [])
+            if finalizer in present:
+                return body
+            patched = self.patch_metadata(
+                kind,
+                metadata["namespace"],
+                metadata["name"],
+                metadata["resourceVersion"],
+                {"finalizers": [*present, finalizer]},
+            )
+            if patched is not None:
+                return patched
+            fresh = self.get(kind, metadata["namespace"], metadata["name"])
+            if fresh is None or not _same_but_metadata(fresh, body):
+                return None
+            body = fresh
+        return None
 
     def remove_finalizer(self, kind: Kind, body: Body, finalizer: str) -> bool:
         """Remove `finalizer` from `body`'s object unless it changed since `body` was read;
@@ -298,6 +309,15 @@ class Kube:
             return None
         data: dict[str, str] = secret.get("data") or {}
         return {key: base64.b64decode(value).decode() for key, value in data.items()}
+
+
+def _same_but_metadata(fresh: Body, read: Body) -> bool:
+    """Whether `fresh` is the object `read` was, with the same spec and status."""
+    return (
+        fresh["metadata"].get("uid") == read["metadata"].get("uid")
+        and fresh.get("spec") == read.get("spec")
+        and fresh.get("status") == read.get("status")
+    )
 
 
 def _json(response: Any) -> Any:
