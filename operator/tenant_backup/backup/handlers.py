@@ -202,15 +202,16 @@ def on_deleting(namespace: str | None, name: str, **kwargs: Any) -> None:
 
 
 def _job_moved(type: str | None, key: Key, body: kopf.Body) -> bool:
-    """Whether a Job event can move its backup on: the Job finished or went. Not its
+    """Whether a Job event can move its backup on: the Job finished, or went unfinished. Not its
     appearing (the pass that created it recorded it; after a crash in between, `resume`
     and the resync find it), nor its start or pod counts (`drive` reads a Job's start only
     once it finished), nor a Job first seen in the listing at start-up (`resume` and
     `finalize` visit every backup that can move)."""
     if type == "DELETED":
-        _jobs_finished.pop(key, None)
-        # A Job labelled settled leaves the watch as if deleted: its backup recorded it.
-        return naming.LABEL_SETTLED not in (body.get("metadata", {}).get("labels") or {})
+        # A Job labelled settled leaves the watch as if deleted, and the event carries it as
+        # it was before the label: only a Job that went unfinished moves its backup on (the
+        # finish of one seen finished woke its backup then).
+        return _jobs_finished.pop(key, None) is not True
     observed = observe_job(body, [])
     finished = observed is not None and observed.finish is not None
     known = _jobs_finished.get(key)
