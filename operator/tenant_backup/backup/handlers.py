@@ -11,9 +11,11 @@ Memory and requests stay bounded by the work in flight: the resync is one sweep 
 `unsettled` index (no Kopf timer, which would keep a task and a copy of every backup's body
 for as long as it exists) that skips backups waiting for a slot the gate would not give;
 a Job event drives its backup only if it changed what `drive` reads of it; watch bodies
-are read raw, with no model built, except for finished backups' follow-ups; and the
-indexes and the cheap event handlers are coroutines, so that Kopf never queues them behind
-the drives in its thread pool (a stale index would wake finished backups, over and over).
+are read raw, with no model built; the indexes and the cheap event handlers are coroutines,
+so that Kopf never queues them behind drives (a stale index would wake finished backups,
+over and over); new backups are driven in a lane of their own (`ARRIVALS`), a key each; and
+a settled backup is out of Kopf's watch altogether (the informer hands one being deleted
+back, `hand_back_deleted`).
 """
 
 import asyncio
