@@ -9,7 +9,6 @@ version (bookmarks keep it fresh); one that expired (410) or failed is followed 
 Subscribers are called in the informer's thread, in order, and must be quick.
 """
 
-import fnmatch
 import json
 import logging
 import threading
@@ -23,12 +22,12 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 
 from tenant_backup.api.kinds import GROUP, VERSION, Kind
+from tenant_backup.core import namespaces as served_namespaces
 
 Body = dict[str, Any]
 PAGE_SIZE = 500
 WATCH_SECONDS = 300
 RETRY_SECONDS = 2.0
-GLOB_CHARACTERS = "*?["
 log = logging.getLogger(__name__)
 
 
@@ -51,18 +50,19 @@ class _ExpiredError(Exception):
 
 
 class Informer:
-    """Follows one kind in `namespaces` (exact names, or glob patterns; none: all)."""
+    """Follows one kind in the `namespaces` served (the operator's `--namespace` values:
+    exact names, or Kopf's patterns; none: all)."""
 
     def __init__(
         self, api_client: client.ApiClient, kind: Kind, namespaces: Sequence[str] = ()
     ) -> None:
         self._custom = client.CustomObjectsApi(api_client)
         self._kind = kind
-        patterns = [ns for ns in namespaces if any(c in ns for c in GLOB_CHARACTERS)]
         # Exact names: a list and a watch each. Patterns (or none): one over all namespaces,
-        # filtered here, as Kopf does.
-        self._scopes: list[str | None] = [None] if patterns or not namespaces else [*namespaces]
-        self._patterns = list(namespaces) if patterns else []
+        # filtered here as Kopf filters them.
+        each = bool(namespaces) and served_namespaces.exact(namespaces)
+        self._scopes: list[str | None] = [*namespaces] if each else [None]
+        self._patterns = [] if each else list(namespaces)
         self._subscribers: list[Subscriber] = []
         self._known: dict[str | None, set[tuple[str, str]]] = {s: set() for s in self._scopes}
         self._listed = {scope: threading.Event() for scope in self._scopes}
@@ -186,7 +186,7 @@ class Informer:
         return version
 
     def _served(self, namespace: str) -> bool:
-        return not self._patterns or any(fnmatch.fnmatch(namespace, p) for p in self._patterns)
+        return served_namespaces.served(namespace, self._patterns)
 
     def _deliver(self, change: Change) -> None:
         for subscriber in self._subscribers:
