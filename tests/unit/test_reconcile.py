@@ -8,7 +8,8 @@ from tenant_backup.api.attempts import Phase
 from tenant_backup.api.backup import TenantBackup
 from tenant_backup.api.reasons import Reason
 from tenant_backup.api.result import DumpResult
-from tenant_backup.backup.plan import Plan, Preflight, PreflightFailure, reconcile, to_settle
+from tenant_backup.backup.plan import Plan, Preflight, PreflightFailure, reconcile
+from tenant_backup.core.followups import to_settle
 from tenant_backup.core.naming import LABEL_SETTLED
 from tenant_backup.core.observe import JobFinish, ObservedJob, Termination
 from tests.support.factories import T0, UID, backup, success_message

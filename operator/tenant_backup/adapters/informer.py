@@ -130,15 +130,7 @@ class Informer:
         if token:
             arguments["_continue"] = token
         try:
-            response: Any = (
-                self._custom.list_cluster_custom_object(
-                    GROUP, VERSION, self._kind.plural, **arguments
-                )
-                if scope is None
-                else self._custom.list_namespaced_custom_object(
-                    GROUP, VERSION, scope, self._kind.plural, **arguments
-                )
-            )
+            response = self._request(scope, arguments)
         except ApiException as error:
             if error.status == 410:  # the continue token expired: start over
                 raise _ExpiredError from None
@@ -156,13 +148,7 @@ class Informer:
             "_preload_content": False,
             "_request_timeout": (10, WATCH_SECONDS + 30),
         }
-        response: Any = (
-            self._custom.list_cluster_custom_object(GROUP, VERSION, self._kind.plural, **arguments)
-            if scope is None
-            else self._custom.list_namespaced_custom_object(
-                GROUP, VERSION, scope, self._kind.plural, **arguments
-            )
-        )
+        response = self._request(scope, arguments)
         try:
             for event in _events(response):
                 kind, body = event["type"], event["object"]
@@ -184,6 +170,17 @@ class Informer:
         finally:
             response.release_conn()
         return version
+
+    def _request(self, scope: str | None, arguments: dict[str, Any]) -> Any:
+        """A list (or, with `watch`, a watch) of the kind in `scope` (None: all namespaces);
+        the raw response."""
+        if scope is None:
+            return self._custom.list_cluster_custom_object(
+                GROUP, VERSION, self._kind.plural, **arguments
+            )
+        return self._custom.list_namespaced_custom_object(
+            GROUP, VERSION, scope, self._kind.plural, **arguments
+        )
 
     def _served(self, namespace: str) -> bool:
         return served_namespaces.served(namespace, self._patterns)

@@ -24,16 +24,16 @@ from tenant_backup.backup.plan import (
     needs_preflight,
     reconcile,
     still_queued,
-    to_settle,
 )
 from tenant_backup.backup.preflight import run_preflight
 from tenant_backup.backup.prune_job import build_prune_job
 from tenant_backup.backup.settle import settle
 from tenant_backup.core import naming
 from tenant_backup.core.events import Event
+from tenant_backup.core.followups import to_settle
 from tenant_backup.core.gate import Slots
 from tenant_backup.core.observe import ObservedJob, observe_job
-from tenant_backup.core.scheduling import UNKNOWN_SERVER, Entry, State, holds_slot
+from tenant_backup.core.scheduling import UNKNOWN_SERVER, Entry, State, freed
 from tenant_backup.settings import Settings
 
 EventSink = Callable[[Body, Event], None]
@@ -102,7 +102,7 @@ def advance(
     plan = reconcile(backup, jobs, now, preflight)
     if plan.create_attempt is None:
         woken, latest = record(kube, body, backup, plan, post_event)
-        if _held(backup) and not _held(latest):
+        if freed(backup.status, latest.status):
             slots.release((TENANT_BACKUP.kind, backup.metadata.namespace, backup.metadata.name))
         if latest.status.finished:
             kube.settle_jobs(backup.metadata.namespace, [job.name for job in jobs])
@@ -122,11 +122,6 @@ def advance(
             ticket.started = True
             return record(kube, body, backup, plan, post_event)
     return record(kube, body, backup, hold(plan, backup, ticket.verdict.message, now), post_event)
-
-
-def _held(backup: TenantBackup) -> bool:
-    """Whether the backup's status shows it holding a Job slot."""
-    return holds_slot(backup.status.phase, backup.status.reason)
 
 
 def candidate(backup: TenantBackup, server: str | None) -> Entry:

@@ -19,7 +19,7 @@ from tenant_backup.backup.verified import with_verified
 from tenant_backup.core import attempts
 from tenant_backup.core.conditions import conditions_for
 from tenant_backup.core.events import Event
-from tenant_backup.core.naming import LABEL_SETTLED, job_name
+from tenant_backup.core.naming import job_name
 from tenant_backup.core.observe import ObservedJob
 from tenant_backup.core.units import human_size
 
@@ -73,17 +73,6 @@ def still_queued(backup: TenantBackup, jobs: list[ObservedJob]) -> bool:
     return backup.status.reason == Reason.QUEUED and all(
         attempt <= backup.status.attempts
         for attempt in attempts.own_jobs(backup.metadata.uid, jobs)
-    )
-
-
-def to_settle(backup: TenantBackup) -> bool:
-    """Whether a backup that owes no follow-up is to be labelled settled now: finished, not
-    being deleted, and not labelled yet. The label takes it out of the operator's watch: it
-    costs no memory and no start-up work from then on (a deletion hands it back)."""
-    return (
-        backup.status.finished
-        and backup.metadata.deletion_timestamp is None
-        and LABEL_SETTLED not in backup.metadata.labels
     )
 
 

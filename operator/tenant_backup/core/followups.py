@@ -27,6 +27,7 @@ from tenant_backup.api.notifications import (
 from tenant_backup.api.reasons import FollowUpReason
 from tenant_backup.core.conditions import Status, with_condition
 from tenant_backup.core.events import Event
+from tenant_backup.core.naming import LABEL_SETTLED
 
 S = TypeVar("S", bound=FollowUpStatus)
 S_co = TypeVar("S_co", bound=FollowUpStatus, covariant=True)
@@ -100,6 +101,17 @@ def pending(subject: Owing[FollowUpStatus], history_enabled: bool) -> bool:
 def needs_resync(subject: Owing[FollowUpStatus], history_enabled: bool) -> bool:
     """Whether the periodic resync should keep visiting the object."""
     return not subject.status.finished or pending(subject, history_enabled)
+
+
+def to_settle(subject: Owing[FollowUpStatus]) -> bool:
+    """Whether an object that owes no follow-up is to be labelled settled now: finished, not
+    being deleted, and not labelled yet. The label takes it out of the operator's watch: it
+    costs no memory and no start-up work from then on (a deletion hands it back)."""
+    return (
+        subject.status.finished
+        and subject.metadata.deletion_timestamp is None
+        and LABEL_SETTLED not in subject.metadata.labels
+    )
 
 
 def history_recorded(subject: Owing[S], now: datetime) -> Update[S]:

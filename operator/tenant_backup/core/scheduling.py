@@ -14,7 +14,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
-from tenant_backup.api.attempts import Phase
+from tenant_backup.api.attempts import AttemptStatus, Phase
 from tenant_backup.api.kinds import TENANT_BACKUP
 from tenant_backup.api.reasons import Reason
 
@@ -105,6 +105,12 @@ def holds_slot(phase: str | None, reason: str | None) -> bool:
     return (
         wants_slot(phase, reason) and phase not in (None, Phase.PENDING) and reason != Reason.QUEUED
     )
+
+
+def freed(before: AttemptStatus, after: AttemptStatus) -> bool:
+    """Whether writing `after` over `before` gave up the object's Job slot (a finish, a
+    backoff)."""
+    return holds_slot(before.phase, before.reason) and not holds_slot(after.phase, after.reason)
 
 
 def may_start(candidate: Entry, entries: Iterable[Entry], limits: Limits) -> Verdict:

@@ -81,7 +81,9 @@ class Waker(Generic[K]):
         while True:
             with self._changed:
                 key = self._next_due()
-                context = self._context.copy() if self._context else contextvars.Context()
+                context = self._context
+            assert context is not None  # kept by the call that scheduled the key
+            context = context.copy()
             self._pool.submit(context.run, self._wake, key)
 
     def _keep_context(self) -> None:

@@ -33,7 +33,7 @@ from tenant_backup.core.followups import Update
 from tenant_backup.core.gate import Slots
 from tenant_backup.core.observe import ObservedJob, observe_job
 from tenant_backup.core.restoring import covers
-from tenant_backup.core.scheduling import UNKNOWN_SERVER, Entry, State, holds_slot
+from tenant_backup.core.scheduling import UNKNOWN_SERVER, Entry, State, freed
 from tenant_backup.restore.job import build_job, restore_id
 from tenant_backup.restore.plan import (
     Plan,
@@ -214,9 +214,8 @@ def advance(
     source = plan.status.source
     if plan.create_attempt is None or source is None:
         woken, latest = record(kube, body, restore, plan, post_event)
-        if _held(restore) and not _held(latest):
-            key = (TENANT_RESTORE.kind, restore.metadata.namespace, restore.metadata.name)
-            slots.release(key)
+        if freed(restore.status, latest.status):
+            slots.release((TENANT_RESTORE.kind, restore.metadata.namespace, restore.metadata.name))
         if latest.status.finished:
             kube.settle_jobs(restore.metadata.namespace, [job.name for job in jobs])
         return woken, latest
@@ -231,11 +230,6 @@ def advance(
             ticket.started = True
             return record(kube, body, restore, plan, post_event)
     return record(kube, body, restore, hold(plan, restore, ticket.verdict.message, now), post_event)
-
-
-def _held(restore: TenantRestore) -> bool:
-    """Whether the restore's status shows it holding a Job slot."""
-    return holds_slot(restore.status.phase, restore.status.reason)
 
 
 def candidate(restore: TenantRestore, server: str | None) -> Entry:

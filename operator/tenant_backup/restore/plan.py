@@ -21,7 +21,7 @@ from tenant_backup.api.restore import (
     TenantRestoreStatus,
 )
 from tenant_backup.api.result import RestoreResult
-from tenant_backup.core import attempts, naming
+from tenant_backup.core import attempts, followups, naming
 from tenant_backup.core.conditions import conditions_for
 from tenant_backup.core.events import Event
 from tenant_backup.core.observe import ObservedJob
@@ -77,16 +77,10 @@ def still_queued(restore: TenantRestore, jobs: list[ObservedJob]) -> bool:
 
 
 def to_settle(restore: TenantRestore) -> bool:
-    """Whether a restore that owes no follow-up is to be labelled settled now: finished, its
-    verdict on the backup it verified marked, no previous schema left to drop, not being
-    deleted, and not labelled yet. The label takes it out of the operator's watch."""
-    return (
-        restore.status.finished
-        and restore.metadata.deletion_timestamp is None
-        and naming.LABEL_SETTLED not in restore.metadata.labels
-        and not mark_due(restore)
-        and not drop_pending(restore)
-    )
+    """Whether a restore that owes no follow-up is to be labelled settled now: as any object
+    (`core.followups.to_settle`), and its verdict on the backup it verified marked, no
+    previous schema left to drop."""
+    return followups.to_settle(restore) and not mark_due(restore) and not drop_pending(restore)
 
 
 _RESULT = TypeAdapter(RestoreResult)
