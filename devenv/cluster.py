@@ -21,7 +21,7 @@ import ssl
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -366,16 +366,25 @@ class Cluster:
         """Audit events logged so far (Metadata level), optionally for one username."""
         if self.audit_log is None:
             raise ClusterError("this cluster's audit log is unknown (attached by kubeconfig)")
-        events: list[dict[str, Any]] = []
         log_path = self.audit_log
-        # The API server rotates its log (at 100 MB unless told otherwise): older files first.
-        rotated = sorted(log_path.parent.glob(f"{log_path.stem}-*{log_path.suffix}"))
-        for path in [*rotated, log_path]:
-            with contextlib.suppress(FileNotFoundError), path.open() as log:
-                for line in log:
-                    if not line.strip():
-                        continue
-                    event: dict[str, Any] = json.loads(line)
-                    if username is None or event.get("user", {}).get("username") == username:
-                        events.append(event)
-        return events
+        # The API server rotates its log at 100 MB (renamed with a timestamp; older files
+        # first). A rotation while the files are read moves unread events into a file not
+        # listed yet: read again until no file appeared meanwhile.
+        while True:
+            rotated = sorted(log_path.parent.glob(f"{log_path.stem}-*{log_path.suffix}"))
+            events = [
+                event for path in [*rotated, log_path] for event in _audit_events(path, username)
+            ]
+            if sorted(log_path.parent.glob(f"{log_path.stem}-*{log_path.suffix}")) == rotated:
+                return events
+
+
+def _audit_events(path: Path, username: str | None) -> Iterator[dict[str, Any]]:
+    """The events of one audit log file (none if it is gone), of `username` if given."""
+    with contextlib.suppress(FileNotFoundError), path.open() as log:
+        for line in log:
+            if not line.strip() or (username is not None and f'"{username}"' not in line):
+                continue  # a cheap test first: the log holds the whole suite's requests
+            event: dict[str, Any] = json.loads(line)
+            if username is None or event.get("user", {}).get("username") == username:
+                yield event

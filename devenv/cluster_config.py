@@ -29,6 +29,7 @@ CONTROLLERS = (
     "serviceaccount-token-controller",
     "node-lifecycle-controller",
     "persistentvolume-binder-controller",
+    "persistentvolumeclaim-protection-controller",
     "clusterrole-aggregation-controller",
 )
 # Also run for a real node: the operator's Deployment, kube-root-ca.crt for token volumes,

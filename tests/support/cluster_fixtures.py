@@ -12,14 +12,17 @@ import secrets
 import string
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
-from kubernetes.client import ApiClient, CoreV1Api, V1Namespace, V1ObjectMeta
+from kubernetes.client import ApiClient, CoreV1Api, CustomObjectsApi, V1Namespace, V1ObjectMeta
 from kubernetes.client.exceptions import ApiException
 
 from devenv.cluster import Cluster
 from devenv.kubectl import KubectlRunner
 from devenv.waiting import wait_for
+from tenant_backup.api.kinds import GROUP, TENANT_BACKUP, TENANT_BACKUP_SCHEDULE, TENANT_RESTORE
+from tenant_backup.api.kinds import VERSION as API_VERSION
 from tenant_backup.core.policy import ALLOWED_TENANTS_ANNOTATION, ANY_TENANT
 
 _ALPHABET = string.ascii_lowercase + string.digits
@@ -58,7 +61,7 @@ def namespace_name(test_name: str) -> str:
 @pytest.fixture
 def namespace(request: pytest.FixtureRequest, kube_api: ApiClient) -> Iterator[str]:
     """A fresh namespace (with its `default` ServiceAccount) allowed to back up any tenant;
-    deleted after, not awaited."""
+    deleted after, not awaited, with the finalizers the stopped operator left released."""
     core = CoreV1Api(kube_api)
     name = namespace_name(request.node.name)
     meta = V1ObjectMeta(name=name, annotations={ALLOWED_TENANTS_ANNOTATION: ANY_TENANT})
@@ -76,6 +79,36 @@ def namespace(request: pytest.FixtureRequest, kube_api: ApiClient) -> Iterator[s
     except ApiException as error:
         if error.status != 404:
             raise
+    release_finalizers(kube_api, name)
+
+
+def release_finalizers(kube_api: ApiClient, namespace: str) -> None:
+    """Drop every finalizer of our objects in a deleted namespace. The operator that would
+    run them is stopped; left in place they keep the namespace Terminating, and the
+    namespace controller retries it for the rest of the session (hundreds of requests a
+    second over a whole suite)."""
+    custom = CustomObjectsApi(kube_api)
+    for kind in (TENANT_BACKUP, TENANT_RESTORE, TENANT_BACKUP_SCHEDULE):
+        try:
+            listed = custom.list_namespaced_custom_object(
+                GROUP, API_VERSION, namespace, kind.plural
+            )
+        except ApiException as error:
+            if error.status == 404:
+                continue  # the CRD is not installed in this session
+            raise
+        items: list[dict[str, Any]] = cast(dict[str, Any], listed)["items"]
+        for item in items:
+            if not item["metadata"].get("finalizers"):
+                continue
+            try:
+                custom.patch_namespaced_custom_object(
+                    GROUP, API_VERSION, namespace, kind.plural, item["metadata"]["name"],
+                    {"metadata": {"finalizers": None}},
+                )  # fmt: skip
+            except ApiException as error:
+                if error.status != 404:  # gone meanwhile is fine
+                    raise
 
 
 @pytest.fixture
