@@ -123,7 +123,7 @@ class Kube:
     def add_finalizer(self, kind: Kind, body: Body, finalizer: str) -> Body | None:
         """`body`'s object with `finalizer` added; `body` itself if it has the finalizer
         already. Should the object have changed since `body` was read only in its metadata
-        (Kopf's annotations, written as a new object's handler returns), it is read again and
+        (labels or annotations someone wrote meanwhile), it is read again and
         the finalizer added to that; None if its spec or status changed, or it is gone."""
         for _ in range(FINALIZER_TRIES):
             metadata = body["metadata"]

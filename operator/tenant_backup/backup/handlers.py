@@ -1,11 +1,12 @@
 """Kopf registrations only: every trigger runs the same `drive` for the TenantBackup.
 
-Triggers: creation and resume, any change of one of its Jobs (dump or prune), a wake-up
-when what it waits for happens (its backoff ends, a slot frees, a status write lost a race),
-any event of a backup being deleted that carries our finalizer, and a periodic resync as the
-safety net. Its slot entry is in the `slots` index, which the concurrency gate reads together
-with the restores' (`runtime.slot_entries`). A wake-up that fails is tried again after a
-resync interval: a backup being deleted has no resync.
+Triggers: a new backup (an event showing no phase yet) and each one listed at start-up, any
+change of one of its Jobs (dump or prune), a wake-up when what it waits for happens (its
+backoff ends, a slot frees, a status write lost a race), any event of a backup being deleted
+that carries our finalizer, and a periodic resync as the safety net. Its slot entry is in the
+`slots` index, which the concurrency gate reads together with the restores'
+(`runtime.slot_entries`). A wake-up that fails is tried again after a resync interval: a
+backup being deleted has no resync.
 
 Memory and requests stay bounded by the work in flight: the resync is one sweep over the
 `unsettled` index (no Kopf timer, which would keep a task and a copy of every backup's body
@@ -135,11 +136,13 @@ async def wake_queued(
         await asyncio.to_thread(runtime.wake_admissible)
 
 
-def _needs_resuming(body: kopf.Body, **_: Any) -> bool:
-    """At start-up, a backup is driven if the resync would visit it (one being deleted has
-    `finalize`). Settled ones are not even listed; one finished before settling existed is
-    labelled by its pass."""
-    return _unsettled(body)
+def _arriving(type: str | None, body: kopf.Body, **_: Any) -> bool:
+    """Whether an event brings a backup to the arrivals' lane: one never driven yet (no phase),
+    or, in a listing (at start-up, or again after a broken watch), any the resync would visit
+    (one being deleted has `finalize`; settled ones are not even listed)."""
+    if type == "DELETED" or not _unsettled(body):
+        return False
+    return type is None or not (body.get("status") or {}).get("phase")
 
 
 def hand_back_deleted(change: Change) -> None:
@@ -171,10 +174,11 @@ def hand_back_deleted(change: Change) -> None:
 runtime.follow(TENANT_BACKUP, hand_back_deleted)
 
 
-@kopf.on.resume(GROUP, VERSION, PLURAL, id="resume", when=_needs_resuming)
-@kopf.on.create(GROUP, VERSION, PLURAL, id="create")
+@kopf.on.event(GROUP, VERSION, PLURAL, id="arrive", when=_arriving)
 async def on_backup(namespace: str | None, name: str, **kwargs: Any) -> None:
-    """A new TenantBackup, or one found at start-up: driven in the arrivals' lane. Not in
+    """A new TenantBackup, or one found at start-up: driven in the arrivals' lane. An event
+    handler, not Kopf's creation and resumption handlers, which write an annotation of their
+    own on each object (a request, another event, a copy of the spec in every body). Not in
     Kopf's thread pool, whose backlog during a burst would hold every waiting backup's body,
     cause and patch; a failed pass is tried again by `_wake`."""
     if namespace is None:
@@ -205,9 +209,9 @@ def on_deleting(namespace: str | None, name: str, **kwargs: Any) -> None:
 
 def _job_moved(type: str | None, key: Key, body: kopf.Body) -> bool:
     """Whether a Job event can move its backup on: the Job finished, or went unfinished. Not its
-    appearing (the pass that created it recorded it; after a crash in between, `resume`
+    appearing (the pass that created it recorded it; after a crash in between, `arrive`
     and the resync find it), nor its start or pod counts (`drive` reads a Job's start only
-    once it finished), nor a Job first seen in the listing at start-up (`resume` and
+    once it finished), nor a Job first seen in the listing at start-up (`arrive` and
     `finalize` visit every backup that can move)."""
     if type == "DELETED":
         # A Job labelled settled leaves the watch as if deleted, and the event carries it as
