@@ -160,7 +160,7 @@ def slots() -> Slots:
 
 
 def register_waker(kind: str, wake: Callable[[tuple[str, str]], None]) -> None:
-    """How the gate wakes queued objects of `kind`."""
+    """How the gate wakes queued objects of `kind` (ahead of other wake-ups: a slot is free)."""
     _wakers[kind] = wake
 
 

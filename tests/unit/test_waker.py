@@ -1,12 +1,13 @@
 """In-process wake-ups: due keys are called once, the earliest wake-up wins, and the first
-caller's context is the one they run in."""
+caller's context is the one they run in; a key waits for a free worker, first ones ahead."""
 
 import contextvars
 import queue
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-from tenant_backup.core.waker import Waker
+from tenant_backup.core.waker import WORKERS, Waker
 
 CALLER = contextvars.ContextVar[str]("caller")
 TIMEOUT = 10.0
@@ -50,3 +51,32 @@ def test_a_sweep_wakes_every_key_named_each_period_in_the_first_callers_context(
     while not woken.empty():
         later.add(woken.get())
     assert later == {("b", "handler")}
+
+
+def test_keys_wait_in_order_for_a_free_worker_and_first_ones_go_ahead() -> None:
+    released = {f"busy{n}": threading.Event() for n in range(WORKERS)}
+    woken: queue.Queue[str] = queue.Queue()
+
+    def wake(key: str) -> None:
+        woken.put(key)
+        if key in released:
+            released[key].wait(TIMEOUT)
+
+    waker: Waker[str] = Waker(wake)
+    for key in released:
+        waker.soon(key)
+    assert {woken.get(timeout=TIMEOUT) for _ in released} == set(released)  # all workers held
+    for key in ("a", "b", "c"):
+        waker.soon(key)
+    waker.first("slot-1")
+    waker.first("slot-2")
+    waker.first("a")  # pending already: moved ahead, still woken once
+    time.sleep(0.2)
+    assert woken.empty(), "a key ran with no worker free"
+    released["busy0"].set()  # one worker free: the keys run one after another
+    order = [woken.get(timeout=TIMEOUT) for _ in range(5)]
+    assert order == ["slot-1", "slot-2", "a", "b", "c"]
+    for event in released.values():
+        event.set()
+    time.sleep(0.3)
+    assert woken.empty(), "a key was woken twice"

@@ -97,7 +97,7 @@ WAKER: Waker[Key] = Waker(_wake)
 ARRIVALS: Waker[Key] = Waker(_wake)
 """The lane of new backups (and those found at start-up): a burst of thousands queues here,
 a key each, while `WAKER` goes on driving the backups whose Jobs finished (freeing slots)."""
-runtime.register_waker(TENANT_BACKUP.kind, WAKER.soon)
+runtime.register_waker(TENANT_BACKUP.kind, WAKER.first)
 
 
 @kopf.index(GROUP, VERSION, PLURAL, id="slots")

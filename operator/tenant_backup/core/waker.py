@@ -11,6 +11,11 @@ nothing of the object that asked for it: a burst of thousands queued costs a key
 
 `sweep` is the periodic resync: one thread wakes every key a function names, in turn, instead
 of a timer (and a task, and a copy of the object) per object.
+
+A key is taken off the queue only when a worker is free to run it, so the order of the queue
+holds while it is long: a wake-up asked for with `first` (a slot that freed: the queued object
+that can take it) runs before every other due one, not behind a backlog of passes already
+handed to the workers.
 """
 
 import contextvars
@@ -24,6 +29,8 @@ from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 WORKERS = 4
+FIRST = 0.0
+"""The time a `first` wake-up is due at: before any other."""
 
 
 class Waker(Generic[K]):
@@ -38,6 +45,7 @@ class Waker(Generic[K]):
         self._counter = 0
         self._changed = threading.Condition()
         self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="wake")
+        self._idle = threading.Semaphore(WORKERS)
         self._sweeping = False
         threading.Thread(target=self._run, name="waker", daemon=True).start()
 
@@ -67,6 +75,10 @@ class Waker(Generic[K]):
         """Wake `key` now."""
         self._schedule(key, self._clock())
 
+    def first(self, key: K) -> None:
+        """Wake `key` now, before every other key due (in the order asked, among these)."""
+        self._schedule(key, FIRST)
+
     def _schedule(self, key: K, stamp: float) -> None:
         with self._changed:
             if key in self._due and self._due[key] <= stamp:
@@ -79,12 +91,18 @@ class Waker(Generic[K]):
 
     def _run(self) -> None:
         while True:
+            self._idle.acquire()  # a worker is free: only now choose the key it runs
             with self._changed:
                 key = self._next_due()
                 context = self._context
             assert context is not None  # kept by the call that scheduled the key
-            context = context.copy()
-            self._pool.submit(context.run, self._wake, key)
+            self._pool.submit(context.copy().run, self._run_one, key)
+
+    def _run_one(self, key: K) -> None:
+        try:
+            self._wake(key)
+        finally:
+            self._idle.release()
 
     def _keep_context(self) -> None:
         """Keep the caller's context for the wake-ups, the first time; called locked."""

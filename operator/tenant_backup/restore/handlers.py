@@ -83,7 +83,7 @@ def _wake(key: Key) -> None:
 
 
 WAKER: Waker[Key] = Waker(_wake)
-runtime.register_waker(TENANT_RESTORE.kind, WAKER.soon)
+runtime.register_waker(TENANT_RESTORE.kind, WAKER.first)
 
 
 @kopf.index(GROUP, VERSION, PLURAL, id="restore_slots")
