@@ -22,7 +22,6 @@ back, `hand_back_deleted`).
 import asyncio
 import logging
 import threading
-from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,6 +33,7 @@ from tenant_backup.adapters.kube import KubeError
 from tenant_backup.api.kinds import GROUP, TENANT_BACKUP, VERSION
 from tenant_backup.backup.drive import drive
 from tenant_backup.core import naming
+from tenant_backup.core.keylocks import KeyLocks
 from tenant_backup.core.observe import observe_job
 from tenant_backup.core.scheduling import Entry, State, entry_of
 from tenant_backup.core.waker import Waker
@@ -42,7 +42,7 @@ Key = tuple[str, str]
 SETTINGS = runtime.SETTINGS
 PLURAL = TENANT_BACKUP.plural
 log = logging.getLogger(__name__)
-_locks: defaultdict[Key, threading.Lock] = defaultdict(threading.Lock)
+_locks: KeyLocks[Key] = KeyLocks()
 _jobs_finished: dict[Key, bool] = {}
 """Whether each Job of ours was finished when last seen."""
 _unsettled_index: list[kopf.Index[str, Key]] = []

@@ -10,8 +10,6 @@ is in the `restore_slots` index, which the concurrency gate reads together with 
 
 import asyncio
 import logging
-import threading
-from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,6 +19,7 @@ from tenant_backup import runtime
 from tenant_backup.api.kinds import GROUP, TENANT_RESTORE, VERSION
 from tenant_backup.api.restore import TenantRestore
 from tenant_backup.core import followups, naming
+from tenant_backup.core.keylocks import KeyLocks
 from tenant_backup.core.scheduling import TERMINAL_PHASES, Entry, entry_of
 from tenant_backup.core.waker import Waker
 from tenant_backup.restore.drive import drive
@@ -34,7 +33,7 @@ schema's drop, when that is all it waits for)."""
 SETTINGS = runtime.SETTINGS
 PLURAL = TENANT_RESTORE.plural
 log = logging.getLogger(__name__)
-_locks: defaultdict[Key, threading.Lock] = defaultdict(threading.Lock)
+_locks: KeyLocks[Key] = KeyLocks()
 _unsettled_index: list[kopf.Index[str, Unsettled]] = []
 """The live `restore_unsettled` index, kept from the first handler call for the resync."""
 

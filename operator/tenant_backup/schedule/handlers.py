@@ -10,8 +10,6 @@ have delivered every TenantBackup and TenantRestore present at start-up.
 
 import contextvars
 import logging
-import threading
-from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +25,7 @@ from tenant_backup.api.kinds import (
     VERSION,
 )
 from tenant_backup.api.restore import TenantRestore
+from tenant_backup.core.keylocks import KeyLocks
 from tenant_backup.core.restoring import Replacing, replacing_of
 from tenant_backup.core.waker import Waker
 from tenant_backup.schedule.book import Book
@@ -38,7 +37,7 @@ Key = tuple[str, str]
 SETTINGS = runtime.SETTINGS
 PLURAL = TENANT_BACKUP_SCHEDULE.plural
 log = logging.getLogger(__name__)
-_locks: defaultdict[Key, threading.Lock] = defaultdict(threading.Lock)
+_locks: KeyLocks[Key] = KeyLocks()
 LISTING_WAIT_SECONDS = 30
 LISTED = (TENANT_BACKUP, TENANT_RESTORE)
 _indexes: dict[str, kopf.Index[Any, Any]] = {}
