@@ -123,8 +123,8 @@ class Kube:
     def add_finalizer(self, kind: Kind, body: Body, finalizer: str) -> Body | None:
         """`body`'s object with `finalizer` added; `body` itself if it has the finalizer
         already. Should the object have changed since `body` was read only in its metadata
-        (labels or annotations someone wrote meanwhile), it is read again and
-        the finalizer added to that; None if its spec or status changed, or it is gone."""
+        (labels or annotations someone wrote meanwhile), it is read again and the finalizer
+        added to that; None if its spec or status changed, or it is gone."""
         for _ in range(FINALIZER_TRIES):
             metadata = body["metadata"]
             present = list(metadata.get("finalizers") or [])

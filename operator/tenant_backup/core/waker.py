@@ -2,8 +2,8 @@
 
 The operator wakes an object when what it waits for happens (a backoff expiring, a write
 conflict to retry) instead of at the next periodic resync. A key has at most one wake-up
-pending, the earliest asked for. Wake-ups live in memory only: after a restart, the resume
-handler and the resync visit every unfinished object anyway.
+pending, the earliest asked for. Wake-ups live in memory only: after a restart, the handlers
+of the objects listed at start-up and the resync visit every unfinished object anyway.
 
 Wake-ups run in copies of the context of the first call (a Kopf handler's: what it carries,
 Kopf's settings and Event queue, is the same for every object), so a pending wake-up holds
