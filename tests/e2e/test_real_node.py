@@ -246,11 +246,13 @@ def test_deleting_a_delete_policy_backup_removes_its_file_with_a_real_prune_pod(
 
     node_kubectl("delete", "-n", node_namespace, "tb", "nightly", "--wait=false")
     prune_pods = "batch.kubernetes.io/job-name=nightly-1-prune"
-    (pod,) = wait_for(
-        lambda: tb.items(node_kubectl, node_namespace, "pods", prune_pods),
-        BACKUP_TIMEOUT,
-        "no prune pod",
-    )
+
+    def scheduled_prune_pods() -> list[dict[str, Any]]:
+        # The pod exists a moment before the scheduler binds it to the node.
+        pods = tb.items(node_kubectl, node_namespace, "pods", prune_pods)
+        return [pod for pod in pods if pod["spec"].get("nodeName")]
+
+    (pod,) = wait_for(scheduled_prune_pods, BACKUP_TIMEOUT, "no prune pod on the node")
     assert pod["spec"]["nodeName"] == node_cluster.node.name
     wait_for(
         lambda: not tb.items(node_kubectl, node_namespace, "tenantbackups"),
