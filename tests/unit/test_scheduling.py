@@ -1,15 +1,18 @@
 """Concurrency limits: totals, per server, one run per tenant, creation order; and queuing."""
 
 import random
+import threading
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
+
+import pytest
 
 from tenant_backup.api.attempts import Phase
 from tenant_backup.api.backup import TenantBackup
 from tenant_backup.api.reasons import Reason
 from tenant_backup.backup.plan import Preflight, hold, reconcile, still_queued
-from tenant_backup.core.gate import Gate
+from tenant_backup.core.gate import Gate, Slots
 from tenant_backup.core.observe import ObservedJob
 from tenant_backup.core.scheduling import (
     UNKNOWN_SERVER,
@@ -157,6 +160,54 @@ def test_a_released_slot_is_free_before_the_index_shows_it_and_taken_again_by_a_
         ticket.started = True
     with gate.admission(entry(2), [entry(1, State.ACTIVE), entry(2)]) as ticket:
         assert not ticket.verdict.allowed  # the release went with the new start
+
+
+def test_a_slot_is_taken_at_admission_and_the_gate_is_free_while_the_caller_acts() -> None:
+    gate = Gate(Limits(total=1, per_server=1))
+    index = [entry(1), entry(2)]
+    verdicts = []
+
+    def another_thread() -> None:
+        with gate.admission(entry(2), index) as ticket:
+            verdicts.append(ticket.verdict.allowed)
+
+    with gate.admission(entry(1), index) as ticket:
+        assert ticket.verdict.allowed
+        other = threading.Thread(target=another_thread)
+        other.start()
+        other.join(timeout=5)  # not blocked behind the Job creation
+        assert verdicts == [False]  # the last slot is already taken
+        assert not gate.peek(entry(2), index).allowed
+        ticket.started = True
+    assert not gate.peek(entry(2), index).allowed  # held until the index shows it
+
+
+def test_a_slot_not_started_is_given_back_and_the_queue_woken() -> None:
+    gate = Gate(Limits(total=1, per_server=1))
+    wakes: list[None] = []
+    slots = Slots(gate, [entry(1), entry(2)], on_release=lambda: wakes.append(None))
+    with slots.admission(entry(1)) as ticket:
+        assert ticket.verdict.allowed
+        assert not slots.peek(entry(2)).allowed
+    assert wakes == [None]
+    assert slots.peek(entry(1)).allowed  # free again
+    with slots.admission(entry(1)) as ticket:
+        assert ticket.verdict.allowed
+        ticket.started = True
+    assert wakes == [None]  # started: nothing given back
+    assert not slots.peek(entry(2)).allowed
+
+
+def test_a_slot_given_back_on_an_error_wakes_the_queue_and_keeps_an_earlier_release() -> None:
+    gate = Gate(Limits(total=1, per_server=1))
+    wakes: list[None] = []
+    running = [entry(1, State.ACTIVE), entry(2)]
+    slots = Slots(gate, running, on_release=lambda: wakes.append(None))
+    gate.release(entry(1).key)  # its backoff was written; the index still shows it running
+    with pytest.raises(RuntimeError), slots.admission(entry(1)):  # its retry fails to start
+        raise RuntimeError("the API server went away")
+    assert wakes == [None]
+    assert gate.peek(entry(2), running).allowed  # b01's slot is still free
 
 
 def test_hold_queues_the_first_attempt_as_pending() -> None:

@@ -129,7 +129,7 @@ async def wake_queued(
 ) -> None:
     """A backup that held a slot and holds none now (finished, deleted, backing off) freed
     it: wake the queued backups and restores the gate would admit. The index already shows
-    this event. In a thread of its own: the gate may be held while a Job is created."""
+    this event. In a thread of its own: it takes the gate's lock and reads thousands of entries."""
     _live(kwargs)
     entry = None if type == "DELETED" else entry_of(body, body["spec"]["tenant"])
     if runtime.slot_released((TENANT_BACKUP.kind, namespace or "", name), entry):

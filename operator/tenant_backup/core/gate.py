@@ -1,16 +1,20 @@
 """Serialised admission to Job slots: two threads can never both take the last slot.
 
-The index of TenantBackups lags behind our own writes by a watch event, so a backup that was
-just started is remembered here until the index shows it running or finished (or, should its
-status write have been lost, for at most RESERVATION_SECONDS); and one whose finish (or
-backoff) was just recorded gives its slot up here at once, not once the index shows it
-(under a burst, the watch event can come seconds later).
+An admitted object takes its slot at once, under the gate, and the caller then creates its
+Job and records it without holding the gate (so starts proceed in parallel, not one at a
+time); a slot not started is given back. The index of TenantBackups lags behind our own
+writes by a watch event, so a backup that was just started is remembered here until the
+index shows it running or finished (or, should its status write have been lost, for at most
+RESERVATION_SECONDS after its start); and one whose finish (or backoff) was just recorded
+gives its slot up here at once, not once the index shows it (under a burst, the watch event
+can come seconds later).
 """
 
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 from tenant_backup.core.scheduling import (
@@ -23,6 +27,8 @@ from tenant_backup.core.scheduling import (
 )
 
 RESERVATION_SECONDS = 30.0
+STARTING = math.inf
+"""The reservation stamp of a slot whose Job is being created: it never lapses meanwhile."""
 Key = tuple[str, str, str]
 
 
@@ -57,17 +63,28 @@ class Gate:
 
     @contextmanager
     def admission(self, candidate: Entry, indexed: Iterable[Entry]) -> Iterator[Ticket]:
-        """Hold the gate while the caller acts on the verdict (creates the Job, records it)."""
+        """The verdict, with the slot taken if admitted, while the caller acts on it (creates
+        the Job, records it) and sets `started`; a slot not started is given back."""
+        key = candidate.key
+        released: float | None = None
         with self._lock:
             entries, self._reserved, self._released = _with_reservations(
                 indexed, self._reserved, self._released
             )
             ticket = Ticket(may_start(candidate, entries, self.limits))
+            if ticket.verdict.allowed:
+                self._reserved[key] = (replace(candidate, state=State.ACTIVE), STARTING)
+                released = self._released.pop(key, None)  # its next attempt holds one again
+        try:
             yield ticket
-            if ticket.started:
-                started = replace(candidate, state=State.ACTIVE)
-                self._reserved[candidate.key] = (started, time.monotonic())
-                self._released.pop(candidate.key, None)  # its next attempt holds one again
+        finally:
+            if ticket.verdict.allowed:
+                with self._lock:
+                    reservation = self._reserved.pop(key, None)
+                    if ticket.started and reservation is not None:
+                        self._reserved[key] = (reservation[0], time.monotonic())
+                    elif not ticket.started and released is not None:
+                        self._released[key] = released
 
     def release(self, key: Key) -> None:
         """The object `key` (kind, namespace, name) no longer holds a slot: its finish or
@@ -126,9 +143,17 @@ class Slots:
         """See `Gate.peek`."""
         return self.gate.peek(candidate, self.indexed)
 
-    def admission(self, candidate: Entry) -> AbstractContextManager[Ticket]:
-        """See `Gate.admission`."""
-        return self.gate.admission(candidate, self.indexed)
+    @contextmanager
+    def admission(self, candidate: Entry) -> Iterator[Ticket]:
+        """See `Gate.admission`; a slot given back unstarted calls `on_release`, as others
+        may have been turned away for it meanwhile."""
+        ticket = None
+        try:
+            with self.gate.admission(candidate, self.indexed) as ticket:
+                yield ticket
+        finally:
+            if ticket is not None and ticket.verdict.allowed and not ticket.started:
+                self.on_release()
 
     def release(self, key: Key) -> None:
         """See `Gate.release`; then `on_release`."""
