@@ -182,6 +182,17 @@ def test_a_slot_is_taken_at_admission_and_the_gate_is_free_while_the_caller_acts
     assert not gate.peek(entry(2), index).allowed  # held until the index shows it
 
 
+def test_a_start_counts_for_a_pass_whose_copy_of_the_index_predates_it() -> None:
+    gate = Gate(Limits(total=1, per_server=1))
+    with gate.admission(entry(1), [entry(1), entry(2)]) as ticket:
+        assert ticket.verdict.allowed
+        with gate.admission(entry(2), [entry(2)]) as stale:  # copied before b01 arrived
+            assert not stale.verdict.allowed
+        ticket.started = True
+    assert not gate.peek(entry(2), [entry(2)]).allowed
+    assert not gate.peek(entry(2), [entry(1), entry(2)]).allowed
+
+
 def test_a_slot_not_started_is_given_back_and_the_queue_woken() -> None:
     gate = Gate(Limits(total=1, per_server=1))
     wakes: list[None] = []

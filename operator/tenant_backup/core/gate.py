@@ -104,15 +104,18 @@ def _with_reservations(
     released: dict[Key, float],
 ) -> tuple[list[Entry], dict[Key, tuple[Entry, float]], dict[Key, float]]:
     """The index with the reservations and releases it has not caught up with (it still
-    shows the former waiting, the latter running), and those; the rest are dropped. One
-    pass over the index."""
+    shows the former waiting, the latter running), and those; the rest are dropped. A
+    reservation whose object this copy of the index does not show yet (a copy taken before
+    the object arrived) is counted as it is, until it lapses. One pass over the index."""
     if not reserved and not released:
         return list(indexed), reserved, released
     now = time.monotonic()
     entries: list[Entry] = []
     kept: dict[Key, tuple[Entry, float]] = {}
     still: dict[Key, float] = {}
+    shown: set[Key] = set()
     for entry in indexed:
+        shown.add(entry.key)
         reservation = reserved.get(entry.key)
         release = released.get(entry.key)
         if release is not None and entry.state is State.ACTIVE:
@@ -127,6 +130,10 @@ def _with_reservations(
             kept[entry.key] = reservation
             entry = reservation[0]
         entries.append(entry)
+    for key, reservation in reserved.items():
+        if key not in shown and now - reservation[1] < RESERVATION_SECONDS:
+            kept[key] = reservation
+            entries.append(reservation[0])
     return entries, kept, still
 
 
