@@ -39,6 +39,11 @@ class Ticket:
     verdict: Verdict
     started: bool = False
 
+    @property
+    def given_back(self) -> bool:
+        """Admitted, but no Job was started: the slot it took is free again."""
+        return self.verdict.allowed and not self.started
+
 
 class Gate:
     """Admits backups one at a time against the limits."""
@@ -81,10 +86,10 @@ class Gate:
             if ticket.verdict.allowed:
                 with self._lock:
                     reservation = self._reserved.pop(key, None)
-                    if ticket.started and reservation is not None:
-                        self._reserved[key] = (reservation[0], time.monotonic())
-                    elif not ticket.started and released is not None:
+                    if ticket.given_back and released is not None:
                         self._released[key] = released
+                    elif ticket.started and reservation is not None:
+                        self._reserved[key] = (reservation[0], time.monotonic())
 
     def release(self, key: Key) -> None:
         """The object `key` (kind, namespace, name) no longer holds a slot: its finish or
@@ -159,7 +164,7 @@ class Slots:
             with self.gate.admission(candidate, self.indexed) as ticket:
                 yield ticket
         finally:
-            if ticket is not None and ticket.verdict.allowed and not ticket.started:
+            if ticket is not None and ticket.given_back:
                 self.on_release()
 
     def release(self, key: Key) -> None:
