@@ -264,3 +264,16 @@ def test_jobs_are_listed_once_a_job_can_exist() -> None:
     assert not may_have_jobs(new)  # never started: our finalizer goes on before its first Job
     assert may_have_jobs(finalized)  # a crash between finalizer and status may have left one
     assert may_have_jobs(retried)
+
+
+def test_an_object_turned_away_is_reported() -> None:
+    gate = Gate(Limits(total=1, per_server=1))
+    denied: list[tuple[str, str, str]] = []
+    slots = Slots(gate, [entry(1), entry(2)], on_denied=denied.append)
+    assert slots.peek(entry(1)).allowed
+    assert not slots.peek(entry(2)).allowed
+    with slots.admission(entry(1)) as ticket:
+        ticket.started = True
+    with slots.admission(entry(2)) as ticket:
+        assert not ticket.verdict.allowed
+    assert denied == [entry(2).key, entry(2).key]
