@@ -189,6 +189,8 @@ def test_restart_between_job_creation_and_status_adopts_the_job(
             "patch",
             "tenantbackup",
             "nightly",
+            "-n",
+            namespace,
             "--type=merge",
             "-p",
             json.dumps({"metadata": {"finalizers": [naming.FINALIZER_ARTIFACT]}}),
