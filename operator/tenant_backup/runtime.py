@@ -156,7 +156,7 @@ def slot_entries() -> list[Entry]:
 
 def slots() -> Slots:
     """The gate with the slot entries as they are now."""
-    return Slots(GATE, slot_entries(), wake_admissible)
+    return Slots(GATE, slot_entries(), wake_admissible, _turned_away)
 
 
 def register_waker(kind: str, wake: Callable[[tuple[str, str]], None]) -> None:
@@ -178,11 +178,19 @@ def slot_released(entry_key: tuple[str, str, str], entry: Entry | None) -> bool:
     return False
 
 
+def _turned_away(key: tuple[str, str, str]) -> None:
+    """An object's pass found it not admissible: the next call of `wake_admissible` that
+    finds it admissible wakes it again (a woken object can lose the slot to another, or be
+    turned away once its checks named its database server)."""
+    with _admissible_lock:
+        _admissible.discard(key)
+
+
 def wake_admissible() -> None:
     """Wake the queued objects, of any kind, that have just become admissible. One the last
-    call found admissible already was woken then: waking it at every event (the indexes can
-    lag their objects by seconds) only read finished backups over and over. Should its pass
-    have lost the slot to another, the resync looks again."""
+    call found admissible already was woken then, unless its pass was turned away since:
+    waking it at every event (the indexes can lag their objects by seconds) only read
+    finished backups over and over."""
     admissible = {entry.key: entry for entry in GATE.admissible(slot_entries())}
     with _admissible_lock:
         new = admissible.keys() - _admissible

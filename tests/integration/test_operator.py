@@ -169,7 +169,9 @@ def test_preflight_failures_create_no_job(
     assert tb.job_names(kubectl, namespace) == []
 
 
+@pytest.mark.parametrize("finalizer", [True, False], ids=["finalized", "finalizer-removed"])
 def test_restart_between_job_creation_and_status_adopts_the_job(
+    finalizer: bool,
     apply: Apply,
     kubectl: KubectlRunner,
     namespace: str,
@@ -178,8 +180,21 @@ def test_restart_between_job_creation_and_status_adopts_the_job(
     claim_dir: Path,
     tmp_path: Path,
 ) -> None:
-    """The state a crash right after creating Job 1 leaves: the Job, and no status yet."""
+    """The state a crash right after creating Job 1 leaves: the Job, our finalizer, and no
+    status yet (its Jobs are listed); also with the finalizer taken off by hand (then no Job
+    is listed for a backup never started, and creating Job 1 finds it)."""
     apply(tb.manifest())
+    if finalizer:
+        kubectl(
+            "patch",
+            "tenantbackup",
+            "nightly",
+            "-n",
+            namespace,
+            "--type=merge",
+            "-p",
+            json.dumps({"metadata": {"finalizers": [naming.FINALIZER_ARTIFACT]}}),
+        )
     body = tb.get(kubectl, namespace, "tenantbackup", "nightly")
     job = build_job(TenantBackup.from_body(body), 1, Settings())
     kubectl("create", "-f", "-", input=json.dumps(job))

@@ -11,7 +11,8 @@ import pytest
 from tenant_backup.api.attempts import Phase
 from tenant_backup.api.backup import TenantBackup
 from tenant_backup.api.reasons import Reason
-from tenant_backup.backup.plan import Preflight, hold, reconcile, still_queued
+from tenant_backup.backup.plan import Preflight, hold, may_have_jobs, reconcile, still_queued
+from tenant_backup.core import naming
 from tenant_backup.core.gate import Gate, Slots
 from tenant_backup.core.observe import ObservedJob
 from tenant_backup.core.scheduling import (
@@ -250,3 +251,29 @@ def test_still_queued_until_its_next_attempts_job_exists() -> None:
     assert still_queued(queued, [first])
     assert not still_queued(queued, [first, ObservedJob("nightly-2", 2, UID, T0, None)])
     assert not still_queued(backup(), [])
+
+
+def test_jobs_are_listed_once_a_job_can_exist() -> None:
+    new = backup()
+    finalized = new.model_copy(
+        update={
+            "metadata": new.metadata.model_copy(update={"finalizers": (naming.FINALIZER_ARTIFACT,)})
+        }
+    )
+    retried = new.model_copy(update={"status": new.status.model_copy(update={"attempts": 1})})
+    assert not may_have_jobs(new)  # never started: our finalizer goes on before its first Job
+    assert may_have_jobs(finalized)  # a crash between finalizer and status may have left one
+    assert may_have_jobs(retried)
+
+
+def test_an_object_turned_away_is_reported() -> None:
+    gate = Gate(Limits(total=1, per_server=1))
+    denied: list[tuple[str, str, str]] = []
+    slots = Slots(gate, [entry(1), entry(2)], on_denied=denied.append)
+    assert slots.peek(entry(1)).allowed
+    assert not slots.peek(entry(2)).allowed
+    with slots.admission(entry(1)) as ticket:
+        ticket.started = True
+    with slots.admission(entry(2)) as ticket:
+        assert not ticket.verdict.allowed
+    assert denied == [entry(2).key, entry(2).key]

@@ -140,8 +140,10 @@ class Bench:
         self.running: OperatorProcess | None = None
 
     def tenants(self) -> list[str]:
-        """One tenant per slot: round-robin, no backup waits for its own tenant."""
-        return [f"b{n:03}" for n in range(self.args.slots)]
+        """Two tenants per slot: backups of one tenant, taken round-robin, are twice the
+        slots apart, so none waits for its own tenant's previous backup (with one per
+        slot, each queued backup waited for that one's finish, not for any slot)."""
+        return [f"b{n:03}" for n in range(2 * self.args.slots)]
 
     def stop(self) -> None:
         """Stop the last operator, the database and the control plane."""

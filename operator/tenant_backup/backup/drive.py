@@ -21,6 +21,7 @@ from tenant_backup.backup.plan import (
     DEFERRED,
     Plan,
     hold,
+    may_have_jobs,
     needs_preflight,
     reconcile,
     still_queued,
@@ -81,10 +82,11 @@ def advance(
 ) -> tuple[WakeAt, TenantBackup]:
     """Move the backup on by its Jobs; what was done, and the backup as last written.
     A new Job starts only if the concurrency gate admits it; otherwise the backup queues.
-    A queued backup that still would not get a slot costs no checks and no writes."""
+    A queued backup that still would not get a slot costs no checks and no writes, and one
+    never started not even a listing of its Jobs."""
     if backup.status.finished:
         return None, backup
-    jobs = observe_jobs(kube, backup)[0]
+    jobs = observe_jobs(kube, backup)[0] if may_have_jobs(backup) else []
     if still_queued(backup, jobs):
         server = backup.status.database_server
         if not slots.peek(candidate(backup, server)).allowed:

@@ -94,9 +94,13 @@ def _wake(key: Key) -> None:
 
 
 WAKER: Waker[Key] = Waker(_wake)
-ARRIVALS: Waker[Key] = Waker(_wake)
+ARRIVAL_WORKERS = 8
+ARRIVALS: Waker[Key] = Waker(_wake, workers=ARRIVAL_WORKERS)
 """The lane of new backups (and those found at start-up): a burst of thousands queues here,
-a key each, while `WAKER` goes on driving the backups whose Jobs finished (freeing slots)."""
+a key each, while `WAKER` goes on driving the backups whose Jobs finished (freeing slots).
+A start's pass spends most of its time waiting for the API server (its reads, its checks,
+the finalizer, the Job, the status): twice the workers of the other lanes start a burst's
+first Jobs about twice as fast."""
 runtime.register_waker(TENANT_BACKUP.kind, WAKER.first)
 
 

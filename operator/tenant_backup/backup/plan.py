@@ -19,7 +19,7 @@ from tenant_backup.backup.verified import with_verified
 from tenant_backup.core import attempts
 from tenant_backup.core.conditions import conditions_for
 from tenant_backup.core.events import Event
-from tenant_backup.core.naming import job_name
+from tenant_backup.core.naming import FINALIZER_ARTIFACT, job_name
 from tenant_backup.core.observe import ObservedJob
 from tenant_backup.core.units import human_size
 
@@ -57,6 +57,13 @@ class Plan:
     create_attempt: int | None = None
     """Create the Job for this attempt (before writing `status`)."""
     events: list[Event] = field(default_factory=list)
+
+
+def may_have_jobs(backup: TenantBackup) -> bool:
+    """Whether a Job of the backup can exist, so its Jobs must be listed. Not before its first
+    start: our finalizer goes on before its first Job is created (a crash in between leaves
+    the finalizer, and the Job is listed), so one never started and without it has none."""
+    return backup.status.attempts > 0 or FINALIZER_ARTIFACT in backup.metadata.finalizers
 
 
 def needs_preflight(backup: TenantBackup, jobs: list[ObservedJob]) -> bool:

@@ -150,10 +150,16 @@ class Slots:
     indexed: list[Entry]
     on_release: Callable[[], None] = lambda: None
     """Called once a slot was released (to wake the queued objects now admissible)."""
+    on_denied: Callable[[Key], None] = lambda key: None
+    """Called with the key of an object turned away (so that it is woken again when it is
+    admissible, though it may have been found admissible before)."""
 
     def peek(self, candidate: Entry) -> Verdict:
         """See `Gate.peek`."""
-        return self.gate.peek(candidate, self.indexed)
+        verdict = self.gate.peek(candidate, self.indexed)
+        if not verdict.allowed:
+            self.on_denied(candidate.key)
+        return verdict
 
     @contextmanager
     def admission(self, candidate: Entry) -> Iterator[Ticket]:
@@ -162,6 +168,8 @@ class Slots:
         ticket = None
         try:
             with self.gate.admission(candidate, self.indexed) as ticket:
+                if not ticket.verdict.allowed:
+                    self.on_denied(candidate.key)
                 yield ticket
         finally:
             if ticket is not None and ticket.given_back:
