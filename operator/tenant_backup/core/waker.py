@@ -36,12 +36,7 @@ FIRST = 0.0
 class Waker(Generic[K]):
     """Calls `wake(key)` once each key's time has come."""
 
-    def __init__(
-        self,
-        wake: Callable[[K], None],
-        clock: Callable[[], float] = time.time,
-        workers: int = WORKERS,
-    ) -> None:
+    def __init__(self, wake: Callable[[K], None], clock: Callable[[], float] = time.time) -> None:
         self._wake = wake
         self._clock = clock
         self._due: dict[K, float] = {}
@@ -49,8 +44,8 @@ class Waker(Generic[K]):
         self._heap: list[tuple[float, int, K]] = []
         self._counter = 0
         self._changed = threading.Condition()
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wake")
-        self._idle = threading.Semaphore(workers)
+        self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="wake")
+        self._idle = threading.Semaphore(WORKERS)
         self._sweeping = False
         threading.Thread(target=self._run, name="waker", daemon=True).start()
 
