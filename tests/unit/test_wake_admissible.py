@@ -5,7 +5,7 @@ import pytest
 
 from tenant_backup import runtime
 from tenant_backup.core.gate import Gate
-from tenant_backup.core.scheduling import Limits, State
+from tenant_backup.core.scheduling import Entry, Limits, State
 from tests.unit.test_scheduling import entry
 
 
@@ -19,11 +19,16 @@ def woken(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     return keys
 
 
+def index(*entries: Entry) -> None:
+    """The `slots` index as the runtime reads it: these entries."""
+    runtime._slot_indexes["slots"] = {"all": list(entries)}  # type: ignore[assignment]
+
+
 def test_an_admissible_object_is_woken_once(woken: list[tuple[str, str]]) -> None:
-    runtime._slot_indexes["slots"] = {"all": [entry(1, State.ACTIVE), entry(2)]}  # type: ignore[assignment]
+    index(entry(1, State.ACTIVE), entry(2))
     runtime.wake_admissible()
     assert woken == []  # the one slot is taken
-    runtime._slot_indexes["slots"] = {"all": [entry(2)]}  # type: ignore[assignment]
+    index(entry(2))
     runtime.wake_admissible()
     runtime.wake_admissible()
     assert woken == [entry(2).ref]
@@ -32,11 +37,11 @@ def test_an_admissible_object_is_woken_once(woken: list[tuple[str, str]]) -> Non
 def test_an_object_turned_away_is_woken_again_once_admissible(
     woken: list[tuple[str, str]],
 ) -> None:
-    runtime._slot_indexes["slots"] = {"all": [entry(2)]}  # type: ignore[assignment]
+    index(entry(2))
     runtime.wake_admissible()
     # Woken, its pass finds the slot taken (another start the index shows only now).
-    runtime._slot_indexes["slots"] = {"all": [entry(0, State.ACTIVE), entry(2)]}  # type: ignore[assignment]
+    index(entry(0, State.ACTIVE), entry(2))
     assert not runtime.slots().peek(entry(2)).allowed
-    runtime._slot_indexes["slots"] = {"all": [entry(2)]}  # type: ignore[assignment]
+    index(entry(2))
     runtime.wake_admissible()
     assert woken == [entry(2).ref, entry(2).ref]
