@@ -18,7 +18,7 @@ from tenant_backup.adapters.kube import Body, Kube
 from tenant_backup.api.kinds import GROUP, TENANT_BACKUP, TENANT_RESTORE, Kind
 from tenant_backup.core import naming
 from tenant_backup.core.events import Event
-from tenant_backup.core.gate import Gate, Slots
+from tenant_backup.core.gate import Gate, Slots, Snapshot
 from tenant_backup.core.scheduling import Entry, Limits, State
 from tenant_backup.settings import Settings
 
@@ -154,9 +154,14 @@ def slot_entries() -> list[Entry]:
     return [entry for index in list(_slot_indexes.values()) for entry in index_values(index)]
 
 
+def slot_snapshot() -> Snapshot:
+    """A copy of every kind's slot entries, placed in the gate's sequence."""
+    return Snapshot.take(slot_entries)
+
+
 def slots() -> Slots:
     """The gate with the slot entries as they are now."""
-    return Slots(GATE, slot_entries(), wake_admissible, _turned_away)
+    return Slots(GATE, slot_snapshot(), wake_admissible, _turned_away)
 
 
 def register_waker(kind: str, wake: Callable[[tuple[str, str]], None]) -> None:
@@ -164,11 +169,16 @@ def register_waker(kind: str, wake: Callable[[tuple[str, str]], None]) -> None:
     _wakers[kind] = wake
 
 
-def slot_released(entry_key: tuple[str, str, str], entry: Entry | None) -> bool:
+def slot_released(
+    entry_key: tuple[str, str, str], entry: Entry | None, *, deleted: bool = False
+) -> bool:
     """Whether this event shows an object giving up the Job slot it held (finished, backing
     off, deleted): only then can a queued one start, so only then is the queue looked at
     (not at each of the thousands of events of a burst of new backups). `entry` is None
-    once it holds none. Called in Kopf's event loop only."""
+    once it holds none; the gate forgets an object `deleted`. Called in Kopf's event loop
+    only."""
+    if deleted:
+        GATE.forget(entry_key)
     if entry is not None and entry.state is State.ACTIVE:
         _holding.add(entry_key)
         return False
@@ -191,7 +201,7 @@ def wake_admissible() -> None:
     call found admissible already was woken then, unless its pass was turned away since:
     waking it at every event (the indexes can lag their objects by seconds) only read
     finished backups over and over."""
-    admissible = {entry.key: entry for entry in GATE.admissible(slot_entries())}
+    admissible = {entry.key: entry for entry in GATE.admissible(slot_snapshot())}
     with _admissible_lock:
         new = admissible.keys() - _admissible
         _admissible.clear()

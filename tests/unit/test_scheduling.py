@@ -1,19 +1,15 @@
 """Concurrency limits: totals, per server, one run per tenant, creation order; and queuing."""
 
 import random
-import threading
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
-
-import pytest
 
 from tenant_backup.api.attempts import Phase
 from tenant_backup.api.backup import TenantBackup
 from tenant_backup.api.reasons import Reason
 from tenant_backup.backup.plan import Preflight, hold, may_have_jobs, reconcile, still_queued
 from tenant_backup.core import naming
-from tenant_backup.core.gate import Gate, Slots
 from tenant_backup.core.observe import ObservedJob
 from tenant_backup.core.scheduling import (
     UNKNOWN_SERVER,
@@ -137,91 +133,6 @@ def test_admissible_is_what_may_start_admits_among_the_waiting() -> None:
         assert admissible(entries, limits) == expected
 
 
-def test_gate_remembers_a_start_until_the_index_shows_it() -> None:
-    gate = Gate(Limits(total=1, per_server=1))
-    with gate.admission(entry(1), [entry(1), entry(2)]) as ticket:
-        assert ticket.verdict.allowed
-        ticket.started = True
-    with gate.admission(entry(2), [entry(1), entry(2)]) as ticket:  # index: b01 still waits
-        assert not ticket.verdict.allowed
-    with gate.admission(entry(2), [entry(1, State.ACTIVE), entry(2)]) as ticket:
-        assert not ticket.verdict.allowed
-    with gate.admission(entry(2), [entry(2)]) as ticket:  # b01 finished: its slot is free
-        assert ticket.verdict.allowed
-
-
-def test_a_released_slot_is_free_before_the_index_shows_it_and_taken_again_by_a_retry() -> None:
-    gate = Gate(Limits(total=1, per_server=1))
-    running = [entry(1, State.ACTIVE), entry(2)]
-    assert not gate.peek(entry(2), running).allowed
-    gate.release(entry(1).key)  # its finish was written; the index still shows it running
-    assert gate.peek(entry(2), running).allowed
-    assert gate.admissible(running) == [entry(2)]
-    with gate.admission(entry(1), [entry(1), entry(2)]) as ticket:  # b01's next attempt
-        ticket.started = True
-    with gate.admission(entry(2), [entry(1, State.ACTIVE), entry(2)]) as ticket:
-        assert not ticket.verdict.allowed  # the release went with the new start
-
-
-def test_a_slot_is_taken_at_admission_and_the_gate_is_free_while_the_caller_acts() -> None:
-    gate = Gate(Limits(total=1, per_server=1))
-    index = [entry(1), entry(2)]
-    verdicts = []
-
-    def another_thread() -> None:
-        with gate.admission(entry(2), index) as ticket:
-            verdicts.append(ticket.verdict.allowed)
-
-    with gate.admission(entry(1), index) as ticket:
-        assert ticket.verdict.allowed
-        other = threading.Thread(target=another_thread)
-        other.start()
-        other.join(timeout=5)  # not blocked behind the Job creation
-        assert verdicts == [False]  # the last slot is already taken
-        assert not gate.peek(entry(2), index).allowed
-        ticket.started = True
-    assert not gate.peek(entry(2), index).allowed  # held until the index shows it
-
-
-def test_a_start_counts_for_a_pass_whose_copy_of_the_index_predates_it() -> None:
-    gate = Gate(Limits(total=1, per_server=1))
-    with gate.admission(entry(1), [entry(1), entry(2)]) as ticket:
-        assert ticket.verdict.allowed
-        with gate.admission(entry(2), [entry(2)]) as stale:  # copied before b01 arrived
-            assert not stale.verdict.allowed
-        ticket.started = True
-    assert not gate.peek(entry(2), [entry(2)]).allowed
-    assert not gate.peek(entry(2), [entry(1), entry(2)]).allowed
-
-
-def test_a_slot_not_started_is_given_back_and_the_queue_woken() -> None:
-    gate = Gate(Limits(total=1, per_server=1))
-    wakes: list[None] = []
-    slots = Slots(gate, [entry(1), entry(2)], on_release=lambda: wakes.append(None))
-    with slots.admission(entry(1)) as ticket:
-        assert ticket.verdict.allowed
-        assert not slots.peek(entry(2)).allowed
-    assert wakes == [None]
-    assert slots.peek(entry(1)).allowed  # free again
-    with slots.admission(entry(1)) as ticket:
-        assert ticket.verdict.allowed
-        ticket.started = True
-    assert wakes == [None]  # started: nothing given back
-    assert not slots.peek(entry(2)).allowed
-
-
-def test_a_slot_given_back_on_an_error_wakes_the_queue_and_keeps_an_earlier_release() -> None:
-    gate = Gate(Limits(total=1, per_server=1))
-    wakes: list[None] = []
-    running = [entry(1, State.ACTIVE), entry(2)]
-    slots = Slots(gate, running, on_release=lambda: wakes.append(None))
-    gate.release(entry(1).key)  # its backoff was written; the index still shows it running
-    with pytest.raises(RuntimeError), slots.admission(entry(1)):  # its retry fails to start
-        raise RuntimeError("the API server went away")
-    assert wakes == [None]
-    assert gate.peek(entry(2), running).allowed  # b01's slot is still free
-
-
 def test_hold_queues_the_first_attempt_as_pending() -> None:
     first = reconcile(backup(), [], T0, Preflight(server="db:5432"))
     assert first.create_attempt == 1
@@ -235,13 +146,6 @@ def test_hold_queues_the_first_attempt_as_pending() -> None:
     assert [e.reason for e in held.events] == [Reason.QUEUED]
     again = hold(first, backup().model_copy(update={"status": status}), "still", T0)
     assert again.events == []
-
-
-def test_peek_reserves_nothing() -> None:
-    gate = Gate(Limits(total=1, per_server=1))
-    assert gate.peek(entry(1), [entry(1), entry(2)]).allowed
-    assert gate.peek(entry(1), [entry(1), entry(2)]).allowed  # still free: nothing was taken
-    assert not gate.peek(entry(2), [entry(1), entry(2)]).allowed  # b01 is older and waits
 
 
 def test_still_queued_until_its_next_attempts_job_exists() -> None:
@@ -264,16 +168,3 @@ def test_jobs_are_listed_once_a_job_can_exist() -> None:
     assert not may_have_jobs(new)  # never started: our finalizer goes on before its first Job
     assert may_have_jobs(finalized)  # a crash between finalizer and status may have left one
     assert may_have_jobs(retried)
-
-
-def test_an_object_turned_away_is_reported() -> None:
-    gate = Gate(Limits(total=1, per_server=1))
-    denied: list[tuple[str, str, str]] = []
-    slots = Slots(gate, [entry(1), entry(2)], on_denied=denied.append)
-    assert slots.peek(entry(1)).allowed
-    assert not slots.peek(entry(2)).allowed
-    with slots.admission(entry(1)) as ticket:
-        ticket.started = True
-    with slots.admission(entry(2)) as ticket:
-        assert not ticket.verdict.allowed
-    assert denied == [entry(2).key, entry(2).key]

@@ -34,7 +34,7 @@ from tenant_backup.core.events import Event
 from tenant_backup.core.followups import to_settle
 from tenant_backup.core.gate import Slots
 from tenant_backup.core.observe import ObservedJob, observe_job
-from tenant_backup.core.scheduling import UNKNOWN_SERVER, Entry, State, freed
+from tenant_backup.core.scheduling import UNKNOWN_SERVER, Entry, State
 from tenant_backup.settings import Settings
 
 EventSink = Callable[[Body, Event], None]
@@ -104,8 +104,8 @@ def advance(
     plan = reconcile(backup, jobs, now, preflight)
     if plan.create_attempt is None:
         woken, latest = record(kube, body, backup, plan, post_event)
-        if freed(backup.status, latest.status):
-            slots.release((TENANT_BACKUP.kind, backup.metadata.namespace, backup.metadata.name))
+        key = TENANT_BACKUP.kind, backup.metadata.namespace, backup.metadata.name
+        slots.recorded(key, backup.status, latest.status)
         if latest.status.finished:
             kube.settle_jobs(backup.metadata.namespace, [job.name for job in jobs])
         return woken, latest

@@ -58,9 +58,9 @@ def _resync_keys() -> list[Key]:
     """The backups the periodic resync visits: every unsettled one, except those waiting for
     a slot that the gate would not admit now (a pass could only find them still waiting;
     a new one's create handler, retried by Kopf, drives it)."""
-    entries = runtime.slot_entries()
-    admissible = {entry.key for entry in runtime.GATE.admissible(entries)}
-    waiting = {entry.key for entry in entries if entry.state is State.WAITING} - admissible
+    snapshot = runtime.slot_snapshot()
+    admissible = {entry.key for entry in runtime.GATE.admissible(snapshot)}
+    waiting = {e.key for e in snapshot.entries if e.state is State.WAITING} - admissible
     return [key for key in _unsettled_keys() if (TENANT_BACKUP.kind, *key) not in waiting]
 
 
@@ -133,8 +133,9 @@ async def wake_queued(
     it: wake the queued backups and restores the gate would admit. The index already shows
     this event. In a thread of its own: it takes the gate's lock and reads thousands of entries."""
     _live(kwargs)
-    entry = None if type == "DELETED" else entry_of(body, body["spec"]["tenant"])
-    if runtime.slot_released((TENANT_BACKUP.kind, namespace or "", name), entry):
+    deleted = type == "DELETED"
+    entry = None if deleted else entry_of(body, body["spec"]["tenant"])
+    if runtime.slot_released((TENANT_BACKUP.kind, namespace or "", name), entry, deleted=deleted):
         await asyncio.to_thread(runtime.wake_admissible)
 
 

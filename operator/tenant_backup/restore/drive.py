@@ -33,7 +33,7 @@ from tenant_backup.core.followups import Update
 from tenant_backup.core.gate import Slots
 from tenant_backup.core.observe import ObservedJob, observe_job
 from tenant_backup.core.restoring import covers
-from tenant_backup.core.scheduling import UNKNOWN_SERVER, Entry, State, freed
+from tenant_backup.core.scheduling import UNKNOWN_SERVER, Entry, State
 from tenant_backup.restore.job import build_job, restore_id
 from tenant_backup.restore.plan import (
     Plan,
@@ -214,8 +214,8 @@ def advance(
     source = plan.status.source
     if plan.create_attempt is None or source is None:
         woken, latest = record(kube, body, restore, plan, post_event)
-        if freed(restore.status, latest.status):
-            slots.release((TENANT_RESTORE.kind, restore.metadata.namespace, restore.metadata.name))
+        key = TENANT_RESTORE.kind, restore.metadata.namespace, restore.metadata.name
+        slots.recorded(key, restore.status, latest.status)
         if latest.status.finished:
             kube.settle_jobs(restore.metadata.namespace, [job.name for job in jobs])
         return woken, latest

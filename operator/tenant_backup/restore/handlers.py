@@ -99,8 +99,9 @@ async def wake_queued(
     """A restore that held a slot and holds none now freed it: wake the queued backups and
     restores the gate would admit."""
     _live(kwargs)
-    entry = None if type == "DELETED" else _entry(body)
-    if runtime.slot_released((TENANT_RESTORE.kind, namespace or "", name), entry):
+    deleted = type == "DELETED"
+    entry = None if deleted else _entry(body)
+    if runtime.slot_released((TENANT_RESTORE.kind, namespace or "", name), entry, deleted=deleted):
         await asyncio.to_thread(runtime.wake_admissible)
 
 
