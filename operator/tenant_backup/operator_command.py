@@ -12,6 +12,8 @@ if TYPE_CHECKING:
 DEFAULT_LIVENESS = "http://0.0.0.0:8080/healthz"
 STEPPED_DOWN = 3
 """Exit status of a leader that found another replica holding the Lease."""
+KOPF_OBJECTS = "kopf.objects"
+"""Kopf's logger of per-object progress."""
 LOG_FORMATS = ("plain", "full", "json")
 """kopf.LogFormat's members, lower-cased: spelled out so that building the CLI (which every
 dump Job does) does not import kopf."""
@@ -73,6 +75,11 @@ def run(args: argparse.Namespace) -> int:
         quiet=args.quiet,
         log_format=kopf.LogFormat[args.log_format.upper()],
     )
+    if not args.verbose:
+        # Kopf's per-object progress ("Handler 'arrive' succeeded.") is a line per handler
+        # per watch event, about twenty per backup: debugging detail. Its warnings and
+        # errors stay.
+        logging.getLogger(KOPF_OBJECTS).setLevel(logging.WARNING)
     leadership = _lead(args.liveness or None)
     try:
         kopf.run(

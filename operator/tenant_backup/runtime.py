@@ -23,6 +23,7 @@ from tenant_backup.core.scheduling import Entry, Limits, State
 from tenant_backup.settings import Settings
 
 SETTINGS = Settings.from_env()
+log = logging.getLogger(__name__)
 COMPONENT = "tenant-backup-operator"
 API_CONNECTIONS = 32
 _kube: list[Kube] = []
@@ -120,9 +121,20 @@ def kube() -> Kube:
 
 
 def post_event(body: Body, event: Event) -> None:
-    """Post `event` on the object `body` (not once this replica stopped acting)."""
+    """Post `event` on the object `body` (not once this replica stopped acting), and log it:
+    the log tells each object's story as its Events do."""
     if not may_write():
         return
+    metadata = body["metadata"]
+    log.log(
+        logging.WARNING if event.type == "Warning" else logging.INFO,
+        "%s %s/%s: %s: %s",
+        body.get("kind", "object"),
+        metadata.get("namespace"),
+        metadata["name"],
+        event.reason,
+        event.message,
+    )
     # kopf.event reads only apiVersion, kind and metadata: a raw API dict serves.
     kopf.event(cast(kopf.Body, body), type=event.type, reason=event.reason, message=event.message)
 
