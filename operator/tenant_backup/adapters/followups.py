@@ -11,22 +11,19 @@ and their results written after, so each channel is sent at most once; see
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Generic, TypeVar
 
 import psycopg
 
 from tenant_backup.adapters.kube import Body, Kube
 from tenant_backup.adapters.notify.deliver import deliver
+from tenant_backup.adapters.passes import Clock, EventSink
 from tenant_backup.api.kinds import Kind
 from tenant_backup.api.notifications import FollowUpStatus
 from tenant_backup.core import followups
-from tenant_backup.core.events import Event
 from tenant_backup.core.notice import Notice
 from tenant_backup.settings import Settings
 
-EventSink = Callable[[Body, Event], None]
-Clock = Callable[[], datetime]
 RESULT_WRITE_TRIES = 5
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,6 @@
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from pydantic import TypeAdapter, ValidationError
-
 from tenant_backup.api.attempts import MAX_ATTEMPT_HISTORY, AttemptOutcome, Phase
 from tenant_backup.api.backup import DeletionPolicy, DeletionStatus, TenantBackup
 from tenant_backup.api.reasons import DeletionReason, Reason
@@ -114,22 +112,13 @@ def _wait_for(job: ObservedJob, old: DeletionStatus, now: datetime) -> DeletionP
     return DeletionPlan(status=status)
 
 
-_RESULT = TypeAdapter(PruneResult)
-
-
-def _parse(message: str | None) -> PruneResult | None:
-    if not message:
-        return None
-    try:
-        return _RESULT.validate_json(message.strip())
-    except ValidationError:
-        return None
+_PARSE_RESULT = attempts.result_parser(PruneResult)
 
 
 def prune_runner(backup: TenantBackup, url: str) -> attempts.Runner[PruneResult]:
     """How the backup's prune Jobs report: success only for the artifact asked for."""
     return attempts.Runner(
-        parse=_parse,
+        parse=_PARSE_RESULT,
         success_message=lambda result: result.message if result.url == url else None,
         job_name=lambda attempt: naming.prune_job_name(backup.metadata.name, attempt),
     )

@@ -8,11 +8,9 @@ finalizer goes on before the first Job; once the object is being deleted, `final
 decides its artifact's fate (`backup.deletion`) before releasing it.
 """
 
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-
+from tenant_backup.adapters import passes
 from tenant_backup.adapters.kube import Body, Kube
-from tenant_backup.api.attempts import AttemptStatus
+from tenant_backup.adapters.passes import CONFLICT_RETRY, EventSink, WakeAt, owned_by, utc_now
 from tenant_backup.api.backup import DeletionStatus, TenantBackup
 from tenant_backup.api.kinds import TENANT_BACKUP
 from tenant_backup.backup.deletion import plan_deletion
@@ -30,24 +28,11 @@ from tenant_backup.backup.preflight import run_preflight
 from tenant_backup.backup.prune_job import build_prune_job
 from tenant_backup.backup.settle import settle
 from tenant_backup.core import naming
-from tenant_backup.core.events import Event
 from tenant_backup.core.followups import to_settle
 from tenant_backup.core.gate import Slots
-from tenant_backup.core.observe import ObservedJob, observe_job
+from tenant_backup.core.observe import ObservedJob
 from tenant_backup.core.scheduling import UNKNOWN_SERVER, Entry, State
 from tenant_backup.settings import Settings
-
-EventSink = Callable[[Body, Event], None]
-CONFLICT_RETRY = timedelta(seconds=1)
-
-
-WakeAt = datetime | None
-"""When one pass wants the backup looked at again; None: when something happens."""
-
-
-def utc_now() -> datetime:
-    """The reconcile clock: UTC, whole seconds, like Kubernetes timestamps."""
-    return datetime.now(UTC).replace(microsecond=0)
 
 
 def drive(
@@ -118,7 +103,7 @@ def advance(
             body, backup = marked, TenantBackup.from_body(marked)
             pod = kube.pod_config(backup.metadata.namespace)
             created = kube.create_job(build_job(backup, plan.create_attempt, settings, pod))
-            if not _ours(created, backup):
+            if not owned_by(created, backup.metadata.uid):
                 # A Job of a deleted namesake is still there: wait for garbage collection.
                 return now + CONFLICT_RETRY, backup
             ticket.started = True
@@ -141,22 +126,8 @@ def candidate(backup: TenantBackup, server: str | None) -> Entry:
 def record(
     kube: Kube, body: Body, backup: TenantBackup, plan: Plan, post_event: EventSink
 ) -> tuple[WakeAt, TenantBackup]:
-    """Write the planned status if it changed and nobody wrote meanwhile; then its Events."""
-    if plan.status == backup.status:
-        return plan.status.next_attempt_time, backup
-    written = kube.write_status(
-        TENANT_BACKUP,
-        backup.metadata.namespace,
-        backup.metadata.name,
-        backup.metadata.resource_version or "",
-        plan.status.model_dump(mode="json", by_alias=True),
-    )
-    if not written:
-        return utc_now() + CONFLICT_RETRY, backup
-    for event in plan.events:
-        post_event(body, event)
-    latest = backup.model_copy(update={"status": plan.status})
-    return plan.status.next_attempt_time, latest
+    """See `passes.record`."""
+    return passes.record(kube, TENANT_BACKUP, body, backup, plan, post_event)
 
 
 def finalize(
@@ -181,7 +152,7 @@ def finalize(
         url = plan.status.artifact_url or ""
         pod = kube.pod_config(backup.metadata.namespace)
         job = build_prune_job(backup, url, plan.create_attempt, settings, pod)
-        if not _ours(kube.create_job(job), backup):
+        if not owned_by(kube.create_job(job), backup.metadata.uid):
             return now + CONFLICT_RETRY
     status = backup.status.model_copy(update={"deletion": plan.status})
     written = kube.write_status(
@@ -198,12 +169,6 @@ def finalize(
     return plan.status.next_attempt_time
 
 
-def _ours(job: Body, backup: TenantBackup) -> bool:
-    """Whether `job` (created, or found under its name) is the backup's, not a namesake's."""
-    owners = [ref["uid"] for ref in job["metadata"].get("ownerReferences", [])]
-    return owners == [backup.metadata.uid]
-
-
 def observe_jobs(kube: Kube, backup: TenantBackup) -> tuple[list[ObservedJob], list[ObservedJob]]:
     """Our dump Jobs and prune Jobs, with pods read only for finished attempts not recorded
     yet."""
@@ -212,27 +177,11 @@ def observe_jobs(kube: Kube, backup: TenantBackup) -> tuple[list[ObservedJob], l
     dumps = [job for job in jobs if _command(job) != naming.PRUNE]
     deletion = backup.status.deletion or DeletionStatus()
     return (
-        _observed(kube, backup.metadata.namespace, dumps, backup.status),
-        _observed(kube, backup.metadata.namespace, prunes, deletion),
+        passes.observe_jobs(kube, backup.metadata.namespace, dumps, backup.status),
+        passes.observe_jobs(kube, backup.metadata.namespace, prunes, deletion),
     )
 
 
 def _command(job: Body) -> str | None:
     labels: dict[str, str] = job["metadata"].get("labels") or {}
     return labels.get(naming.LABEL_COMMAND)
-
-
-def _observed(
-    kube: Kube, namespace: str, jobs: list[Body], status: AttemptStatus
-) -> list[ObservedJob]:
-    recorded = {record.attempt for record in status.attempt_history}
-    observed = []
-    for job in jobs:
-        shallow = observe_job(job, [])
-        if shallow is None:
-            continue
-        if shallow.finish is not None and shallow.attempt not in recorded:
-            pods = kube.list_job_pods(namespace, shallow.name)
-            shallow = observe_job(job, pods) or shallow
-        observed.append(shallow)
-    return observed

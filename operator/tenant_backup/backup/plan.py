@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import TypeAdapter, ValidationError
-
 from tenant_backup.api.attempts import MAX_ATTEMPT_HISTORY, AttemptOutcome, Phase
 from tenant_backup.api.backup import Artifact, Source, TenantBackup, TenantBackupStatus
 from tenant_backup.api.reasons import Reason
@@ -83,16 +81,7 @@ def still_queued(backup: TenantBackup, jobs: list[ObservedJob]) -> bool:
     )
 
 
-_RESULT = TypeAdapter(DumpResult)
-
-
-def _parse_result(message: str | None) -> DumpResult | None:
-    if not message:
-        return None
-    try:
-        return _RESULT.validate_json(message.strip())
-    except ValidationError:
-        return None
+_PARSE_RESULT = attempts.result_parser(DumpResult)
 
 
 def _success_message(result: DumpResult) -> str | None:
@@ -104,7 +93,7 @@ def _success_message(result: DumpResult) -> str | None:
 def runner_of(backup: TenantBackup) -> attempts.Runner[DumpResult]:
     """How the backup's dump Jobs report."""
     return attempts.Runner(
-        parse=_parse_result,
+        parse=_PARSE_RESULT,
         success_message=_success_message,
         job_name=lambda attempt: job_name(backup.metadata.name, attempt),
     )

@@ -1,21 +1,16 @@
 """After a status write: the follow-ups the backup still owes (history rows, notifications),
 done by `adapters.followups`."""
 
-from collections.abc import Callable
-from datetime import datetime
-
 from tenant_backup.adapters import followups
 from tenant_backup.adapters.history import store
-from tenant_backup.adapters.kube import Body, Kube
+from tenant_backup.adapters.kube import Kube
+from tenant_backup.adapters.passes import Clock, EventSink
 from tenant_backup.api.backup import TenantBackup
 from tenant_backup.api.kinds import TENANT_BACKUP
 from tenant_backup.backup.history_rows import rows_for
 from tenant_backup.backup.notice import notice_for
-from tenant_backup.core.events import Event
 from tenant_backup.settings import Settings
 
-EventSink = Callable[[Body, Event], None]
-Clock = Callable[[], datetime]
 FOLLOW_UPS = followups.FollowUps(
     kind=TENANT_BACKUP,
     parse=TenantBackup.from_body,

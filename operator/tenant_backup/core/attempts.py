@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Generic, Protocol, TypeVar
 
+from pydantic import TypeAdapter, ValidationError
+
 from tenant_backup.api.attempts import (
     AttemptOutcome,
     AttemptRecord,
@@ -43,6 +45,22 @@ class Judged(Generic[R]):
 
     record: AttemptRecord
     result: R | None
+
+
+def result_parser(result_type: type[R]) -> Callable[[str | None], R | None]:
+    """How a kind reads its runner's termination message: as one `result_type`, or None
+    when there is none or it is not a valid one (the attempt then failed without a result)."""
+    adapter = TypeAdapter(result_type)
+
+    def parse(message: str | None) -> R | None:
+        if not message:
+            return None
+        try:
+            return adapter.validate_json(message.strip())
+        except ValidationError:
+            return None
+
+    return parse
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,11 @@ attempt safe: its temporary names derive from the restore id, and a swap already
 recognised (`alreadyRestored`).
 """
 
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
-from tenant_backup.adapters import db, outbound
+from tenant_backup.adapters import db, outbound, passes
 from tenant_backup.adapters.kube import Body, Kube
+from tenant_backup.adapters.passes import CONFLICT_RETRY, EventSink, WakeAt, owned_by, utc_now
 from tenant_backup.api.backup import TenantBackup
 from tenant_backup.api.contract import database_server, missing_keys
 from tenant_backup.api.kinds import TENANT_BACKUP, TENANT_BACKUP_SCHEDULE, TENANT_RESTORE
@@ -28,10 +28,9 @@ from tenant_backup.core.database_access import (
     secret_layout,
     tls_material,
 )
-from tenant_backup.core.events import Event
 from tenant_backup.core.followups import Update
 from tenant_backup.core.gate import Slots
-from tenant_backup.core.observe import ObservedJob, observe_job
+from tenant_backup.core.observe import ObservedJob
 from tenant_backup.core.restoring import covers
 from tenant_backup.core.scheduling import UNKNOWN_SERVER, Entry, State
 from tenant_backup.restore.job import build_job, restore_id
@@ -48,15 +47,6 @@ from tenant_backup.restore.previous import drop_due, drop_pending, dropped, not_
 from tenant_backup.restore.settle import settle
 from tenant_backup.restore.verified import mark_due, verification
 from tenant_backup.settings import Settings
-
-EventSink = Callable[[Body, Event], None]
-CONFLICT_RETRY = timedelta(seconds=1)
-WakeAt = datetime | None
-
-
-def utc_now() -> datetime:
-    """The reconcile clock: UTC, whole seconds, like Kubernetes timestamps."""
-    return datetime.now(UTC).replace(microsecond=0)
 
 
 def drive(
@@ -224,7 +214,7 @@ def advance(
             pod = kube.pod_config(restore.metadata.namespace)
             job = build_job(restore, source, plan.create_attempt, settings, pod)
             created = kube.create_job(job)
-            if not _ours(created, restore):
+            if not owned_by(created, restore.metadata.uid):
                 # A Job of a deleted namesake is still there: wait for garbage collection.
                 return now + CONFLICT_RETRY, restore
             ticket.started = True
@@ -273,40 +263,12 @@ def paused_schedules(kube: Kube, restore: TenantRestore, server: str | None) -> 
 def record(
     kube: Kube, body: Body, restore: TenantRestore, plan: Plan, post_event: EventSink
 ) -> tuple[WakeAt, TenantRestore]:
-    """Write the planned status if it changed and nobody wrote meanwhile; then its Events."""
-    if plan.status == restore.status:
-        return plan.status.next_attempt_time, restore
-    written = kube.write_status(
-        TENANT_RESTORE,
-        restore.metadata.namespace,
-        restore.metadata.name,
-        restore.metadata.resource_version or "",
-        plan.status.model_dump(mode="json", by_alias=True),
-    )
-    if not written:
-        return utc_now() + CONFLICT_RETRY, restore
-    for event in plan.events:
-        post_event(body, event)
-    return plan.status.next_attempt_time, restore.model_copy(update={"status": plan.status})
-
-
-def _ours(job: Body, restore: TenantRestore) -> bool:
-    """Whether `job` (created, or found under its name) is the restore's, not a namesake's."""
-    owners = [ref["uid"] for ref in job["metadata"].get("ownerReferences", [])]
-    return owners == [restore.metadata.uid]
+    """See `passes.record`."""
+    return passes.record(kube, TENANT_RESTORE, body, restore, plan, post_event)
 
 
 def observe_jobs(kube: Kube, restore: TenantRestore) -> list[ObservedJob]:
     """The restore's Jobs, with pods read only for finished attempts not recorded yet."""
     namespace = restore.metadata.namespace
-    recorded = {record.attempt for record in restore.status.attempt_history}
-    observed = []
-    for job in kube.list_jobs(namespace, {naming.LABEL_RESTORE_UID: restore.metadata.uid}):
-        shallow = observe_job(job, [])
-        if shallow is None:
-            continue
-        if shallow.finish is not None and shallow.attempt not in recorded:
-            pods = kube.list_job_pods(namespace, shallow.name)
-            shallow = observe_job(job, pods) or shallow
-        observed.append(shallow)
-    return observed
+    jobs = kube.list_jobs(namespace, {naming.LABEL_RESTORE_UID: restore.metadata.uid})
+    return passes.observe_jobs(kube, namespace, jobs, restore.status)

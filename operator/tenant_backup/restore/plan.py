@@ -9,8 +9,6 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
-
 from tenant_backup.api.attempts import MAX_ATTEMPT_HISTORY, Phase
 from tenant_backup.api.reasons import Reason, RestoreReason
 from tenant_backup.api.restore import (
@@ -83,16 +81,7 @@ def to_settle(restore: TenantRestore) -> bool:
     return followups.to_settle(restore) and not mark_due(restore) and not drop_pending(restore)
 
 
-_RESULT = TypeAdapter(RestoreResult)
-
-
-def _parse_result(message: str | None) -> RestoreResult | None:
-    if not message:
-        return None
-    try:
-        return _RESULT.validate_json(message.strip())
-    except ValidationError:
-        return None
+_PARSE_RESULT = attempts.result_parser(RestoreResult)
 
 
 def _success_message(result: RestoreResult) -> str | None:
@@ -102,7 +91,7 @@ def _success_message(result: RestoreResult) -> str | None:
 def runner_of(restore: TenantRestore) -> attempts.Runner[RestoreResult]:
     """How the restore's Jobs report."""
     return attempts.Runner(
-        parse=_parse_result,
+        parse=_PARSE_RESULT,
         success_message=_success_message,
         job_name=lambda attempt: naming.restore_job_name(restore.metadata.name, attempt),
     )

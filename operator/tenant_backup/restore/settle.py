@@ -1,21 +1,16 @@
 """After a status write: the follow-ups the restore still owes (its history row,
 notifications), done by `adapters.followups` as a backup's are."""
 
-from collections.abc import Callable
-from datetime import datetime
-
 from tenant_backup.adapters import followups
 from tenant_backup.adapters.history import restores as history
-from tenant_backup.adapters.kube import Body, Kube
+from tenant_backup.adapters.kube import Kube
+from tenant_backup.adapters.passes import Clock, EventSink
 from tenant_backup.api.kinds import TENANT_RESTORE
 from tenant_backup.api.restore import TenantRestore
-from tenant_backup.core.events import Event
 from tenant_backup.restore.history_rows import restore_row
 from tenant_backup.restore.notice import notice_for
 from tenant_backup.settings import Settings
 
-EventSink = Callable[[Body, Event], None]
-Clock = Callable[[], datetime]
 FOLLOW_UPS = followups.FollowUps(
     kind=TENANT_RESTORE,
     parse=TenantRestore.from_body,

@@ -6,16 +6,16 @@ after a crash or a lost write adopts them instead of creating more. A same-named
 is not one of the schedule's runs is never touched: its tenant skips that slot.
 """
 
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from datetime import datetime
 
 from tenant_backup.adapters.kube import Body, Kube
+from tenant_backup.adapters.passes import CONFLICT_RETRY, EventSink, WakeAt, utc_now
 from tenant_backup.api.contract import database_server, missing_keys
 from tenant_backup.api.kinds import TENANT_BACKUP, TENANT_BACKUP_SCHEDULE, TENANT_RESTORE
 from tenant_backup.api.schedule import TenantBackupSchedule
 from tenant_backup.core import naming
 from tenant_backup.core.database_access import secret_layout
-from tenant_backup.core.events import Event
 from tenant_backup.core.restoring import Replacing, busy_tenants
 from tenant_backup.schedule.drills import DrillRun
 from tenant_backup.schedule.plan import Invalid, SchedulePlan, configure, names_taken, plan
@@ -23,15 +23,6 @@ from tenant_backup.schedule.runs import Run, is_ours
 from tenant_backup.schedule.tenants import resolve_tenants
 from tenant_backup.schedule.timing import due
 from tenant_backup.settings import Settings
-
-EventSink = Callable[[Body, Event], None]
-CONFLICT_RETRY = timedelta(seconds=1)
-WakeAt = datetime | None
-
-
-def utc_now() -> datetime:
-    """The schedule clock: UTC, whole seconds."""
-    return datetime.now(UTC).replace(microsecond=0)
 
 
 def drive(
