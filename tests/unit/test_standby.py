@@ -13,6 +13,7 @@ from devenv.processes import free_port
 from tenant_backup import standby
 from tenant_backup.adapters.kube import Kube, NotLeaderError
 from tenant_backup.api.kinds import TENANT_BACKUP
+from tests.support.factories import backup
 
 
 def test_the_standby_answers_its_health_path_and_frees_the_port_after() -> None:
@@ -34,7 +35,7 @@ def test_writes_are_refused_unsent_while_this_replica_may_not_act() -> None:
     api = client.ApiClient(client.Configuration(host="http://127.0.0.1:9"))
     kube = Kube(api, may_write=lambda: False)
     with pytest.raises(NotLeaderError, match="not the leader"):
-        kube.write_status(TENANT_BACKUP, "ns", "b", "1", {})
+        kube.write_status(TENANT_BACKUP, backup().metadata, backup().status)
     with pytest.raises(NotLeaderError):
         kube.create_job({"metadata": {"namespace": "ns", "name": "b-1"}})
     with pytest.raises(NotLeaderError):

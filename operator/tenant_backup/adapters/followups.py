@@ -151,13 +151,7 @@ def _write(
     """Write `update` if the object is unchanged since `current`; then post its Events and
     read the object again. None on a conflict or when it is gone."""
     meta = current.subject.metadata
-    written = kube.write_status(
-        kind.kind,
-        meta.namespace,
-        meta.name,
-        meta.resource_version or "",
-        update.status.model_dump(mode="json", by_alias=True),
-    )
+    written = kube.write_status(kind.kind, meta, update.status)
     if not written:
         return None
     for event in update.events:

@@ -14,9 +14,11 @@ from typing import Any, TypeVar
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+from pydantic import BaseModel
 
 from tenant_backup.api import pod_config
 from tenant_backup.api.kinds import GROUP, TENANT_BACKUP_POD_CONFIG, VERSION, Kind
+from tenant_backup.api.meta import ObjectMeta
 from tenant_backup.api.pod_config import JobPodSpec, TenantBackupPodConfig
 from tenant_backup.core import naming
 
@@ -64,14 +66,16 @@ class Kube:
                 )
             )
 
-    def write_status(
-        self, kind: Kind, namespace: str, name: str, resource_version: str, status: Body
-    ) -> bool:
-        """Replace the status if the object is unchanged since it was read; False if not (or
-        if it is gone). A merge patch: `status` must hold every field, None for the ones to
-        clear."""
+    def write_status(self, kind: Kind, metadata: ObjectMeta, status: BaseModel) -> bool:
+        """Replace the status of the object `metadata` names if it is unchanged since it was
+        read (`metadata` as read then); False if not (or if it is gone). A merge patch of
+        every field of `status`, None for the ones to clear."""
+        namespace, name = metadata.namespace, metadata.name
         self._fence(f"write the status of {kind.kind} {namespace}/{name}")
-        body = {"metadata": {"resourceVersion": resource_version}, "status": status}
+        body = {
+            "metadata": {"resourceVersion": metadata.resource_version or ""},
+            "status": status.model_dump(mode="json", by_alias=True),
+        }
         try:
             _drained(
                 self.custom.patch_namespaced_custom_object_status(

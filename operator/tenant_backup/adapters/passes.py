@@ -57,13 +57,7 @@ def record(
     When to look again, and the object as last written."""
     if plan.status == driven.status:
         return plan.status.next_attempt_time, driven
-    written = kube.write_status(
-        kind,
-        driven.metadata.namespace,
-        driven.metadata.name,
-        driven.metadata.resource_version or "",
-        plan.status.model_dump(mode="json", by_alias=True),
-    )
+    written = kube.write_status(kind, driven.metadata, plan.status)
     if not written:
         return utc_now() + CONFLICT_RETRY, driven
     for event in plan.events:

@@ -155,13 +155,7 @@ def finalize(
         if not owned_by(kube.create_job(job), backup.metadata.uid):
             return now + CONFLICT_RETRY
     status = backup.status.model_copy(update={"deletion": plan.status})
-    written = kube.write_status(
-        TENANT_BACKUP,
-        backup.metadata.namespace,
-        backup.metadata.name,
-        backup.metadata.resource_version or "",
-        status.model_dump(mode="json", by_alias=True),
-    )
+    written = kube.write_status(TENANT_BACKUP, backup.metadata, status)
     if not written:
         return now + CONFLICT_RETRY
     for event in plan.events:

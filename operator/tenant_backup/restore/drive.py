@@ -94,25 +94,13 @@ def mark_backup(kube: Kube, latest: TenantRestore, post_event: EventSink) -> Wak
         verdict = verification(backup, restore)
         if verdict.conditions is not None:
             status = backup.status.model_copy(update={"conditions": verdict.conditions})
-            written = kube.write_status(
-                TENANT_BACKUP,
-                meta.namespace,
-                backup_name,
-                backup.metadata.resource_version or "",
-                status.model_dump(mode="json", by_alias=True),
-            )
+            written = kube.write_status(TENANT_BACKUP, backup.metadata, status)
             if not written:
                 return utc_now() + CONFLICT_RETRY
             for event in verdict.events:
                 post_event(backup_body, event)
     marked = restore.status.model_copy(update={"verified_marked": True})
-    written = kube.write_status(
-        TENANT_RESTORE,
-        meta.namespace,
-        meta.name,
-        restore.metadata.resource_version or "",
-        marked.model_dump(mode="json", by_alias=True),
-    )
+    written = kube.write_status(TENANT_RESTORE, restore.metadata, marked)
     return None if written else utc_now() + CONFLICT_RETRY
 
 
@@ -135,13 +123,7 @@ def drop_previous(
     if not drop_due(restore, now):
         return None
     update = _drop(kube, settings, restore, now)
-    written = kube.write_status(
-        TENANT_RESTORE,
-        meta.namespace,
-        meta.name,
-        restore.metadata.resource_version or "",
-        update.status.model_dump(mode="json", by_alias=True),
-    )
+    written = kube.write_status(TENANT_RESTORE, restore.metadata, update.status)
     if not written:
         return utc_now() + CONFLICT_RETRY
     for event in update.events:

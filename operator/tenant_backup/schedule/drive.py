@@ -112,13 +112,7 @@ def _record(
 ) -> WakeAt:
     """Write the status if it changed and nobody wrote meanwhile; then post the Events."""
     if decided.status != schedule.status:
-        written = kube.write_status(
-            TENANT_BACKUP_SCHEDULE,
-            schedule.metadata.namespace,
-            schedule.metadata.name,
-            schedule.metadata.resource_version or "",
-            decided.status.model_dump(mode="json", by_alias=True),
-        )
+        written = kube.write_status(TENANT_BACKUP_SCHEDULE, schedule.metadata, decided.status)
         if not written:
             return utc_now() + CONFLICT_RETRY
     for event in decided.events:
